@@ -1,0 +1,35 @@
+# regbench: `make bench` runs a suite and writes its leaderboard; `make test` runs the tests.
+# Both create .venv and install regbench into it when needed (idempotent: a complete .venv
+# is detected by its stamp file and skipped in well under a second).
+SUITE ?= ood
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.regbench-installed
+STORE ?= results/regbench.sqlite
+ARGS ?=
+
+.PHONY: install bench test perf leaderboard clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+bench: install
+	$(BIN)/regbench run $(SUITE) --store $(STORE) $(ARGS)
+	$(BIN)/regbench leaderboard $(SUITE) --store $(STORE)
+
+leaderboard: install
+	$(BIN)/regbench leaderboard $(SUITE) --store $(STORE)
+
+test: install
+	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
+
+perf: install
+	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)
+
+clean:
+	rm -rf results/*.sqlite* .pytest_cache .benchmarks build *.egg-info

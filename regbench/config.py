@@ -1,0 +1,219 @@
+"""Typed, frozen, validated suite configuration (DESIGN.md §3, STYLE.md §5).
+
+This module checks *structure*: types, ranges, unknown keys. Names (datasets, models,
+shifts, regularizers) and their parameters are checked against the registries by
+``regbench.runner.load_suite`` — still before any training — because the registries live
+further down the pipeline than this module may import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PRIMARY_METRICS = ("ood_accuracy", "test_id_accuracy", "worst_group_accuracy", "ood_ece")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainSpec(Frozen):
+    """How every run of a benchmark is trained. Part of the run key."""
+
+    epochs: int = Field(20, ge=1, le=100_000)
+    batch_size: int = Field(128, ge=1)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)  # SGD only
+    schedule: Literal["constant", "cosine"] = "constant"
+    label_noise: float = Field(0.0, ge=0, lt=1)  # fraction of training labels flipped
+    label_noise_kind: Literal["symmetric", "class_conditional"] = "symmetric"
+    data_resample: Literal["none", "bootstrap"] = "none"  # vary the training set with the seed
+
+
+class RegularizerSpec(Frozen):
+    """One regularizer by name with its parameters, e.g. ``{name: mixup, alpha: 0.4}``."""
+
+    name: str
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_forms(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"name": v}
+        if isinstance(v, dict) and "name" in v and "params" not in v:
+            return {"name": v["name"], "params": {k: x for k, x in v.items() if k != "name"}}
+        return v
+
+
+class RegularizerConfig(Frozen):
+    """A regularizer config: one spec or a stack of them applied in order, with a display label.
+
+    YAML forms: ``mixup`` · ``{name: mixup, alpha: 0.4}`` · ``[weight_decay, mixup]`` ·
+    ``{stack: [weight_decay, mixup], label: wd+mixup}``.
+    """
+
+    stack: tuple[RegularizerSpec, ...] = Field(min_length=1)
+    label: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_short_forms(cls, v: Any) -> Any:
+        if isinstance(v, (str, list, tuple)):
+            return {"stack": [v] if isinstance(v, str) else list(v)}
+        if isinstance(v, dict) and "stack" not in v:
+            return {"stack": [v]}
+        return v
+
+    @property
+    def display(self) -> str:
+        """The leaderboard's row name: ``label``, else names (with non-default params) joined by '+'."""
+        if self.label:
+            return self.label
+        parts = []
+        for s in self.stack:
+            args = ",".join(f"{k}={v}" for k, v in sorted(s.params.items()))
+            parts.append(f"{s.name}({args})" if args else s.name)
+        return "+".join(parts)
+
+
+class ShiftSpec(Frozen):
+    """``{kind: covariate, corruptions: [...], severities: [...]}``: kind plus its parameters."""
+
+    kind: str = "none"
+    params: dict[str, Any] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_kind(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return {"kind": v}
+        if isinstance(v, dict) and "params" not in v:
+            return {"kind": v.get("kind", "none"), "params": {k: x for k, x in v.items() if k != "kind"}}
+        return v
+
+
+class BenchmarkSpec(Frozen):
+    """A dataset, a model and a shift. ``train`` overrides fields of the suite's training spec."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    dataset: str
+    dataset_args: dict[str, Any] = {}
+    model: str = "cnn"
+    model_args: dict[str, Any] = {}
+    shift: ShiftSpec = ShiftSpec()
+    data_seed: int = Field(0, ge=0)  # fixes the split and the shift across run seeds
+    train: dict[str, Any] = {}
+
+
+class SuiteSpec(Frozen):
+    """A suite: benchmarks × regularizers × seeds, trained with one training spec."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
+    train: TrainSpec = TrainSpec()
+    benchmarks: tuple[BenchmarkSpec, ...] = Field(min_length=1)
+    regularizers: tuple[RegularizerConfig, ...] = Field(min_length=1)
+    primary_metric: Literal[PRIMARY_METRICS] = "ood_accuracy"  # type: ignore[valid-type]
+    selection: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique_seeds(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(v)) != len(v) or any(s < 0 for s in v):
+            raise ValueError(f"seeds must be distinct non-negative integers, got {list(v)}")
+        return v
+
+    @field_validator("benchmarks")
+    @classmethod
+    def _unique_benchmarks(cls, v):
+        names = [b.name for b in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"benchmark names must be unique; repeated: {dup}")
+        return v
+
+    @field_validator("regularizers")
+    @classmethod
+    def _unique_regularizers(cls, v):
+        names = [r.display for r in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"regularizer configs must be distinct; repeated: {dup} (use label: to name variants)")
+        return v
+
+    def train_for(self, bench: BenchmarkSpec) -> TrainSpec:
+        """The suite's training spec with the benchmark's overrides applied (validated)."""
+        return TrainSpec.model_validate({**self.train.model_dump(), **bench.train})
+
+
+class ConfigError(ValueError):
+    """A suite file is malformed. The message is one line per problem: file, field path,
+    what was expected and what was found."""
+
+
+def format_validation_error(err: ValidationError, source: str, prefix: tuple = ()) -> str:
+    """One line per error: ``FILE: a.b[0].c: expected …, found …``."""
+    lines = []
+    errors = err.errors()
+    for e in errors:
+        # pydantic also reports a parent list as "too short" once a bad item is dropped: noise
+        if e["type"] == "too_short" and any(
+            len(o["loc"]) > len(e["loc"]) and o["loc"][: len(e["loc"])] == e["loc"] for o in errors
+        ):
+            continue
+        loc = _path((*prefix, *e["loc"]))
+        found = e.get("input")
+        msg = e["msg"]
+        for lead in ("Value error, ", "Input should be ", "input should be "):
+            if msg.startswith(lead):
+                msg = msg[len(lead):]
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{source}: {loc}: unknown field (not allowed here)")
+        elif e["type"] == "missing":
+            lines.append(f"{source}: {loc}: required field is missing")
+        else:
+            lines.append(f"{source}: {loc}: expected {msg}; found {found!r}")
+    return "\n".join(lines)
+
+
+def _path(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif "function-" in str(part):  # pydantic's name for a before-validator step
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
+    """Validate a suite mapping; raise :class:`ConfigError` with file and field paths."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level; found {type(data).__name__}")
+    try:
+        return SuiteSpec.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def read_suite_file(path: str | Path) -> SuiteSpec:
+    """Read and structurally validate a suite YAML file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such suite file") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(f"{path}: {where}not valid YAML ({getattr(err, 'problem', err)})") from None
+    return parse_suite(data, str(path))

@@ -1,0 +1,52 @@
+"""``regbench leaderboard``: store → report frames → files in ``leaderboard/<suite>/``.
+
+Reads the suite file for its metadata (no torch needed) and the store for the records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.config import read_suite_file
+from regbench.store import Store
+
+
+def suite_meta(suite_name_or_path: str) -> dict:
+    """The suite's description and settings for the report."""
+    from regbench.plan import suite_path
+
+    path = suite_path(suite_name_or_path)
+    s = read_suite_file(path)
+    return {
+        "name": s.name,
+        "description": s.description,
+        "seeds": list(s.seeds),
+        "primary_metric": s.primary_metric,
+        "selection": s.selection,
+        "train": s.train.model_dump(mode="json"),
+        "benchmarks": [
+            {"name": b.name, "dataset": b.dataset, "model": b.model, "shift_kind": b.shift.kind}
+            for b in s.benchmarks
+        ],
+        "regularizers": [r.display for r in s.regularizers],
+        "source": str(path),
+    }
+
+
+def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = True):
+    """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table."""
+    from regbench.report import build_leaderboard, render_terminal
+
+    meta = suite_meta(suite)
+    store = Store(store_path)
+    runs, metrics, reliability = store.frames(meta["name"])
+    if runs.empty:
+        from regbench.config import ConfigError
+
+        raise ConfigError(
+            f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first"
+        )
+    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir))
+    if show:
+        render_terminal(board)
+    return board

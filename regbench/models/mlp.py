@@ -1,0 +1,35 @@
+"""A multi-layer perceptron over flattened inputs."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from torch import nn
+
+from regbench.models import register_model
+from regbench.models.norms import make_norm
+
+
+@register_model("mlp")
+def mlp(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    width: int = 256,
+    depth: int = 2,
+    dropout: float = 0.0,
+    norm: Literal["none", "batch", "layer", "group", "rms"] = "none",
+) -> nn.Module:
+    """MLP: flatten → depth × [Linear(width) → norm → ReLU → Dropout(p)] → Linear(num_classes).
+
+    Input (B, *input_shape) → logits (B, num_classes). ``depth=0`` is logistic regression.
+    """
+    layers: list[nn.Module] = [nn.Flatten()]
+    fan_in = math.prod(input_shape)
+    for _ in range(depth):
+        layers += [nn.Linear(fan_in, width), make_norm(norm, width, spatial=False), nn.ReLU()]
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+        fan_in = width
+    layers.append(nn.Linear(fan_in, num_classes))
+    return nn.Sequential(*layers)

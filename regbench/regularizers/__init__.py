@@ -1,0 +1,28 @@
+"""Regularizers (DESIGN.md §4). Each module registers its classes into ``REGULARIZERS``."""
+
+from regbench.registry import Registry
+from regbench.regularizers.base import Regularizer
+
+REGULARIZERS: Registry[type[Regularizer]] = Registry("regularizer", base=Regularizer)
+
+
+def register_regularizer(name: str):
+    """Class decorator: ``@register_regularizer("mixup")``."""
+    return REGULARIZERS.register(name)
+
+
+# Explicit list of modules that register regularizers (timm-style; a test checks that every
+# file of this package is listed, so a new regularizer cannot be silently left out).
+REGULARIZER_MODULES = [
+    "regbench.regularizers.erm",
+    "regbench.regularizers.penalties",
+    "regbench.regularizers.optim",
+    "regbench.regularizers.dropout",
+    "regbench.regularizers.early_stopping",
+    "regbench.regularizers.augment",
+    "regbench.regularizers.mix",
+    "regbench.regularizers.label_smoothing",
+    "regbench.regularizers.norms",
+    "regbench.regularizers.clipping",
+    "regbench.regularizers.recipes",
+]

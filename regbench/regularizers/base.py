@@ -1,0 +1,139 @@
+"""The regularizer contract: one small object with optional hooks; the trainer owns the loop.
+
+A regularizer changes one or more of: the model's construction, the optimizer's parameter
+groups, the batch, the targets, the loss, the gradient, the stopping rule. Every hook has a
+no-op default, and a config is a *stack* of regularizers applied in a fixed order
+(:class:`regbench.regularizers.stack.Stack`). Regularizers never call ``optimizer.step()``
+or ``backward()`` — that is what makes two of them stackable (STYLE.md §3, the anti-example
+being DomainBed algorithms that each own their update).
+
+Hook order in one training step (``B`` = batch size, ``K`` = classes)::
+
+    x (B, C, H, W), y (B,) int64 ─► y = one_hot(y) (B, K) float
+    for r in stack: x, y = r.transform(x, y, g)         # augmentation, mixup, label smoothing
+    logits = model(x)                                    # (B, K)
+    loss = stack.loss(logits, y)  (default: soft-target cross-entropy, mean over B)
+         + Σ r.penalty(model, batch)                     # L1/L2, logit penalties, …
+    loss.backward(); for r in stack: r.after_backward(model)   # clipping
+    optimizer.step()
+    once per epoch: r.after_epoch(model, history); stop if any r.should_stop(history)
+    at the end:     r.finish(model, history)              # e.g. restore best weights
+
+``__init__`` only stores parameters (scikit-learn's rule): the typed signature is the
+parameter schema, validated before any training starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+KINDS = (
+    "none", "penalty", "optimizer", "architecture", "augmentation", "loss", "gradient",
+    "stopping", "recipe", "sequence",
+)
+
+
+@dataclass
+class SetupContext:
+    """What a regularizer may know before training: the data's description, never the data."""
+
+    num_classes: int
+    input_shape: tuple[int, ...]
+    flip_invariant: bool
+    epochs: int
+    dataset: str = ""
+    device: str = "cpu"
+
+
+@dataclass
+class Batch:
+    """One training batch as the hooks see it.
+
+    x: (B, C, H, W) inputs after transforms; y: (B, K) soft targets after transforms;
+    logits: (B, K) model outputs (set before ``penalty`` is called).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    logits: torch.Tensor | None = None
+
+
+@dataclass
+class History:
+    """Learning curves so far, one entry per finished epoch."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+
+    @property
+    def epoch(self) -> int:
+        return len(self.val_loss)
+
+
+class Regularizer:
+    """Base class of every regularizer. Override only the hooks you need.
+
+    Class attributes: ``kind`` (one of ``KINDS``, shown in the leaderboard) and
+    ``decoupled_weight_decay`` (True asks the trainer for AdamW instead of Adam).
+    """
+
+    kind: ClassVar[str] = "none"
+    decoupled_weight_decay: ClassVar[bool] = False
+    registered_name: ClassVar[str] = ""
+
+    def setup(self, ctx: SetupContext) -> None:
+        """Called once before training with the dataset's description."""
+
+    def model_overrides(self) -> dict[str, Any]:
+        """Model constructor arguments this regularizer sets, e.g. ``{"dropout": 0.1}``."""
+        return {}
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]] | None:
+        """Optimizer parameter groups (e.g. decay only ≥ 2-D weights), or None for default."""
+        return None
+
+    def transform(
+        self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training-batch transform. x: (B, C, H, W); y: (B, K) soft targets; same shapes out.
+
+        All randomness must come from ``g`` (seeded per run), drawn per sample.
+        """
+        return x, y
+
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+        """Replace the data loss. logits: (B, K); y: (B, K) soft targets → scalar, or None."""
+        return None
+
+    def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor | float:
+        """A term added to the loss (scalar tensor), e.g. λΣw². Default 0."""
+        return 0.0
+
+    def after_backward(self, model: nn.Module) -> None:
+        """Called after ``loss.backward()`` and before ``optimizer.step()`` (clipping)."""
+
+    def after_epoch(self, model: nn.Module, history: History) -> None:
+        """Called after each epoch's validation (e.g. remember the best weights)."""
+
+    def should_stop(self, history: History) -> bool:
+        """True ends training after this epoch (early stopping)."""
+        return False
+
+    def finish(self, model: nn.Module, history: History) -> dict[str, float]:
+        """Called once when training ends; may change the model and return run-level numbers."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """The parameters this instance was built with (for records)."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+
+def soft_cross_entropy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy with soft targets. logits, y: (B, K) → scalar mean over B."""
+    return -(y * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()

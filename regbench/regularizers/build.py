@@ -1,0 +1,25 @@
+"""Turn a regularizer config into a :class:`Stack` of constructed regularizers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from regbench.catalog import load_all
+from regbench.config import RegularizerConfig
+from regbench.regularizers import REGULARIZERS
+from regbench.regularizers.base import Regularizer
+from regbench.regularizers.stack import Stack
+
+
+def lookup(name: str) -> type[Regularizer]:
+    """A regularizer class by registered name (plugin forms are added by ``regbench.plugins``)."""
+    load_all()
+    return REGULARIZERS.get(name)
+
+
+def build_stack(cfg: RegularizerConfig, params: tuple[dict[str, Any], ...]) -> Stack:
+    """Construct each member with its resolved params; a single member is wrapped too."""
+    members = [lookup(s.name)(**p) for s, p in zip(cfg.stack, params)]
+    if len(members) == 1 and isinstance(members[0], Stack):
+        return members[0]
+    return Stack(members)

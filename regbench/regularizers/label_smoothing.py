@@ -1,0 +1,26 @@
+"""Label smoothing as a target transform, so it composes with mixup/cutmix (timm's mixup_target)."""
+
+from __future__ import annotations
+
+import torch
+
+from regbench.regularizers import register_regularizer
+from regbench.regularizers.base import Regularizer
+
+
+@register_regularizer("label_smoothing")
+class LabelSmoothing(Regularizer):
+    """Mix targets with the uniform distribution: y ← (1 − ε) y + ε / K (Szegedy et al., arXiv:1512.00567).
+
+    Equivalent to ``F.cross_entropy(..., label_smoothing=ε)`` for one-hot targets, and
+    linear, so its order relative to mixup does not matter.
+    """
+
+    kind = "loss"
+
+    def __init__(self, smoothing: float = 0.1):
+        self.smoothing = smoothing
+
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
+        k = y.shape[-1]
+        return x, y * (1.0 - self.smoothing) + self.smoothing / k

@@ -1,0 +1,33 @@
+"""Decoupled weight decay (AdamW), the default regularizer of modern training recipes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from regbench.regularizers import register_regularizer
+from regbench.regularizers.base import Regularizer
+
+
+@register_regularizer("weight_decay")
+class WeightDecay(Regularizer):
+    """Decoupled weight decay (AdamW; Loshchilov & Hutter, arXiv:1711.05101).
+
+    Decays only ≥ 2-D weights; biases and normalization parameters get no decay (nanoGPT's
+    ``configure_optimizers``). The split is recorded by ``describe_groups``.
+    """
+
+    kind = "optimizer"
+    decoupled_weight_decay = True
+
+    def __init__(self, weight_decay: float = 0.05):
+        self.weight_decay = weight_decay
+
+    def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
+        decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+        return [
+            {"params": decay, "weight_decay": self.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]

@@ -1,0 +1,15 @@
+"""Shift families (DESIGN.md §5). Each module registers one family into ``SHIFTS``."""
+
+from regbench.registry import Registry
+from regbench.shifts.base import Shift
+
+SHIFTS: Registry[type[Shift]] = Registry("shift", base=Shift)
+
+
+def register_shift(name: str):
+    """Class decorator: ``@register_shift("covariate")``."""
+    return SHIFTS.register(name)
+
+
+# Explicit list of modules that register shifts (a test checks every file is here).
+SHIFT_MODULES = ["regbench.shifts.none", "regbench.shifts.covariate"]

@@ -1,0 +1,113 @@
+"""Covariate shift: the clean test set corrupted at several severities, and rotation domains.
+
+CIFAR-10-C / ImageNet-C style (Hendrycks & Dietterich 2019, https://arxiv.org/abs/1903.12261):
+one OOD split per (corruption, severity), named ``"<corruption>/<severity>"``. Optional
+rotation domains as in RotatedMNIST (Ghifary et al. 2015, https://arxiv.org/abs/1508.07680):
+one OOD split per angle, named ``"rotate_<angle>"``. Train, val and test_id stay clean, so
+nothing the trainer or model selection sees comes from a shifted distribution.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+
+from regbench.data.base import Examples, Loaded, Splits
+from regbench.registry import UnknownNameError
+from regbench.seeding import torch_generator
+from regbench.shifts import register_shift
+from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.corruptions import (
+    CORRUPTIONS,
+    REQUIRES_RGB,
+    VALIDATION_CORRUPTIONS,
+    corrupt,
+    rotate_by,
+)
+
+# ImageNet-C's test corruptions that regbench ports and that work on any channel count;
+# the validation corruptions are left out so that they stay free for model selection.
+# Rotation is offered as domains (``angles``) rather than as a default corruption.
+_NOT_DEFAULT = {*VALIDATION_CORRUPTIONS, *REQUIRES_RGB, "rotate"}
+DEFAULT_CORRUPTIONS = [name for name in CORRUPTIONS if name not in _NOT_DEFAULT]
+
+
+class CovariateParams(ShiftParams):
+    """Which corruptions, at which severities, and which rotation angles (degrees)."""
+
+    corruptions: list[str] = Field(default_factory=lambda: list(DEFAULT_CORRUPTIONS))
+    severities: list[Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
+    angles: list[float] | None = None  # each angle → OOD split "rotate_<angle>"
+
+    @field_validator("corruptions")
+    @classmethod
+    def _known(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if name not in CORRUPTIONS:
+                # pydantic reports ValueError with the field path; UnknownNameError builds the hint
+                raise ValueError(str(UnknownNameError("corruption", name, sorted(CORRUPTIONS))))
+        _no_duplicates("corruptions", names)
+        return names
+
+    @field_validator("severities", "angles")
+    @classmethod
+    def _unique(cls, values, info):
+        if values is not None:
+            _no_duplicates(info.field_name, values)
+        return values
+
+    @model_validator(mode="after")
+    def _some_ood(self) -> "CovariateParams":
+        if not (self.corruptions and self.severities) and not self.angles:
+            raise ValueError(
+                "covariate shift needs corruptions × severities or angles (use kind 'none' for no OOD splits)"
+            )
+        return self
+
+
+def _no_duplicates(field: str, values: list) -> None:
+    dups = sorted({v for v in values if values.count(v) > 1}, key=str)
+    if dups:
+        raise ValueError(f"{field} has duplicates {dups}; each names one OOD split")
+
+
+def _angle_name(angle: float) -> str:
+    return f"rotate_{angle:g}"  # 15.0 → rotate_15, 22.5 → rotate_22.5
+
+
+@register_shift("covariate")
+class CovariateShift(Shift):
+    """Corrupted copies of the clean test set, one OOD split per corruption × severity."""
+
+    family = "covariate"
+    Params = CovariateParams
+
+    def apply(self, loaded: Loaded, seed: int) -> Splits:
+        """train/val/test_id clean; ``ood["<corruption>/<severity>"]`` and ``ood["rotate_<angle>"]``.
+
+        Each corrupted split draws its noise from ``torch_generator(seed, "shift", name,
+        severity)`` alone, so adding a corruption never changes another's draws.
+        """
+        p: CovariateParams = self.params  # type: ignore[assignment]
+        train, val, test = base_splits(loaded)
+        channels = test.x.shape[1]
+        rgb_only = [c for c in p.corruptions if c in REQUIRES_RGB and p.severities]
+        if rgb_only and channels != 3:
+            raise ValueError(
+                f"corruption(s) {rgb_only} need 3-channel images but dataset '{loaded.info.name}' "
+                f"has {channels}; remove them from the shift's corruptions"
+            )
+        ood: dict[str, Examples] = {}
+        split_info: dict[str, dict] = {}
+        for name in p.corruptions:
+            for severity in p.severities:
+                g = torch_generator(seed, "shift", name, severity)
+                key = f"{name}/{severity}"
+                ood[key] = test.replace(x=corrupt(test.x, name, severity, g))
+                split_info[key] = {"family": "covariate", "shift": name, "severity": severity}
+        for angle in p.angles or []:
+            key = _angle_name(angle)
+            ood[key] = test.replace(x=rotate_by(test.x, angle))
+            split_info[key] = {"family": "covariate", "shift": "rotate", "severity": None, "angle": angle}
+        return Splits(train, val, test, ood, loaded.info, split_info)

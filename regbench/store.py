@@ -1,0 +1,240 @@
+"""The results store: one SQLite file, one row per run, each run one transaction (DESIGN.md §7).
+
+WAL mode lets a leaderboard read while a sweep writes. A run's record, its tidy metric rows,
+its reliability bins and its predictions are committed together, so a crash, Ctrl-C or a
+killed worker loses at most the runs in flight. This module imports no torch: the report
+reads records through it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+DEFAULT_STORE = "results/regbench.sqlite"
+FINAL_STATUSES = ("ok", "diverged")  # a "failed" run is retried by the next invocation
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    run_key TEXT PRIMARY KEY, suite TEXT, benchmark TEXT, shift_kind TEXT, regularizer TEXT,
+    regularizer_kind TEXT, params TEXT, seed INTEGER, status TEXT, error TEXT, spec TEXT,
+    curves TEXT, timings TEXT, env TEXT, fingerprint TEXT, submission INTEGER DEFAULT 0,
+    created_at REAL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_key TEXT, split TEXT, family TEXT, shift TEXT, severity REAL, metric TEXT,
+    value REAL, n INTEGER
+);
+CREATE INDEX IF NOT EXISTS metrics_run ON metrics(run_key);
+CREATE TABLE IF NOT EXISTS reliability (
+    run_key TEXT, split TEXT, bin INTEGER, confidence REAL, accuracy REAL, count REAL
+);
+CREATE INDEX IF NOT EXISTS reliability_run ON reliability(run_key);
+CREATE TABLE IF NOT EXISTS predictions (run_key TEXT, split TEXT, labels BLOB, PRIMARY KEY (run_key, split));
+CREATE TABLE IF NOT EXISTS suite_runs (
+    suite TEXT, run_key TEXT, benchmark TEXT, regularizer TEXT, seed INTEGER,
+    PRIMARY KEY (suite, benchmark, regularizer, seed)
+);
+"""
+
+
+@dataclass
+class RunRecord:
+    """Everything one run produced. ``metrics`` are tidy rows (STYLE.md §12)."""
+
+    run_key: str
+    suite: str
+    benchmark: str
+    shift_kind: str
+    regularizer: str
+    regularizer_kind: str
+    params: Any
+    seed: int
+    status: str  # ok | failed | diverged
+    error: str | None = None
+    spec: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    predictions: dict[str, bytes] = field(default_factory=dict)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    env: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    submission: bool = False
+    created_at: float = field(default_factory=time.time)
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used (wrong schema, not a regbench store, unwritable)."""
+
+
+class Store:
+    """A regbench results store at ``path`` (created on first use)."""
+
+    def __init__(self, path: str | Path = DEFAULT_STORE):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+            self._check_schema()
+        except sqlite3.DatabaseError as err:
+            raise StoreError(f"{self.path}: not a usable regbench store ({err})") from None
+
+    def _check_schema(self) -> None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {row[0]}, this regbench reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- writing -------------------------------------------------------------------------
+    def put(self, rec: RunRecord) -> None:
+        """Write one run (replacing an earlier failed attempt of the same key) atomically."""
+        with self.transaction() as db:
+            old = db.execute("SELECT status FROM runs WHERE run_key=?", (rec.run_key,)).fetchone()
+            if old is not None and old[0] in FINAL_STATUSES:
+                return  # a finished run is never overwritten (append-only results)
+            for table in ("runs", "metrics", "reliability", "predictions"):
+                db.execute(f"DELETE FROM {table} WHERE run_key=?", (rec.run_key,))
+            db.execute(
+                "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    rec.run_key, rec.suite, rec.benchmark, rec.shift_kind, rec.regularizer,
+                    rec.regularizer_kind, json.dumps(rec.params, sort_keys=True), rec.seed, rec.status,
+                    rec.error, json.dumps(rec.spec, sort_keys=True), json.dumps(rec.curves),
+                    json.dumps(rec.timings), json.dumps(rec.env, sort_keys=True), rec.fingerprint,
+                    int(rec.submission), rec.created_at,
+                ),
+            )
+            db.executemany(
+                "INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (rec.run_key, m["split"], m.get("family"), m.get("shift"), m.get("severity"),
+                     m["metric"], m["value"], m.get("n"))
+                    for m in rec.metrics
+                ],
+            )
+            db.executemany(
+                "INSERT INTO reliability VALUES (?,?,?,?,?,?)",
+                [
+                    (rec.run_key, split, b, r["confidence"][b], r["accuracy"][b], r["count"][b])
+                    for split, r in rec.reliability.items()
+                    for b in range(len(r["count"]))
+                ],
+            )
+            db.executemany(
+                "INSERT INTO predictions VALUES (?,?,?)",
+                [(rec.run_key, s, sqlite3.Binary(b)) for s, b in rec.predictions.items()],
+            )
+
+    def add_to_suite(self, suite: str, entries: Iterable[tuple[str, str, str, int]]) -> None:
+        """Record that ``suite`` consists of (run_key, benchmark, regularizer, seed) entries."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO suite_runs VALUES (?,?,?,?,?)",
+                [(suite, k, b, r, s) for k, b, r, s in entries],
+            )
+
+    # ---- reading -------------------------------------------------------------------------
+    def statuses(self, keys: Iterable[str] | None = None) -> dict[str, str]:
+        """run_key → status for the given keys (all when None)."""
+        rows = self.db.execute("SELECT run_key, status FROM runs").fetchall()
+        if keys is None:
+            return dict(rows)
+        wanted = set(keys)
+        return {k: s for k, s in rows if k in wanted}
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` whose runs finished (ok or diverged) and need no training."""
+        return {k for k, s in self.statuses(keys).items() if s in FINAL_STATUSES}
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+    def suites(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT DISTINCT suite FROM suite_runs ORDER BY suite")]
+
+    def records(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Full records (metrics nested as split → metric → value) for export."""
+        cur = self.db.execute("SELECT * FROM runs ORDER BY created_at, run_key")
+        cols = [d[0] for d in cur.description]
+        runs = [dict(zip(cols, row)) for row in cur.fetchall()]
+        if keys is not None:
+            wanted = set(keys)
+            runs = [r for r in runs if r["run_key"] in wanted]
+        metrics: dict[str, dict[str, dict[str, float]]] = {}
+        for key, split, metric, value in self.db.execute("SELECT run_key, split, metric, value FROM metrics"):
+            metrics.setdefault(key, {}).setdefault(split, {})[metric] = value
+        for r in runs:
+            for col in ("params", "spec", "curves", "timings", "env"):
+                r[col] = json.loads(r[col]) if r[col] else None
+            r["submission"] = bool(r["submission"])
+            r["metrics"] = metrics.get(r["run_key"], {})
+        return runs
+
+    def predictions(self, key: str) -> dict[str, bytes]:
+        return {s: bytes(b) for s, b in self.db.execute(
+            "SELECT split, labels FROM predictions WHERE run_key=?", (key,))}
+
+    def frames(self, suite: str | None = None):
+        """(runs, metrics, reliability) pandas frames in the report's schema.
+
+        With ``suite``, rows are the suite's members, labelled with the suite's own
+        benchmark and regularizer names (a run reused from another suite keeps its key).
+        """
+        import pandas as pd
+
+        if suite is None:
+            runs = pd.read_sql_query(
+                "SELECT run_key, suite, benchmark, regularizer, regularizer_kind, params, seed, status, "
+                "error, submission, timings, curves, spec FROM runs", self.db)
+        else:
+            runs = pd.read_sql_query(
+                "SELECT s.run_key, s.suite, s.benchmark, s.regularizer, r.regularizer_kind, r.params, "
+                "s.seed, COALESCE(r.status, 'missing') AS status, r.error, COALESCE(r.submission, 0) AS "
+                "submission, r.timings, r.curves, r.spec FROM suite_runs s LEFT JOIN runs r USING (run_key) "
+                "WHERE s.suite = ?", self.db, params=(suite,))
+        keys = tuple(runs["run_key"].unique())
+        metrics = self._frame("metrics", keys)
+        reliability = self._frame("reliability", keys)
+        runs["submission"] = runs["submission"].astype(bool)
+        return runs, metrics, reliability
+
+    def _frame(self, table: str, keys: tuple[str, ...]):
+        import pandas as pd
+
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (run_key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM wanted")
+        self.db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(k,) for k in keys])
+        return pd.read_sql_query(f"SELECT t.* FROM {table} t JOIN wanted USING (run_key)", self.db)
+
+
+def record_to_json(rec: RunRecord) -> dict[str, Any]:
+    """A JSON-able dict of a record (predictions dropped)."""
+    d = asdict(rec)
+    d.pop("predictions", None)
+    return d

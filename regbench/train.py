@@ -1,0 +1,172 @@
+"""The one training loop every run goes through (DESIGN.md §4; airbench-style data path).
+
+The trainer sees :class:`TrainingData` (train and val) only. Data lives on the device as
+tensors; a batch is a slice of a seeded permutation (STYLE.md §8: in-memory slicing costs
+~0.3 ms/epoch where a DataLoader costs ~8 ms here). Regularizers act only through the hooks
+of :class:`regbench.regularizers.base.Regularizer`; nothing here knows any regularizer by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from regbench.config import TrainSpec
+from regbench.data.base import TrainingData
+from regbench.regularizers.base import Batch, History, SetupContext
+from regbench.regularizers.stack import Stack
+from regbench.seeding import seeded_global_rng, torch_generator
+
+
+class Diverged(RuntimeError):
+    """The loss became NaN or infinite; the run is recorded as ``diverged`` at ``epoch``."""
+
+    def __init__(self, epoch: int, value: float):
+        self.epoch = epoch
+        super().__init__(f"loss became {value} in epoch {epoch}")
+
+
+class DeviceError(RuntimeError):
+    """A device was asked for that this machine does not have."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when present, else CPU; ``cuda`` without a GPU raises :class:`DeviceError`."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceError(
+            f"--device {name} was asked for, but no CUDA GPU is visible to torch "
+            f"{torch.__version__}; use --device cpu (or auto)"
+        )
+    if name not in ("cpu",) and not name.startswith("cuda"):
+        raise DeviceError(f"unknown device '{name}'; expected auto, cpu or cuda[:N]")
+    return torch.device(name)
+
+
+@dataclass
+class TrainResult:
+    history: History
+    epochs_run: int
+    best_epoch: int  # 1-based epoch of minimum validation loss
+    train_seconds: float
+    samples_seen: int
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
+    """The optimizer of ``spec`` over the stack's parameter groups (decay 0 unless a group sets it).
+
+    Adam becomes AdamW when a regularizer asks for decoupled weight decay, so ``weight_decay``
+    is AdamW's decoupled decay and never Adam's coupled L2 (arXiv:1711.05101).
+    """
+    groups = stack.param_groups(model) or [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    groups = [{"weight_decay": 0.0, **g} for g in groups]
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum)
+    if spec.optimizer == "adamw" or stack.decoupled_weight_decay:
+        return torch.optim.AdamW(groups, lr=spec.lr)
+    return torch.optim.Adam(groups, lr=spec.lr)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
+    """Cosine decay to 0 over the whole budget (per step), or None for a constant rate."""
+    if spec.schedule == "constant":
+        return None
+    total = max(1, spec.epochs * steps_per_epoch)
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """Logits of ``model`` in eval mode, in chunks. x (N, …) on the model's device → (N, K) float32."""
+    model.eval()
+    outs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    return torch.cat(outs) if outs else torch.empty(0)
+
+
+def train(
+    model: nn.Module,
+    data: TrainingData,
+    stack: Stack,
+    spec: TrainSpec,
+    seed: int,
+    device: torch.device = torch.device("cpu"),
+    on_epoch=None,
+) -> TrainResult:
+    """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
+
+    Raises :class:`Diverged` on a non-finite loss. ``on_epoch(history)`` is called after
+    each epoch (progress, checkpoints).
+    """
+    k = data.info.num_classes
+    stack.setup(
+        SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name, device.type)
+    )
+    x, y = data.train.x.to(device), data.train.y.to(device)
+    xv, yv = data.val.x.to(device), data.val.y.to(device)
+    targets = nn.functional.one_hot(y, k).float()  # soft targets from here on (STYLE.md §10)
+    n, bs = len(x), spec.batch_size
+    # a final batch of one breaks BatchNorm's statistics; fold it into the previous batch
+    starts = [i for i in range(0, n, bs) if not (i > 0 and n - i == 1)]
+    opt = make_optimizer(model, stack, spec)
+    sched = make_scheduler(opt, spec, len(starts))
+    order_g = torch_generator(seed, "order")
+    aug_g = torch_generator(seed, "augment", device=device.type)
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    )
+    history = History()
+    samples = 0
+    t0 = time.perf_counter()
+    with seeded_global_rng(seed, "dropout", cuda=device.type == "cuda"):
+        for epoch in range(1, spec.epochs + 1):
+            model.train()
+            perm = torch.randperm(n, generator=order_g).to(device)
+            # accumulate on the device and read once per epoch: a .item() per step would
+            # synchronize a GPU every step
+            loss_sum = torch.zeros((), device=device)
+            total_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device)
+            for j, i in enumerate(starts):
+                end = starts[j + 1] if j + 1 < len(starts) else n
+                idx = perm[i:end]
+                xb, yb = stack.transform(x[idx], targets[idx], aug_g)
+                with autocast:
+                    logits = model(xb).float()
+                loss = stack.loss(logits, yb)
+                total = loss + stack.penalty(model, Batch(xb, yb, logits))
+                opt.zero_grad(set_to_none=True)
+                total.backward()
+                stack.after_backward(model)
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                loss_sum += loss.detach() * len(idx)
+                total_sum += total.detach()
+                correct += (logits.argmax(1) == yb.argmax(1)).sum()
+                samples += len(idx)
+            if not torch.isfinite(total_sum):
+                raise Diverged(epoch, total_sum.item())
+            val_logits = predict_logits(model, xv)
+            val_loss = nn.functional.cross_entropy(val_logits, yv).item()
+            if not math.isfinite(val_loss):
+                raise Diverged(epoch, val_loss)
+            history.train_loss.append(loss_sum.item() / n)
+            history.train_accuracy.append(correct.item() / n)
+            history.val_loss.append(val_loss)
+            history.val_accuracy.append((val_logits.argmax(1) == yv).double().mean().item())
+            stack.after_epoch(model, history)
+            if on_epoch is not None:
+                on_epoch(history)
+            if stack.should_stop(history):
+                break
+        extra = stack.finish(model, history)
+    seconds = time.perf_counter() - t0
+    best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
+    return TrainResult(history, history.epoch, best, seconds, samples, extra)
