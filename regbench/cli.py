@@ -48,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a suite file; exit 0 if valid, 1 if not")
     v.add_argument("suite")
 
+    d = sub.add_parser("data", help="prepare (cache) a suite's splits, or download a real dataset")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    dp = dsub.add_parser("prepare", help="materialize every split of a suite into the cache")
+    dp.add_argument("suite")
+    dd = dsub.add_parser("download", help="download a real dataset with its library's own downloader (needs internet)")
+    dd.add_argument("name", help="cifar10 | cifar10-c | wilds:<name> | hf:<id>[:config]")
+    dd.add_argument("--root", default=None, help="data folder (default $REGBENCH_DATA or ~/.cache/regbench/data)")
+
     ex = sub.add_parser("export", help="write every run record as JSONL, CSV or parquet")
     ex.add_argument("--format", choices=["jsonl", "csv", "parquet"], default="jsonl")
     ex.add_argument("--out", default=None, help="output file (default: stdout for jsonl/csv)")
@@ -59,12 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from regbench.config import ConfigError
+    from regbench.data.errors import DatasetMissingError
     from regbench.registry import UnknownNameError
     from regbench.store import StoreError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, UnknownNameError, StoreError) as err:
+    except (ConfigError, UnknownNameError, StoreError, DatasetMissingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -163,6 +172,22 @@ def cmd_validate(args) -> int:
     return 0
 
 
+def cmd_data(args) -> int:
+    if args.data_command == "prepare":
+        from regbench.prepare import prepare
+
+        prepare(args.suite)
+        return 0
+    from regbench.data.download import download
+
+    try:
+        download(args.name, args.root)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_export(args) -> int:
     from regbench.export import export
 
@@ -172,7 +197,7 @@ def cmd_export(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "validate": cmd_validate,
-    "export": cmd_export,
+    "export": cmd_export, "data": cmd_data,
 }
 
 if __name__ == "__main__":

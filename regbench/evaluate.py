@@ -27,7 +27,8 @@ class Evaluation:
     predictions: dict[str, bytes] = field(default_factory=dict)
     seconds: float = 0.0
 
-    def add(self, split: str, metric: str, value: float, n: int | None = None, **info: Any) -> None:
+    def add(self, split: str, metric: str, value: float, n: int | None = None, info: dict | None = None) -> None:
+        info = info or {}
         self.rows.append(
             {
                 "split": split,
@@ -63,16 +64,16 @@ def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, 
     """Accuracy, ECE, NLL, Brier (and worst-group accuracy when groups exist) of one split."""
     y = ex.y.to(probs.device)
     n = len(y)
-    ev.add(name, "accuracy", M.accuracy(probs, y), n, **info)
-    ev.add(name, "ece", M.ece(probs, y), n, **info)
-    ev.add(name, "nll", M.nll(probs, y), n, **info)
-    ev.add(name, "brier", M.brier(probs, y), n, **info)
+    ev.add(name, "accuracy", M.accuracy(probs, y), n, info)
+    ev.add(name, "ece", M.ece(probs, y), n, info)
+    ev.add(name, "nll", M.nll(probs, y), n, info)
+    ev.add(name, "brier", M.brier(probs, y), n, info)
     if "group" in ex.meta:
         groups = ex.meta["group"].to(probs.device)
-        ev.add(name, "worst_group_accuracy", M.worst_group_accuracy(probs.argmax(1), y, groups), n, **info)
+        ev.add(name, "worst_group_accuracy", M.worst_group_accuracy(probs.argmax(1), y, groups), n, info)
     for key in ("tv_distance", "agreement"):
         if key in info and isinstance(info[key], (int, float)):
-            ev.add(name, key, info[key], n, **info)
+            ev.add(name, key, info[key], n, info)
     ev.reliability[name] = M.reliability(probs, y)
 
 

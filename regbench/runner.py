@@ -174,6 +174,10 @@ def run_plan(
               "ok": 0, "failed": 0, "diverged": 0}
     if not todo:
         return counts
+    # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
+    # and missing data stops the suite with one clear line before anything trains.
+    for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
+        build_splits(bench)
     ex = get_executor(executor, workers=workers, device=device, **executor_args)
     t0 = time.perf_counter()
     for rec in ex.run(todo, progress=progress):

@@ -14,4 +14,10 @@ def register_dataset(name: str):
     return DATASETS.register(name)
 
 
-DATASET_MODULES = ["regbench.data.digits"]
+DATASET_MODULES = [
+    "regbench.data.digits",
+    "regbench.data.shapes",
+    "regbench.data.cifar",
+    "regbench.data.wilds_data",
+    "regbench.data.hub",
+]

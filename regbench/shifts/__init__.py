@@ -12,4 +12,12 @@ def register_shift(name: str):
 
 
 # Explicit list of modules that register shifts (a test checks every file is here).
-SHIFT_MODULES = ["regbench.shifts.none", "regbench.shifts.covariate"]
+SHIFT_MODULES = [
+    "regbench.shifts.none",
+    "regbench.shifts.covariate",
+    "regbench.shifts.label",
+    "regbench.shifts.spurious",
+    "regbench.shifts.compositional",
+    "regbench.shifts.drift",
+    "regbench.shifts.predefined",
+]

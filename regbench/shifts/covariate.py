@@ -102,10 +102,16 @@ class CovariateShift(Shift):
         split_info: dict[str, dict] = {}
         for name in p.corruptions:
             for severity in p.severities:
-                g = torch_generator(seed, "shift", name, severity)
                 key = f"{name}/{severity}"
-                ood[key] = test.replace(x=corrupt(test.x, name, severity, g))
-                split_info[key] = {"family": "covariate", "shift": name, "severity": severity}
+                published = loaded.parts.get(f"c/{key}")  # e.g. CIFAR-10-C's own .npy files
+                if published is not None:
+                    ood[key] = published
+                    source = "published"
+                else:
+                    g = torch_generator(seed, "shift", name, severity)
+                    ood[key] = test.replace(x=corrupt(test.x, name, severity, g))
+                    source = "generated"
+                split_info[key] = {"family": "covariate", "shift": name, "severity": severity, "source": source}
         for angle in p.angles or []:
             key = _angle_name(angle)
             ood[key] = test.replace(x=rotate_by(test.x, angle))

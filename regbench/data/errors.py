@@ -1,0 +1,44 @@
+"""Missing real data: one clear line, and where regbench looks for data on disk.
+
+DESIGN.md §5: missing data gives one line naming what is missing, where it was looked
+for, and exactly how to get it. Loaders raise :class:`DatasetMissingError`; the CLI prints
+its message without a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Where real data lives when neither the suite nor the environment names a root.
+DEFAULT_DATA_ROOT = "~/.cache/regbench/data"
+DATA_ROOT_ENV = "REGBENCH_DATA"
+
+
+class DatasetMissingError(Exception):
+    """A real dataset is not on disk; the message is one line saying how to get it."""
+
+    def __init__(
+        self,
+        dataset: str,
+        searched: str | Path | list[str | Path],
+        how: str | None = None,
+        problem: str = "not found",
+    ):
+        paths = searched if isinstance(searched, list) else [searched]
+        self.dataset, self.searched = dataset, [str(p) for p in paths]
+        how = how or download_hint(dataset)
+        where = " or ".join(self.searched)
+        message = f"dataset '{dataset}' {problem} at {where}; to get it, {how}"
+        super().__init__(" ".join(message.split()))  # one line, whatever the parts held
+
+
+def download_hint(dataset: str, root: str | Path | None = None) -> str:
+    """The exact command that fetches ``dataset`` (run where there is internet)."""
+    return f"run `regbench data download {dataset} --root {root or 'DIR'}` on a machine with internet"
+
+
+def data_root(root: str | Path | None = None) -> Path:
+    """The data root: ``root`` if given, else ``$REGBENCH_DATA``, else ``DEFAULT_DATA_ROOT``."""
+    chosen = root if root is not None else os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
+    return Path(chosen).expanduser()

@@ -1,0 +1,131 @@
+"""Label shift: P(y) changes, P(x|y) does not.
+
+The test part is re-sampled, class by class and with replacement, to target class priors:
+Dirichlet shift (priors drawn from Dirichlet(α·1)) and tweak-one shift (one class at ρ,
+the others share 1 − ρ evenly), both from Lipton, Wang & Smola 2018, "Detecting and
+Correcting for Label Shift with Black Box Predictors" (https://arxiv.org/abs/1802.03916).
+Small α gives priors concentrated on a few classes, large α priors close to uniform. The
+achieved total-variation distance to the *training* prior is recorded for every split so
+that accuracy can be plotted against the size of the shift.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from regbench.data.base import Examples, Loaded, Splits
+from regbench.seeding import numpy_generator
+from regbench.shifts import register_shift
+from regbench.shifts.base import Shift, ShiftParams, base_splits
+
+
+class LabelShiftParams(ShiftParams):
+    """Knobs of the label-shift family (all test-side; train and val are untouched)."""
+
+    # Concentrations α of Dirichlet(α·1) priors; one split per (α, draw).
+    dirichlet_alpha: list[Annotated[float, Field(gt=0)]] = Field([0.1, 1.0, 10.0])
+    draws_per_alpha: int = Field(1, ge=1)  # independent prior draws per α
+    # ρ values of the tweak-one shift: one seeded class gets probability ρ.
+    tweak_one: list[Annotated[float, Field(ge=0, le=1)]] = Field([])
+    size: int | None = Field(None, ge=1)  # examples per shifted split; None = len(test part)
+
+
+def class_prior(y: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Empirical class distribution of labels y (N,): (K,) float64 summing to 1."""
+    counts = torch.bincount(y, minlength=num_classes).double().numpy()
+    return counts / counts.sum()
+
+
+def tv_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Total-variation distance ½ Σ_k |p_k − q_k| between two (K,) distributions."""
+    return float(0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+
+def prior_counts(prior: np.ndarray, size: int) -> np.ndarray:
+    """(K,) int counts summing to ``size`` closest to ``prior · size`` (largest remainder).
+
+    Rounding instead of a multinomial draw keeps the achieved prior within 1/size of the
+    target, so the recorded TV distance measures the intended shift, not sampling noise.
+    """
+    exact = prior * size
+    counts = np.floor(exact).astype(np.int64)
+    remainder = size - counts.sum()
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[:remainder]] += 1
+    return counts
+
+
+def resample_to_prior(test: Examples, prior: np.ndarray, size: int, rng: np.random.Generator) -> Examples:
+    """Draw ``size`` examples of ``test`` with replacement, per class, to match ``prior`` (K,)."""
+    counts = prior_counts(prior, size)
+    chosen = []
+    for c in np.nonzero(counts)[0]:
+        pool = torch.nonzero(test.y == int(c)).flatten().numpy()
+        if len(pool) == 0:
+            raise ValueError(f"label shift needs test examples of class {c} (target prior {prior[c]:.3f}), found none")
+        chosen.append(pool[rng.integers(len(pool), size=counts[c])])
+    index = np.sort(np.concatenate(chosen))
+    return test.subset(torch.from_numpy(index))
+
+
+@register_shift("label")
+class LabelShift(Shift):
+    """Dirichlet and tweak-one label shift (Lipton et al. 2018, arXiv:1802.03916)."""
+
+    family = "label"
+    Params = LabelShiftParams
+
+    def target_priors(self, num_classes: int, seed: int) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
+        """Split name → (target prior (K,), description). Each split has its own named seed."""
+        p: LabelShiftParams = self.params  # type: ignore[assignment]
+        out: dict[str, tuple[np.ndarray, dict[str, Any]]] = {}
+        for alpha in p.dirichlet_alpha:
+            for draw in range(p.draws_per_alpha):
+                rng = numpy_generator(seed, "shift", "label", "dirichlet", alpha, draw)
+                prior = rng.dirichlet(np.full(num_classes, alpha))
+                out[f"dirichlet_{alpha:g}/{draw}"] = (prior, {"shift": "dirichlet", "alpha": alpha, "draw": draw})
+        if p.tweak_one:
+            # One class for all ρ, so that the tweak-one splits form a monotone series.
+            tweaked = int(numpy_generator(seed, "shift", "label", "tweak_one").integers(num_classes))
+            for rho in p.tweak_one:
+                if num_classes == 1:
+                    prior = np.ones(1)
+                else:
+                    prior = np.full(num_classes, (1 - rho) / (num_classes - 1))
+                    prior[tweaked] = rho
+                out[f"tweak_one_{rho:g}"] = (prior, {"shift": "tweak_one", "rho": rho, "class": tweaked})
+        return out
+
+    def apply(self, loaded: Loaded, seed: int) -> Splits:
+        """train/val as loaded; test_id = the test part; one OOD split per target prior."""
+        train, val, test = base_splits(loaded)
+        k = loaded.info.num_classes
+        size = self.params.size or len(test)  # type: ignore[attr-defined]
+        train_prior = class_prior(train.y, k)
+        ood: dict[str, Examples] = {}
+        split_info: dict[str, dict[str, Any]] = {}
+        test_prior = class_prior(test.y, k)
+        split_info["test_id"] = {
+            "family": self.family,
+            "shift": "none",
+            "achieved_prior": test_prior.tolist(),
+            "tv_distance": tv_distance(test_prior, train_prior),
+        }
+        for name, (prior, desc) in self.target_priors(k, seed).items():
+            rng = numpy_generator(seed, "shift", "label", "sample", name)
+            ood[name] = resample_to_prior(test, prior, size, rng)
+            achieved = class_prior(ood[name].y, k)
+            split_info[name] = {
+                "family": self.family,
+                **desc,
+                "target_prior": prior.tolist(),
+                "achieved_prior": achieved.tolist(),
+                "train_prior": train_prior.tolist(),
+                "tv_distance": tv_distance(achieved, train_prior),
+                "target_tv_distance": tv_distance(prior, train_prior),
+            }
+        return Splits(train, val, test, ood, loaded.info, split_info)

@@ -1,0 +1,115 @@
+"""Label shift: re-sampled test priors hit their targets; the TV distance is recorded correctly."""
+
+import pytest
+import torch
+from pydantic import ValidationError
+
+import regbench.shifts.label  # noqa: F401  (registers "label")
+from regbench.data.base import DatasetInfo, Examples, Loaded
+from regbench.shifts import SHIFTS
+
+# split_info entries become keyword arguments of the evaluator's rows: these names would clash.
+RESERVED = {"split", "metric", "value", "n"}
+
+K = 5
+
+
+def part(counts: list[int], start: int) -> Examples:
+    """Examples with the given per-class counts; x holds a unique id per example."""
+    y = torch.repeat_interleave(torch.arange(len(counts)), torch.tensor(counts))
+    ids = torch.arange(start, start + len(y), dtype=torch.float32)
+    return Examples(ids.view(-1, 1, 1, 1), y)
+
+
+def loaded() -> Loaded:
+    # A skewed training prior, so that "TV to the training prior" differs from TV to uniform.
+    parts = {"train": part([50, 30, 10, 5, 5], 0), "val": part([10] * K, 1000), "test": part([40] * K, 2000)}
+    return Loaded(DatasetInfo("toy", K, (1, 1, 1)), parts)
+
+
+def shift(**params):
+    return SHIFTS.get("label")(params)
+
+
+def prior(y: torch.Tensor) -> list[float]:
+    return [float((y == k).sum()) / len(y) for k in range(K)]
+
+
+def test_splits_names_and_untouched_id_parts():
+    data = loaded()
+    splits = shift(dirichlet_alpha=[0.1, 10.0], draws_per_alpha=2, tweak_one=[0.9]).apply(data, seed=0)
+    assert sorted(splits.ood) == [
+        "dirichlet_0.1/0",
+        "dirichlet_0.1/1",
+        "dirichlet_10/0",
+        "dirichlet_10/1",
+        "tweak_one_0.9",
+    ]
+    assert splits.train is data.parts["train"] and splits.val is data.parts["val"]
+    assert splits.test_id is data.parts["test"]
+    test_ids = set(data.parts["test"].x.flatten().tolist())
+    for name, ex in splits.ood.items():
+        assert len(ex) == len(data.parts["test"])  # default size = size of the test part
+        assert set(ex.x.flatten().tolist()) <= test_ids  # drawn from the test part only
+        assert splits.split_info[name]["family"] == "label"
+        assert not RESERVED & splits.split_info[name].keys()
+        # x and y stay paired: ids 2000 + 40k .. 2000 + 40k + 39 belong to class k.
+        assert torch.equal(((ex.x.flatten() - 2000) // 40).long(), ex.y)
+
+
+def test_achieved_prior_hits_target_and_tv_is_computed_against_training_prior():
+    splits = shift(dirichlet_alpha=[0.3, 1.0, 5.0], tweak_one=[0.5], size=997).apply(loaded(), seed=3)
+    train_prior = [50 / 100, 30 / 100, 10 / 100, 5 / 100, 5 / 100]
+    for name, ex in splits.ood.items():
+        info = splits.split_info[name]
+        achieved = prior(ex.y)
+        assert len(ex) == 997
+        # Counts are rounded from target · size: each class within one example of its target.
+        assert max(abs(a - t) for a, t in zip(achieved, info["target_prior"])) <= 1 / 997 + 1e-12
+        assert info["achieved_prior"] == pytest.approx(achieved)
+        by_hand = 0.5 * sum(abs(a - q) for a, q in zip(achieved, train_prior))
+        assert info["tv_distance"] == pytest.approx(by_hand, abs=1e-12)
+        assert sum(info["target_prior"]) == pytest.approx(1.0)
+
+
+def test_tweak_one_prior_and_monotone_shift():
+    splits = shift(dirichlet_alpha=[], tweak_one=[0.2, 0.6, 0.95]).apply(loaded(), seed=1)
+    infos = [splits.split_info[f"tweak_one_{r:g}"] for r in (0.2, 0.6, 0.95)]
+    tweaked = infos[0]["class"]
+    assert all(i["class"] == tweaked for i in infos)  # one class for all ρ
+    for rho, info in zip((0.2, 0.6, 0.95), infos):
+        expected = [(1 - rho) / (K - 1)] * K
+        expected[tweaked] = rho
+        assert info["target_prior"] == pytest.approx(expected)
+        assert prior(splits.ood[f"tweak_one_{rho:g}"].y)[tweaked] == pytest.approx(rho, abs=1 / 200)
+
+
+def test_small_alpha_gives_larger_shift_on_average():
+    data = loaded()
+    tv = {a: [] for a in (0.1, 100.0)}
+    for seed in range(6):
+        info = shift(dirichlet_alpha=[0.1, 100.0]).apply(data, seed=seed).split_info
+        for a, values in tv.items():
+            values.append(info[f"dirichlet_{a:g}/0"]["tv_distance"])
+    assert sum(tv[0.1]) / 6 > sum(tv[100.0]) / 6 + 0.2
+
+
+def test_deterministic_and_named_seeds():
+    data = loaded()
+    a = shift(dirichlet_alpha=[1.0]).apply(data, seed=5)
+    b = shift(dirichlet_alpha=[0.1, 1.0]).apply(data, seed=5)  # adding an α leaves α = 1 alone
+    c = shift(dirichlet_alpha=[1.0]).apply(data, seed=6)
+    assert torch.equal(a.ood["dirichlet_1/0"].x, b.ood["dirichlet_1/0"].x)
+    assert a.split_info["dirichlet_1/0"]["target_prior"] != c.split_info["dirichlet_1/0"]["target_prior"]
+
+
+def test_bad_params_and_data_are_refused():
+    for bad in ({"dirichlet_alpha": [0.0]}, {"tweak_one": [1.5]}, {"size": 0}, {"draws_per_alpha": 0}, {"alpha": [1]}):
+        with pytest.raises(ValidationError):
+            shift(**bad)
+    data = loaded()
+    empty_class = Loaded(data.info, {**data.parts, "test": part([40, 40, 40, 40, 0], 2000)})
+    with pytest.raises(ValueError, match="class 4"):
+        shift(tweak_one=[0.5]).apply(empty_class, seed=0)
+    with pytest.raises(ValueError, match="no part"):
+        shift().apply(Loaded(data.info, {"train": data.parts["train"]}), seed=0)
