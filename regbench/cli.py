@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("leaderboard", help="build the leaderboard of a suite from the store")
     lb.add_argument("suite")
     lb.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    lb.add_argument("--reps", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    lb.add_argument("--no-plots", action="store_true", help="tables and page only (faster)")
     store_arg(lb)
 
     ls = sub.add_parser("list", help="list registered regularizers, models, datasets, shifts or suites")
@@ -136,7 +138,7 @@ def cmd_leaderboard(args) -> int:
     from regbench.leaderboard import write_leaderboard
 
     out = Path(args.out) if args.out else Path("leaderboard") / Path(args.suite).stem
-    write_leaderboard(args.suite, args.store, out)
+    write_leaderboard(args.suite, args.store, out, plots=not args.no_plots, reps=args.reps)
     return 0
 
 

@@ -33,20 +33,27 @@ def suite_meta(suite_name_or_path: str) -> dict:
     }
 
 
-def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = True):
+def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True,
+                      reps: int = 1000, echo=print):
     """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table."""
     from regbench.report import build_leaderboard, render_terminal
 
     meta = suite_meta(suite)
     store = Store(store_path)
     runs, metrics, reliability = store.frames(meta["name"])
+    missing = runs["status"] == "missing"
+    if missing.any():
+        echo(f"note: {int(missing.sum())} planned runs of '{meta['name']}' are not in the store yet "
+             f"(run `regbench run {suite}`); the leaderboard shows the {int((~missing).sum())} recorded")
+        runs = runs[~missing].reset_index(drop=True)
     if runs.empty:
         from regbench.config import ConfigError
 
         raise ConfigError(
             f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first"
         )
-    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir))
+    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots)
     if show:
         render_terminal(board)
+        echo(f"wrote {len(board.files)} files to {out_dir}/ (README.md, leaderboard.csv/.json/.tex, index.html, plots)")
     return board

@@ -1,0 +1,55 @@
+"""Speed of building a leaderboard (tables + plots + page) from 100,000 run records.
+
+Goal (issue #4): under 15 s on the 2-core CPU machine. Synthetic store: 20 benchmarks x 25
+regularizers x 200 seeds = 100,000 runs, 9 metric rows each (900,000 rows) and 3,000,000
+reliability rows. Run: `pytest benchmarks/bench_leaderboard.py --benchmark-only`, or
+`python benchmarks/bench_leaderboard.py` for a one-shot timing with a phase breakdown.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from report_fixtures import default_regularizers, make_frames  # noqa: E402
+
+from regbench.report import build_leaderboard  # noqa: E402
+
+SHAPE = {"n_benchmarks": 20, "regularizers": default_regularizers(25), "seeds": 200}
+
+
+@pytest.fixture(scope="module")
+def store():
+    frames = make_frames(**SHAPE)
+    assert len(frames[0]) == 100_000
+    return frames
+
+
+def test_build_leaderboard_100k_runs(benchmark, store, tmp_path):
+    import seaborn  # noqa: F401  (a one-time 1-3 s import is not part of a rebuild)
+
+    benchmark.extra_info["hardware"] = f"{platform.processor() or platform.machine()}, cpu"
+    lb = benchmark.pedantic(build_leaderboard, args=(*store, tmp_path), rounds=3, iterations=1)
+    assert len(lb.main) == 25 and (tmp_path / "index.html").exists()
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    t0 = time.perf_counter()
+    frames = make_frames(**SHAPE)
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        build_leaderboard(*frames, out)  # cold: includes importing seaborn/matplotlib
+        t2 = time.perf_counter()
+        build_leaderboard(*frames, out)
+        t3 = time.perf_counter()
+        build_leaderboard(*frames, out, plots=False)
+        t4 = time.perf_counter()
+    print(f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
+          f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)")

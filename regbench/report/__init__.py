@@ -1,0 +1,84 @@
+"""Leaderboards as pure functions of run records (DESIGN.md §8, STYLE.md §13).
+
+``build_leaderboard`` takes the store's frames and writes README.md, leaderboard.csv/.json/
+.tex, PNG plots and a self-contained index.html. Nothing here imports torch: the report
+works from records alone, like RobustBench's leaderboard/template.py or DomainBed's
+collect_results.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from regbench.report.aggregate import Leaderboard, aggregate, paired_comparison, run_table
+from regbench.report.stats import DEFAULT_LEVEL, DEFAULT_REPS, paired_difference
+
+TERMINAL_HEADERS = ("ID acc", "OOD acc", "OOD drop", "ECE OOD", "Cost vs erm", "P(>erm)", "Seeds", "Failed", "Diverged")
+__all__ = ["Leaderboard", "build_leaderboard", "render_terminal", "paired_comparison", "paired_difference", "run_table"]
+
+
+def build_leaderboard(
+    runs: pd.DataFrame,
+    metrics: pd.DataFrame,
+    reliability: pd.DataFrame,
+    suite: dict,
+    out_dir: str | Path,
+    reps: int = DEFAULT_REPS,
+    level: float = DEFAULT_LEVEL,
+    plots: bool = True,
+) -> Leaderboard:
+    """Aggregate the records and write every leaderboard file into ``out_dir``.
+
+    runs: one row per run; metrics: tidy rows (run_key, split, family, shift, severity,
+    metric, value, n); reliability: 15-bin reliability rows. Identical inputs give
+    byte-identical files. Returns the Leaderboard with ``files`` filled in.
+    """
+    from regbench.report import site, tables
+
+    if runs.empty:
+        raise ValueError(f"no runs recorded for suite '{suite.get('name', '')}': nothing to put on a leaderboard")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lb = aggregate(runs, metrics, suite, reps=reps, level=level)
+    made: dict[str, Path] = {}
+    if plots:
+        from regbench.report.plots import plot_all
+
+        made, notes = plot_all(lb, metrics, reliability, out)
+        lb.notes.extend(notes)
+    files = {"README.md": out / "README.md", "leaderboard.csv": out / "leaderboard.csv",
+             "leaderboard.json": out / "leaderboard.json", "leaderboard.tex": out / "leaderboard.tex",
+             "index.html": out / "index.html"}
+    tables.write_markdown(lb, files["README.md"], made)
+    tables.write_csv(lb, files["leaderboard.csv"])
+    tables.write_json(lb, files["leaderboard.json"])
+    tables.write_tex(lb, files["leaderboard.tex"])
+    site.write_site(lb, files["index.html"], made)
+    lb.files = files | {p.name: p for p in made.values()}
+    return lb
+
+
+def render_terminal(leaderboard: Leaderboard, console=None) -> None:
+    """Print the main table with rich (to ``console``, default a new rich Console)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from regbench.report import tables
+
+    header, rows = tables.display_rows(leaderboard, leaderboard.main, "suite")
+    # The terminal gets the headline columns; README.md / index.html have all of them.
+    keep = [i for i, h in enumerate(header) if h in TERMINAL_HEADERS or i < 3 or h == leaderboard.primary.label]
+    header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
+    table = Table(title=f"regbench leaderboard: {leaderboard.suite.get('name', '')}",
+                  caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; selection on validation only")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="left" if i in (1, 2) else "right", overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or captured (make, CI logs): don't wrap at 80 columns
+            console = Console(width=200)
+    console.print(table)

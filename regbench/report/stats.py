@@ -1,0 +1,265 @@
+"""Statistics over seeds and benchmarks, as rliable defines them (pure numpy).
+
+Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical Precipice",
+NeurIPS 2021, https://arxiv.org/abs/2108.13264 (code: google-research/rliable).
+
+We re-implement rliable's few functions instead of depending on it: ``pip install rliable``
+works here but pulls in arch, statsmodels, formulaic, patsy and absl-py for ~15 lines of
+numpy, and its bootstrap draws from the global ``np.random`` state despite a
+``random_state`` argument (STYLE.md §7). Every function here takes an explicit
+``np.random.Generator``; the definitions follow rliable's ``metrics.py`` exactly:
+
+- IQM = ``scipy.stats.trim_mean(scores, 0.25, axis=None)``: drop the lowest and highest
+  ``int(0.25 * N)`` of all N scores, average the rest.
+- probability of improvement = per task, P(X > Y) + 0.5 P(X = Y) over all run pairs
+  (the Mann-Whitney U statistic / (n_x n_y)), averaged over tasks.
+- stratified bootstrap = resample runs with replacement *within* each task (stratum).
+- intervals are percentile intervals of the bootstrap replicates.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+DEFAULT_REPS = 1000  # bootstrap replicates; rliable's examples use 2,000-50,000 on few cells
+DEFAULT_LEVEL = 0.95  # two-sided confidence level of every interval
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point estimate with its percentile interval and the number of values behind it."""
+
+    mean: float
+    lo: float
+    hi: float
+    n: int
+
+
+def _check(x: object, name: str = "x") -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: need at least one score")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf: drop failed runs before computing statistics")
+    return arr
+
+
+def _check_args(reps: int, level: float) -> None:
+    if int(reps) < 1:
+        raise ValueError(f"reps must be >= 1, got {reps}")
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+
+
+def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL, axis: int = 0):
+    """(lo, hi) percentiles of bootstrap replicates along ``axis``, NaN replicates ignored."""
+    tail = 100.0 * (1.0 - level) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN, on purpose
+        lo, hi = np.nanpercentile(replicates, [tail, 100.0 - tail], axis=axis)
+    return lo, hi
+
+
+def resample_counts(n: int, rng: np.random.Generator, reps: int) -> np.ndarray:
+    """How often each of n items is drawn in each of ``reps`` bootstrap resamples: (reps, n).
+
+    Counts instead of index arrays turn every bootstrap mean into one matrix product.
+    """
+    idx = rng.integers(0, n, size=(reps, n))
+    flat = (idx + n * np.arange(reps)[:, None]).ravel()
+    return np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
+
+
+def bootstrap_means(
+    values: np.ndarray, rng: np.random.Generator, reps: int = DEFAULT_REPS, counts: np.ndarray | None = None
+) -> np.ndarray:
+    """Bootstrap replicates of column means, resampling rows: (n, k) -> (reps, k).
+
+    All k columns share the same resampled rows (the runs of one cell); pass ``counts``
+    (reps, n) from ``resample_counts`` to reuse a resample. NaN entries are missing
+    values: each replicate averages the finite entries it drew (NaN if none).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    if v.shape[0] == 0:
+        raise ValueError("values is empty: need at least one run")
+    _check_args(reps, 0.5)
+    if counts is None:
+        counts = resample_counts(v.shape[0], rng, reps)
+    finite = np.isfinite(v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (counts @ np.where(finite, v, 0.0)) / (counts @ finite.astype(np.float64))
+
+
+def bootstrap_mean_ci(
+    x: Sequence[float], rng: np.random.Generator, reps: int = DEFAULT_REPS, level: float = DEFAULT_LEVEL
+) -> Estimate:
+    """Mean of x (n,) over seeds and its percentile bootstrap interval."""
+    arr = _check(x).ravel()
+    _check_args(reps, level)
+    lo, hi = percentile_interval(bootstrap_means(arr, rng, reps)[:, 0], level)
+    return Estimate(float(arr.mean()), float(lo), float(hi), arr.size)
+
+
+def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
+    """Interquartile mean: ``scipy.stats.trim_mean(scores, 0.25, axis)`` (rliable's IQM).
+
+    With ``axis=None`` all scores are pooled (runs x tasks), as rliable does; with an axis,
+    the trimmed mean is taken along it (used to evaluate many bootstrap replicates at once).
+    """
+    a = np.asarray(scores, dtype=np.float64)
+    if axis is None:
+        a, axis = a.ravel(), 0
+    a = np.moveaxis(a, axis, -1)
+    n = a.shape[-1]
+    if n == 0:
+        raise ValueError("iqm of an empty array")
+    cut = int(0.25 * n)
+    part = np.partition(a, (cut, n - cut - 1), axis=-1) if n - cut - 1 > cut else np.sort(a, axis=-1)
+    out = part[..., cut : n - cut].mean(axis=-1)
+    return float(out) if out.ndim == 0 else out
+
+
+def stratified_bootstrap(
+    strata: Sequence[np.ndarray],
+    statistic: Callable[[np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+    reps: int = DEFAULT_REPS,
+) -> np.ndarray:
+    """Replicates of ``statistic`` over pooled scores, resampling within each stratum.
+
+    strata: one (n_i,) array of run scores per task; n_i may differ.
+    statistic: maps pooled scores (reps, sum n_i) to (reps,).
+    Returns (reps,).
+    """
+    arrays = [_check(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
+    if not arrays:
+        raise ValueError("no strata given")
+    _check_args(reps, 0.5)
+    pooled = [a[rng.integers(0, a.size, size=(reps, a.size))] for a in arrays]
+    return np.asarray(statistic(np.concatenate(pooled, axis=1)))
+
+
+def iqm_from_counts(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """IQM of each bootstrap resample given as counts: values (N,), counts (reps, N) -> (reps,).
+
+    Equals ``iqm(np.repeat(values, counts[r]))`` for every r without building the resamples:
+    after sorting, each value covers an interval of positions in the resample, and the IQM
+    averages the positions between int(0.25 * total) and total - int(0.25 * total).
+    """
+    order = np.argsort(values, kind="stable")
+    v, w = values[order], counts[:, order].astype(np.int32)  # int32 halves memory traffic
+    end = np.cumsum(w, axis=1, dtype=np.int32)
+    total = end[:, -1:]
+    cut = total // 4  # int(0.25 * total), as trim_mean
+    overlap = np.minimum(end, total - cut) - np.maximum(end - w, cut)
+    np.maximum(overlap, 0, out=overlap)
+    return (overlap @ v) / (total[:, 0] - 2 * cut[:, 0])
+
+
+def iqm_ci(
+    strata: Sequence[np.ndarray], rng: np.random.Generator, reps: int = DEFAULT_REPS, level: float = DEFAULT_LEVEL
+) -> Estimate:
+    """IQM of all benchmark x seed scores with a stratified-bootstrap interval."""
+    _check_args(reps, level)
+    arrays = [_check(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
+    if not arrays:
+        raise ValueError("no strata given")
+    counts = np.concatenate([resample_counts(a.size, rng, reps) for a in arrays], axis=1)
+    pooled = np.concatenate(arrays)
+    lo, hi = percentile_interval(iqm_from_counts(pooled, counts), level)
+    return Estimate(float(iqm(pooled)), float(lo), float(hi), pooled.size)
+
+
+def _poi_one(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) + 0.5 P(X = Y) over all pairs of one task."""
+    diff = x[:, None] - y[None, :]
+    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+
+
+def probability_of_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
+    """rliable's P(X > Y): per task over all seed pairs, then averaged over tasks.
+
+    xs, ys: one array of run scores per task (task i of xs is compared with task i of ys).
+    """
+    if len(xs) != len(ys) or not xs:
+        raise ValueError(f"need the same non-zero number of tasks, got {len(xs)} and {len(ys)}")
+    return float(np.mean([_poi_one(_check(x).ravel(), _check(y).ravel()) for x, y in zip(xs, ys)]))
+
+
+def poi_from_counts(x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """One task's P(X > Y) for each bootstrap resample given as counts -> (reps,).
+
+    x (nx,), y (ny,) scores; cx (reps, nx), cy (reps, ny) resample counts. Scores become
+    ranks in the pooled sample, so each replicate needs a weighted histogram of y's ranks
+    and its cumulative sum (O(n) per replicate instead of O(nx ny)).
+    """
+    uniq, inv = np.unique(np.concatenate([x, y]), return_inverse=True)
+    k, rx, ry = uniq.size, inv[: x.size], inv[x.size :]
+    reps = cx.shape[0]
+    flat = (ry[None, :] + k * np.arange(reps)[:, None]).ravel()
+    hist = np.bincount(flat, weights=cy.ravel(), minlength=reps * k).reshape(reps, k)
+    below = np.cumsum(hist, axis=1) - hist  # weight of y strictly below each rank
+    wins = (cx * np.take_along_axis(below + 0.5 * hist, np.broadcast_to(rx, cx.shape), axis=1)).sum(axis=1)
+    return wins / (cx.sum(axis=1) * cy.sum(axis=1))
+
+
+def probability_of_improvement_ci(
+    xs: Sequence[np.ndarray],
+    ys: Sequence[np.ndarray],
+    rng: np.random.Generator,
+    reps: int = DEFAULT_REPS,
+    level: float = DEFAULT_LEVEL,
+) -> Estimate:
+    """P(X > Y) averaged over tasks, with a stratified-bootstrap interval (runs per task)."""
+    point = probability_of_improvement(xs, ys)
+    _check_args(reps, level)
+    per_task = []
+    for x, y in zip(xs, ys):
+        x, y = _check(x).ravel(), _check(y).ravel()
+        per_task.append(poi_from_counts(x, y, resample_counts(x.size, rng, reps), resample_counts(y.size, rng, reps)))
+    lo, hi = percentile_interval(np.mean(per_task, axis=0), level)
+    return Estimate(point, float(lo), float(hi), int(sum(np.size(x) for x in xs)))
+
+
+def average_ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
+    """Rank methods along the last axis (1 = best), ties averaged, NaN stays NaN.
+
+    scores: (..., M) e.g. (benchmarks, methods) or (reps, benchmarks, methods).
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    s = s if higher_is_better else -s
+    better = (s[..., None, :] > s[..., :, None]).sum(axis=-1)  # (..., M): how many beat each
+    ties = (s[..., None, :] == s[..., :, None]).sum(axis=-1) - 1
+    return np.where(np.isnan(s), np.nan, better + 1.0 + 0.5 * ties)
+
+
+def mean_rank(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
+    """Mean over benchmarks of each method's rank: (B, M) -> (M,), missing cells skipped."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a method absent everywhere -> NaN
+        return np.nanmean(average_ranks(scores, higher_is_better), axis=-2)
+
+
+def paired_difference(
+    x: Sequence[float],
+    y: Sequence[float],
+    rng: np.random.Generator,
+    reps: int = DEFAULT_REPS,
+    level: float = DEFAULT_LEVEL,
+) -> Estimate:
+    """Mean of x - y over shared seeds with a percentile bootstrap interval.
+
+    x, y: (n,) scores of two regularizers, aligned so that x[i] and y[i] used seed i.
+    Pairing removes the seed-to-seed variance the two runs share (same split, same init
+    draw), so the interval is narrower than that of two independent means.
+    """
+    a, b = _check(x, "x").ravel(), _check(y, "y").ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired scores need the same seeds: got {a.size} and {b.size} values")
+    return bootstrap_mean_ci(a - b, rng, reps, level)

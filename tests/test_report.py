@@ -1,0 +1,227 @@
+"""Leaderboard building: files agree, failures are visible, output is byte-stable."""
+
+import ast
+import csv
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from report_fixtures import make_frames
+
+from regbench.report import build_leaderboard, paired_comparison, render_terminal, run_table
+from regbench.report.tables import MISSING, SHORT_MARK, TEX_ESCAPES
+
+REPORT_DIR = Path(__file__).resolve().parents[1] / "regbench" / "report"
+STATUSES = {("bench00-covariate", "mixup", 1): "failed", ("bench01-label", "mixup", 2): "diverged",
+            ("bench02-spurious", "erm", 0): "failed"}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    frames = make_frames(statuses=STATUSES)
+    out = tmp_path_factory.mktemp("lb")
+    return build_leaderboard(*frames, out, reps=300), out, frames
+
+
+def test_report_never_imports_torch():
+    for path in sorted(REPORT_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {"torch", "torchvision", "wilds", "datasets"}, f"{path.name} imports {name}"
+                if top == "regbench":
+                    assert name.startswith(("regbench.report", "regbench.seeding")), f"{path.name} imports {name}"
+
+
+def _md_tables(text):
+    """Every markdown table as (header, rows of cells)."""
+    tables, cur = [], None
+    for line in text.splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+            if cur is None:
+                cur = (cells, [])
+                tables.append(cur)
+            elif not set("".join(cells)) <= {"-"}:
+                cur[1].append(cells)
+        else:
+            cur = None
+    return tables
+
+
+def _fmt(col, m):
+    if m["mean"] is None:
+        return MISSING
+    f = "{:.%df}" % col["digits"]
+    s = f.format(m["mean"] * col["scale"])
+    return s + (f" [{f.format(m['lo'] * col['scale'])}, {f.format(m['hi'] * col['scale'])}]" if m["lo"] is not None else "")
+
+
+def _expected_rows(doc, rows, scope):
+    cols = [c for c in doc["columns"] if scope == "suite" or not c["suite_only"]]
+    out = []
+    for r in rows:
+        seeds = str(r["seeds"]) + (SHORT_MARK if r["short_seeds"] else "")
+        out.append([str(int(r["rank"])), r["regularizer"], r["kind"]] + [_fmt(c, r["metrics"][c["key"]]) for c in cols]
+                   + [seeds, str(r["failed"]), str(r["diverged"])])
+    return out
+
+
+def test_markdown_csv_json_tex_agree(built):
+    lb, out, _ = built
+    doc = json.loads((out / "leaderboard.json").read_text())
+    md = _md_tables((out / "README.md").read_text())
+    expected = [_expected_rows(doc, doc["main"], "suite")] + [_expected_rows(doc, b["rows"], "benchmark") for b in doc["benchmarks"]]
+    assert [rows for _, rows in md] == expected
+    # LaTeX: unescape and compare cell by cell with the markdown cells
+    unesc = {v: k for k, v in TEX_ESCAPES.items()}
+    tex_rows = [[c.strip() for c in line.removesuffix(r" \\").split(" & ")]
+                for line in (out / "leaderboard.tex").read_text().splitlines() if line.endswith(r" \\")]
+    pattern = re.compile("|".join(re.escape(k) for k in sorted(unesc, key=len, reverse=True)))
+    tex_cells = [[pattern.sub(lambda m: unesc[m.group(0)], c) for c in row] for row in tex_rows]
+    assert len(md) == 1 + len(doc["benchmarks"])
+    assert tex_cells == [cell for (h, rows) in md for cell in [h, *rows]]
+    # CSV: every number equals the JSON number
+    with open(out / "leaderboard.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    json_rows = [("", r) for r in doc["main"]] + [(b["benchmark"], r) for b in doc["benchmarks"] for r in b["rows"]]
+    assert len(csv_rows) == len(json_rows)
+    checked = 0
+    for c, (bench, j) in zip(csv_rows, json_rows):
+        assert (c["benchmark"], c["regularizer"]) == (bench, j["regularizer"])
+        for key, m in j["metrics"].items():
+            for part, suffix in (("mean", ""), ("lo", "_lo"), ("hi", "_hi"), ("n", "_n")):
+                v = c[key + suffix]
+                assert (v == "" and m[part] is None) or float(v) == m[part], (key, part)
+                checked += 1
+        assert int(c["failed"]) == j["failed"] and int(c["diverged"]) == j["diverged"]
+    assert checked > 500
+
+
+def test_failed_and_diverged_runs_are_counted_and_visible(built):
+    lb, out, _ = built
+    main = lb.main.set_index("regularizer")
+    assert (main.loc["mixup", "failed"], main.loc["mixup", "diverged"]) == (1, 1)
+    assert main.loc["erm", "failed"] == 1 and main.loc["dropout", "failed"] == 0
+    assert main.loc["mixup", "short_seeds"] and not main.loc["dropout", "short_seeds"]
+    header, rows = _md_tables((out / "README.md").read_text())[0]
+    row = {r[1]: dict(zip(header, r)) for r in rows}
+    assert (row["mixup"]["Failed"], row["mixup"]["Diverged"], row["mixup"]["Seeds"]) == ("1", "1", "2" + SHORT_MARK)
+    assert row["dropout"]["Seeds"] == "3"
+    cell = lb.per_benchmark.set_index(["benchmark", "regularizer"]).loc[("bench00-covariate", "mixup")]
+    assert cell["seeds"] == 2 and cell["failed"] == 1 and cell["ood_accuracy_n"] == 2
+    assert "failed and diverged" in (out / "README.md").read_text().lower()
+    assert "validation split only" in (out / "README.md").read_text()
+
+
+def test_rebuild_is_byte_identical(built, tmp_path):
+    lb, out, frames = built
+    runs, metrics, rel, suite = frames
+    # shuffled input rows must not change anything either
+    shuffled = [f.sample(frac=1.0, random_state=1) for f in (runs, metrics, rel)]
+    build_leaderboard(*shuffled, suite, tmp_path, reps=300)
+    for name in lb.files:
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_ranking_and_statistics_are_consistent(built):
+    lb, _, _ = built
+    m = lb.main
+    assert list(m["rank"]) == sorted(m["rank"]) and m["rank"].iloc[0] == 1
+    assert np.all(np.diff(m["ood_accuracy"].to_numpy()) <= 0)
+    for key in ("id_accuracy", "ood_accuracy", "iqm", "poi_vs_erm", "cost_vs_erm", "mean_rank"):
+        assert np.all((m[key + "_lo"] <= m[key] + 1e-12) & (m[key] <= m[key + "_hi"] + 1e-12)), key
+    erm = m.set_index("regularizer").loc["erm"]
+    assert erm["cost_vs_erm"] == pytest.approx(1.0) and erm["poi_vs_erm"] == pytest.approx(0.5)
+    assert np.allclose(m["ood_drop"], m["id_accuracy"] - m["ood_accuracy"])
+    assert {"ood_acc_covariate", "ood_acc_label"} <= set(m.columns)
+
+
+def test_plots_written_and_embedded(built):
+    lb, out, _ = built
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == ["cost_vs_gain.png", "ece_vs_severity.png", "generalization_gap.png", "id_vs_ood.png", "reliability.png"]
+    html = (out / "index.html").read_text()
+    assert html.count("data:image/png;base64,") == 5
+    assert "http://" not in html and "https://" not in html and "&lt;report&gt;" in html
+
+
+def test_missing_plot_data_is_skipped_with_a_note(tmp_path):
+    runs, metrics, rel, suite = make_frames(n_benchmarks=1, seeds=2, with_mia=False, with_reliability=False)
+    lb = build_leaderboard(runs, metrics, rel, suite, tmp_path, reps=50)  # bench00 is covariate
+    assert any("Reliability diagrams" in n and "skipped" in n for n in lb.notes)
+    assert not (tmp_path / "reliability.png").exists()
+    assert "mia_auc" not in [c.key for c in lb.columns]
+    assert "skipped" in (tmp_path / "README.md").read_text()
+
+
+def test_no_erm_and_hostile_names(tmp_path):
+    runs, metrics, rel, suite = make_frames(n_benchmarks=2, regularizers=["mixup", "<b>x|y_z</b>"], seeds=2)
+    lb = build_leaderboard(runs, metrics, rel, suite, tmp_path, reps=50)
+    assert any("no 'erm'" in n for n in lb.notes)
+    assert lb.main["poi_vs_erm"].isna().all()
+    html = (tmp_path / "index.html").read_text()
+    assert "<b>x" not in html and "&lt;b&gt;x|y_z&lt;/b&gt;" in html
+    assert r"x\|y" in (tmp_path / "README.md").read_text() and r"y\_z" in (tmp_path / "leaderboard.tex").read_text()
+
+
+def test_bad_inputs_fail_clearly(tmp_path):
+    runs, metrics, rel, suite = make_frames(n_benchmarks=1, seeds=2)
+    with pytest.raises(ValueError, match="lacks columns"):
+        build_leaderboard(runs.drop(columns=["status"]), metrics, rel, suite, tmp_path)
+    with pytest.raises(ValueError, match="Did you mean: ood_accuracy"):
+        build_leaderboard(runs, metrics, rel, suite | {"primary_metric": "ood_acuracy"}, tmp_path)
+    with pytest.raises(ValueError, match="unknown run status"):
+        build_leaderboard(runs.assign(status="crashed"), metrics, rel, suite, tmp_path)
+    with pytest.raises(ValueError, match="no runs"):
+        build_leaderboard(runs.iloc[:0], metrics, rel, suite, tmp_path)
+
+
+def test_lower_is_better_primary_metric(tmp_path):
+    runs, metrics, rel, suite = make_frames(n_benchmarks=2, seeds=2)
+    lb = build_leaderboard(runs, metrics, rel, suite | {"primary_metric": "ece_ood"}, tmp_path, reps=50, plots=False)
+    assert np.all(np.diff(lb.main["ece_ood"].to_numpy()) >= 0)
+    assert lb.main["rank"].iloc[0] == 1
+
+
+def test_effective_robustness_is_zero_on_the_line():
+    from scipy.special import ndtr, ndtri
+
+    runs, metrics, _, _ = make_frames(n_benchmarks=1, seeds=3)
+    ids = metrics[(metrics["split"] == "test_id") & (metrics["metric"] == "accuracy")].set_index("run_key")["value"]
+    ood = metrics["split"].str.startswith("ood/") & (metrics["metric"] == "accuracy")
+    metrics.loc[ood, "value"] = ndtr(0.2 + 0.8 * ndtri(metrics.loc[ood, "run_key"].map(ids).to_numpy()))
+    from regbench.report.aggregate import effective_robustness
+
+    er, fits = effective_robustness(run_table(runs, metrics))
+    assert np.allclose(er, 0, atol=1e-9)
+    assert fits["bench00-covariate"]["slope"] == pytest.approx(0.8)
+
+
+def test_paired_comparison(built):
+    lb, _, _ = built
+    d = paired_comparison(lb.runs_table, "mixup", "erm", "ood_accuracy", np.random.default_rng(0), reps=200)
+    assert list(d["benchmark"]) == sorted(d["benchmark"])
+    row = d.set_index("benchmark").loc["bench00-covariate"]
+    assert row["n"] == 2  # mixup's seed 1 failed there
+    assert row["diff_lo"] <= row["diff"] <= row["diff_hi"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        paired_comparison(lb.runs_table, "mixup", "erm", "accuracy", np.random.default_rng(0))
+
+
+def test_render_terminal(built):
+    from rich.console import Console
+
+    lb, _, _ = built
+    console = Console(record=True, width=250)
+    render_terminal(lb, console)
+    text = console.export_text()
+    assert "mixup" in text and "OOD acc" in text and "2" + SHORT_MARK in text
+    assert math.isfinite(lb.main["ood_accuracy"].iloc[0])
+    assert isinstance(lb.per_benchmark, pd.DataFrame)
