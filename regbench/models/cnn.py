@@ -20,10 +20,11 @@ def cnn(
     norm: Literal["none", "batch", "layer", "group", "rms"] = "none",
 ) -> nn.Module:
     """CNN: depth × [Conv3×3(width·2^i) → norm → ReLU], 2×2 max-pool after each block while the
-    map is larger than 4×4, then global average pooling → Dropout(p) → Linear(num_classes).
+    map is larger than 4×4, then average-pool to at most 4×4, flatten → Dropout(p) → Linear.
 
     Input (B, C, H, W) → logits (B, num_classes). With the defaults on digits this is the
-    32/64-channel CNN measured in ENVIRONMENT.md (global pooling keeps it size-agnostic).
+    32/64-channel CNN measured in ENVIRONMENT.md (Linear over 64·4·4 features). Keeping a 4×4
+    map rather than global pooling keeps where things are, which shapes and digits need.
     """
     channels, size = input_shape[0], input_shape[-1]
     layers: list[nn.Module] = []
@@ -36,8 +37,9 @@ def cnn(
             layers.append(nn.MaxPool2d(2))
             size //= 2
         channels = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    side = min(size, 4)
+    layers += [nn.AdaptiveAvgPool2d(side), nn.Flatten()]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
-    layers.append(nn.Linear(channels, num_classes))
+    layers.append(nn.Linear(channels * side * side, num_classes))
     return nn.Sequential(*layers)
