@@ -21,7 +21,7 @@ def params_model(fn: Any, skip: tuple[str, ...] = ()) -> type[BaseModel]:
     """A pydantic model of ``fn``'s keyword parameters (a class means its ``__init__``)."""
     target = fn.__init__ if isinstance(fn, type) else fn
     try:
-        hints = typing.get_type_hints(target)
+        hints = typing.get_type_hints(target, include_extras=True)  # keep Annotated[..., Field(ge=0)]
     except Exception:  # unresolvable forward references: fall back to Any
         hints = {}
     fields: dict[str, Any] = {}
