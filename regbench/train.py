@@ -63,7 +63,9 @@ def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.opt
     """The optimizer of ``spec`` over the stack's parameter groups (decay 0 unless a group sets it).
 
     Adam becomes AdamW when a regularizer asks for decoupled weight decay, so ``weight_decay``
-    is AdamW's decoupled decay and never Adam's coupled L2 (arXiv:1711.05101).
+    is AdamW's decoupled decay and never Adam's coupled L2 (arXiv:1711.05101). With
+    ``optimizer: sgd`` the groups' decay is SGD's own, which is coupled (it passes through
+    momentum) — the textbook "weight decay" of SGD recipes.
     """
     groups = stack.param_groups(model) or [{"params": [p for p in model.parameters() if p.requires_grad]}]
     groups = [{"weight_decay": 0.0, **g} for g in groups]
@@ -139,7 +141,7 @@ def train(
                 xb, yb = stack.transform(x[idx], targets[idx], aug_g)
                 with autocast:
                     logits = model(xb).float()
-                loss = stack.loss(logits, yb)
+                loss = stack.data_loss(logits, yb)
                 total = loss + stack.penalty(model, Batch(xb, yb, logits))
                 opt.zero_grad(set_to_none=True)
                 total.backward()
@@ -169,4 +171,6 @@ def train(
         extra = stack.finish(model, history)
     seconds = time.perf_counter() - t0
     best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
+    if "restored_epoch" in extra:  # the weights kept are the restored epoch's (early stopping)
+        best = int(extra["restored_epoch"])
     return TrainResult(history, history.epoch, best, seconds, samples, extra)

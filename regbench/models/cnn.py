@@ -19,8 +19,9 @@ def cnn(
     dropout: float = 0.0,
     norm: Literal["none", "batch", "layer", "group", "rms"] = "none",
 ) -> nn.Module:
-    """CNN: depth × [Conv3×3(width·2^i) → norm → ReLU], 2×2 max-pool after each block while the
-    map is larger than 4×4, then average-pool to at most 4×4, flatten → Dropout(p) → Linear.
+    """CNN: depth × [Conv3×3(width·2^i) → norm → ReLU (→ Dropout2d(p) between blocks)], 2×2
+    max-pool after each block while the map is larger than 4×4, then average-pool to at most
+    4×4, flatten → Dropout(p) → Linear.
 
     Input (B, C, H, W) → logits (B, num_classes). With the defaults on digits this is the
     32/64-channel CNN measured in ENVIRONMENT.md (Linear over 64·4·4 features). Keeping a 4×4
@@ -31,8 +32,8 @@ def cnn(
     for i in range(depth):
         out = width * 2**i
         layers += [nn.Conv2d(channels, out, 3, padding=1), make_norm(norm, out, spatial=True), nn.ReLU()]
-        if dropout > 0:
-            layers.append(nn.Dropout2d(dropout) if i < depth - 1 else nn.Dropout(dropout))
+        if dropout > 0 and i < depth - 1:  # channel dropout between blocks; the head has its own
+            layers.append(nn.Dropout2d(dropout))
         if size > 4:
             layers.append(nn.MaxPool2d(2))
             size //= 2

@@ -6,6 +6,8 @@ from typing import Any
 
 from torch import nn
 
+from regbench.regularizers.base import History
+
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Regularizer
 
@@ -15,7 +17,8 @@ class WeightDecay(Regularizer):
     """Decoupled weight decay (AdamW; Loshchilov & Hutter, arXiv:1711.05101).
 
     Decays only ≥ 2-D weights; biases and normalization parameters get no decay (nanoGPT's
-    ``configure_optimizers``). The split is recorded by ``describe_groups``.
+    ``configure_optimizers``). The split (how many parameters are decayed) is recorded in
+    the run's metrics as ``decayed_params`` / ``undecayed_params``.
     """
 
     kind = "optimizer"
@@ -27,7 +30,15 @@ class WeightDecay(Regularizer):
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:
         decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
         no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
+        self._split = (sum(p.numel() for p in decay), sum(p.numel() for p in no_decay))
         return [
             {"params": decay, "weight_decay": self.weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ]
+
+    def finish(self, model: nn.Module, history: History) -> dict[str, float]:
+        decayed, undecayed = getattr(self, "_split", (0, 0))
+        return {"decayed_params": float(decayed), "undecayed_params": float(undecayed)}
+
+    def describe(self):
+        return {"weight_decay": self.weight_decay}

@@ -15,6 +15,9 @@ class ConflictError(ValueError):
 
 
 def _overrides(r: Regularizer, hook: str) -> bool:
+    """Does ``r`` really define ``hook``? A nested stack does only if one of its members does."""
+    if isinstance(r, Stack):
+        return any(_overrides(m, hook) for m in r.members)
     return getattr(type(r), hook) is not getattr(Regularizer, hook)
 
 
@@ -75,12 +78,17 @@ class Stack(Regularizer):
             x, y = m.transform(x, y, g)
         return x, y
 
-    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
         for m in self.members:
             out = m.loss(logits, y)
             if out is not None:
                 return out
-        return soft_cross_entropy(logits, y)
+        return None
+
+    def data_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The member-defined loss, else soft-target cross-entropy. logits, y: (B, K) → scalar."""
+        out = self.loss(logits, y)
+        return soft_cross_entropy(logits, y) if out is None else out
 
     def penalty(self, model: nn.Module, batch: Batch):
         total: torch.Tensor | float = 0.0
@@ -107,4 +115,5 @@ class Stack(Regularizer):
 
 
 def name_of(r: Regularizer) -> str:
-    return getattr(type(r), "registered_name", "") or type(r).__name__
+    """The registered name of ``r``'s own class (not a parent's), else its class name."""
+    return type(r).__dict__.get("registered_name") or type(r).__name__
