@@ -59,12 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from regbench.config import ConfigError
+    from regbench.plugins import PluginError
     from regbench.registry import UnknownNameError
     from regbench.store import StoreError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, UnknownNameError, StoreError) as err:
+    except (ConfigError, UnknownNameError, StoreError, PluginError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
