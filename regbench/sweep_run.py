@@ -23,7 +23,7 @@ def sweep_plan(plan: Plan, n: int, sweep_seed: int = 0, spaces_path: str | Path 
 
     Returns (swept plan, candidates: base display → candidate labels).
     """
-    configs = tuple(dict.fromkeys(r.regularizer for r in plan.runs))
+    configs = tuple({r.regularizer.display: r.regularizer for r in plan.runs}.values())
     seeds = tuple(s for s in plan.suite.seeds if s in {r.seed for r in plan.runs})
     suite = plan.suite.model_copy(update={"regularizers": configs, "seeds": seeds})
     swept, candidates = expand(suite, load_spaces(spaces_path), n, sweep_seed)
