@@ -71,7 +71,7 @@ def build_sections(
         benches = list(benchmarks) if name == OVERALL else [name]
         pairs = [(b, s) for b in benches for s in seeds]
 
-        def arr(reg: str, metric: str) -> np.ndarray:
+        def arr(reg: str, metric: str, pairs=pairs) -> np.ndarray:
             return np.array([nums.get((b, reg, s), {}).get(metric, math.nan) for b, s in pairs])
 
         configs = [new, *baselines]
@@ -130,7 +130,7 @@ def _diff(d: PairedDiff) -> str:
 
 def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy", header: Sequence[str] = ()) -> str:
     """Markdown: for each section a table of means, a table of paired differences, verdicts."""
-    pkey, ptitle, _ = PRIMARY[primary]
+    ptitle = PRIMARY[primary][1]
     out = [*header]
     for sec in sections:
         title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {sec.name}"
@@ -143,8 +143,8 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
             cells = " | ".join(_pct(sec.means[reg][m]) for m, _, _ in METRICS)
             out.append(f"| {reg}{tag} | {cells} | {sec.not_ok[reg]} |")
         if sec.diffs:
-            out += ["", f"Paired difference new − opponent over seeds, in points, with 95% CI (for ECE, lower is better); "
-                    f"P(improvement) on {ptitle}:", "",
+            out += ["", "Paired difference new − opponent over seeds, in points, with 95% CI "
+                    f"(for ECE, lower is better); P(improvement) on {ptitle}:", "",
                     "| opponent | " + " | ".join(f"Δ {t}" for _, t, _ in METRICS) + " | P(improvement) |",
                     "|---|" + "---:|" * (len(METRICS) + 1)]
             for opp, diffs in sec.diffs.items():

@@ -50,7 +50,7 @@ class ParamSpace(Frozen):
         return v
 
     @model_validator(mode="after")
-    def _check(self) -> "ParamSpace":
+    def _check(self) -> ParamSpace:
         given = [d for d in ("log_uniform", "uniform", "int_range", "choice") if getattr(self, d) is not None]
         if len(given) > 1:
             raise ValueError(f"give one distribution, not {len(given)} ({', '.join(given)})")
@@ -108,8 +108,8 @@ def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
     """Read and validate a search-space file: structure, then names and parameter types
     against the registry (one line per problem: file, field path, what was expected)."""
     from regbench.params import resolve_params
-    from regbench.regularizers.build import lookup
     from regbench.registry import UnknownNameError
+    from regbench.regularizers.build import lookup
 
     path = Path(path)
     try:
@@ -164,7 +164,9 @@ def draw_configs(space: dict[str, ParamSpace], regularizer: str, n: int, sweep_s
     return out
 
 
-def expand(suite: SuiteSpec, spaces: SearchSpaces, n: int, sweep_seed: int = 0) -> tuple[SuiteSpec, dict[str, list[str]]]:
+def expand(
+    suite: SuiteSpec, spaces: SearchSpaces, n: int, sweep_seed: int = 0,
+) -> tuple[SuiteSpec, dict[str, list[str]]]:
     """The suite with each swept regularizer replaced by its candidates, and the candidates
     of each base config (``{"mixup": ["mixup[sweep 0]", …]}``; unswept configs map to themselves).
 

@@ -6,11 +6,10 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
-import pytest
 
 from regbench.cli import main
-from regbench.regularizers import REGULARIZERS
 from regbench.store import Store
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SUITE = textwrap.dedent("""
@@ -23,16 +22,6 @@ SUITE = textwrap.dedent("""
     regularizers: [erm, label_smoothing]
 """)
 
-
-@pytest.fixture(autouse=True)
-def clean_registry():
-    from regbench.catalog import load_all
-
-    load_all()
-    before = dict(REGULARIZERS._items)
-    yield
-    REGULARIZERS._items.clear()
-    REGULARIZERS._items.update(before)
 
 
 def rows(store):
@@ -63,7 +52,8 @@ def test_compare_reuses_baselines_and_marks_the_submission(tmp_path):
     assert "(parameters: lam=0.3)" in report
     runs, _, _ = Store(store).frames("cmp")  # the suite's leaderboard now has the new row, flagged
     flagged = runs[runs["regularizer"] == "spectral_decoupling"]
-    assert len(flagged) == 2 and flagged["submission"].all() and not runs[~runs.index.isin(flagged.index)]["submission"].any()
+    others = runs[~runs.index.isin(flagged.index)]
+    assert len(flagged) == 2 and flagged["submission"].all() and not others["submission"].any()
     # a second compare trains nothing at all
     assert main(args) == 0
     assert rows(store) == after

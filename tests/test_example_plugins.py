@@ -12,20 +12,11 @@ from torch import nn
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Batch
 from regbench.regularizers.build import lookup
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PUBLIC = {"Regularizer", "register_regularizer", "Batch", "History", "SetupContext"}
 
-
-@pytest.fixture(autouse=True)
-def clean_registry():
-    from regbench.catalog import load_all
-
-    load_all()
-    before = dict(REGULARIZERS._items)
-    yield
-    REGULARIZERS._items.clear()
-    REGULARIZERS._items.update(before)
 
 
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
@@ -65,7 +56,8 @@ def test_input_gradient_penalty_matches_the_closed_form_for_a_linear_model():
     assert model.weight.grad is not None and torch.isfinite(model.weight.grad).all()
 
 
-@pytest.mark.parametrize("spec", ["spectral_decoupling.py:SpectralDecoupling", "input_gradient.py:InputGradientPenalty"])
+@pytest.mark.parametrize(
+    "spec", ["spectral_decoupling.py:SpectralDecoupling", "input_gradient.py:InputGradientPenalty"])
 def test_example_plugins_train_through_the_harness(spec, tmp_path):
     from regbench.config import parse_suite
     from regbench.plan import plan_suite

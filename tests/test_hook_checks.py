@@ -12,6 +12,7 @@ from regbench.cli import main
 from regbench.regularizers.base import Batch, Regularizer
 from regbench.regularizers.stack import HookError, Stack
 from regbench.store import Store
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 
 class BadLoss(Regularizer):
@@ -48,7 +49,7 @@ def batch(b=4, k=3):
 
 
 def test_loss_of_the_wrong_shape_names_regularizer_and_hook():
-    x, y, logits = batch()
+    _, y, logits = batch()
     with pytest.raises(HookError) as info:
         Stack([BadLoss()]).loss(logits, y)
     assert str(info.value) == "regularizer 'bad_loss' hook loss returned shape (4, 3), expected a scalar"
@@ -129,7 +130,8 @@ def test_broken_plugins_fail_their_own_runs_and_leave_baselines_byte_identical(t
     for seed in (0, 1):
         bad, nan = recs[("bad_plugin", seed)], recs[("nan_plugin", seed)]
         assert bad["status"] == "failed"
-        assert "regularizer 'bad_plugin' hook loss returned shape (" in bad["error"] and "expected a scalar" in bad["error"]
+        assert "regularizer 'bad_plugin' hook loss returned shape (" in bad["error"]
+        assert "expected a scalar" in bad["error"]
         assert nan["status"] == "diverged"
         assert "regularizer 'nan_plugin' hook penalty produced a non-finite value" in nan["error"]
     report = (tmp_path / "lb" / "compare-bad_plugin.md").read_text()

@@ -14,6 +14,7 @@ from regbench.registry import UnknownNameError
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Regularizer
 from regbench.regularizers.build import lookup
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 PLUGIN = '''
 from regbench import Regularizer, register_regularizer
@@ -31,21 +32,6 @@ class NotOne:
     pass
 '''
 
-
-@pytest.fixture(autouse=True)
-def clean_registry():
-    """Plugins register themselves; restore the registry so tests do not leak names."""
-    from regbench.catalog import load_all
-
-    load_all()
-    before = dict(REGULARIZERS._items)
-    mods = set(sys.modules)
-    yield
-    REGULARIZERS._items.clear()
-    REGULARIZERS._items.update(before)
-    for m in set(sys.modules) - mods:
-        if m.startswith(("regbench_plugin_", "tp_pkg", "tp_epmod")):
-            sys.modules.pop(m, None)
 
 
 def write_plugin(path, name="tp_file", cls="FilePlugin"):

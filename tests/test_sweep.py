@@ -67,7 +67,8 @@ def test_expansion_labels_configs_and_keeps_the_default_run_key():
 
 
 def rec(bench, label, seed, val_acc, val_nll, ood, status="ok"):
-    return {"benchmark": bench, "regularizer": label, "seed": seed, "status": status, "run_key": f"{bench}{label}{seed}",
+    return {"benchmark": bench, "regularizer": label, "seed": seed, "status": status,
+            "run_key": f"{bench}{label}{seed}",
             "params": [], "curves": {},
             "metrics": {"val": {"accuracy": val_acc, "nll": val_nll},
                         "test_id": {"accuracy": ood + 0.1}, "ood/x": {"accuracy": ood}}}

@@ -9,7 +9,12 @@ import pytest
 
 from regbench.compare_report import OVERALL, build_sections, render
 from regbench.verdict import (
-    PairedDiff, paired_difference, probability_of_improvement, t_quantile_975, verdict, verdict_line,
+    PairedDiff,
+    paired_difference,
+    probability_of_improvement,
+    t_quantile_975,
+    verdict,
+    verdict_line,
 )
 
 

@@ -68,7 +68,8 @@ class Stack(Regularizer):
     def _watch(self, m: Regularizer, hook: str, value: torch.Tensor) -> None:
         sums = self.__dict__.setdefault("_sums", {})
         key = (id(m), hook)
-        total = value.detach().sum()  # NaN and inf survive a sum: one small op per step
+        # NaN and inf survive a sum: one small op per step (a scalar needs no reduction)
+        total = value.detach() if value.dim() == 0 else value.detach().sum()
         sums[key] = (m, hook, total + sums[key][2] if key in sums else total)
 
     def nonfinite_report(self) -> str:
