@@ -35,7 +35,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
     r.add_argument("--executor", default="local", help="local | ray | slurm (default local)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--sweep", type=int, metavar="N", help="N configs per regularizer from suites/regularizers.yaml; "
+                   "select per benchmark on ID validation")
+    r.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's random draws (default 0)")
+    r.add_argument("--select", choices=["val_accuracy", "val_loss"], help="selection criterion (default: the suite's)")
+    r.add_argument("--oracle", action="store_true", help="also print the test-domain (oracle) selection, separately")
+    r.add_argument("--spaces", default=None, help="search-space file (default suites/regularizers.yaml)")
+    r.add_argument("--out", default=None, help="where --sweep writes selection.md (default leaderboard/SUITE)")
     store_arg(r)
+
+    c = sub.add_parser("compare", help="compare a new regularizer with a suite's baselines (reusing stored runs)")
+    c.add_argument("spec", help="registered name, package.module:Class, path/to/file.py:Class or entry point")
+    c.add_argument("--suite", required=True, help="suite name or path")
+    c.add_argument("--param", action="append", default=[], metavar="K=V", help="constructor argument (repeatable)")
+    c.add_argument("--params-yaml", default=None, metavar="FILE", help="constructor arguments as a YAML mapping")
+    c.add_argument("--name", default=None, help="display name (default: the registered or class name)")
+    c.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    c.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
+    c.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    c.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the suite's leaderboard")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    store_arg(c)
 
     lb = sub.add_parser("leaderboard", help="build the leaderboard of a suite from the store")
     lb.add_argument("suite")
@@ -70,12 +90,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from regbench.config import ConfigError
     from regbench.data.errors import DatasetMissingError
+    from regbench.plugins import PluginError
     from regbench.registry import UnknownNameError
     from regbench.store import StoreError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, UnknownNameError, StoreError, DatasetMissingError) as err:
+    except (ConfigError, UnknownNameError, StoreError, DatasetMissingError, PluginError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -102,6 +123,9 @@ def cmd_run(args) -> int:
 
     done = store.done_keys(r.run_key for r in plan.runs)
     todo = len({r.run_key for r in plan.runs} - done)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.sweep is not None:
+        return _run_sweep(args, plan, store, progress)
     print(f"{plan.suite.name}: {len(plan.runs)} runs planned, {todo} runs to do, {len(plan.runs) - todo} reused")
     counts = run_plan(plan, store, workers=args.workers, device=args.device, executor=args.executor,
                       progress=not args.no_progress and sys.stderr.isatty())
@@ -109,6 +133,43 @@ def cmd_run(args) -> int:
         print(f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
               f"{counts['failed']} failed, {counts['diverged']} diverged")
     return 0
+
+
+def _run_sweep(args, plan, store, progress: bool) -> int:
+    from regbench.sweep import DEFAULT_SPACES
+    from regbench.sweep_run import run_sweep
+
+    if args.sweep < 1:
+        print(f"error: --sweep needs N >= 1, got {args.sweep}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("leaderboard") / plan.suite.name
+    counts, text = run_sweep(plan, store, args.sweep, args.sweep_seed, args.select, args.oracle,
+                             args.spaces or DEFAULT_SPACES, out, workers=args.workers, device=args.device,
+                             executor=args.executor, progress=progress)
+    print(text, end="")
+    print(f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
+          f"selection written to {out / 'selection.md'})")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from regbench.compare import compare, parse_params
+
+    params = parse_params(args.param, args.params_yaml)
+    out = Path(args.out) if args.out else None
+    code, text = compare(args.spec, args.suite, params, args.store, args.name, out, workers=args.workers,
+                         device=args.device, progress=not args.no_progress and sys.stderr.isatty())
+    print(text, end="")
+    if not args.no_leaderboard:
+        import importlib.util
+
+        if importlib.util.find_spec("regbench.report") is not None:
+            from regbench.leaderboard import write_leaderboard
+
+            write_leaderboard(args.suite, args.store, out or Path("leaderboard") / Path(args.suite).stem, show=False)
+        else:
+            print(f"(run `regbench leaderboard {args.suite}` to rebuild the leaderboard with the new row)")
+    return code
 
 
 def select(plan, regularizers, seeds):
@@ -167,6 +228,15 @@ def cmd_list(args) -> int:
 def cmd_validate(args) -> int:
     from regbench.plan import load_suite
 
+    if Path(args.suite).name == "regularizers.yaml" or args.suite == "regularizers":
+        from regbench.sweep import DEFAULT_SPACES, load_spaces
+
+        path = DEFAULT_SPACES if args.suite == "regularizers" else Path(args.suite)
+        spaces = load_spaces(path).search_spaces
+        print(f"{path}: ok — search spaces of {len(spaces)} regularizers, "
+              f"{sum(len(p) for p in spaces.values())} parameters")
+        return 0
+
     plan = load_suite(args.suite)
     s = plan.suite
     print(f"{plan.source}: ok — {len(s.benchmarks)} benchmarks × {len(s.regularizers)} regularizer configs "
@@ -199,7 +269,7 @@ def cmd_export(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "validate": cmd_validate,
-    "export": cmd_export, "data": cmd_data,
+    "export": cmd_export, "data": cmd_data, "compare": cmd_compare,
 }
 
 if __name__ == "__main__":

@@ -87,12 +87,14 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
     t0 = time.perf_counter()
     ev = Evaluation()
     family_of = {"test_id": {"family": "id"}}
-    for name, ex in {"train": splits.train, **splits.test_splits()}.items():
+    # "val" (ID validation) is evaluated with the final weights so that model selection over
+    # sweeps (regbench.selection) reads validation numbers only, never a test split's
+    for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
         logits = predict_logits(model, ex.x.to(device))
         probs = torch.softmax(logits, dim=1)
         split_metrics(ev, name, probs, ex, info)
-        if name != "train":
+        if name not in ("train", "val"):
             ev.predictions[name] = pack_predictions(probs.argmax(1))
     # membership inference on clean per-example losses
     test_id = splits.test_id

@@ -8,6 +8,8 @@ names and the full list, so a typo in a suite never surfaces as a ``KeyError`` d
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
@@ -41,7 +43,7 @@ class Registry(Generic[T]):
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
-            if name in self._items:
+            if name in self._items and not same_definition(self._items[name], obj):
                 raise ValueError(f"{self.kind} '{name}' is already registered by {self._items[name]!r}")
             if self.base is not None and not (isinstance(obj, type) and issubclass(obj, self.base)):
                 raise TypeError(f"{self.kind} '{name}' must be a subclass of {self.base.__name__}, got {obj!r}")
@@ -75,6 +77,26 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return [(n, self._items[n]) for n in self.names()]
+
+
+def same_definition(old: Any, new: Any) -> bool:
+    """True when ``new`` is ``old`` or a re-import of the same class from the same source file.
+
+    A plugin file may be executed more than once in one process (loaded by path and by
+    module name, or reloaded); its ``@register_regularizer`` must then replace the old
+    class, not fail. Two *different* classes under one name still raise.
+    """
+    if old is new:
+        return True
+    if getattr(old, "__qualname__", None) != getattr(new, "__qualname__", None):
+        return False
+    src_old, src_new = _source_file(old), _source_file(new)
+    return src_old is not None and src_old == src_new
+
+
+def _source_file(obj: Any) -> str | None:
+    path = getattr(sys.modules.get(getattr(obj, "__module__", ""), None), "__file__", None)
+    return os.path.realpath(path) if path else None
 
 
 def describe(obj: Any) -> str:

@@ -159,6 +159,11 @@ class Store:
                 [(suite, k, b, r, s) for k, b, r, s in entries],
             )
 
+    def mark_submission(self, keys: Iterable[str]) -> None:
+        """Flag runs as a submission (a new regularizer compared against the baselines)."""
+        with self.transaction() as db:
+            db.executemany("UPDATE runs SET submission=1 WHERE run_key=?", [(k,) for k in keys])
+
     # ---- reading -------------------------------------------------------------------------
     def statuses(self, keys: Iterable[str] | None = None) -> dict[str, str]:
         """run_key → status for the given keys (all when None)."""

@@ -26,9 +26,9 @@ from regbench.seeding import seeded_global_rng, torch_generator
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the run is recorded as ``diverged`` at ``epoch``."""
 
-    def __init__(self, epoch: int, value: float):
+    def __init__(self, epoch: int, value: float, cause: str = ""):
         self.epoch = epoch
-        super().__init__(f"loss became {value} in epoch {epoch}")
+        super().__init__(f"loss became {value} in epoch {epoch}" + (f": {cause}" if cause else ""))
 
 
 class DeviceError(RuntimeError):
@@ -124,6 +124,7 @@ def train(
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
     )
     history = History()
+    input_grad = bool(getattr(stack, "needs_input_grad", False))
     samples = 0
     t0 = time.perf_counter()
     with seeded_global_rng(seed, "dropout", cuda=device.type == "cuda"):
@@ -139,6 +140,8 @@ def train(
                 end = starts[j + 1] if j + 1 < len(starts) else n
                 idx = perm[i:end]
                 xb, yb = stack.transform(x[idx], targets[idx], aug_g)
+                if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
+                    xb.requires_grad_(True)
                 with autocast:
                     logits = model(xb).float()
                 loss = stack.data_loss(logits, yb)
@@ -154,7 +157,8 @@ def train(
                 correct += (logits.argmax(1) == yb.argmax(1)).sum()
                 samples += len(idx)
             if not torch.isfinite(total_sum):
-                raise Diverged(epoch, total_sum.item())
+                report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
+                raise Diverged(epoch, total_sum.item(), report() if report else "")
             val_logits = predict_logits(model, xv)
             val_loss = nn.functional.cross_entropy(val_logits, yv).item()
             if not math.isfinite(val_loss):

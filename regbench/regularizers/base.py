@@ -80,11 +80,14 @@ class Regularizer:
     """Base class of every regularizer. Override only the hooks you need.
 
     Class attributes: ``kind`` (one of ``KINDS``, shown in the leaderboard) and
-    ``decoupled_weight_decay`` (True asks the trainer for AdamW instead of Adam).
+    ``decoupled_weight_decay`` (True asks the trainer for AdamW instead of Adam) and
+    ``needs_input_grad`` (True makes the trainer call ``x.requires_grad_(True)`` on the
+    transformed batch, so ``penalty`` can differentiate with respect to ``batch.x``).
     """
 
     kind: ClassVar[str] = "none"
     decoupled_weight_decay: ClassVar[bool] = False
+    needs_input_grad: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
 
     def setup(self, ctx: SetupContext) -> None:

@@ -12,9 +12,16 @@ from regbench.regularizers.stack import Stack
 
 
 def lookup(name: str) -> type[Regularizer]:
-    """A regularizer class by registered name (plugin forms are added by ``regbench.plugins``)."""
+    """A regularizer class by registered name, ``module:Class``, ``file.py:Class`` or entry point.
+
+    See :mod:`regbench.plugins`; raises ``UnknownNameError`` or ``PluginError`` (one line).
+    """
     load_all()
-    return REGULARIZERS.get(name)
+    if name in REGULARIZERS:
+        return REGULARIZERS.get(name)
+    from regbench.plugins import resolve
+
+    return resolve(name, REGULARIZERS)
 
 
 def build_stack(cfg: RegularizerConfig, params: tuple[dict[str, Any], ...]) -> Stack:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -56,9 +57,42 @@ class Stack(Regularizer):
             if len(owners) > 1:
                 raise ConflictError(f"more than one regularizer defines {hook}: {', '.join(owners)}")
 
+    # ---- hooks: each member's call is checked (HookError names the member and the hook) ----
+    # Per step only cheap checks run: the output's type and shape (Python-side metadata) and a
+    # running on-device sum of its values, read only after the trainer has seen a non-finite
+    # loss — no .item() per step, so no GPU synchronization.
+
+    def _hooked(self, hook: str) -> list[Regularizer]:
+        cache = self.__dict__.setdefault("_hook_members", {})
+        if hook not in cache:  # members that keep the no-op default are skipped every step
+            cache[hook] = [m for m in self.members if _overrides(m, hook)]
+        return cache[hook]
+
+    def _watch(self, m: Regularizer, hook: str, value: torch.Tensor) -> None:
+        sums = self.__dict__.setdefault("_sums", {})
+        key = (id(m), hook)
+        # NaN and inf survive a sum: one small op per step (a scalar needs no reduction)
+        total = value.detach() if value.dim() == 0 else value.detach().sum()
+        sums[key] = (m, hook, total + sums[key][2] if key in sums else total)
+
+    def nonfinite_report(self) -> str:
+        """Which member's hook produced a non-finite value so far ("" if none). Reads the device."""
+        for m, hook, total in self.__dict__.get("_sums", {}).values():
+            if not bool(torch.isfinite(total)):
+                return f"regularizer '{name_of(m)}' hook {hook} produced a non-finite value ({total.item()})"
+        for m in self.members:
+            inner = m.nonfinite_report() if isinstance(m, Stack) else ""
+            if inner:
+                return inner
+        return ""
+
+    @property
+    def needs_input_grad(self) -> bool:  # type: ignore[override]
+        return any(m.needs_input_grad for m in self.members)
+
     def setup(self, ctx: SetupContext) -> None:
         for m in self.members:
-            m.setup(ctx)
+            _call(m, "setup", ctx)
 
     def model_overrides(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -68,21 +102,38 @@ class Stack(Regularizer):
 
     def param_groups(self, model: nn.Module):
         for m in self.members:
-            groups = m.param_groups(model)
+            groups = _call(m, "param_groups", model)
             if groups is not None:
                 return groups
         return None
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
-        for m in self.members:
-            x, y = m.transform(x, y, g)
+        for m in self._hooked("transform"):
+            out = _call(m, "transform", x, y, g)
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise hook_error(m, "transform", f"returned {type(out).__name__}, expected a tuple (x, y)")
+            nx, ny = out
+            if not isinstance(nx, torch.Tensor) or nx.shape != x.shape:
+                raise hook_error(m, "transform", f"returned x with {_shape(nx)}, expected shape {tuple(x.shape)} "
+                                 "(the shape of its input)")
+            if not isinstance(ny, torch.Tensor) or ny.shape != y.shape:
+                raise hook_error(m, "transform", f"returned y with {_shape(ny)}, expected shape {tuple(y.shape)} "
+                                 "(B, K) soft targets")
+            self._watch(m, "transform", ny)
+            if not _builtin(m):  # x is large: watch only plugins' images; built-ins are tested
+                self._watch(m, "transform", nx)
+            x, y = nx, ny
         return x, y
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
-        for m in self.members:
-            out = m.loss(logits, y)
-            if out is not None:
-                return out
+        for m in self._hooked("loss"):
+            out = _call(m, "loss", logits, y)
+            if out is None:
+                continue
+            if not isinstance(out, torch.Tensor) or out.dim() != 0:
+                raise hook_error(m, "loss", f"returned {_shape(out)}, expected a scalar")
+            self._watch(m, "loss", out)
+            return out
         return None
 
     def data_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -92,26 +143,69 @@ class Stack(Regularizer):
 
     def penalty(self, model: nn.Module, batch: Batch):
         total: torch.Tensor | float = 0.0
-        for m in self.members:
-            total = total + m.penalty(model, batch)
+        for m in self._hooked("penalty"):
+            out = _call(m, "penalty", model, batch)
+            if isinstance(out, torch.Tensor):
+                if out.dim() != 0:
+                    raise hook_error(m, "penalty", f"returned {_shape(out)}, expected a scalar")
+                self._watch(m, "penalty", out)
+            elif not isinstance(out, (int, float)) or isinstance(out, bool):
+                raise hook_error(m, "penalty", f"returned {type(out).__name__}, expected a scalar tensor or float")
+            elif not math.isfinite(out):
+                raise hook_error(m, "penalty", f"returned a non-finite value ({out})")
+            total = total + out
         return total
 
     def after_backward(self, model: nn.Module) -> None:
-        for m in self.members:
-            m.after_backward(model)
+        for m in self._hooked("after_backward"):
+            _call(m, "after_backward", model)
 
     def after_epoch(self, model: nn.Module, history: History) -> None:
         for m in self.members:
-            m.after_epoch(model, history)
+            _call(m, "after_epoch", model, history)
 
     def should_stop(self, history: History) -> bool:
-        return any(m.should_stop(history) for m in self.members)
+        return any(bool(_call(m, "should_stop", history)) for m in self.members)
 
     def finish(self, model: nn.Module, history: History) -> dict[str, float]:
         out: dict[str, float] = {}
         for m in self.members:
-            out.update(m.finish(model, history) or {})
+            got = _call(m, "finish", model, history) or {}
+            if not isinstance(got, dict):
+                raise hook_error(m, "finish", f"returned {type(got).__name__}, expected a dict of run-level numbers")
+            out.update(got)
         return out
+
+
+class HookError(RuntimeError):
+    """A regularizer's hook raised or returned something the trainer cannot use.
+
+    The message names the regularizer and the hook, e.g. ``regularizer 'bad_plugin' hook loss
+    returned shape (128, 10), expected a scalar``; the run is recorded as failed with it.
+    """
+
+
+def hook_error(m: Regularizer, hook: str, what: str) -> HookError:
+    return HookError(f"regularizer '{name_of(m)}' hook {hook} {what}")
+
+
+def _call(m: Regularizer, hook: str, *args: Any) -> Any:
+    try:  # zero-cost on Python ≥ 3.11 when nothing is raised
+        return getattr(m, hook)(*args)
+    except HookError:
+        raise
+    except Exception as err:
+        raise hook_error(m, hook, f"raised {type(err).__name__}: {err}") from err
+
+
+def _shape(v: Any) -> str:
+    if isinstance(v, torch.Tensor):
+        return f"shape {tuple(v.shape)}" if v.dim() else "a scalar"
+    return type(v).__name__
+
+
+def _builtin(m: Regularizer) -> bool:
+    return type(m).__module__.startswith("regbench.")
 
 
 def name_of(r: Regularizer) -> str:
