@@ -28,7 +28,8 @@ STAGES = {
     "regbench.runner": 9, "regbench.prepare": 9, "regbench.executors": 9, "regbench.executor_ray": 9,
     "regbench.executor_slurm": 9, "regbench.progress": 9, "regbench.checkpoint": 9, "regbench.plugins": 4,
     "regbench.diagnostics": 10, "regbench.report": 10, "regbench.leaderboard": 10, "regbench.export": 10,
-    "regbench.selection": 10, "regbench.verdict": 10, "regbench.compare": 11, "regbench.sweep": 5,
+    "regbench.selection": 10, "regbench.verdict": 10, "regbench.compare": 11, "regbench.compare_report": 11,
+    "regbench.sweep": 5, "regbench.sweep_run": 11,
     "regbench.cli": 12, "regbench.api": 12, "regbench": 12,
 }
 TORCH_FREE = ("regbench.report", "regbench.store", "regbench.config", "regbench.diagnostics",

@@ -26,9 +26,16 @@ def test_register_get_and_names():
 
 def test_duplicate_name_raises():
     reg = Registry("widget")
-    reg.register("x")(lambda: 1)
+
+    def first():
+        return 1
+
+    def second():
+        return 2
+
+    reg.register("x")(first)
     with pytest.raises(ValueError, match="already registered"):
-        reg.register("x")(lambda: 2)
+        reg.register("x")(second)
 
 
 def test_wrong_base_raises_type_error():
