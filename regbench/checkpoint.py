@@ -23,9 +23,10 @@ from typing import Any
 import torch
 
 FORMAT = 1
-# Test hook that simulates a preemption right after a checkpoint is written:
-# "EPOCH:MARKER[:raise]" — after saving epoch EPOCH, if MARKER does not exist, create it and
-# SIGKILL this process (or raise, for in-process runs). The marker makes it happen once.
+# Test hook that simulates a crash or preemption right after a checkpoint is written:
+# "EPOCH:MARKER[:MODE]" — after saving epoch EPOCH, if MARKER does not exist, create it and
+# SIGKILL this process (MODE "kill", the default), raise (MODE "raise", for in-process runs)
+# or wait for a signal (MODE "pause": a scheduler's preemption signal). Once per marker.
 CRASH_ENV = "REGBENCH_CRASH_AFTER_CHECKPOINT"
 
 
@@ -109,4 +110,7 @@ def _maybe_crash(epoch: int) -> None:
     Path(marker).write_text(str(os.getpid()))
     if mode == ["raise"]:
         raise SimulatedCrash(f"simulated crash after the checkpoint of epoch {epoch}")
+    if mode == ["pause"]:
+        signal.pause()  # until a signal whose handler ends the process (e.g. submitit's requeue)
+        return
     os.kill(os.getpid(), signal.SIGKILL)

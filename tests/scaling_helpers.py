@@ -46,3 +46,13 @@ def statuses(store: Path) -> dict[str, str]:
     out = dict(db.execute("SELECT run_key, status FROM runs").fetchall())
     db.close()
     return out
+
+
+def reference_store(tmp: Path, seeds=(0, 1)) -> tuple[Path, Path]:
+    """The tiny suite run by the local executor in this process: (suite path, store path)."""
+    from regbench.cli import main
+
+    suite = write_suite(tmp, seeds=seeds)
+    store = tmp / "local.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    return suite, store
