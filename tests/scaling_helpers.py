@@ -42,6 +42,9 @@ def metric_rows(store: Path) -> list[tuple]:
 
 
 def statuses(store: Path) -> dict[str, str]:
+    """run_key → status ({} when the store was never created)."""
+    if not Path(store).exists():
+        return {}
     db = sqlite3.connect(store)
     out = dict(db.execute("SELECT run_key, status FROM runs").fetchall())
     db.close()
