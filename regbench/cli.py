@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--oracle", action="store_true", help="also print the test-domain (oracle) selection, separately")
     r.add_argument("--spaces", default=None, help="search-space file (default suites/regularizers.yaml)")
     r.add_argument("--out", default=None, help="where --sweep writes selection.md (default leaderboard/SUITE)")
+    add_scaling_args(r)
     store_arg(r)
 
     c = sub.add_parser("compare", help="compare a new regularizer with a suite's baselines (reusing stored runs)")
@@ -91,12 +92,13 @@ def main(argv: list[str] | None = None) -> int:
     from regbench.config import ConfigError
     from regbench.data.errors import DatasetMissingError
     from regbench.plugins import PluginError
+    from regbench.executors import ExecutorError
     from regbench.registry import UnknownNameError
     from regbench.store import StoreError
 
     try:
         return COMMANDS[args.command](args)
-    except (ConfigError, UnknownNameError, StoreError, DatasetMissingError, PluginError) as err:
+    except (ConfigError, UnknownNameError, StoreError, DatasetMissingError, PluginError, ExecutorError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -110,7 +112,7 @@ def cmd_run(args) -> int:
 
     plan = load_suite(args.suite)
     plan = select(plan, args.regularizers, args.seeds)
-    if args.device != "cpu":
+    if args.device != "cpu" and args.executor == "local":  # remote workers have their own devices
         from regbench.train import DeviceError, resolve_device
 
         try:
@@ -128,7 +130,7 @@ def cmd_run(args) -> int:
         return _run_sweep(args, plan, store, progress)
     print(f"{plan.suite.name}: {len(plan.runs)} runs planned, {todo} runs to do, {len(plan.runs) - todo} reused")
     counts = run_plan(plan, store, workers=args.workers, device=args.device, executor=args.executor,
-                      progress=not args.no_progress and sys.stderr.isatty())
+                      progress=not args.no_progress and sys.stderr.isatty(), **scaling_kwargs(args))
     if counts["trained"]:
         print(f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
               f"{counts['failed']} failed, {counts['diverged']} diverged")
@@ -170,6 +172,29 @@ def cmd_compare(args) -> int:
         else:
             print(f"(run `regbench leaderboard {args.suite}` to rebuild the leaderboard with the new row)")
     return code
+
+
+def add_scaling_args(r: argparse.ArgumentParser) -> None:
+    """Execution flags of `run` (GPU, checkpoints, Ray, Slurm); none of them enters a run key."""
+    r.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
+                   help="save an in-run checkpoint every N epochs (default: the suite's checkpoint_every, 0 = off)")
+    r.add_argument("--deterministic", action="store_true",
+                   help="deterministic kernels, no cuDNN autotuning (bit-exact resumes on CPU)")
+    r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
+    r.add_argument("--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)")
+    r.add_argument("--gpus-per-run", type=float, default=None, help="ray/slurm: GPUs per run (ray: fractional, e.g. 0.25)")
+    r.add_argument("--partition", default=None, help="slurm: partition")
+    r.add_argument("--time", type=int, default=None, metavar="MINUTES", help="slurm: time limit per job (minutes)")
+
+
+def scaling_kwargs(args) -> dict:
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        from regbench.config import ConfigError
+
+        raise ConfigError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    return {"checkpoint_every": args.checkpoint_every, "deterministic": args.deterministic, "compile": args.compile,
+            "address": args.address, "gpus_per_run": args.gpus_per_run, "partition": args.partition,
+            "time": args.time}
 
 
 def select(plan, regularizers, seeds):

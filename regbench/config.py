@@ -122,6 +122,9 @@ class SuiteSpec(Frozen):
     regularizers: tuple[RegularizerConfig, ...] = Field(min_length=1)
     primary_metric: Literal[PRIMARY_METRICS] = "ood_accuracy"  # type: ignore[valid-type]
     selection: Literal["val_accuracy", "val_loss"] = "val_accuracy"
+    # execution option, not part of any run key: save an in-run checkpoint every N epochs
+    # (0 = never); `regbench run --checkpoint-every N` overrides it
+    checkpoint_every: int = Field(0, ge=0)
 
     @field_validator("seeds")
     @classmethod

@@ -13,16 +13,34 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from regbench.execution import ExecOptions
 from regbench.plan import RunSpec
 from regbench.store import RunRecord
 
 EXECUTORS = ("local", "ray", "slurm")
+# options that only some executors understand (CLI flag → executors that take it)
+EXECUTOR_ONLY = {"address": ("ray",), "gpus_per_run": ("ray", "slurm"), "partition": ("slurm",),
+                 "time": ("slurm",)}
+
+
+class ExecutorError(RuntimeError):
+    """An executor cannot start: its package is missing or its options do not fit it."""
 
 
 def get_executor(name: str, **kwargs: Any):
-    """An executor by name: ``local`` (default), ``ray``, ``slurm``."""
+    """An executor by name: ``local`` (default), ``ray``, ``slurm``.
+
+    Options meant for another executor (e.g. ``address`` for ``local``) raise
+    :class:`ExecutorError` rather than being silently ignored.
+    """
+    for key, names in EXECUTOR_ONLY.items():
+        if kwargs.get(key) is not None and name not in names:
+            flag = "--" + key.replace("_", "-")
+            raise ExecutorError(f"{flag} applies to --executor {' or '.join(names)}, not '{name}'")
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name == "local":
-        return LocalExecutor(workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"))
+        return LocalExecutor(workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"),
+                             options=kwargs.get("options"))
     if name == "ray":
         from regbench.executor_ray import RayExecutor
 
@@ -36,7 +54,8 @@ def get_executor(name: str, **kwargs: Any):
     raise UnknownNameError("executor", name, list(EXECUTORS))
 
 
-def _worker(tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int) -> None:
+def _worker(tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int,
+            options: ExecOptions | None = None) -> None:
     """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned."""
     import torch
 
@@ -52,7 +71,7 @@ def _worker(tasks: mp.Queue, results: mp.Queue, threads: int, device: str, paren
             continue
         if spec is None:
             return
-        results.put((os.getpid(), run_one(spec, device)))
+        results.put((os.getpid(), run_one(spec, device, options)))
 
 
 class LocalExecutor:
@@ -63,9 +82,10 @@ class LocalExecutor:
     the remaining runs go on.
     """
 
-    def __init__(self, workers: int | None = None, device: str = "cpu"):
+    def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None):
         self.workers = workers or os.cpu_count() or 1
         self.device = device
+        self.options = options
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         from regbench.progress import RunProgress
@@ -76,7 +96,7 @@ class LocalExecutor:
 
                 for spec in specs:
                     bar.started(spec.name)
-                    rec = run_one(spec, self.device)
+                    rec = run_one(spec, self.device, self.options)
                     bar.finished(spec.name, rec.status)
                     yield rec
                 return
@@ -95,7 +115,8 @@ class LocalExecutor:
 
         def spawn() -> None:
             tasks = ctx.Queue()
-            p = ctx.Process(target=_worker, args=(tasks, results, threads, self.device, os.getpid()), daemon=True)
+            p = ctx.Process(target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options),
+                               daemon=True)
             p.start()
             workers[p.pid] = (p, tasks)
 

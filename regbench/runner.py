@@ -17,6 +17,7 @@ import torch
 
 from regbench.catalog import registries
 from regbench.data.base import Splits
+from regbench.execution import ExecOptions
 from regbench.plan import Plan, ResolvedBenchmark, RunSpec
 from regbench.regularizers.build import build_stack
 from regbench.seeding import seeded_global_rng
@@ -95,12 +96,21 @@ def _record(spec: RunSpec, status: str, **kw: Any) -> RunRecord:
     )
 
 
-def run_one(spec: RunSpec, device: str = "cpu") -> RunRecord:
-    """Train and evaluate one run. Never raises for a run's own failure: it is recorded."""
+def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = None) -> RunRecord:
+    """Train and evaluate one run. Never raises for a run's own failure: it is recorded.
+
+    ``options`` (checkpoints, deterministic kernels, compile) change how the run executes,
+    never its run key or — on CPU in deterministic mode — its metrics.
+    """
+    from regbench.checkpoint import Checkpointer
     from regbench.evaluate import evaluate
+    from regbench.execution import kernel_mode
     from regbench.train import Diverged, resolve_device, train
 
     dev = resolve_device(device)
+    options = options or ExecOptions()
+    ckpt_path = options.checkpoint_path(spec.run_key)
+    ckpt = Checkpointer(ckpt_path, options.checkpoint_every, spec.run_key) if ckpt_path else None
     kind = "none"
     try:
         stack = build_stack(spec.regularizer, spec.reg_params)
@@ -113,8 +123,9 @@ def run_one(spec: RunSpec, device: str = "cpu") -> RunRecord:
             model = builder(splits.info.input_shape, splits.info.num_classes, **model_args).to(dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
-        result = train(model, data, stack, spec.train, spec.seed, dev)
-        ev = evaluate(model, splits, spec.seed, dev)
+        with kernel_mode(dev, options.deterministic):
+            result = train(model, data, stack, spec.train, spec.seed, dev, checkpoint=ckpt, compile=options.compile)
+            ev = evaluate(model, splits, spec.seed, dev)
     except Diverged as err:
         return _record(spec, "diverged", error=str(err), kind=kind, env=environment(dev),
                        timings={"diverged_epoch": err.epoch})
@@ -129,6 +140,8 @@ def run_one(spec: RunSpec, device: str = "cpu") -> RunRecord:
         "peak_memory_mb": peak_memory_mb(dev),
     }
     run_rows = {**timings, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, **result.extra}
+    if result.resumed_from_epoch:  # provenance only: not a metric row, so metrics match an uninterrupted run
+        timings["resumed_from_epoch"] = result.resumed_from_epoch
     for metric, value in run_rows.items():
         ev.add("run", metric, value)
     h = result.history
@@ -152,14 +165,28 @@ def run_plan(
     device: str = "cpu",
     executor: str = "local",
     progress: bool = True,
+    checkpoint_every: int | None = None,
+    deterministic: bool = False,
+    compile: bool = False,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
 
-    Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged"}.
+    ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
+    checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
+    deleted once its final record is stored. Returns counts:
+    {"planned", "reused", "trained", "ok", "failed", "diverged"}.
     """
+    from regbench.checkpoint import delete_checkpoint
     from regbench.executors import get_executor
+    from regbench.store import FINAL_STATUSES
 
+    # the executor is built (and its options checked) before anything is written to the store
+    every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
+    ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
+    options = ExecOptions(every, ckpt_dir, deterministic, compile)
+    ex = get_executor(executor, workers=workers, device=device, options=options,
+                      work_dir=str(store.path.parent.resolve()), **executor_args)
     store.add_to_suite(
         plan.suite.name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
@@ -178,10 +205,11 @@ def run_plan(
     # and missing data stops the suite with one clear line before anything trains.
     for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
         build_splits(bench)
-    ex = get_executor(executor, workers=workers, device=device, **executor_args)
     t0 = time.perf_counter()
     for rec in ex.run(todo, progress=progress):
         store.put(rec)
+        if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
+            delete_checkpoint(ckpt_dir, rec.run_key)
         counts["trained"] += 1
         counts[rec.status] = counts.get(rec.status, 0) + 1
     counts["seconds"] = round(time.perf_counter() - t0, 2)

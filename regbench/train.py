@@ -8,7 +8,6 @@ of :class:`regbench.regularizers.base.Regularizer`; nothing here knows any regul
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -16,8 +15,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from regbench.checkpoint import Checkpointer, history_state, rng_states, set_rng_states
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
+from regbench.execution import autocast as autocast_for
+from regbench.execution import wants_channels_last
 from regbench.regularizers.base import Batch, History, SetupContext
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
@@ -57,6 +59,7 @@ class TrainResult:
     train_seconds: float
     samples_seen: int
     extra: dict[str, float] = field(default_factory=dict)
+    resumed_from_epoch: int = 0  # the checkpoint's epoch when this run resumed, else 0
 
 
 def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
@@ -100,18 +103,28 @@ def train(
     seed: int,
     device: torch.device = torch.device("cpu"),
     on_epoch=None,
+    checkpoint: Checkpointer | None = None,
+    compile: bool = False,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.train``, validating on ``data.val`` after every epoch.
 
     Raises :class:`Diverged` on a non-finite loss. ``on_epoch(history)`` is called after
-    each epoch (progress, checkpoints).
+    each epoch (progress). With ``checkpoint``, the full training state is saved every
+    ``checkpoint.every`` epochs and training resumes from a saved state when one exists.
+    On CUDA: bf16 autocast, channels-last for conv nets; ``compile`` wraps the forward pass
+    in ``torch.compile`` (the state saved and the hooks' ``model`` stay the plain module).
     """
     k = data.info.num_classes
     stack.setup(
         SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name, device.type)
     )
+    # the whole dataset moves to the device once; batches are slices of it (STYLE.md §8)
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)
+    channels_last = wants_channels_last(model, device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    net = torch.compile(model) if compile else model
     targets = nn.functional.one_hot(y, k).float()  # soft targets from here on (STYLE.md §10)
     n, bs = len(x), spec.batch_size
     # a final batch of one breaks BatchNorm's statistics; fold it into the previous batch
@@ -120,15 +133,24 @@ def train(
     sched = make_scheduler(opt, spec, len(starts))
     order_g = torch_generator(seed, "order")
     aug_g = torch_generator(seed, "augment", device=device.type)
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
-    )
+    autocast = autocast_for(device)
     history = History()
     input_grad = bool(getattr(stack, "needs_input_grad", False))
-    samples = 0
+    samples, seconds_before, first_epoch = 0, 0.0, 1
+    saved = checkpoint.load(device) if checkpoint is not None else None
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(saved["scheduler"])
+        stack.load_state_dict(saved["stack"])
+        history = History(**saved["history"])
+        samples, seconds_before, first_epoch = saved["samples"], saved["seconds"], saved["epoch"] + 1
     t0 = time.perf_counter()
     with seeded_global_rng(seed, "dropout", cuda=device.type == "cuda"):
-        for epoch in range(1, spec.epochs + 1):
+        if saved is not None:  # after the seeding, so the saved global state wins
+            set_rng_states(saved["rng"], order_g, aug_g)
+        for epoch in range(first_epoch, spec.epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=order_g).to(device)
             # accumulate on the device and read once per epoch: a .item() per step would
@@ -142,8 +164,10 @@ def train(
                 xb, yb = stack.transform(x[idx], targets[idx], aug_g)
                 if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
                     xb.requires_grad_(True)
+                if channels_last:  # after the transforms, which index pixels in NCHW order
+                    xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast:
-                    logits = model(xb).float()
+                    logits = net(xb).float()
                 loss = stack.data_loss(logits, yb)
                 total = loss + stack.penalty(model, Batch(xb, yb, logits))
                 opt.zero_grad(set_to_none=True)
@@ -159,7 +183,7 @@ def train(
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
                 raise Diverged(epoch, total_sum.item(), report() if report else "")
-            val_logits = predict_logits(model, xv)
+            val_logits = predict_logits(net, xv)
             val_loss = nn.functional.cross_entropy(val_logits, yv).item()
             if not math.isfinite(val_loss):
                 raise Diverged(epoch, val_loss)
@@ -172,9 +196,17 @@ def train(
                 on_epoch(history)
             if stack.should_stop(history):
                 break
+            if checkpoint is not None and checkpoint.due(epoch) and epoch < spec.epochs:
+                checkpoint.save({
+                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict() if sched is not None else None,
+                    "rng": rng_states(order_g, aug_g, device.type == "cuda"),
+                    "history": history_state(history), "stack": stack.state_dict(),
+                    "samples": samples, "seconds": seconds_before + time.perf_counter() - t0,
+                })
         extra = stack.finish(model, history)
-    seconds = time.perf_counter() - t0
+    seconds = seconds_before + time.perf_counter() - t0
     best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
     if "restored_epoch" in extra:  # the weights kept are the restored epoch's (early stopping)
         best = int(extra["restored_epoch"])
-    return TrainResult(history, history.epoch, best, seconds, samples, extra)
+    return TrainResult(history, history.epoch, best, seconds, samples, extra, first_epoch - 1)

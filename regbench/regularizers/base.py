@@ -132,6 +132,19 @@ class Regularizer:
         """Called once when training ends; may change the model and return run-level numbers."""
         return {}
 
+    def state_dict(self) -> dict[str, Any]:
+        """State gathered during training, saved with in-run checkpoints.
+
+        Default: every private attribute (``self._best_state`` …), since ``__init__`` only
+        stores the public parameters and anything set later is state. ``setup`` runs again
+        on resume before :meth:`load_state_dict`.
+        """
+        return {k: v for k, v in vars(self).items() if k.startswith("_")}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (on resuming from a checkpoint)."""
+        vars(self).update(state)
+
     def describe(self) -> dict[str, Any]:
         """The parameters this instance was built with (for records)."""
         return {k: v for k, v in vars(self).items() if not k.startswith("_")}

@@ -167,6 +167,13 @@ class Stack(Regularizer):
     def should_stop(self, history: History) -> bool:
         return any(bool(_call(m, "should_stop", history)) for m in self.members)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"members": [m.state_dict() for m in self.members]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for m, s in zip(self.members, state["members"], strict=True):
+            m.load_state_dict(s)
+
     def finish(self, model: nn.Module, history: History) -> dict[str, float]:
         out: dict[str, float] = {}
         for m in self.members:

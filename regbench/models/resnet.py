@@ -1,0 +1,61 @@
+"""ResNet-18 with the CIFAR stem (He et al., arXiv:1512.03385), built from torchvision's."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Literal
+
+from torch import nn
+
+from regbench.models import register_model
+from regbench.models.norms import make_norm
+
+
+@register_model("resnet18")
+def resnet18(
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    dropout: float = 0.0,
+    norm: Literal["none", "batch", "layer", "group", "rms"] = "batch",
+    width: int = 64,
+) -> nn.Module:
+    """torchvision's ResNet-18 with a CIFAR stem: 3×3 conv, stride 1, no max-pool.
+
+    The ImageNet stem (7×7 stride-2 conv + max-pool) would shrink a 32×32 image to 8×8
+    before the first block; the CIFAR stem keeps 32×32 (as in the ResNet paper's §4.2 and
+    most CIFAR recipes). Input (B, C, H, W) → logits (B, num_classes). ``norm`` replaces
+    every BatchNorm through torchvision's ``norm_layer`` (``none`` = identity, e.g. for the
+    normalization-free baseline); ``dropout`` applies before the final linear layer.
+    ``width`` scales the stem (64 in the paper); stages have width·(1, 2, 4, 8) channels.
+    """
+    from torchvision.models import resnet18 as tv_resnet18
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    norm_layer = partial(make_norm, norm, spatial=True)
+    if width == 64:
+        model = tv_resnet18(weights=None, num_classes=num_classes, norm_layer=norm_layer)
+    else:  # same layout, narrower (for quick tests and small budgets)
+        model = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, norm_layer=norm_layer)
+        _rescale(model, width, num_classes, norm_layer)
+    model.conv1 = nn.Conv2d(input_shape[0], model.conv1.out_channels, 3, stride=1, padding=1, bias=False)
+    nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
+    model.maxpool = nn.Identity()
+    if dropout > 0:
+        model.fc = nn.Sequential(nn.Dropout(dropout), model.fc)
+    return model
+
+
+def _rescale(model: nn.Module, width: int, num_classes: int, norm_layer) -> None:
+    """Rebuild ``model``'s stages with ``width`` base channels in place of 64."""
+    from torchvision.models.resnet import BasicBlock
+
+    model.inplanes = width
+    model.conv1 = nn.Conv2d(3, width, 3, padding=1, bias=False)  # replaced by the caller's stem
+    model.bn1 = norm_layer(width)
+    for i, name in enumerate(("layer1", "layer2", "layer3", "layer4")):
+        layer = model._make_layer(BasicBlock, width * 2**i, 2, stride=1 if i == 0 else 2)
+        for m in layer.modules():  # torchvision's init, which its constructor gave the old layers
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        setattr(model, name, layer)
+    model.fc = nn.Linear(width * 8, num_classes)

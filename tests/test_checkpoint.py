@@ -1,0 +1,90 @@
+"""In-run checkpoints: a run killed after a checkpoint resumes and records exactly the metrics
+of an uninterrupted run (CPU, deterministic); checkpoints go away once the run is recorded."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from regbench.checkpoint import CRASH_ENV
+from regbench.cli import main
+from scaling_helpers import metric_rows, statuses, write_suite
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The uninterrupted runs (2 seeds, no checkpoints)."""
+    tmp = tmp_path_factory.mktemp("ref")
+    suite = write_suite(tmp, seeds=(0, 1))
+    store = tmp / "ref.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--deterministic"]) == 0
+    return suite, store
+
+
+def _timings(store):
+    db = sqlite3.connect(store)
+    out = {k: json.loads(t) for k, t in db.execute("SELECT run_key, timings FROM runs")}
+    db.close()
+    return out
+
+
+def test_crash_after_checkpoint_resumes_with_identical_metrics(reference, tmp_path, monkeypatch):
+    suite, ref_store = reference
+    store = tmp_path / "s.sqlite"
+    ckpt_dir = tmp_path / "checkpoints"
+    args = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--deterministic",
+            "--checkpoint-every", "1", "--seeds", "0"]
+    monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'crashed'}:raise")
+    assert main(args) == 0
+    (key, status), = statuses(store).items()
+    assert status == "failed"  # the crash is recorded as a failure …
+    assert (ckpt_dir / f"{key}.pt").exists()  # … and its epoch-2 checkpoint is kept for the retry
+    assert main(args) == 0  # the marker exists now: no second crash
+    assert statuses(store) == {key: "ok"}
+    assert _timings(store)[key]["resumed_from_epoch"] == 2
+    assert not (ckpt_dir / f"{key}.pt").exists()  # deleted once recorded
+    ref = [r for r in metric_rows(ref_store) if r[0] == key]
+    assert ref and metric_rows(store) == ref  # same run key (option not in it) and same metrics
+
+
+def test_worker_killed_by_sigkill_resumes_through_the_process_pool(reference, tmp_path, monkeypatch):
+    """The realistic case: a worker process dies (SIGKILL) right after writing a checkpoint."""
+    suite, ref_store = reference
+    store = tmp_path / "s.sqlite"
+    args = ["run", str(suite), "--store", str(store), "--workers", "2", "--no-progress", "--deterministic",
+            "--checkpoint-every", "1"]
+    monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'killed'}")
+    assert main(args) == 0
+    st = statuses(store)
+    assert sorted(st.values()) == ["failed", "ok"]  # one worker was killed, the other run went on
+    killed = next(k for k, s in st.items() if s == "failed")
+    assert main(args) == 0
+    assert set(statuses(store).values()) == {"ok"}
+    assert _timings(store)[killed]["resumed_from_epoch"] == 2
+    assert metric_rows(store) == metric_rows(ref_store)
+    assert not list((tmp_path / "checkpoints").glob("*"))
+
+
+def test_unreadable_checkpoint_is_ignored_and_the_run_starts_over(reference, tmp_path, capsys):
+    suite, ref_store = reference
+    store = tmp_path / "s.sqlite"
+    key = sqlite3.connect(ref_store).execute("SELECT run_key FROM runs WHERE seed=0").fetchone()[0]
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "checkpoints" / f"{key}.pt").write_bytes(b"not a checkpoint")
+    args = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--deterministic",
+            "--checkpoint-every", "2", "--seeds", "0"]
+    assert main(args) == 0
+    assert "ignoring unreadable checkpoint" in capsys.readouterr().err
+    assert "resumed_from_epoch" not in _timings(store)[key]
+    assert metric_rows(store) == [r for r in metric_rows(ref_store) if r[0] == key]
+
+
+def test_suite_level_checkpoint_every_is_used_and_flag_is_validated(tmp_path, monkeypatch):
+    suite = write_suite(tmp_path, name="ck", checkpoint_every=1)
+    store = tmp_path / "s.sqlite"
+    monkeypatch.setenv(CRASH_ENV, f"1:{tmp_path / 'crashed'}:raise")
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    assert list((tmp_path / "checkpoints").glob("*.pt"))  # the suite's checkpoint_every: 1 applied
+    assert main(["run", str(suite), "--store", str(store), "--checkpoint-every", "-1"]) == 1

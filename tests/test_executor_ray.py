@@ -1,0 +1,67 @@
+"""The Ray executor on a private local Ray instance with 2 CPUs."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+
+import pytest
+
+from regbench.checkpoint import CRASH_ENV
+from regbench.cli import main
+from scaling_helpers import metric_rows, reference_store, statuses
+
+ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install -e '.[ray]'")
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    return reference_store(tmp_path_factory.mktemp("ref"))
+
+
+def test_ray_records_the_same_runs_and_metrics_as_the_local_executor(reference, tmp_path):
+    suite, ref = reference
+    store = tmp_path / "ray.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2",
+                 "--no-progress"]) == 0
+    assert not ray.is_initialized()  # the private instance was shut down
+    assert statuses(store) == statuses(ref)
+    assert metric_rows(store) == metric_rows(ref)
+
+
+def test_a_run_whose_worker_is_killed_is_retried_resumed_and_recorded_once(reference, tmp_path, monkeypatch):
+    suite, ref = reference
+    store = tmp_path / "ray.sqlite"
+    marker = tmp_path / "killed"
+    monkeypatch.setenv(CRASH_ENV, f"2:{marker}")  # SIGKILL the worker after its epoch-2 checkpoint, once
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2",
+                 "--checkpoint-every", "1", "--no-progress"]) == 0
+    assert marker.exists()  # a worker really died
+    db = sqlite3.connect(store)
+    rows = db.execute("SELECT run_key, status, timings FROM runs").fetchall()
+    assert sorted(s for _, s, _ in rows) == ["ok", "ok"]  # recorded once each, both ok
+    resumed = [json.loads(t).get("resumed_from_epoch") for _, _, t in rows]
+    assert sorted(resumed, key=str) == [2, None]  # the retry resumed from the checkpoint
+    assert metric_rows(store) == metric_rows(ref)
+    assert not list((tmp_path / "checkpoints").glob("*.pt"))
+
+
+def test_missing_ray_gives_one_line_with_the_install_command(tmp_path, monkeypatch, capsys):
+    from scaling_helpers import write_suite
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray → ImportError
+    suite = write_suite(tmp_path)
+    assert main(["run", str(suite), "--store", str(tmp_path / "s.sqlite"), "--executor", "ray"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install -e '.[ray]'" in err
+
+
+def test_cuda_without_gpus_per_run_is_refused_before_anything_runs(tmp_path, capsys):
+    from scaling_helpers import write_suite
+
+    suite = write_suite(tmp_path)
+    store = tmp_path / "s.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--device", "cuda"]) == 1
+    assert "--gpus-per-run" in capsys.readouterr().err
+    assert not statuses(store)
