@@ -20,4 +20,5 @@ DATASET_MODULES = [
     "regbench.data.cifar",
     "regbench.data.wilds_data",
     "regbench.data.hub",
+    "regbench.data.scan",
 ]
