@@ -53,7 +53,20 @@ def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = T
             f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first"
         )
     board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots)
+    append_selection(Path(out_dir))
     if show:
         render_terminal(board)
         echo(f"wrote {len(board.files)} files to {out_dir}/ (README.md, leaderboard.csv/.json/.tex, index.html, plots)")
     return board
+
+
+def append_selection(out_dir: Path) -> None:
+    """If a sweep selected this suite's configs (``selection.md`` from ``regbench run --sweep``),
+    say so in README.md: which config each row is, chosen on validation data only."""
+    selection = out_dir / "selection.md"
+    readme = out_dir / "README.md"
+    if selection.exists() and readme.exists():
+        body = selection.read_text().strip()
+        readme.write_text(readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
+                          "Each row above is the config chosen per benchmark on ID validation; every "
+                          "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n")
