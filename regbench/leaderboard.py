@@ -66,7 +66,8 @@ def append_selection(out_dir: Path) -> None:
     selection = out_dir / "selection.md"
     readme = out_dir / "README.md"
     if selection.exists() and readme.exists():
-        body = selection.read_text().strip()
+        # the oracle table (if --oracle) stays in selection.md only: never beside the ranking
+        body = selection.read_text().split("## Oracle selection")[0].strip()
         readme.write_text(readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
                           "Each row above is the config chosen per benchmark on ID validation; every "
                           "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n")
