@@ -136,24 +136,24 @@ class SuiteSpec(Frozen):
     @field_validator("benchmarks")
     @classmethod
     def _unique_benchmarks(cls, v):
-        names = [b.name for b in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"benchmark names must be unique; repeated: {dup}")
-        return v
+        return _no_repeats(v, [b.name for b in v], "benchmark names must be unique")
 
     @field_validator("regularizers")
     @classmethod
     def _unique_regularizers(cls, v):
         names = [r.display for r in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"regularizer configs must be distinct; repeated: {dup} (use label: to name variants)")
-        return v
+        return _no_repeats(v, names, "regularizer configs must be distinct", " (use label: to name variants)")
 
     def train_for(self, bench: BenchmarkSpec) -> TrainSpec:
         """The suite's training spec with the benchmark's overrides applied (validated)."""
         return TrainSpec.model_validate({**self.train.model_dump(), **bench.train})
+
+
+def _no_repeats(value, names: list[str], what: str, hint: str = ""):
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{what}; repeated: {dup}{hint}")
+    return value
 
 
 class ConfigError(ValueError):
@@ -208,15 +208,19 @@ def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
         raise ConfigError(format_validation_error(err, source)) from None
 
 
-def read_suite_file(path: str | Path) -> SuiteSpec:
-    """Read and structurally validate a suite YAML file."""
+def read_yaml(path: str | Path, what: str = "suite file") -> Any:
+    """Parse a YAML file; a missing file or bad YAML is a one-line :class:`ConfigError`."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        return yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such suite file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError(f"{path}: {where}not valid YAML ({getattr(err, 'problem', err)})") from None
-    return parse_suite(data, str(path))
+
+
+def read_suite_file(path: str | Path) -> SuiteSpec:
+    """Read and structurally validate a suite YAML file."""
+    return parse_suite(read_yaml(path), str(path))

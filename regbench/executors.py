@@ -154,7 +154,7 @@ class LocalExecutor:
                 yield rec
                 feed(pid)
         finally:
-            for p, tasks in workers.values():
+            for _, tasks in workers.values():
                 tasks.put(None)
             deadline = time.time() + 5
             for p, _ in workers.values():

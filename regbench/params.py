@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import inspect
 import typing
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, create_model
 
 
-@lru_cache(maxsize=None)
+@cache
 def params_model(fn: Any, skip: tuple[str, ...] = ()) -> type[BaseModel]:
     """A pydantic model of ``fn``'s keyword parameters (a class means its ``__init__``)."""
     target = fn.__init__ if isinstance(fn, type) else fn

@@ -19,10 +19,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, SuiteSpec, format_validation_error
+from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, SuiteSpec, format_validation_error, read_yaml
 from regbench.seeding import numpy_generator
 
 DEFAULT_SPACES = Path(__file__).resolve().parent.parent / "suites" / "regularizers.yaml"
@@ -112,12 +111,7 @@ def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
     from regbench.regularizers.build import lookup
 
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such search-space file") from None
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({getattr(err, 'problem', err)})") from None
+    data = read_yaml(path, "search-space file")
     try:
         spaces = SearchSpaces.model_validate(data)
     except ValidationError as err:

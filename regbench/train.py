@@ -25,6 +25,9 @@ from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 
 
+CPU = torch.device("cpu")
+
+
 class Diverged(RuntimeError):
     """The loss became NaN or infinite; the run is recorded as ``diverged`` at ``epoch``."""
 
@@ -101,7 +104,7 @@ def train(
     stack: Stack,
     spec: TrainSpec,
     seed: int,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = CPU,
     on_epoch=None,
     checkpoint: Checkpointer | None = None,
     compile: bool = False,

@@ -37,11 +37,11 @@ class Examples:
     def __len__(self) -> int:
         return len(self.x)
 
-    def subset(self, index: torch.Tensor) -> "Examples":
+    def subset(self, index: torch.Tensor) -> Examples:
         """Examples at ``index`` ((M,) int64 or (N,) bool)."""
         return Examples(self.x[index], self.y[index], {k: v[index] for k, v in self.meta.items()})
 
-    def replace(self, **changes: Any) -> "Examples":
+    def replace(self, **changes: Any) -> Examples:
         """A copy with some of x, y, meta replaced."""
         return Examples(changes.get("x", self.x), changes.get("y", self.y), changes.get("meta", self.meta))
 

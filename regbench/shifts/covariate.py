@@ -58,7 +58,7 @@ class CovariateParams(ShiftParams):
         return values
 
     @model_validator(mode="after")
-    def _some_ood(self) -> "CovariateParams":
+    def _some_ood(self) -> CovariateParams:
         if not (self.corruptions and self.severities) and not self.angles:
             raise ValueError(
                 "covariate shift needs corruptions × severities or angles (use kind 'none' for no OOD splits)"
