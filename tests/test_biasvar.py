@@ -94,3 +94,12 @@ def test_numpy_unpacker_matches_the_evaluators_packer():
     y = torch.tensor([0, 9, 3, 3, 1, 299])
     blob = pack_predictions(y)
     assert unpack_labels(blob).tolist() == y.tolist() == unpack_predictions(blob).tolist()
+
+
+def test_diagnostics_and_report_side_never_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, regbench.diagnostics, regbench.report.diagnostics_md, regbench.diagnose; "
+            "sys.exit('torch' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -62,7 +62,7 @@ def test_table_has_the_diagnostics_columns(done, capsys):
     assert 0 <= t.loc["noisy-width256", "bias_id"] < t.loc["noisy-width1", "bias_id"]
     bv = pd.read_csv(out / "bias_variance.csv")
     assert set(bv["family"]) == {"id", "ood"} and (bv["runs"] == 2).all()
-    assert ((bv["mean_error"] - bv["bias"] - bv["net_variance"]).abs() < 1e-9).all()
+    assert ((bv["mean_error"] - bv["bias"] - bv["net_variance"]).abs() < 1e-5).all()  # CSV keeps 6 digits
 
 
 def test_files_and_thresholds_are_written(done):
