@@ -15,6 +15,7 @@ Outputs are tidy pandas frames:
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,18 @@ def _spec(text) -> dict:
     if isinstance(text, dict):
         return text
     return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def natural_key(name: str) -> str:
+    """Sort key that orders ``w2`` before ``w16`` (digit runs zero-padded to compare as numbers)."""
+    return re.sub(r"\d+", lambda m: m.group().zfill(12), str(name))
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows ordered by benchmark (natural order), then regularizer, then seed if present."""
+    by = [c for c in ("benchmark", "regularizer", "seed") if c in frame]
+    return frame.sort_values(by, key=lambda col: col.map(natural_key) if col.name == "benchmark" else col,
+                             kind="stable").reset_index(drop=True)
 
 
 def _ok(runs: pd.DataFrame) -> pd.DataFrame:
@@ -101,7 +114,7 @@ def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Threshold
             (summarize_row(row) for row in t.itertuples(index=False)), t["best_train_accuracy"], t["best_val_accuracy"]
         )
     ]
-    return t.drop(columns=["reference"]).sort_values([*KEYS, "seed"], kind="stable").reset_index(drop=True)
+    return _sorted(t.drop(columns=["reference"]))
 
 
 def summarize_row(row):
@@ -115,7 +128,7 @@ def summarize_row(row):
 def diagnostics_columns(runs: pd.DataFrame, metrics: pd.DataFrame, bv: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """Per (benchmark, regularizer): bias/variance/churn on ID and mean over OOD splits, mean
     MIA AUC and temperature over seeds, and how many runs were diagnosed underfit/overfit/ok."""
-    cells = _ok(runs)[KEYS].drop_duplicates().sort_values(KEYS).reset_index(drop=True)
+    cells = _sorted(_ok(runs)[KEYS].drop_duplicates())
     out = cells.copy()
     if not bv.empty:
         fam = bv[bv["family"].isin(["id", "ood"])].groupby([*KEYS, "family"])[["bias", "variance", "churn"]].mean()

@@ -1,0 +1,159 @@
+"""Mixup, CutMix and the per-sample switch between them, on soft targets.
+
+Every sample gets its own mixing weight λ ~ Beta(α, α) (timm's "elem" mode), where
+torchvision's MixUp/CutMix draw one λ (and one box) per batch (ENVIRONMENT.md §4). Each
+sample i is mixed with partner ``perm[i]``, ``perm`` a random permutation of the batch drawn
+from ``g`` (it may leave a few samples paired with themselves, which then stay unchanged).
+Targets are (B, K) soft rows; a convex combination of rows that sum to 1 sums to 1.
+
+Beta draws: ``torch.distributions.Beta`` samples from the global RNG, which library code
+must not touch (STYLE.md §7), so one 63-bit seed is drawn from ``g`` per batch and a numpy
+``Generator`` draws the (B,) λ — deterministic given ``g``, and cheap (one call per batch).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from regbench.regularizers import register_regularizer
+from regbench.regularizers.augment import check_images
+from regbench.regularizers.base import Regularizer, SetupContext
+
+
+def beta(g: torch.Generator, alpha: float, n: int, device) -> torch.Tensor:
+    """(n,) float32 draws from Beta(alpha, alpha), seeded from g."""
+    import numpy as np
+
+    seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
+    lam = np.random.default_rng(seed).beta(alpha, alpha, size=n)
+    return torch.from_numpy(lam).to(device=device, dtype=torch.float32)
+
+
+def partner(g: torch.Generator, n: int, device) -> torch.Tensor:
+    """(n,) int64 random permutation: sample i is mixed with sample perm[i]."""
+    return torch.randperm(n, generator=g, device=g.device).to(device)
+
+
+def box_masks(g: torch.Generator, lam: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(B, 1, H, W) bool CutMix boxes covering about (1 − lam) of each image.
+
+    As torchvision's CutMix, per sample: centre uniform over pixels, half-sides
+    int(0.5·√(1 − λ)·side), clipped at the border (so the real area may be smaller; callers
+    use the mask's own area as the weight).
+    """
+    b, dev = lam.shape[0], lam.device
+    cy = torch.randint(h, (b,), generator=g, device=g.device).to(dev)
+    cx = torch.randint(w, (b,), generator=g, device=g.device).to(dev)
+    r = 0.5 * torch.sqrt(1.0 - lam)
+    half_h, half_w = (r * h).long(), (r * w).long()
+    rows = torch.arange(h, device=dev)[None, :]  # (1, H)
+    cols = torch.arange(w, device=dev)[None, :]  # (1, W)
+    in_rows = (rows >= (cy - half_h).clamp(min=0)[:, None]) & (rows < (cy + half_h).clamp(max=h)[:, None])
+    in_cols = (cols >= (cx - half_w).clamp(min=0)[:, None]) & (cols < (cx + half_w).clamp(max=w)[:, None])
+    return (in_rows[:, :, None] & in_cols[:, None, :]).unsqueeze(1)
+
+
+def mix_targets(y: torch.Tensor, perm: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """lam_i · y_i + (1 − lam_i) · y_perm[i]. y: (B, K) soft targets; lam: (B,)."""
+    lam = lam.to(y.dtype)[:, None]
+    return lam * y + (1.0 - lam) * y[perm]
+
+
+def _check(name: str, x: torch.Tensor, y: torch.Tensor) -> None:
+    check_images(x, name)
+    if y.ndim != 2 or y.shape[0] != x.shape[0] or not y.is_floating_point():
+        raise ValueError(
+            f"{name}: expected float soft targets (B, K) with B={x.shape[0]}, got {tuple(y.shape)} {y.dtype}"
+        )
+
+
+def _check_alpha(name: str, **alphas: float) -> None:
+    for key, a in alphas.items():
+        if not a > 0:
+            raise ValueError(f"{name}: {key} must be > 0, got {a}")
+
+
+def _mixup(x, perm, lam):
+    """Pixel-wise blend; returns (x, y, weight) with weight = lam."""
+    lx = lam.to(x.dtype).view(-1, 1, 1, 1)
+    return lx * x + (1.0 - lx) * x[perm], lam
+
+
+def _cutmix(x, perm, lam, g):
+    """Paste the partner's box; returns (x, weight) with weight = the kept area fraction."""
+    mask = box_masks(g, lam, x.shape[2], x.shape[3])
+    kept = 1.0 - mask.flatten(1).float().mean(1)
+    return torch.where(mask, x[perm], x), kept
+
+
+@register_regularizer("mixup")
+class Mixup(Regularizer):
+    """Mixup with a per-sample λ ~ Beta(α, α) (Zhang et al., arXiv:1710.09412)."""
+
+    kind = "augmentation"
+
+    def __init__(self, alpha: float = 0.2):
+        self.alpha = alpha
+
+    def setup(self, ctx: SetupContext) -> None:
+        _check_alpha("mixup", alpha=self.alpha)
+
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
+        _check("mixup", x, y)
+        perm = partner(g, x.shape[0], x.device)
+        x, lam = _mixup(x, perm, beta(g, self.alpha, x.shape[0], x.device))
+        return x, mix_targets(y, perm, lam)
+
+
+@register_regularizer("cutmix")
+class Cutmix(Regularizer):
+    """CutMix with a per-sample box of area ≈ (1 − λ), λ ~ Beta(α, α) (Yun et al., arXiv:1905.04899).
+
+    The target weight is the area actually kept after clipping the box at the border.
+    """
+
+    kind = "augmentation"
+
+    def __init__(self, alpha: float = 1.0):
+        self.alpha = alpha
+
+    def setup(self, ctx: SetupContext) -> None:
+        _check_alpha("cutmix", alpha=self.alpha)
+
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
+        _check("cutmix", x, y)
+        perm = partner(g, x.shape[0], x.device)
+        x, kept = _cutmix(x, perm, beta(g, self.alpha, x.shape[0], x.device), g)
+        return x, mix_targets(y, perm, kept)
+
+
+@register_regularizer("mixup_cutmix")
+class MixupCutmix(Regularizer):
+    """Per sample, CutMix with probability ``switch_prob``, else Mixup, as in timm (arXiv:1905.04899, arXiv:1710.09412).
+
+    Defaults are timm's / DeiT's (mixup α 0.8, cutmix α 1.0, switch 0.5). Both results are
+    computed for the whole batch and each sample keeps one, which costs one extra blend but
+    no per-sample Python.
+    """
+
+    kind = "augmentation"
+
+    def __init__(self, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0, switch_prob: float = 0.5):
+        self.mixup_alpha = mixup_alpha
+        self.cutmix_alpha = cutmix_alpha
+        self.switch_prob = switch_prob
+
+    def setup(self, ctx: SetupContext) -> None:
+        _check_alpha("mixup_cutmix", mixup_alpha=self.mixup_alpha, cutmix_alpha=self.cutmix_alpha)
+        if not 0.0 <= self.switch_prob <= 1.0:
+            raise ValueError(f"mixup_cutmix: switch_prob must be in [0, 1], got {self.switch_prob}")
+
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
+        _check("mixup_cutmix", x, y)
+        b = x.shape[0]
+        perm = partner(g, b, x.device)
+        use_cut = torch.rand(b, generator=g, device=g.device).to(x.device) < self.switch_prob
+        x_mix, lam_mix = _mixup(x, perm, beta(g, self.mixup_alpha, b, x.device))
+        x_cut, lam_cut = _cutmix(x, perm, beta(g, self.cutmix_alpha, b, x.device), g)
+        x = torch.where(use_cut.view(-1, 1, 1, 1), x_cut, x_mix)
+        return x, mix_targets(y, perm, torch.where(use_cut, lam_cut, lam_mix))
