@@ -103,3 +103,25 @@ def test_diagnostics_and_report_side_never_import_torch():
     code = ("import sys, regbench.diagnostics, regbench.report.diagnostics_md, regbench.diagnose; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_curve_diagnosis_rules():
+    from regbench.diagnostics import Thresholds, diagnose, summarize
+
+    flat = {"train_loss": [2.0, 1.9, 1.9], "train_accuracy": [0.2, 0.2, 0.2], "val_loss": [2.0, 1.95, 1.95],
+            "val_accuracy": [0.2, 0.2, 0.2]}
+    memorizing = {"train_loss": [1.0, 0.5, 0.1], "train_accuracy": [0.7, 0.9, 1.0], "val_loss": [0.6, 0.5, 0.9],
+                  "val_accuracy": [0.8, 0.85, 0.8]}
+    s = summarize(memorizing)
+    assert (s.min_val_loss_epoch, s.delivered_epoch, s.gap) == (2, 3, pytest.approx(0.2))
+    assert s.rose_while_train_fell and s.val_loss_rise_rel == pytest.approx(0.8)
+    assert diagnose(s, 1.0, 0.85) == "overfit"
+    assert diagnose(summarize(flat), 1.0, 0.85) == "underfit"
+    # the same run judged at the epoch early stopping restored is fine
+    assert diagnose(summarize(memorizing, delivered_epoch=2), 1.0, 0.85) == "ok"
+    # low accuracies while val loss rises are overfitting, not a lack of capacity
+    assert diagnose(summarize(memorizing), 1.0, 1.0, Thresholds(overfit_gap=0.5)) == "ok"
+    with pytest.raises(ValueError, match="outside the recorded"):
+        summarize(flat, delivered_epoch=4)
+    with pytest.raises(ValueError, match="curves lack 'val_loss'"):
+        summarize({**flat, "val_loss": []})
