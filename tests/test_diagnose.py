@@ -68,7 +68,7 @@ def test_table_has_the_diagnostics_columns(done, capsys):
 def test_files_and_thresholds_are_written(done):
     _, _, out = done
     md = (out / "diagnostics.md").read_text()
-    assert "underfit: train and val accuracy both ≥ 0.10 below" in md and "val loss not rising" in md
+    assert "underfit: train (clean, eval mode) and val accuracy both ≥ 0.10 below" in md and "val loss not rising" in md
     for png in ("bias_variance.png", "learning_curves.png", "error_vs_width.png"):
         assert (out / png).stat().st_size > 1000 and f"]({png})" in md
     w = pd.read_csv(out / "error_vs_width.csv")

@@ -1,5 +1,7 @@
 """``sweep_model_args`` expansion and the diagnostics suites (capacity, stacking, inductive_bias)."""
 
+import itertools
+
 import pytest
 
 from regbench.cli import main
@@ -62,7 +64,7 @@ def test_stacking_suite_adds_one_regularizer_at_a_time():
     plan = load_suite("stacking")
     stacks = list(dict.fromkeys(tuple(s.name for s in r.regularizer.stack) for r in plan.runs))
     assert stacks[0] == ("erm",)
-    for prev, cur in zip(stacks[1:], stacks[2:]):
+    for prev, cur in itertools.pairwise(stacks[1:]):
         assert cur[:-1] == prev  # each config is the previous one plus one regularizer
     assert [s[-1] for s in stacks[1:]] == ["weight_decay", "crop_flip", "mixup", "label_smoothing", "dropout"]
 

@@ -24,12 +24,16 @@ class Thresholds:
 
     def describe(self) -> str:
         return (
-            f"underfit: train and val accuracy both ≥ {self.underfit_margin:.2f} below the best run on the same "
+            f"underfit: train (clean, eval mode) and val accuracy both ≥ {self.underfit_margin:.2f} below the best run on the same "
             f"data (same data fingerprint and label noise) and val loss not rising (< {self.overfit_rise:.0%} above "
             f"its minimum); overfit: train − val accuracy ≥ {self.overfit_gap:.2f} "
-            f"and val loss ≥ {self.overfit_rise:.0%} above its minimum while train loss fell; ok otherwise "
+            f"(train accuracy on the labels trained on) and val loss ≥ {self.overfit_rise:.0%} above its minimum "
+            f"while train loss fell; ok otherwise "
             f"(underfit is checked first)"
         )
+
+
+DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
@@ -75,12 +79,18 @@ def summarize(curves: dict[str, list[float]], delivered_epoch: int | None = None
 
 
 def diagnose(s: CurveSummary, best_train_accuracy: float, best_val_accuracy: float,
-             t: Thresholds = Thresholds()) -> str:
-    """``underfit`` / ``overfit`` / ``ok`` for one run against the best run on the same data."""
+             t: Thresholds = DEFAULT_THRESHOLDS, train_accuracy: float | None = None) -> str:
+    """``underfit`` / ``overfit`` / ``ok`` for one run against the best run on the same data.
+
+    ``train_accuracy`` (e.g. the evaluator's clean, eval-mode train accuracy) replaces the
+    curve's train-mode accuracy in the underfit test; the curve's (on the labels trained on)
+    stays in the overfit gap, where memorized noisy labels must count.
+    """
     # a rising val loss means the model is already fitting noise: low accuracies then are not
     # a lack of capacity (e.g. a mid-width net at the interpolation threshold under label noise)
     rising = s.rose_while_train_fell and s.val_loss_rise_rel >= t.overfit_rise
-    if (s.train_accuracy <= best_train_accuracy - t.underfit_margin
+    fit = s.train_accuracy if train_accuracy is None else train_accuracy
+    if (fit <= best_train_accuracy - t.underfit_margin
             and s.val_accuracy <= best_val_accuracy - t.underfit_margin and not rising):
         return "underfit"
     if s.gap >= t.overfit_gap and s.rose_while_train_fell and s.val_loss_rise_rel >= t.overfit_rise:

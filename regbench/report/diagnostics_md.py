@@ -9,9 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from regbench.diagnostics import Thresholds
+from regbench.diagnostics.curves import DEFAULT_THRESHOLDS
 from regbench.report import diagnostics_plots as P
 from regbench.report.diagnostics_view import (
-    bias_variance_table, curve_table, diagnostics_columns, width_table,
+    bias_variance_table,
+    curve_table,
+    diagnostics_columns,
+    width_table,
 )
 
 HEADERS = {
@@ -53,7 +57,7 @@ def _md(header: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def build_diagnostics(runs: pd.DataFrame, metrics: pd.DataFrame, preds: pd.DataFrame, suite: str,
-                      out_dir: str | Path, thresholds: Thresholds = Thresholds(), plots: bool = True) -> Diagnostics:
+                      out_dir: str | Path, thresholds: Thresholds = DEFAULT_THRESHOLDS, plots: bool = True) -> Diagnostics:
     """Compute every diagnostics frame and write them to ``out_dir`` (created)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -91,19 +95,19 @@ def write_markdown(d: Diagnostics, suite: str, path: Path) -> None:
         header, rows = table_rows(d.table)
         lines += _md(header, rows) + [""]
     lines += [
-        "**Bias / variance** (Domingos 2000, 0-1 loss, across the seeds of a cell): main prediction = mode "
+        ("**Bias / variance** (Domingos 2000, 0-1 loss, across the seeds of a cell): main prediction = mode "
         "over seeds (ties → smallest label); bias = error of the main prediction; variance = mean disagreement "
         "of each run with it; churn = mean pairwise disagreement between seeds. ID = test_id; OOD = mean over "
         "the OOD splits. Needs ≥ 2 ok runs per cell. With `data_resample: bootstrap` the variance also "
-        "includes \"a different training set\".",
+        "includes \"a different training set\"."),
         "",
-        f"**Diagnosis** thresholds — {d.thresholds.describe()}. Accuracies are read at the delivered epoch "
+        (f"**Diagnosis** thresholds — {d.thresholds.describe()}. Accuracies are read at the delivered epoch "
         "(early stopping's restored epoch, else the last); train accuracy is on the labels trained on (label "
-        "noise included).",
+        "noise included)."),
         "",
-        "**MIA AUC**: loss-threshold membership inference (members = a train subset the size of test_id, "
+        ("**MIA AUC**: loss-threshold membership inference (members = a train subset the size of test_id, "
         "non-members = test_id); 0.5 = no leakage. **T (val)**: temperature fitted on validation only; "
-        "`ece_ts` / `nll_ts` in the store are the test metrics after scaling.",
+        "`ece_ts` / `nll_ts` in the store are the test metrics after scaling."),
         "",
     ]
     for name, title in (("bias_variance.png", "Bias and variance per regularizer"),

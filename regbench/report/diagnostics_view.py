@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.diagnostics import Thresholds, decompose, diagnose, summarize, unpack_labels
+from regbench.diagnostics.curves import DEFAULT_THRESHOLDS
 
 KEYS = ["benchmark", "regularizer"]
 # what makes two runs "the same data" for the underfit reference: the data fingerprint's inputs
@@ -86,15 +87,21 @@ def reference_key(spec: dict) -> str:
     return json.dumps(key, sort_keys=True)
 
 
-def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
+def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """Per ok run with curves: the curve summary and the diagnosis.
 
     The delivered epoch is ``restored_epoch`` (early stopping) when recorded, else the last.
-    The underfit reference is the best final train and val accuracy over the runs on the
-    same data (:func:`reference_key`), across every model and regularizer of the suite.
+    The underfit reference is the best clean train accuracy (the evaluator's, eval mode) and
+    the best delivered val accuracy over the runs on the same data (:func:`reference_key`),
+    across every model and regularizer of the suite.
     """
-    run_rows = metrics[(metrics["split"] == "run") & (metrics["metric"] == "restored_epoch")]
-    restored = dict(zip(run_rows["run_key"], run_rows["value"]))
+    run_rows = metrics[metrics["split"] == "run"]
+    restored = run_rows[run_rows["metric"] == "restored_epoch"]
+    restored = dict(zip(restored["run_key"], restored["value"]))
+    # the evaluator's train accuracy: clean labels, eval mode (no dropout, no augmentation/mixup),
+    # at the delivered weights — the fair measure of "can it fit the training data"
+    clean = run_rows[run_rows["metric"] == "train_accuracy"]
+    clean = dict(zip(clean["run_key"], clean["value"]))
     rows = []
     for r in _ok(runs).itertuples(index=False):
         curves = _spec(r.curves)
@@ -102,17 +109,17 @@ def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Threshold
             continue
         s = summarize(curves, int(restored[r.run_key]) if r.run_key in restored else None)
         rows.append({"run_key": r.run_key, "benchmark": r.benchmark, "regularizer": r.regularizer, "seed": r.seed,
-                     "reference": reference_key(_spec(r.spec)), **s.as_dict()})
+                     "reference": reference_key(_spec(r.spec)), **s.as_dict(),
+                     "clean_train_accuracy": clean.get(r.run_key, s.train_accuracy)})
     t = pd.DataFrame(rows)
     if t.empty:
         return t
-    best = t.groupby("reference")[["train_accuracy", "val_accuracy"]].transform("max")
-    t["best_train_accuracy"], t["best_val_accuracy"] = best["train_accuracy"], best["val_accuracy"]
+    best = t.groupby("reference")[["clean_train_accuracy", "val_accuracy"]].transform("max")
+    t["best_train_accuracy"], t["best_val_accuracy"] = best["clean_train_accuracy"], best["val_accuracy"]
     t["diagnosis"] = [
-        diagnose(s, bt, bv, thresholds)
-        for s, bt, bv in zip(
-            (summarize_row(row) for row in t.itertuples(index=False)), t["best_train_accuracy"], t["best_val_accuracy"]
-        )
+        diagnose(summarize_row(row), row.best_train_accuracy, row.best_val_accuracy, thresholds,
+                 row.clean_train_accuracy)
+        for row in t.itertuples(index=False)
     ]
     return _sorted(t.drop(columns=["reference"]))
 
@@ -143,7 +150,7 @@ def diagnostics_columns(runs: pd.DataFrame, metrics: pd.DataFrame, bv: pd.DataFr
     if not curves.empty:
         counts = curves.groupby(KEYS)["diagnosis"].value_counts().unstack(fill_value=0)
         for d in ("underfit", "overfit", "ok"):
-            counts[d] = counts[d] if d in counts else 0
+            counts[d] = counts.get(d, 0)
         counts = counts[["underfit", "overfit", "ok"]].add_prefix("n_")
         out = out.merge(counts.reset_index(), on=KEYS, how="left")
     for c in ("bias_id", "variance_id", "churn_id", "bias_ood", "variance_ood", "churn_ood", "mia_auc",
@@ -171,7 +178,7 @@ def width_table(runs: pd.DataFrame, metrics: pd.DataFrame, arg: str = "width") -
             continue
         curves = _spec(r.curves)
         suffix = f"-{arg}{value}"
-        base = r.benchmark[: -len(suffix)] if r.benchmark.endswith(suffix) else r.benchmark
+        base = r.benchmark.removesuffix(suffix)
         rows.append({"base": base, "benchmark": r.benchmark, "regularizer": r.regularizer, "seed": r.seed,
                      "label_noise": spec.get("train", {}).get("label_noise", 0.0), arg: value,
                      "test_error": 1 - acc[r.run_key],
