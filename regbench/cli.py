@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--no-plots", action="store_true", help="tables and page only (faster)")
     store_arg(lb)
 
+    dg = sub.add_parser("diagnose", help="bias/variance, churn, over/underfitting and MIA diagnostics of a suite")
+    dg.add_argument("suite")
+    dg.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    dg.add_argument("--no-plots", action="store_true", help="tables and diagnostics.md only")
+    store_arg(dg)
+
     ls = sub.add_parser("list", help="list registered regularizers, models, datasets, shifts or suites")
     ls.add_argument("what", choices=["regularizers", "models", "datasets", "shifts", "suites"])
 
@@ -228,6 +234,14 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
+def cmd_diagnose(args) -> int:
+    from regbench.diagnose import write_diagnostics
+
+    out = Path(args.out) if args.out else Path("leaderboard") / Path(args.suite).stem
+    write_diagnostics(args.suite, args.store, out, plots=not args.no_plots)
+    return 0
+
+
 def cmd_list(args) -> int:
     if args.what == "suites":
         from regbench.config import read_suite_file
@@ -294,7 +308,7 @@ def cmd_export(args) -> int:
 
 COMMANDS = {
     "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "validate": cmd_validate,
-    "export": cmd_export, "data": cmd_data, "compare": cmd_compare,
+    "export": cmd_export, "data": cmd_data, "compare": cmd_compare, "diagnose": cmd_diagnose,
 }
 
 if __name__ == "__main__":

@@ -198,10 +198,52 @@ def _path(loc: tuple) -> str:
     return out or "(top level)"
 
 
+SWEEP_FIELD = "sweep_model_args"
+
+
+def expand_sweeps(data: dict, source: str = "<suite>") -> dict:
+    """Expand each benchmark's ``sweep_model_args: {arg: [v1, v2, …]}`` into one benchmark per value.
+
+    ``{name: mlp, model_args: {depth: 1}, sweep_model_args: {width: [8, 64]}}`` becomes
+    ``mlp-width8`` and ``mlp-width64`` with ``model_args`` ``{depth: 1, width: 8}`` / ``{…, 64}``;
+    several args give their cartesian product, suffixes in the order written. Expansion runs
+    before validation, so every expanded benchmark is validated like a hand-written one (field
+    paths then index the expanded list; the names carry the suffix).
+    """
+    benches = data.get("benchmarks")
+    if not isinstance(benches, list) or not any(isinstance(b, dict) and SWEEP_FIELD in b for b in benches):
+        return data
+    out: list[Any] = []
+    for i, b in enumerate(benches):
+        if not (isinstance(b, dict) and SWEEP_FIELD in b):
+            out.append(b)
+            continue
+        where = f"{source}: benchmarks[{i}].{SWEEP_FIELD}"
+        sweep = b[SWEEP_FIELD]
+        if not isinstance(sweep, dict) or not sweep:
+            raise ConfigError(f"{where}: expected a non-empty mapping of model argument → list of values; found {sweep!r}")
+        base_args = b.get("model_args") or {}
+        combos: list[tuple[str, dict]] = [("", {})]
+        for arg, values in sweep.items():
+            if not isinstance(values, list) or not values or len(set(map(repr, values))) != len(values):
+                raise ConfigError(f"{where}.{arg}: expected a non-empty list of distinct values; found {values!r}")
+            if isinstance(base_args, dict) and arg in base_args:
+                raise ConfigError(f"{where}.{arg}: also set in model_args; set it in one place")
+            combos = [(f"{sfx}-{arg}{v}", {**args, arg: v}) for sfx, args in combos for v in values]
+        rest = {k: v for k, v in b.items() if k != SWEEP_FIELD}
+        for sfx, args in combos:
+            out.append({**rest, "name": f"{rest.get('name', '')}{sfx}", "model_args": {**base_args, **args}})
+    return {**data, "benchmarks": out}
+
+
 def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
-    """Validate a suite mapping; raise :class:`ConfigError` with file and field paths."""
+    """Validate a suite mapping; raise :class:`ConfigError` with file and field paths.
+
+    Benchmarks with ``sweep_model_args`` are expanded first (:func:`expand_sweeps`).
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level; found {type(data).__name__}")
+    data = expand_sweeps(data, source)
     try:
         return SuiteSpec.model_validate(data)
     except ValidationError as err:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from regbench import metrics as M
+from regbench.calibration import fit_temperature
 from regbench.data.base import Examples, Splits
 from regbench.seeding import torch_generator
 from regbench.train import predict_logits
@@ -25,6 +26,7 @@ class Evaluation:
     rows: list[dict[str, Any]] = field(default_factory=list)
     reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     predictions: dict[str, bytes] = field(default_factory=dict)
+    targets: dict[str, bytes] = field(default_factory=dict)  # true labels per test split, packed alike
     seconds: float = 0.0
 
     def add(self, split: str, metric: str, value: float, n: int | None = None, info: dict | None = None) -> None:
@@ -77,15 +79,27 @@ def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, 
     ev.reliability[name] = M.reliability(probs, y)
 
 
+def scaled_metrics(ev: Evaluation, name: str, logits: torch.Tensor, y: torch.Tensor, temperature: float) -> None:
+    """``ece_ts`` and ``nll_ts`` of softmax(logits / T); rows carry the split's family/shift/severity."""
+    probs = torch.softmax(logits / temperature, dim=1)
+    base = next(r for r in ev.rows if r["split"] == name and r["metric"] == "accuracy")
+    for metric, value in (("ece_ts", M.ece(probs, y)), ("nll_ts", M.nll(probs, y))):
+        ev.rows.append({**base, "metric": metric, "value": float(value)})
+
+
 def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
     """Evaluate a trained model on train (clean), test_id and every OOD split.
 
     Also computes the run-level numbers: generalization gap (train acc − test_id acc),
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
-    size of test_id, non-members = test_id), weight sparsity and parameter count.
+    size of test_id, non-members = test_id), weight sparsity and parameter count, and the
+    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
     """
     t0 = time.perf_counter()
     ev = Evaluation()
+    # post-hoc temperature fitted on the validation split alone (never a test split)
+    temperature = fit_temperature(predict_logits(model, splits.val.x.to(device)), splits.val.y.to(device))
+    ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
     # sweeps (regbench.selection) reads validation numbers only, never a test split's
@@ -96,6 +110,8 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
         split_metrics(ev, name, probs, ex, info)
         if name not in ("train", "val"):
             ev.predictions[name] = pack_predictions(probs.argmax(1))
+            ev.targets[name] = pack_predictions(ex.y)
+            scaled_metrics(ev, name, logits, ex.y.to(logits.device), temperature)
     # membership inference on clean per-example losses
     test_id = splits.test_id
     g = torch_generator(seed, "mia")

@@ -148,7 +148,7 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
     curves = {"train_loss": h.train_loss, "train_accuracy": h.train_accuracy,
               "val_loss": h.val_loss, "val_accuracy": h.val_accuracy}
     return _record(spec, "ok", kind=kind, metrics=ev.rows, reliability=ev.reliability,
-                   predictions=ev.predictions, curves=curves, timings=timings, env=environment(dev))
+                   predictions=ev.predictions, targets=ev.targets, curves=curves, timings=timings, env=environment(dev))
 
 
 def apply_training_options(splits: Splits, spec: RunSpec):

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS reliability (
 );
 CREATE INDEX IF NOT EXISTS reliability_run ON reliability(run_key);
 CREATE TABLE IF NOT EXISTS predictions (run_key TEXT, split TEXT, labels BLOB, PRIMARY KEY (run_key, split));
+CREATE TABLE IF NOT EXISTS targets (fingerprint TEXT, split TEXT, labels BLOB, PRIMARY KEY (fingerprint, split));
 CREATE TABLE IF NOT EXISTS suite_runs (
     suite TEXT, run_key TEXT, benchmark TEXT, regularizer TEXT, seed INTEGER,
     PRIMARY KEY (suite, benchmark, regularizer, seed)
@@ -64,6 +65,7 @@ class RunRecord:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     predictions: dict[str, bytes] = field(default_factory=dict)
+    targets: dict[str, bytes] = field(default_factory=dict)  # true test labels, kept once per fingerprint
     curves: dict[str, list[float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
@@ -150,6 +152,11 @@ class Store:
                 "INSERT INTO predictions VALUES (?,?,?)",
                 [(rec.run_key, s, sqlite3.Binary(b)) for s, b in rec.predictions.items()],
             )
+            # test labels depend only on the data (fingerprint), so runs share one copy
+            db.executemany(
+                "INSERT OR IGNORE INTO targets VALUES (?,?,?)",
+                [(rec.fingerprint, s, sqlite3.Binary(b)) for s, b in rec.targets.items()],
+            )
 
     def add_to_suite(self, suite: str, entries: Iterable[tuple[str, str, str, int]]) -> None:
         """Record that ``suite`` consists of (run_key, benchmark, regularizer, seed) entries."""
@@ -204,6 +211,22 @@ class Store:
     def predictions(self, key: str) -> dict[str, bytes]:
         return {s: bytes(b) for s, b in self.db.execute(
             "SELECT split, labels FROM predictions WHERE run_key=?", (key,))}
+
+    def predictions_frame(self, keys: Iterable[str]):
+        """Packed predicted labels of runs ``keys`` joined with the true test labels.
+
+        Columns: run_key, split, labels (bytes), targets (bytes, or None when the run was
+        recorded before targets were stored). Unpack with ``regbench.diagnostics.unpack_labels``.
+        """
+        import pandas as pd
+
+        keys = tuple(keys)
+        preds = self._frame("predictions", keys)
+        fps = pd.read_sql_query("SELECT r.run_key, r.fingerprint FROM runs r JOIN wanted USING (run_key)", self.db)
+        tg = pd.read_sql_query("SELECT fingerprint, split, labels AS targets FROM targets", self.db)
+        out = preds.merge(fps, on="run_key", how="left").merge(tg, on=["fingerprint", "split"], how="left")
+        out["targets"] = out["targets"].astype(object).where(out["targets"].notna(), None)
+        return out[["run_key", "split", "labels", "targets"]]
 
     def frames(self, suite: str | None = None):
         """(runs, metrics, reliability) pandas frames in the report's schema.

@@ -14,4 +14,4 @@ def register_model(name: str):
     return MODELS.register(name)
 
 
-MODEL_MODULES = ["regbench.models.mlp", "regbench.models.cnn", "regbench.models.resnet"]
+MODEL_MODULES = ["regbench.models.mlp", "regbench.models.cnn", "regbench.models.resnet", "regbench.models.vit"]
