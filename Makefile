@@ -9,7 +9,7 @@ STAMP := $(VENV)/.regbench-installed
 STORE ?= results/regbench.sqlite
 ARGS ?=
 
-.PHONY: install bench test perf leaderboard clean
+.PHONY: install bench test perf leaderboard lint clean
 
 install: $(STAMP)
 
@@ -26,10 +26,15 @@ leaderboard: install
 	$(BIN)/regbench leaderboard $(SUITE) --store $(STORE)
 
 test: install
+	$(BIN)/ruff check regbench tests benchmarks examples
 	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
 
 perf: install
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)
+
+lint: install
+	$(BIN)/ruff check regbench tests benchmarks examples
+	$(BIN)/ruff format --check regbench tests benchmarks examples
 
 clean:
 	rm -rf results/*.sqlite* .pytest_cache .benchmarks build *.egg-info

@@ -52,12 +52,39 @@ def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = T
         raise ConfigError(
             f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first"
         )
-    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots)
+    diag = diagnostics(store, runs, metrics, meta["name"], Path(out_dir), plots)
+    titles = {"bias_variance.png": "Bias and variance per regularizer",
+              "learning_curves.png": "Learning curves per benchmark",
+              "error_vs_width.png": "Test error vs width (double descent)"}
+    extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
+    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots,
+                              extra_plots=extra)
+    append_section(Path(out_dir) / "README.md", "Diagnostics (why a regularizer works)",
+                   diag_markdown(Path(out_dir) / "diagnostics.md"))
     append_selection(Path(out_dir))
     if show:
         render_terminal(board)
         echo(f"wrote {len(board.files)} files to {out_dir}/ (README.md, leaderboard.csv/.json/.tex, index.html, plots)")
     return board
+
+
+def diagnostics(store: Store, runs, metrics, suite: str, out_dir: Path, plots: bool):
+    """Bias–variance, overfitting diagnoses, MIA and temperature per regularizer (diagnostics.md)."""
+    from regbench.report.diagnostics_md import build_diagnostics
+
+    ok = runs[runs["status"] == "ok"]
+    preds = store.predictions_frame(ok["run_key"])
+    return build_diagnostics(runs, metrics, preds, suite, out_dir, plots=plots)
+
+
+def diag_markdown(path: Path) -> str:
+    """diagnostics.md without its title, headings one level down, for the leaderboard README."""
+    lines = path.read_text().splitlines()[1:]
+    return "\n".join(("#" + line) if line.startswith("## ") else line for line in lines).strip()
+
+
+def append_section(readme: Path, title: str, body: str) -> None:
+    readme.write_text(readme.read_text().rstrip() + f"\n\n## {title}\n\n{body}\n")
 
 
 def append_selection(out_dir: Path) -> None:

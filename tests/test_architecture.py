@@ -27,7 +27,7 @@ STAGES = {
     "regbench.store": 8,
     "regbench.runner": 9, "regbench.prepare": 9, "regbench.executors": 9, "regbench.executor_ray": 9,
     "regbench.executor_slurm": 9, "regbench.progress": 9, "regbench.checkpoint": 6, "regbench.plugins": 4,
-    "regbench.execution": 6,
+    "regbench.execution": 6, "regbench.calibration": 6, "regbench.diagnose": 11,
     "regbench.diagnostics": 10, "regbench.report": 10, "regbench.leaderboard": 10, "regbench.export": 10,
     "regbench.selection": 10, "regbench.verdict": 10, "regbench.compare": 11, "regbench.compare_report": 11,
     "regbench.sweep": 5, "regbench.sweep_run": 11,

@@ -28,12 +28,14 @@ def build_leaderboard(
     reps: int = DEFAULT_REPS,
     level: float = DEFAULT_LEVEL,
     plots: bool = True,
+    extra_plots: dict[str, Path] | None = None,
 ) -> Leaderboard:
     """Aggregate the records and write every leaderboard file into ``out_dir``.
 
     runs: one row per run; metrics: tidy rows (run_key, split, family, shift, severity,
-    metric, value, n); reliability: 15-bin reliability rows. Identical inputs give
-    byte-identical files. Returns the Leaderboard with ``files`` filled in.
+    metric, value, n); reliability: 15-bin reliability rows. ``extra_plots`` (title → PNG
+    already written, e.g. the diagnostics' bias/variance bars) join the page and README.
+    Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
     from regbench.report import site, tables
 
@@ -48,6 +50,7 @@ def build_leaderboard(
 
         made, notes = plot_all(lb, metrics, reliability, out)
         lb.notes.extend(notes)
+        made = {**made, **(extra_plots or {})}
     files = {"README.md": out / "README.md", "leaderboard.csv": out / "leaderboard.csv",
              "leaderboard.json": out / "leaderboard.json", "leaderboard.tex": out / "leaderboard.tex",
              "index.html": out / "index.html"}
