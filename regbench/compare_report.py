@@ -27,9 +27,9 @@ METRICS = (("id_accuracy", "ID acc", True), ("ood_accuracy", "OOD acc", True),
            ("ece_id", "ECE ID", False), ("ece_ood", "ECE OOD", False))
 PRIMARY = {  # suite primary_metric → (run_numbers key, title, higher is better)
     "ood_accuracy": ("ood_accuracy", "OOD accuracy", True),
-    "test_id_accuracy": ("id_accuracy", "ID accuracy", True),
+    "id_accuracy": ("id_accuracy", "ID accuracy", True),
     "worst_group_accuracy": ("worst_group_accuracy", "worst-group accuracy", True),
-    "ood_ece": ("ece_ood", "OOD ECE", False),
+    "ece_ood": ("ece_ood", "OOD ECE", False),
 }
 OVERALL = "overall"
 

@@ -83,3 +83,10 @@ def test_compare_refuses_a_config_identical_to_a_baseline_and_a_clashing_name(tm
     assert main(["compare", "label_smoothing", "--param", "smoothing", *base]) == 1
     assert "expected NAME=VALUE" in capsys.readouterr().err
     assert Store(store).count() == 0  # every refusal came before any training
+
+
+def test_compare_knows_every_primary_metric():
+    from regbench.compare_report import PRIMARY
+    from regbench.config import PRIMARY_METRICS
+
+    assert set(PRIMARY_METRICS) == set(PRIMARY)

@@ -225,3 +225,11 @@ def test_render_terminal(built):
     assert "mixup" in text and "OOD acc" in text and "2" + SHORT_MARK in text
     assert math.isfinite(lb.main["ood_accuracy"].iloc[0])
     assert isinstance(lb.per_benchmark, pd.DataFrame)
+
+
+def test_every_primary_metric_a_suite_may_declare_is_a_report_column():
+    from regbench.config import PRIMARY_METRICS
+    from regbench.report.aggregate import COLUMNS
+
+    keys = {c.key for c in COLUMNS}
+    assert set(PRIMARY_METRICS) <= keys
