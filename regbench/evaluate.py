@@ -87,6 +87,16 @@ def scaled_metrics(ev: Evaluation, name: str, logits: torch.Tensor, y: torch.Ten
         ev.rows.append({**base, "metric": metric, "value": float(value)})
 
 
+def official_metrics(ev: Evaluation, name: str, pred: torch.Tensor, ex: Examples, data: Any, info: dict) -> None:
+    """A WILDS dataset's own ``eval`` numbers for one split (waterbirds ``acc_wg``, …), recorded
+    as WILDS reports them under ``wilds/<key>``. pred, ex.y: (N,); metadata from ``ex.meta``."""
+    from regbench.data.wilds_data import metadata_array, wilds_eval
+
+    results = wilds_eval(data.name, data.details["root"], pred.cpu(), ex.y, metadata_array(ex, data))
+    for key, value in sorted(results.items()):
+        ev.add(name, f"wilds/{key}", value, len(ex), info)
+
+
 def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
     """Evaluate a trained model on train (clean), test_id and every OOD split.
 
@@ -112,6 +122,8 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
             ev.predictions[name] = pack_predictions(probs.argmax(1))
             ev.targets[name] = pack_predictions(ex.y)
             scaled_metrics(ev, name, logits, ex.y.to(logits.device), temperature)
+            if splits.info.details.get("source") == "wilds":
+                official_metrics(ev, name, probs.argmax(1), ex, splits.info, info)
     # membership inference on clean per-example losses
     test_id = splits.test_id
     g = torch_generator(seed, "mia")
