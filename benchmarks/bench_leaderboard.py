@@ -53,3 +53,51 @@ if __name__ == "__main__":
         t4 = time.perf_counter()
     print(f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
           f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)")
+
+
+def write_store(path, runs, metrics, reliability, suite: str) -> None:
+    """Bulk-load synthetic frames into a real regbench SQLite store (schema of regbench.store)."""
+    import sqlite3
+
+    from regbench.store import Store
+
+    Store(path).close()
+    db = sqlite3.connect(path)
+    cols = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
+    r = runs.astype(object).where(runs.notna(), None).assign(shift_kind="covariate", spec="{}", curves="{}", timings="{}", env="{}", fingerprint="f",
+                    created_at=0.0, submission=runs["submission"].astype(int))
+    db.executemany(f"INSERT INTO runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                   r[cols].itertuples(index=False, name=None))
+    m = metrics[["run_key", "split", "family", "shift", "severity", "metric", "value", "n"]].astype(object)
+    m = m.where(m.notna(), None)  # pandas NA → SQL NULL
+    db.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?)", m.itertuples(index=False, name=None))
+    rel = reliability.sort_values(["run_key", "split", "bin"]).groupby(["run_key", "split"], sort=False)
+    db.executemany("INSERT INTO reliability VALUES (?,?,?,?,?)", (
+        (key, split, *(g[c].to_numpy("float64").tobytes() for c in ("confidence", "accuracy", "count")))
+        for (key, split), g in rel))
+    db.executemany("INSERT INTO suite_runs VALUES (?,?,?,?,?)",
+                   runs[["run_key", "benchmark", "regularizer", "seed"]].assign(suite=suite)
+                   [["suite", "run_key", "benchmark", "regularizer", "seed"]].itertuples(index=False, name=None))
+    db.commit()
+    db.close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_store(store, tmp_path_factory):
+    path = tmp_path_factory.mktemp("store") / "s.sqlite"
+    write_store(path, store[0], store[1], store[2], store[3]["name"])
+    return path, store[3]
+
+
+def test_leaderboard_from_sqlite_100k_runs(benchmark, sqlite_store, tmp_path):
+    """The whole `regbench leaderboard` path: read the SQLite store, aggregate, tables, plots, page."""
+    from regbench.store import Store
+
+    path, suite = sqlite_store
+
+    def build():
+        runs, metrics, reliability = Store(path).frames(suite["name"])
+        return build_leaderboard(runs, metrics, reliability, suite, tmp_path)
+
+    lb = benchmark.pedantic(build, rounds=2, iterations=1)
+    assert len(lb.main) == 25
