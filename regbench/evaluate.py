@@ -84,6 +84,10 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
     size of test_id, non-members = test_id), weight sparsity and parameter count.
     """
+    if splits.info.details.get("task") == "seq2seq":  # exact match and token metrics
+        from regbench.evaluate_seq import evaluate_seq2seq
+
+        return evaluate_seq2seq(model, splits, seed, device)
     t0 = time.perf_counter()
     ev = Evaluation()
     family_of = {"test_id": {"family": "id"}}
