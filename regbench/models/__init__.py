@@ -24,8 +24,11 @@ def build_model(name: str, info, **args):
     A builder is called as ``fn(info.input_shape, info.num_classes, **args)``; one that also
     declares an ``info`` parameter (e.g. ``seq2seq``, which reads the vocabularies) gets it.
     """
+    import importlib
     import inspect
 
+    for module in MODEL_MODULES:  # the registry is complete even before catalog.load_all()
+        importlib.import_module(module)
     builder = MODELS.get(name)
     wants_info = "info" in inspect.signature(builder).parameters
     return builder(info.input_shape, info.num_classes, **({"info": info} if wants_info else {}), **args)
