@@ -140,7 +140,7 @@ def test_train_refuses_an_unsupported_stack_before_training():
 def test_ood_test_shift_holds_out_id_test_from_train_and_keeps_val_in_distribution():
     loaded = load_scan(0, "addprim_jump", max_train=2000)
     splits = OODTest({"id_fraction": 0.1}).apply(loaded, 0)
-    rows = lambda ex: {tuple(r) for r in ex.x.tolist()}  # noqa: E731
+    rows = lambda ex: {tuple(r) for r in ex.x.tolist()}
     assert len(splits.test_id) == 200 and len(splits.train) == 1800
     assert not rows(splits.test_id) & rows(splits.train)  # no held-out command is also trained on
     assert torch.equal(splits.ood["addprim_jump"].x, loaded.parts["test"].x)

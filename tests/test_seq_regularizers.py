@@ -39,7 +39,7 @@ def one_thread():
 def splits():
     """addprim_jump with 96 training commands and small val / test splits (seconds per run)."""
     full = OODTest({"id_fraction": 0.25}).apply(load_scan(0, "addprim_jump", max_train=128), 0)
-    head = lambda ex, n: ex.subset(torch.arange(min(n, len(ex))))  # noqa: E731
+    head = lambda ex, n: ex.subset(torch.arange(min(n, len(ex))))
     return dataclasses.replace(full, val=head(full.val, 64), ood={k: head(v, 64) for k, v in full.ood.items()})
 
 
@@ -129,7 +129,7 @@ def test_label_smoothing_reaches_the_token_loss(splits):
 
 
 def test_architecture_overrides_reach_the_model(splits):
-    build = lambda name: build_model("seq2seq", splits.info, **{**MODEL, **stack_of(name).model_overrides()})  # noqa: E731
+    build = lambda name: build_model("seq2seq", splits.info, **{**MODEL, **stack_of(name).model_overrides()})
     plain, tied, post, pre, drop = (build(n) for n in ("erm", "weight_tying", "post_norm", "pre_norm", "dropout"))
     assert tied.head.weight is tied.tgt_embed.weight and plain.head.weight is not plain.tgt_embed.weight
     assert not post.encoder[0].norm_first and isinstance(post.enc_norm, torch.nn.Identity)
@@ -161,7 +161,7 @@ def test_grad_clip_bounds_the_gradient_of_the_token_loss(splits):
     with seeded_global_rng(0, "init"):
         model = build_model("seq2seq", splits.info, **MODEL)
     task.loss(task.forward(model, x, y), y, stack).backward()
-    norm = lambda: math.sqrt(sum(float((p.grad ** 2).sum()) for p in model.parameters()))  # noqa: E731
+    norm = lambda: math.sqrt(sum(float((p.grad ** 2).sum()) for p in model.parameters()))
     assert norm() > 0.05
     stack.after_backward(model)
     assert norm() <= 0.05 + 1e-6
