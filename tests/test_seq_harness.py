@@ -121,6 +121,13 @@ def test_image_regularizers_are_refused_when_the_suite_loads(tmp_path, name, cap
     assert f"'{name}' cannot run on benchmarks[0] 'scan-simple': {culprit} not apply to a seq2seq task" in err[0]
 
 
+def test_out_of_range_strengths_are_refused_with_the_field_path(tmp_path, capsys):
+    suite = write(tmp_path, scan_suite([{"name": "token_dropout", "p": 1.5}]))
+    assert main(["validate", str(suite)]) == 1
+    err = capsys.readouterr().err
+    assert "regularizers[0].stack[0].params.p" in err and "less than or equal to 1" in err
+
+
 def test_label_noise_is_refused_for_sequences(tmp_path, capsys):
     suite = write(tmp_path, scan_suite(["erm"], label_noise=0.2))
     assert main(["run", str(suite), "--store", str(tmp_path / "s.sqlite")]) == 1

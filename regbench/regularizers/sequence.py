@@ -13,14 +13,18 @@ https://arxiv.org/abs/1901.11196, §3).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from regbench.data.text_augment import random_deletion, random_swap, token_dropout
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import History, Regularizer, SetupContext
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]  # checked when the suite loads
 
 
 class _Sequence(Regularizer):
@@ -75,7 +79,7 @@ class TokenDropout(_SourceNoise):
     Also Iyyer et al. 2015 (https://aclanthology.org/P15-1162).
     """
 
-    def __init__(self, p: float = 0.1):
+    def __init__(self, p: Probability = 0.1):
         self.p = p
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
@@ -86,7 +90,7 @@ class TokenDropout(_SourceNoise):
 class WordSwap(_SourceNoise):
     """EDA random swap: swap two random command words, n times per command (Wei & Zou, arXiv:1901.11196)."""
 
-    def __init__(self, n: int = 1):
+    def __init__(self, n: Annotated[int, Field(ge=0)] = 1):
         self.n = n
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
@@ -97,7 +101,7 @@ class WordSwap(_SourceNoise):
 class WordDeletion(_SourceNoise):
     """EDA random deletion: drop each command word with probability p, never all (Wei & Zou, arXiv:1901.11196)."""
 
-    def __init__(self, p: float = 0.1):
+    def __init__(self, p: Probability = 0.1):
         self.p = p
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
