@@ -260,6 +260,10 @@ def cmd_list(args) -> int:
     from regbench.registry import describe
 
     for name, obj in registries()[args.what].items():
+        if args.what == "regularizers":  # kind and the tasks it applies to (classification, seq2seq)
+            inst = obj if isinstance(obj.tasks, tuple) and isinstance(obj.kind, str) else obj()  # recipes: properties
+            print(f"{name:<24} {inst.kind:<12} {'+'.join(inst.tasks):<23} {describe(obj)}")
+            continue
         print(f"{name:<24} {describe(obj)}")
     return 0
 

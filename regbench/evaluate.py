@@ -105,6 +105,10 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
     temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
     """
+    if splits.info.details.get("task") == "seq2seq":  # exact match and token metrics
+        from regbench.evaluate_seq import evaluate_seq2seq
+
+        return evaluate_seq2seq(model, splits, seed, device)
     t0 = time.perf_counter()
     ev = Evaluation()
     # post-hoc temperature fitted on the validation split alone (never a test split)

@@ -105,7 +105,7 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
     out: dict[str, Any] = {}
     checks = [
         ("dataset", loader, "datasets", {**implied, **b.dataset_args}, "dataset_args", ("seed",)),
-        ("model", b.model, "models", b.model_args, "model_args", ("input_shape", "num_classes")),
+        ("model", b.model, "models", b.model_args, "model_args", ("input_shape", "num_classes", "info")),
     ]
     for field, name, registry, given, args_field, skip in checks:
         try:
@@ -151,6 +151,28 @@ def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -
     return tuple(resolved)
 
 
+def dataset_task(loader: str) -> str:
+    """The task of a registered dataset loader (its ``task`` attribute), without loading data."""
+    return getattr(registries()["datasets"].get(loader), "task", "classification")
+
+
+def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: list[str]) -> None:
+    """One error per (benchmark, regularizer config) whose members do not apply to its task."""
+    from regbench.regularizers.build import build_stack
+
+    for i, (rb, train) in enumerate(zip(benches, trains)):
+        task = dataset_task(rb.loader)
+        if task != "classification" and train.label_noise > 0:  # flipping a label needs one label
+            errors.append(f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
+                          "label noise applies to classification only")
+        for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
+            bad = build_stack(cfg, params).unsupported(task)
+            if bad:
+                errors.append(f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
+                              f"'{rb.spec.name}': {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply "
+                              f"to a {task} task (see `regbench list regularizers`)")
+
+
 @dataclass(frozen=True)
 class Plan:
     suite: SuiteSpec
@@ -169,6 +191,8 @@ def plan_suite(suite: SuiteSpec, source: str = "<suite>") -> Plan:
             trains.append(suite.train_for(b))
         except ValidationError as err:
             errors.append(format_validation_error(err, source, (f"benchmarks[{i}]", "train")))
+    if not errors:
+        check_tasks(suite, benches, regs, trains, source, errors)
     if errors:
         raise ConfigError("\n".join(errors))
     runs = tuple(

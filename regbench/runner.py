@@ -18,6 +18,7 @@ import torch
 from regbench.catalog import registries
 from regbench.data.base import Splits
 from regbench.execution import ExecOptions
+from regbench.models import build_model
 from regbench.plan import Plan, ResolvedBenchmark, RunSpec
 from regbench.regularizers.build import build_stack
 from regbench.seeding import seeded_global_rng
@@ -118,9 +119,8 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
         splits = build_splits(spec.benchmark)
         data = apply_training_options(splits, spec)
         model_args = {**spec.benchmark.model_args, **stack.model_overrides()}
-        builder = registries()["models"].get(spec.benchmark.spec.model)
         with seeded_global_rng(spec.seed, "init"):
-            model = builder(splits.info.input_shape, splits.info.num_classes, **model_args).to(dev)
+            model = build_model(spec.benchmark.spec.model, splits.info, **model_args).to(dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         with kernel_mode(dev, options.deterministic):

@@ -84,3 +84,15 @@ def sequence_metrics(
         "token_ece": token_ece(logits, targets, pad),
         "nll": token_nll(logits, targets, pad),
     }
+
+
+def teacher_forced_exact_match(logits: torch.Tensor, targets: torch.Tensor, pad: int) -> torch.Tensor:
+    """(B,) bool: is the argmax of (B, T, V) teacher-forced logits right at every non-PAD target?
+
+    Equals :func:`exact_match` of greedy decoding (up to floating-point near-ties): greedy
+    decoding reproduces the target iff every step, fed the correct prefix, picks the correct
+    next token — which is what teacher forcing computes for all steps at once.
+    """
+    if logits.shape[:2] != targets.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} disagree on (B, T)")
+    return ((logits.argmax(-1) == targets) | (targets == pad)).all(dim=1)

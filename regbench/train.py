@@ -23,6 +23,7 @@ from regbench.execution import wants_channels_last
 from regbench.regularizers.base import Batch, History, SetupContext
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
+from regbench.tasks import check_supported, predict_logits, task_for  # noqa: F401 (predict_logits: public here too)
 
 
 CPU = torch.device("cpu")
@@ -90,14 +91,6 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
 
 
-@torch.no_grad()
-def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` in eval mode, in chunks. x (N, …) on the model's device → (N, K) float32."""
-    model.eval()
-    outs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
-    return torch.cat(outs) if outs else torch.empty(0)
-
-
 def train(
     model: nn.Module,
     data: TrainingData,
@@ -118,9 +111,10 @@ def train(
     in ``torch.compile`` (the state saved and the hooks' ``model`` stay the plain module).
     """
     k = data.info.num_classes
-    stack.setup(
-        SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name, device.type)
-    )
+    task = task_for(data.info)  # classification, or seq2seq (teacher forcing): regbench.tasks
+    check_supported(stack, task.name)
+    stack.setup(SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name,
+                             device.type, task.name, data.info.details))
     # the whole dataset moves to the device once; batches are slices of it (STYLE.md §8)
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)
@@ -128,7 +122,7 @@ def train(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if compile else model
-    targets = nn.functional.one_hot(y, k).float()  # soft targets from here on (STYLE.md §10)
+    targets = task.targets(y, k)  # (N, K) soft targets from here on (STYLE.md §10); seq2seq: token ids
     n, bs = len(x), spec.batch_size
     # a final batch of one breaks BatchNorm's statistics; fold it into the previous batch
     starts = [i for i in range(0, n, bs) if not (i > 0 and n - i == 1)]
@@ -170,8 +164,8 @@ def train(
                 if channels_last:  # after the transforms, which index pixels in NCHW order
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with autocast:
-                    logits = net(xb).float()
-                loss = stack.data_loss(logits, yb)
+                    logits = task.forward(net, xb, yb)
+                loss = task.loss(logits, yb, stack)
                 total = loss + stack.penalty(model, Batch(xb, yb, logits))
                 opt.zero_grad(set_to_none=True)
                 total.backward()
@@ -181,19 +175,18 @@ def train(
                     sched.step()
                 loss_sum += loss.detach() * len(idx)
                 total_sum += total.detach()
-                correct += (logits.argmax(1) == yb.argmax(1)).sum()
+                correct += task.correct(logits, yb)
                 samples += len(idx)
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
                 raise Diverged(epoch, total_sum.item(), report() if report else "")
-            val_logits = predict_logits(net, xv)
-            val_loss = nn.functional.cross_entropy(val_logits, yv).item()
+            val_loss, val_accuracy = task.validate(net, xv, yv)
             if not math.isfinite(val_loss):
                 raise Diverged(epoch, val_loss)
             history.train_loss.append(loss_sum.item() / n)
             history.train_accuracy.append(correct.item() / n)
             history.val_loss.append(val_loss)
-            history.val_accuracy.append((val_logits.argmax(1) == yv).double().mean().item())
+            history.val_accuracy.append(val_accuracy)
             stack.after_epoch(model, history)
             if on_epoch is not None:
                 on_epoch(history)

@@ -23,7 +23,7 @@ STAGES = {
     "regbench.regularizers": 4, "regbench.catalog": 4,
     "regbench.plan": 5,
     "regbench.train": 6, "regbench.seq_metrics": 6, "regbench.metrics": 6,
-    "regbench.evaluate": 7,
+    "regbench.evaluate": 7, "regbench.evaluate_seq": 7, "regbench.tasks": 6,
     "regbench.store": 8,
     "regbench.runner": 9, "regbench.prepare": 9, "regbench.executors": 9, "regbench.executor_ray": 9,
     "regbench.executor_slurm": 9, "regbench.progress": 9, "regbench.checkpoint": 6, "regbench.plugins": 4,

@@ -38,6 +38,10 @@ from regbench.shifts.none import NoShift
 from regbench.train import make_optimizer, predict_logits, train
 
 NAMES = registries()["regularizers"].names()
+# the image/classification contract covers every regularizer that applies to classification;
+# the sequence-only ones are covered by tests/test_seq_harness.py and refused here at load
+CLASSIFICATION = [n for n in NAMES if "classification" in Stack([REGULARIZERS.get(n)()]).tasks]
+SEQUENCE_ONLY = sorted(set(NAMES) - set(CLASSIFICATION))
 TIMING = {"train_seconds", "eval_seconds", "samples_per_second", "peak_memory_mb"}  # not reproducible
 CPU = torch.device("cpu")
 
@@ -89,7 +93,7 @@ def suite(regularizers, seeds=(0,), model="mlp", **train_args):
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", CLASSIFICATION)
 def test_every_regularizer_trains_and_records(name, model):
     (spec,) = plan_suite(suite([name], model=model)).runs
     rec = run_one(spec)
@@ -102,6 +106,15 @@ def test_every_regularizer_trains_and_records(name, model):
     epochs_run = values[("run", "epochs_run")]
     assert 1 <= values[("run", "best_epoch")] <= epochs_run <= 2
     assert all(len(c) == epochs_run for c in rec.curves.values())
+
+
+@pytest.mark.parametrize("name", SEQUENCE_ONLY)
+def test_sequence_only_regularizers_are_refused_on_images_when_the_suite_loads(name):
+    with pytest.raises(ConfigError) as err:
+        plan_suite(suite([name]))
+    (line,) = str(err.value).splitlines()
+    assert f"'{name}' cannot run on benchmarks[0] 'digits-small'" in line
+    assert "does not apply to a classification task" in line
 
 
 # ---- penalties, smoothing: compared with ERM at the same seed --------------------------------

@@ -25,4 +25,5 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.norms",
     "regbench.regularizers.clipping",
     "regbench.regularizers.recipes",
+    "regbench.regularizers.sequence",
 ]

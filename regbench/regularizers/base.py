@@ -35,6 +35,9 @@ KINDS = (
     "none", "penalty", "optimizer", "architecture", "augmentation", "loss", "gradient",
     "stopping", "recipe", "sequence",
 )
+# What a model predicts (``DatasetInfo.details["task"]``; regbench.tasks implements each):
+# "classification": y (B,) labels → (B, K) soft targets; "seq2seq": y (B, T) token ids.
+TASKS = ("classification", "seq2seq")
 
 
 @dataclass
@@ -47,6 +50,8 @@ class SetupContext:
     epochs: int
     dataset: str = ""
     device: str = "cpu"
+    task: str = "classification"  # one of TASKS
+    details: dict[str, Any] = field(default_factory=dict)  # DatasetInfo.details (e.g. pad_id, unk_id)
 
 
 @dataclass
@@ -82,10 +87,18 @@ class Regularizer:
     Class attributes: ``kind`` (one of ``KINDS``, shown in the leaderboard) and
     ``decoupled_weight_decay`` (True asks the trainer for AdamW instead of Adam) and
     ``needs_input_grad`` (True makes the trainer call ``x.requires_grad_(True)`` on the
-    transformed batch, so ``penalty`` can differentiate with respect to ``batch.x``).
+    transformed batch, so ``penalty`` can differentiate with respect to ``batch.x``) and
+    ``tasks`` (the tasks of ``TASKS`` it applies to; a suite pairing it with a dataset of
+    another task fails when it loads). The default is classification only, because hooks
+    written for images and (B, K) soft targets would silently misbehave on token ids.
+
+    On a ``seq2seq`` task the hooks see x (B, L) int64 source ids and y (B, T) int64 target
+    ids (BOS … EOS then PAD) instead of images and soft targets; ``transform`` must return
+    ids, and ``loss`` gets logits (B, T', V) and the (B, T') next-token ids they predict.
     """
 
     kind: ClassVar[str] = "none"
+    tasks: ClassVar[tuple[str, ...]] = ("classification",)
     decoupled_weight_decay: ClassVar[bool] = False
     needs_input_grad: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
@@ -113,6 +126,15 @@ class Regularizer:
     def loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
         """Replace the data loss. logits: (B, K); y: (B, K) soft targets → scalar, or None."""
         return None
+
+    def target_smoothing(self) -> float:
+        """Label-smoothing ε to apply inside the loss when targets stay class ids (seq2seq).
+
+        Token targets are not turned into (B, T, V) soft targets, so a target transform
+        cannot smooth them; the sequence loss passes this ε to ``F.cross_entropy``
+        (identical to smoothing one-hot targets: y ← (1 − ε) y + ε / V). Default 0.
+        """
+        return 0.0
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor | float:
         """A term added to the loss (scalar tensor), e.g. λΣw². Default 0."""

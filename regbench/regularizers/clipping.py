@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import Regularizer
+from regbench.regularizers.base import TASKS, Regularizer
 
 
 @register_regularizer("grad_clip")
@@ -14,6 +14,7 @@ class GradClip(Regularizer):
     """Scale the gradient so its total L2 norm is at most ``max_norm`` (1.0)."""
 
     kind = "gradient"
+    tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
     def __init__(self, max_norm: float = 1.0):
         self.max_norm = max_norm

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import Regularizer
+from regbench.regularizers.base import TASKS, Regularizer
 
 
 @register_regularizer("dropout")
@@ -13,6 +13,7 @@ class Dropout(Regularizer):
     """Dropout with probability p before every hidden linear/conv layer's output (p = 0.1)."""
 
     kind = "architecture"
+    tasks = TASKS  # any model with a ``dropout`` argument (mlp, cnn, seq2seq)
 
     def __init__(self, p: float = 0.1):
         self.p = p

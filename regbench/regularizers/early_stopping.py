@@ -7,7 +7,7 @@ import copy
 from torch import nn
 
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import History, Regularizer
+from regbench.regularizers.base import TASKS, History, Regularizer
 
 
 @register_regularizer("early_stopping")
@@ -19,6 +19,7 @@ class EarlyStopping(Regularizer):
     """
 
     kind = "stopping"
+    tasks = TASKS  # reads the validation loss only: any task
 
     def __init__(self, patience: int = 3, min_delta: float = 0.0):
         self.patience = patience

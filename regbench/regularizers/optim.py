@@ -6,10 +6,8 @@ from typing import Any
 
 from torch import nn
 
-from regbench.regularizers.base import History
-
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import Regularizer
+from regbench.regularizers.base import TASKS, History, Regularizer
 
 
 @register_regularizer("weight_decay")
@@ -22,6 +20,7 @@ class WeightDecay(Regularizer):
     """
 
     kind = "optimizer"
+    tasks = TASKS  # acts on weights, gradients or the loss only: any task
     decoupled_weight_decay = True
 
     def __init__(self, weight_decay: float = 0.05):

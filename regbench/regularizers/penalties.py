@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import Batch, Regularizer
+from regbench.regularizers.base import TASKS, Batch, Regularizer
 
 
 def decayable(model: nn.Module) -> list[torch.Tensor]:
@@ -23,6 +23,7 @@ class L2(Regularizer):
     """Coupled L2 penalty λΣw² on ≥ 2-D weights (ridge; Krogh & Hertz 1991)."""
 
     kind = "penalty"
+    tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
     def __init__(self, lam: float = 1e-4):
         self.lam = lam
@@ -36,6 +37,7 @@ class L1(Regularizer):
     """L1 penalty λΣ|w| on ≥ 2-D weights (lasso; Tibshirani 1996). Drives weights to zero."""
 
     kind = "penalty"
+    tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
     def __init__(self, lam: float = 1e-4):
         self.lam = lam
@@ -49,6 +51,7 @@ class ElasticNet(Regularizer):
     """λ(α Σ|w| + (1 − α) Σw²) on ≥ 2-D weights (Zou & Hastie 2005)."""
 
     kind = "penalty"
+    tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
     def __init__(self, lam: float = 1e-4, l1_ratio: float = 0.5):
         self.lam = lam

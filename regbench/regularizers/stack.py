@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from regbench.regularizers.base import Batch, History, Regularizer, SetupContext, soft_cross_entropy
+from regbench.regularizers.base import TASKS, Batch, History, Regularizer, SetupContext, soft_cross_entropy
 
 
 class ConflictError(ValueError):
@@ -42,6 +42,22 @@ class Stack(Regularizer):
     @property
     def decoupled_weight_decay(self) -> bool:  # type: ignore[override]
         return any(m.decoupled_weight_decay for m in self.members)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The tasks every member applies to (an empty stack applies to all)."""
+        return tuple(t for t in TASKS if all(t in m.tasks for m in self.members))
+
+    def unsupported(self, task: str) -> list[str]:
+        """Registered names of the members that do not apply to ``task`` (a recipe by its own name)."""
+        return [name_of(m) for m in self.members if task not in m.tasks]
+
+    def target_smoothing(self) -> float:
+        """Members' smoothings composed as their target transforms would be: 1 − Π(1 − ε_i)."""
+        keep = 1.0
+        for m in self.members:
+            keep *= 1.0 - _call(m, "target_smoothing")
+        return 1.0 - keep
 
     def _check_conflicts(self) -> None:
         seen: dict[str, tuple[str, Any]] = {}

@@ -20,4 +20,5 @@ SHIFT_MODULES = [
     "regbench.shifts.compositional",
     "regbench.shifts.drift",
     "regbench.shifts.predefined",
+    "regbench.shifts.ood_test",
 ]

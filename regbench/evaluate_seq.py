@@ -1,0 +1,81 @@
+"""Model × test splits → metrics, for sequence-to-sequence tasks (SCAN).
+
+The same rows as :mod:`regbench.evaluate` so that the store, the leaderboard and the
+statistics need no special case, with these definitions per split:
+
+- ``accuracy``: **exact match** — the whole output sequence right, up to and including EOS
+  (so the leaderboard's ID / OOD accuracy columns are exact match for SCAN). Computed from
+  one teacher-forced pass, which equals greedy-decoding exact match (regbench.tasks);
+- ``token_accuracy``, ``ece`` (15 bins), ``nll``, ``brier`` and the reliability diagram:
+  over the non-PAD target tokens under teacher forcing (next-token predictions);
+- stored predictions (for seed-to-seed disagreement and bias/variance): per sequence, the
+  exact-match outcome 1/0 in place of a class label, since an output sequence is not one
+  label. Disagreement between two runs is then disagreement in *which* commands they get
+  right (a lower bound on how often their outputs differ).
+
+Run level: membership-inference AUC on the per-sequence mean token loss (members = a seeded
+train subset the size of test_id), train exact match / loss, generalization gap (train −
+test_id exact match), weight sparsity and parameter count as for classification.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from regbench import metrics as M
+from regbench import seq_metrics as S
+from regbench.data.base import Splits
+from regbench.evaluate import NEAR_ZERO, Evaluation, pack_predictions
+from regbench.seeding import torch_generator
+from regbench.tasks import Seq2Seq
+
+
+def sequence_losses(logits: torch.Tensor, labels: torch.Tensor, pad: int) -> torch.Tensor:
+    """(N,) mean token cross-entropy of each sequence: (N, T, V) logits, (N, T) labels."""
+    ce = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=pad, reduction="none")  # (N, T), 0 at PAD
+    return ce.sum(1) / (labels != pad).sum(1).clamp(min=1)
+
+
+def evaluate_seq2seq(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
+    """Evaluate a trained encoder–decoder on train, val, test_id and every OOD split."""
+    t0 = time.perf_counter()
+    ev = Evaluation()
+    task = Seq2Seq(splits.info.details.get("pad_id", 0))
+    pad = task.pad
+    family_of = {"test_id": {"family": "id"}}
+    for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
+        info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
+        logits, labels = task.teacher_forced(model, ex.x.to(device), ex.y.to(device))
+        exact = S.teacher_forced_exact_match(logits, labels, pad)
+        n = len(ex)
+        scored = labels != pad
+        probs, tokens = torch.softmax(logits[scored], dim=-1), labels[scored]
+        ev.add(name, "accuracy", exact.double().mean().item(), n, info)
+        ev.add(name, "token_accuracy", S.token_accuracy(logits, labels, pad), n, info)
+        ev.add(name, "ece", S.token_ece(logits, labels, pad), n, info)
+        ev.add(name, "nll", S.token_nll(logits, labels, pad), n, info)
+        ev.add(name, "brier", M.brier(probs, tokens), n, info)
+        ev.reliability[name] = M.reliability(probs, tokens)
+        if name not in ("train", "val"):
+            ev.predictions[name] = pack_predictions(exact.long())
+    test_id = splits.test_id
+    g = torch_generator(seed, "mia")
+    members = splits.train.subset(torch.randperm(len(splits.train), generator=g)[: len(test_id)])
+    losses = [sequence_losses(*task.teacher_forced(model, e.x.to(device), e.y.to(device)), pad).cpu()
+              for e in (members, test_id)]
+    ev.add("run", "mia_auc", M.membership_inference_auc(*losses))
+    train_acc = ev.value("train", "accuracy")
+    ev.add("run", "train_accuracy", train_acc)
+    ev.add("run", "train_loss", ev.value("train", "nll"))
+    ev.add("run", "generalization_gap", train_acc - ev.value("test_id", "accuracy"))
+    # as regbench.evaluate defines them for every model
+    weights = [p.detach() for p in model.parameters() if p.dim() >= 2]
+    total = sum(w.numel() for w in weights)
+    ev.add("run", "weight_sparsity", sum((w.abs() < NEAR_ZERO).sum().item() for w in weights) / max(total, 1))
+    ev.add("run", "param_count", sum(p.numel() for p in model.parameters()))
+    ev.seconds = time.perf_counter() - t0
+    return ev
