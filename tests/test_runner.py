@@ -135,7 +135,7 @@ def test_killed_worker_fails_only_its_run(store_path, isolated_cache, monkeypatc
 def test_resume_after_sigkill_of_the_driver(write_suite, store_path, tmp_path):
     """Kill `regbench run` with SIGKILL mid-suite; the rerun trains only what was missing."""
     suite = tiny_suite(seeds=[0, 1, 2], regularizers=["erm", "label_smoothing"])
-    suite["train"]["epochs"] = 4
+    suite["train"]["epochs"] = 40  # long enough (~0.5 s a run) that the kill lands mid-suite
     path = write_suite(suite)
     env = {**os.environ, "REGBENCH_CACHE": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"}
     cmd = [sys.executable, "-m", "regbench.cli", "run", str(path), "--store", str(store_path), "--workers", "1"]
@@ -143,7 +143,7 @@ def test_resume_after_sigkill_of_the_driver(write_suite, store_path, tmp_path):
     deadline = time.time() + 120
     done_before = 0
     while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.2)
+        time.sleep(0.05)
         if store_path.exists():
             try:
                 done_before = rows(store_path, "SELECT COUNT(*) FROM runs")[0][0]
