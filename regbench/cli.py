@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished runs are in the store; run the same command to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `regbench list … | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def cmd_run(args) -> int:

@@ -111,7 +111,7 @@ def train(
     in ``torch.compile`` (the state saved and the hooks' ``model`` stay the plain module).
     """
     k = data.info.num_classes
-    task = task_for(data.info)  # classification, or seq2seq (teacher forcing): regbench.tasks
+    task = task_for(data.info, stack)  # classification, or seq2seq (teacher forcing): regbench.tasks
     check_supported(stack, task.name)
     stack.setup(SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name,
                              device.type, task.name, data.info.details))
@@ -122,6 +122,7 @@ def train(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if compile else model
+    penalized = stack.has("penalty")
     targets = task.targets(y, k)  # (N, K) soft targets from here on (STYLE.md §10); seq2seq: token ids
     n, bs = len(x), spec.batch_size
     # a final batch of one breaks BatchNorm's statistics; fold it into the previous batch
@@ -153,7 +154,7 @@ def train(
             # accumulate on the device and read once per epoch: a .item() per step would
             # synchronize a GPU every step
             loss_sum = torch.zeros((), device=device)
-            total_sum = torch.zeros((), device=device)
+            total_sum = torch.zeros((), device=device) if penalized else loss_sum
             correct = torch.zeros((), device=device)
             for j, i in enumerate(starts):
                 end = starts[j + 1] if j + 1 < len(starts) else n
@@ -166,7 +167,11 @@ def train(
                 with autocast:
                     logits = task.forward(net, xb, yb)
                 loss = task.loss(logits, yb, stack)
-                total = loss + stack.penalty(model, Batch(xb, yb, logits))
+                if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
+                    soft = yb if yb.dim() == 2 or task.name != "classification" else nn.functional.one_hot(yb, k).float()
+                    total = loss + stack.penalty(model, Batch(xb, soft, logits))
+                else:
+                    total = loss
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 stack.after_backward(model)
@@ -174,7 +179,8 @@ def train(
                 if sched is not None:
                     sched.step()
                 loss_sum += loss.detach() * len(idx)
-                total_sum += total.detach()
+                if penalized:
+                    total_sum += total.detach()
                 correct += task.correct(logits, yb)
                 samples += len(idx)
             if not torch.isfinite(total_sum):

@@ -84,6 +84,10 @@ class Stack(Regularizer):
             cache[hook] = [m for m in self.members if _overrides(m, hook)]
         return cache[hook]
 
+    def has(self, hook: str) -> bool:
+        """Does any member define ``hook`` (so the trainer must call it)?"""
+        return bool(self._hooked(hook))
+
     def _watch(self, m: Regularizer, hook: str, value: torch.Tensor) -> None:
         sums = self.__dict__.setdefault("_sums", {})
         key = (id(m), hook)
