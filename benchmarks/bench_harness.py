@@ -64,8 +64,9 @@ def test_train_loop(benchmark, digits, arch, loop):
     torch.manual_seed(0)
     fn = bare_loop if loop == "bare" else harness
     benchmark.group = f"digits-{arch}-{EPOCHS[arch]}ep"
-    benchmark.extra_info.update({"cpu": platform.processor() or platform.machine(),
-                                 "threads": torch.get_num_threads(), "epochs": EPOCHS[arch]})
+    benchmark.extra_info.update(
+        {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(), "epochs": EPOCHS[arch]}
+    )
 
     def setup():
         return (BUILD[arch](digits.info.input_shape, 10), digits, EPOCHS[arch]), {}

@@ -35,8 +35,16 @@ class LogitPenalty(Regularizer):
 def setup():
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1),
-                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
     x = torch.rand(128, 3, 32, 32, generator=g)
     y = nn.functional.one_hot(torch.randint(10, (128,), generator=g), 10).float()
     return model, torch.optim.Adam(model.parameters()), x, y, g
@@ -90,9 +98,13 @@ def test_step(benchmark, how):
     torch.set_num_threads(1)
     model, opt, x, y, g = setup()
     members = [LabelSmoothing(0.1), LogitPenalty(), L2(1e-4)]
-    step, arg = {"checked": (checked_step, Stack(members)), "unchecked": (unchecked_step, members),
-                 "bare": (bare_step, None), "checked_hooks": (checked_hooks, Stack(members)),
-                 "unchecked_hooks": (unchecked_hooks, members)}[how]
+    step, arg = {
+        "checked": (checked_step, Stack(members)),
+        "unchecked": (unchecked_step, members),
+        "bare": (bare_step, None),
+        "checked_hooks": (checked_hooks, Stack(members)),
+        "unchecked_hooks": (unchecked_hooks, members),
+    }[how]
     for _ in range(3):  # warm-up
         step(model, opt, x, y, g, arg)
     benchmark.extra_info.update(how=how, batch=128, threads=1, cpu=platform.processor() or platform.machine())

@@ -51,8 +51,10 @@ if __name__ == "__main__":
         t3 = time.perf_counter()
         build_leaderboard(*frames, out, plots=False)
         t4 = time.perf_counter()
-    print(f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
-          f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)")
+    print(
+        f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
+        f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)"
+    )
 
 
 def write_store(path, runs, metrics, reliability, suite: str) -> None:
@@ -64,20 +66,41 @@ def write_store(path, runs, metrics, reliability, suite: str) -> None:
     Store(path).close()
     db = sqlite3.connect(path)
     cols = [r[1] for r in db.execute("PRAGMA table_info(runs)")]
-    r = runs.astype(object).where(runs.notna(), None).assign(shift_kind="covariate", spec="{}", curves="{}", timings="{}", env="{}", fingerprint="f",
-                    created_at=0.0, submission=runs["submission"].astype(int))
-    db.executemany(f"INSERT INTO runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                   r[cols].itertuples(index=False, name=None))
+    r = (
+        runs.astype(object)
+        .where(runs.notna(), None)
+        .assign(
+            shift_kind="covariate",
+            spec="{}",
+            curves="{}",
+            timings="{}",
+            env="{}",
+            fingerprint="f",
+            created_at=0.0,
+            submission=runs["submission"].astype(int),
+        )
+    )
+    db.executemany(
+        f"INSERT INTO runs ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+        r[cols].itertuples(index=False, name=None),
+    )
     m = metrics[["run_key", "split", "family", "shift", "severity", "metric", "value", "n"]].astype(object)
     m = m.where(m.notna(), None)  # pandas NA → SQL NULL
     db.executemany("INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?)", m.itertuples(index=False, name=None))
     rel = reliability.sort_values(["run_key", "split", "bin"]).groupby(["run_key", "split"], sort=False)
-    db.executemany("INSERT INTO reliability VALUES (?,?,?,?,?)", (
-        (key, split, *(g[c].to_numpy("float64").tobytes() for c in ("confidence", "accuracy", "count")))
-        for (key, split), g in rel))
-    db.executemany("INSERT INTO suite_runs VALUES (?,?,?,?,?)",
-                   runs[["run_key", "benchmark", "regularizer", "seed"]].assign(suite=suite)
-                   [["suite", "run_key", "benchmark", "regularizer", "seed"]].itertuples(index=False, name=None))
+    db.executemany(
+        "INSERT INTO reliability VALUES (?,?,?,?,?)",
+        (
+            (key, split, *(g[c].to_numpy("float64").tobytes() for c in ("confidence", "accuracy", "count")))
+            for (key, split), g in rel
+        ),
+    )
+    db.executemany(
+        "INSERT INTO suite_runs VALUES (?,?,?,?,?)",
+        runs[["run_key", "benchmark", "regularizer", "seed"]]
+        .assign(suite=suite)[["suite", "run_key", "benchmark", "regularizer", "seed"]]
+        .itertuples(index=False, name=None),
+    )
     db.commit()
     db.close()
 

@@ -89,7 +89,9 @@ def test_resnet18_epoch_bare_pytorch(benchmark):
 
 def _tiny_suite(tmp_path):
     suite = {
-        "name": "tiny20", "seeds": list(range(20)), "train": {"epochs": 1, "batch_size": 128},
+        "name": "tiny20",
+        "seeds": list(range(20)),
+        "train": {"epochs": 1, "batch_size": 128},
         "benchmarks": [{"name": "d", "dataset": "digits", "model": "mlp", "model_args": {"width": 32}}],
         "regularizers": ["erm"],
     }

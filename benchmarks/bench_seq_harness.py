@@ -62,7 +62,9 @@ def bare_loop(model: nn.Module, data: TrainingData, epochs: int) -> float:
             yvt = _trim(yv)
             logits = model(_trim(xv), yvt[:, :-1])
             labels = yvt[:, 1:]
-            val_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=PAD).item()
+            val_loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=PAD
+            ).item()
             ((logits.argmax(-1) == labels) | (labels == PAD)).all(1).double().mean().item()
     return val_loss
 
@@ -83,6 +85,12 @@ def test_seq2seq_train_loop(benchmark, scan, loop):
         return (build_model("seq2seq", scan.info, **MODEL), scan, EPOCHS), {}
 
     benchmark.pedantic(fn, setup=setup, rounds=5, warmup_rounds=1)
-    benchmark.extra_info.update({"cpu": platform.processor() or platform.machine(),
-                                 "threads": torch.get_num_threads(), "epochs": EPOCHS,
-                                 "target_tokens": tokens, "tokens_per_s": tokens / benchmark.stats.stats.median})
+    benchmark.extra_info.update(
+        {
+            "cpu": platform.processor() or platform.machine(),
+            "threads": torch.get_num_threads(),
+            "epochs": EPOCHS,
+            "target_tokens": tokens,
+            "tokens_per_s": tokens / benchmark.stats.stats.median,
+        }
+    )

@@ -7,8 +7,13 @@ from pathlib import Path
 from regbench.store import DEFAULT_STORE, Store
 
 
-def run_suite(suite: str | Path, store: str | Path = DEFAULT_STORE, workers: int | None = None,
-              device: str = "cpu", progress: bool = False) -> dict[str, int]:
+def run_suite(
+    suite: str | Path,
+    store: str | Path = DEFAULT_STORE,
+    workers: int | None = None,
+    device: str = "cpu",
+    progress: bool = False,
+) -> dict[str, int]:
     """Plan ``suite`` (name or path) and train every run missing from ``store``; return counts."""
     from regbench.plan import load_suite
     from regbench.runner import run_plan

@@ -35,8 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
     r.add_argument("--executor", default="local", help="local | ray | slurm (default local)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--sweep", type=int, metavar="N", help="N configs per regularizer from suites/regularizers.yaml; "
-                   "select per benchmark on ID validation")
+    r.add_argument(
+        "--sweep",
+        type=int,
+        metavar="N",
+        help="N configs per regularizer from suites/regularizers.yaml; select per benchmark on ID validation",
+    )
     r.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's random draws (default 0)")
     r.add_argument("--select", choices=["val_accuracy", "val_loss"], help="selection criterion (default: the suite's)")
     r.add_argument("--oracle", action="store_true", help="also print the test-domain (oracle) selection, separately")
@@ -140,11 +144,20 @@ def cmd_run(args) -> int:
     if args.sweep is not None:
         return _run_sweep(args, plan, store, progress)
     print(f"{plan.suite.name}: {len(plan.runs)} runs planned, {todo} runs to do, {len(plan.runs) - todo} reused")
-    counts = run_plan(plan, store, workers=args.workers, device=args.device, executor=args.executor,
-                      progress=not args.no_progress and sys.stderr.isatty(), **scaling_kwargs(args))
+    counts = run_plan(
+        plan,
+        store,
+        workers=args.workers,
+        device=args.device,
+        executor=args.executor,
+        progress=not args.no_progress and sys.stderr.isatty(),
+        **scaling_kwargs(args),
+    )
     if counts["trained"]:
-        print(f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
-              f"{counts['failed']} failed, {counts['diverged']} diverged")
+        print(
+            f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
+            f"{counts['failed']} failed, {counts['diverged']} diverged"
+        )
     return 0
 
 
@@ -156,12 +169,25 @@ def _run_sweep(args, plan, store, progress: bool) -> int:
         print(f"error: --sweep needs N >= 1, got {args.sweep}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("leaderboard") / plan.suite.name
-    counts, text = run_sweep(plan, store, args.sweep, args.sweep_seed, args.select, args.oracle,
-                             args.spaces or DEFAULT_SPACES, out, workers=args.workers, device=args.device,
-                             executor=args.executor, progress=progress)
+    counts, text = run_sweep(
+        plan,
+        store,
+        args.sweep,
+        args.sweep_seed,
+        args.select,
+        args.oracle,
+        args.spaces or DEFAULT_SPACES,
+        out,
+        workers=args.workers,
+        device=args.device,
+        executor=args.executor,
+        progress=progress,
+    )
     print(text, end="")
-    print(f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
-          f"selection written to {out / 'selection.md'})")
+    print(
+        f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
+        f"selection written to {out / 'selection.md'})"
+    )
     return 0
 
 
@@ -170,8 +196,17 @@ def cmd_compare(args) -> int:
 
     params = parse_params(args.param, args.params_yaml)
     out = Path(args.out) if args.out else None
-    code, text = compare(args.spec, args.suite, params, args.store, args.name, out, workers=args.workers,
-                         device=args.device, progress=not args.no_progress and sys.stderr.isatty())
+    code, text = compare(
+        args.spec,
+        args.suite,
+        params,
+        args.store,
+        args.name,
+        out,
+        workers=args.workers,
+        device=args.device,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
     print(text, end="")
     if not args.no_leaderboard:
         import importlib.util
@@ -187,13 +222,25 @@ def cmd_compare(args) -> int:
 
 def add_scaling_args(r: argparse.ArgumentParser) -> None:
     """Execution flags of `run` (GPU, checkpoints, Ray, Slurm); none of them enters a run key."""
-    r.add_argument("--checkpoint-every", type=int, default=None, metavar="N",
-                   help="save an in-run checkpoint every N epochs (default: the suite's checkpoint_every, 0 = off)")
-    r.add_argument("--deterministic", action="store_true",
-                   help="deterministic kernels, no cuDNN autotuning (bit-exact resumes on CPU)")
+    r.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="save an in-run checkpoint every N epochs (default: the suite's checkpoint_every, 0 = off)",
+    )
+    r.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels, no cuDNN autotuning (bit-exact resumes on CPU)",
+    )
     r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
-    r.add_argument("--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)")
-    r.add_argument("--gpus-per-run", type=float, default=None, help="ray/slurm: GPUs per run (ray: fractional, e.g. 0.25)")
+    r.add_argument(
+        "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
+    )
+    r.add_argument(
+        "--gpus-per-run", type=float, default=None, help="ray/slurm: GPUs per run (ray: fractional, e.g. 0.25)"
+    )
     r.add_argument("--partition", default=None, help="slurm: partition")
     r.add_argument("--time", type=int, default=None, metavar="MINUTES", help="slurm: time limit per job (minutes)")
 
@@ -203,9 +250,15 @@ def scaling_kwargs(args) -> dict:
         from regbench.config import ConfigError
 
         raise ConfigError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
-    return {"checkpoint_every": args.checkpoint_every, "deterministic": args.deterministic, "compile": args.compile,
-            "address": args.address, "gpus_per_run": args.gpus_per_run, "partition": args.partition,
-            "time": args.time}
+    return {
+        "checkpoint_every": args.checkpoint_every,
+        "deterministic": args.deterministic,
+        "compile": args.compile,
+        "address": args.address,
+        "gpus_per_run": args.gpus_per_run,
+        "partition": args.partition,
+        "time": args.time,
+    }
 
 
 def select(plan, regularizers, seeds):
@@ -222,7 +275,9 @@ def select(plan, regularizers, seeds):
             from regbench.registry import UnknownNameError
 
             raise ConfigError(str(UnknownNameError("regularizer config in this suite", unknown[0], sorted(known))))
-        runs = tuple(r for r in runs if r.regularizer.display in regularizers or r.regularizer.stack[0].name in regularizers)
+        runs = tuple(
+            r for r in runs if r.regularizer.display in regularizers or r.regularizer.stack[0].name in regularizers
+        )
     if seeds:
         missing = sorted(set(seeds) - set(plan.suite.seeds))
         runs = tuple(r for r in runs if r.seed in seeds)
@@ -281,14 +336,18 @@ def cmd_validate(args) -> int:
 
         path = DEFAULT_SPACES if args.suite == "regularizers" else Path(args.suite)
         spaces = load_spaces(path).search_spaces
-        print(f"{path}: ok — search spaces of {len(spaces)} regularizers, "
-              f"{sum(len(p) for p in spaces.values())} parameters")
+        print(
+            f"{path}: ok — search spaces of {len(spaces)} regularizers, "
+            f"{sum(len(p) for p in spaces.values())} parameters"
+        )
         return 0
 
     plan = load_suite(args.suite)
     s = plan.suite
-    print(f"{plan.source}: ok — {len(s.benchmarks)} benchmarks × {len(s.regularizers)} regularizer configs "
-          f"× {len(s.seeds)} seeds = {len(plan.runs)} runs")
+    print(
+        f"{plan.source}: ok — {len(s.benchmarks)} benchmarks × {len(s.regularizers)} regularizer configs "
+        f"× {len(s.seeds)} seeds = {len(plan.runs)} runs"
+    )
     return 0
 
 
@@ -316,8 +375,14 @@ def cmd_export(args) -> int:
 
 
 COMMANDS = {
-    "run": cmd_run, "leaderboard": cmd_leaderboard, "list": cmd_list, "validate": cmd_validate,
-    "export": cmd_export, "data": cmd_data, "compare": cmd_compare, "diagnose": cmd_diagnose,
+    "run": cmd_run,
+    "leaderboard": cmd_leaderboard,
+    "list": cmd_list,
+    "validate": cmd_validate,
+    "export": cmd_export,
+    "data": cmd_data,
+    "compare": cmd_compare,
+    "diagnose": cmd_diagnose,
 }
 
 if __name__ == "__main__":

@@ -69,8 +69,9 @@ def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str
         raise ConfigError(f"--name {name!r}: use letters, digits and _ . - only")
     baselines = [c.display for c in plan.suite.regularizers]
     if name in baselines:
-        raise ConfigError(f"--name {name}: a baseline of suite '{plan.suite.name}' is already called that; "
-                          "pass another --name")
+        raise ConfigError(
+            f"--name {name}: a baseline of suite '{plan.suite.name}' is already called that; pass another --name"
+        )
     cfg = RegularizerConfig(stack=(RegularizerSpec(name=spec, params=params),), label=name)
     build_stack(cfg, (resolved,))  # construction errors now, not in every run
     configs = list(plan.suite.regularizers)
@@ -80,19 +81,31 @@ def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str
     suite_spec = plan.suite.model_copy(update={"regularizers": tuple(configs)})
     base_plan = plan_suite(suite_spec, plan.source)
     benches = list({r.benchmark.spec.name: (r.benchmark, r.train) for r in base_plan.runs}.values())
-    new_runs = tuple(RunSpec(plan.suite.name, rb, cfg, (resolved,), train, seed)
-                     for rb, train in benches for seed in plan.suite.seeds)
+    new_runs = tuple(
+        RunSpec(plan.suite.name, rb, cfg, (resolved,), train, seed)
+        for rb, train in benches
+        for seed in plan.suite.seeds
+    )
     same = {r.run_key for r in new_runs} & {r.run_key for r in base_plan.runs}
     if same:
         twin = next(r.regularizer.display for r in base_plan.runs if r.run_key in same)
-        raise ConfigError(f"'{spec}' with these parameters is the baseline '{twin}' (identical run keys); "
-                          "change its parameters to compare something new")
+        raise ConfigError(
+            f"'{spec}' with these parameters is the baseline '{twin}' (identical run keys); "
+            "change its parameters to compare something new"
+        )
     full = Plan(suite_spec, plan.source, base_plan.runs + new_runs)
     return full, new_runs, baselines, name
 
 
-def compare(spec: str, suite: str | Path, params: dict[str, Any], store_path: str | Path,
-            name: str | None = None, out_dir: str | Path | None = None, **run_args: Any) -> tuple[int, str]:
+def compare(
+    spec: str,
+    suite: str | Path,
+    params: dict[str, Any],
+    store_path: str | Path,
+    name: str | None = None,
+    out_dir: str | Path | None = None,
+    **run_args: Any,
+) -> tuple[int, str]:
     """Run the comparison; return (exit code, markdown report). Exit 1 when the new
     regularizer has no finished run (its errors are in the report), else 0."""
     from regbench.compare_report import build_sections, render
@@ -124,8 +137,11 @@ def compare(spec: str, suite: str | Path, params: dict[str, Any], store_path: st
     failed = [r for r in records if r["regularizer"] == name and r["status"] != "ok"]
     if failed:
         first = (failed[0].get("error") or "").strip().splitlines()
-        header += ["", f"**{len(failed)} of {len(new_runs)} runs of {name} did not finish** "
-                   f"({failed[0]['status']}): {first[0] if first else 'no error text'}"]
+        header += [
+            "",
+            f"**{len(failed)} of {len(new_runs)} runs of {name} did not finish** "
+            f"({failed[0]['status']}): {first[0] if first else 'no error text'}",
+        ]
     text = render(sections, name, suite_spec.primary_metric, header)
     out = Path(out_dir) if out_dir else Path("leaderboard") / suite_spec.name
     out.mkdir(parents=True, exist_ok=True)

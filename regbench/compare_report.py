@@ -23,8 +23,12 @@ from regbench.selection import run_numbers
 from regbench.verdict import PairedDiff, paired_difference, probability_of_improvement, verdict, verdict_line
 
 # (key, column title, higher is better)
-METRICS = (("id_accuracy", "ID acc", True), ("ood_accuracy", "OOD acc", True),
-           ("ece_id", "ECE ID", False), ("ece_ood", "ECE OOD", False))
+METRICS = (
+    ("id_accuracy", "ID acc", True),
+    ("ood_accuracy", "OOD acc", True),
+    ("ece_id", "ECE ID", False),
+    ("ece_ood", "ECE OOD", False),
+)
 PRIMARY = {  # suite primary_metric → (run_numbers key, title, higher is better)
     "ood_accuracy": ("ood_accuracy", "OOD accuracy", True),
     "id_accuracy": ("id_accuracy", "ID accuracy", True),
@@ -59,8 +63,12 @@ def _values(records: Sequence[Mapping[str, Any]]) -> tuple[dict, dict]:
 
 
 def build_sections(
-    records: Sequence[Mapping[str, Any]], new: str, baselines: Sequence[str], benchmarks: Sequence[str],
-    seeds: Sequence[int], primary: str = "ood_accuracy",
+    records: Sequence[Mapping[str, Any]],
+    new: str,
+    baselines: Sequence[str],
+    benchmarks: Sequence[str],
+    seeds: Sequence[int],
+    primary: str = "ood_accuracy",
 ) -> list[Section]:
     """Per benchmark, then ``overall``. ``records`` carry benchmark, regularizer (label), seed,
     status and metrics; a failed, diverged or missing run is NaN and drops its pair."""
@@ -99,8 +107,10 @@ def _poi(arr, new: str, opp: str, benches: list[str], seeds: Sequence[int], high
     x, y = arr(new), arr(opp)
     s = len(seeds)
     sign = 1.0 if higher else -1.0
-    per = [probability_of_improvement(sign * x[i * s:(i + 1) * s], sign * y[i * s:(i + 1) * s])
-           for i in range(len(benches))]
+    per = [
+        probability_of_improvement(sign * x[i * s : (i + 1) * s], sign * y[i * s : (i + 1) * s])
+        for i in range(len(benches))
+    ]
     per = [p for p in per if not math.isnan(p)]
     return sum(per) / len(per) if per else math.nan
 
@@ -134,19 +144,27 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
     out = [*header]
     for sec in sections:
         title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {sec.name}"
-        out += ["", f"## {title}", "",
-                "| regularizer | " + " | ".join(f"{t} (%)" for _, t, _ in METRICS) + " | runs not ok |",
-                "|---|" + "---:|" * (len(METRICS) + 1)]
+        out += [
+            "",
+            f"## {title}",
+            "",
+            "| regularizer | " + " | ".join(f"{t} (%)" for _, t, _ in METRICS) + " | runs not ok |",
+            "|---|" + "---:|" * (len(METRICS) + 1),
+        ]
         shown = [new, *[o for o in dict.fromkeys(["erm", sec.best_baseline]) if o and o in sec.means]]
         for reg in shown:
             tag = " (new)" if reg == new else (" (best baseline)" if reg == sec.best_baseline else "")
             cells = " | ".join(_pct(sec.means[reg][m]) for m, _, _ in METRICS)
             out.append(f"| {reg}{tag} | {cells} | {sec.not_ok[reg]} |")
         if sec.diffs:
-            out += ["", "Paired difference new − opponent over seeds, in points, with 95% CI "
-                    f"(for ECE, lower is better); P(improvement) on {ptitle}:", "",
-                    "| opponent | " + " | ".join(f"Δ {t}" for _, t, _ in METRICS) + " | P(improvement) |",
-                    "|---|" + "---:|" * (len(METRICS) + 1)]
+            out += [
+                "",
+                "Paired difference new − opponent over seeds, in points, with 95% CI "
+                f"(for ECE, lower is better); P(improvement) on {ptitle}:",
+                "",
+                "| opponent | " + " | ".join(f"Δ {t}" for _, t, _ in METRICS) + " | P(improvement) |",
+                "|---|" + "---:|" * (len(METRICS) + 1),
+            ]
             for opp, diffs in sec.diffs.items():
                 cells = " | ".join(_diff(diffs[m]) for m, _, _ in METRICS)
                 poi = "—" if math.isnan(sec.poi[opp]) else f"{sec.poi[opp]:.2f}"

@@ -177,7 +177,7 @@ def format_validation_error(err: ValidationError, source: str, prefix: tuple = (
         msg = e["msg"]
         for lead in ("Value error, ", "Input should be ", "input should be "):
             if msg.startswith(lead):
-                msg = msg[len(lead):]
+                msg = msg[len(lead) :]
         if e["type"] == "extra_forbidden":
             lines.append(f"{source}: {loc}: unknown field (not allowed here)")
         elif e["type"] == "missing":
@@ -222,7 +222,9 @@ def expand_sweeps(data: dict, source: str = "<suite>") -> dict:
         where = f"{source}: benchmarks[{i}].{SWEEP_FIELD}"
         sweep = b[SWEEP_FIELD]
         if not isinstance(sweep, dict) or not sweep:
-            raise ConfigError(f"{where}: expected a non-empty mapping of model argument → list of values; found {sweep!r}")
+            raise ConfigError(
+                f"{where}: expected a non-empty mapping of model argument → list of values; found {sweep!r}"
+            )
         base_args = b.get("model_args") or {}
         combos: list[tuple[str, dict]] = [("", {})]
         for arg, values in sweep.items():

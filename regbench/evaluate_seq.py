@@ -65,8 +65,10 @@ def evaluate_seq2seq(model: nn.Module, splits: Splits, seed: int, device: torch.
     test_id = splits.test_id
     g = torch_generator(seed, "mia")
     members = splits.train.subset(torch.randperm(len(splits.train), generator=g)[: len(test_id)])
-    losses = [sequence_losses(*task.teacher_forced(model, e.x.to(device), e.y.to(device)), pad).cpu()
-              for e in (members, test_id)]
+    losses = [
+        sequence_losses(*task.teacher_forced(model, e.x.to(device), e.y.to(device)), pad).cpu()
+        for e in (members, test_id)
+    ]
     ev.add("run", "mia_auc", M.membership_inference_auc(*losses))
     train_acc = ev.value("train", "accuracy")
     ev.add("run", "train_accuracy", train_acc)

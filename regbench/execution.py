@@ -48,8 +48,12 @@ def kernel_mode(device: torch.device, deterministic: bool):
     deterministic mode turns it off and asks torch for deterministic kernels (``warn_only``:
     an op without a deterministic version warns rather than killing a long run).
     """
-    old = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
-           torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    old = (
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     if deterministic and device.type == "cuda":
         # cuBLAS needs this before its first use to be deterministic (CUDA docs, "Reproducibility")
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

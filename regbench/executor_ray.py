@@ -53,9 +53,17 @@ def _run_task(spec: RunSpec, device: str, options: ExecOptions | None, threads: 
 class RayExecutor:
     """Runs on a Ray cluster (``address``) or a private local instance of ``workers`` CPUs."""
 
-    def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None,
-                 address: str | None = None, gpus_per_run: float = 0.0, cpus_per_run: int = 1,
-                 max_retries: int = 3, **_: Any):
+    def __init__(
+        self,
+        workers: int | None = None,
+        device: str = "cpu",
+        options: ExecOptions | None = None,
+        address: str | None = None,
+        gpus_per_run: float = 0.0,
+        cpus_per_run: int = 1,
+        max_retries: int = 3,
+        **_: Any,
+    ):
         from regbench.executors import ExecutorError
 
         if gpus_per_run < 0 or cpus_per_run < 1:
@@ -99,7 +107,9 @@ class RayExecutor:
         ray = self.ray
         started = self._start()
         task = ray.remote(_run_task).options(
-            num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run, max_retries=self.max_retries,
+            num_cpus=self.cpus_per_run,
+            num_gpus=self.gpus_per_run,
+            max_retries=self.max_retries,
             retry_exceptions=False,
         )
         pending = list(reversed(specs))
@@ -132,5 +142,9 @@ class RayExecutor:
             from regbench.runner import _record
 
             why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            return _record(spec, "failed", error=f"ray task failed after {self.max_retries} retries "
-                           f"({type(err).__name__}: {why}); it will be retried by the next invocation")
+            return _record(
+                spec,
+                "failed",
+                error=f"ray task failed after {self.max_retries} retries "
+                f"({type(err).__name__}: {why}); it will be retried by the next invocation",
+            )

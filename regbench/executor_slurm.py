@@ -28,8 +28,9 @@ def import_submitit():
     try:
         import submitit
     except ImportError:
-        raise ExecutorError("--executor slurm needs submitit, which is not installed: "
-                            "pip install -e '.[slurm]'") from None
+        raise ExecutorError(
+            "--executor slurm needs submitit, which is not installed: pip install -e '.[slurm]'"
+        ) from None
     return submitit
 
 
@@ -61,18 +62,28 @@ class RunJob:
 class SlurmExecutor:
     """Submits runs as Slurm array jobs (``cluster="local"`` runs them as local processes, for tests)."""
 
-    def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None,
-                 partition: str | None = None, gpus_per_run: float = 0.0, time: int = 60,
-                 cpus_per_run: int = 1, work_dir: str = ".", cluster: str = "slurm",
-                 batch_size: int = 1000, poll_seconds: float = 2.0, **_: Any):
+    def __init__(
+        self,
+        workers: int | None = None,
+        device: str = "cpu",
+        options: ExecOptions | None = None,
+        partition: str | None = None,
+        gpus_per_run: float = 0.0,
+        time: int = 60,
+        cpus_per_run: int = 1,
+        work_dir: str = ".",
+        cluster: str = "slurm",
+        batch_size: int = 1000,
+        poll_seconds: float = 2.0,
+        **_: Any,
+    ):
         from regbench.executors import ExecutorError
 
         self.submitit = import_submitit()
         if gpus_per_run != int(gpus_per_run) or gpus_per_run < 0:
             raise ExecutorError(f"--gpus-per-run must be a whole number for Slurm, got {gpus_per_run}")
         if cluster == "slurm" and self.submitit.SlurmExecutor.affinity() < 0:
-            raise ExecutorError("--executor slurm: no Slurm here (sbatch not found); "
-                                "run it on a cluster login node")
+            raise ExecutorError("--executor slurm: no Slurm here (sbatch not found); run it on a cluster login node")
         if device.startswith("cuda") and gpus_per_run == 0:
             raise ExecutorError(f"--device {device} with --executor slurm needs --gpus-per-run >= 1")
         self.workers, self.device, self.options = workers, device, options
@@ -127,6 +138,10 @@ class SlurmExecutor:
             from regbench.runner import _record
 
             text = str(err).strip().splitlines()
-            return _record(spec, "failed", error=f"slurm job {job.job_id} failed ({type(err).__name__}: "
-                           f"{text[-1] if text else ''}); logs in {self.folder}; it will be retried by the "
-                           "next invocation")
+            return _record(
+                spec,
+                "failed",
+                error=f"slurm job {job.job_id} failed ({type(err).__name__}: "
+                f"{text[-1] if text else ''}); logs in {self.folder}; it will be retried by the "
+                "next invocation",
+            )

@@ -19,8 +19,7 @@ from regbench.store import RunRecord
 
 EXECUTORS = ("local", "ray", "slurm")
 # options that only some executors understand (CLI flag → executors that take it)
-EXECUTOR_ONLY = {"address": ("ray",), "gpus_per_run": ("ray", "slurm"), "partition": ("slurm",),
-                 "time": ("slurm",)}
+EXECUTOR_ONLY = {"address": ("ray",), "gpus_per_run": ("ray", "slurm"), "partition": ("slurm",), "time": ("slurm",)}
 
 
 class ExecutorError(RuntimeError):
@@ -39,8 +38,9 @@ def get_executor(name: str, **kwargs: Any):
             raise ExecutorError(f"{flag} applies to --executor {' or '.join(names)}, not '{name}'")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name == "local":
-        return LocalExecutor(workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"),
-                             options=kwargs.get("options"))
+        return LocalExecutor(
+            workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"), options=kwargs.get("options")
+        )
     if name == "ray":
         from regbench.executor_ray import RayExecutor
 
@@ -54,8 +54,9 @@ def get_executor(name: str, **kwargs: Any):
     raise UnknownNameError("executor", name, list(EXECUTORS))
 
 
-def _worker(tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int,
-            options: ExecOptions | None = None) -> None:
+def _worker(
+    tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int, options: ExecOptions | None = None
+) -> None:
     """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned."""
     import torch
 
@@ -115,8 +116,9 @@ class LocalExecutor:
 
         def spawn() -> None:
             tasks = ctx.Queue()
-            p = ctx.Process(target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options),
-                               daemon=True)
+            p = ctx.Process(
+                target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options), daemon=True
+            )
             p.start()
             workers[p.pid] = (p, tasks)
 
@@ -167,5 +169,8 @@ def _worker_died(spec: RunSpec, exitcode: int | None) -> RunRecord:
     from regbench.runner import _record
 
     why = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
-    return _record(spec, "failed", error=f"worker process died while running this run ({why}); "
-                   "it will be retried by the next invocation")
+    return _record(
+        spec,
+        "failed",
+        error=f"worker process died while running this run ({why}); it will be retried by the next invocation",
+    )

@@ -25,16 +25,16 @@ def suite_meta(suite_name_or_path: str) -> dict:
         "selection": s.selection,
         "train": s.train.model_dump(mode="json"),
         "benchmarks": [
-            {"name": b.name, "dataset": b.dataset, "model": b.model, "shift_kind": b.shift.kind}
-            for b in s.benchmarks
+            {"name": b.name, "dataset": b.dataset, "model": b.model, "shift_kind": b.shift.kind} for b in s.benchmarks
         ],
         "regularizers": [r.display for r in s.regularizers],
         "source": str(path),
     }
 
 
-def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True,
-                      reps: int = 1000, echo=print):
+def write_leaderboard(
+    suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True, reps: int = 1000, echo=print
+):
     """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table."""
     from regbench.report import build_leaderboard, render_terminal
 
@@ -43,24 +43,30 @@ def write_leaderboard(suite: str, store_path: str, out_dir: Path, show: bool = T
     runs, metrics, reliability = store.frames(meta["name"])
     missing = runs["status"] == "missing"
     if missing.any():
-        echo(f"note: {int(missing.sum())} planned runs of '{meta['name']}' are not in the store yet "
-             f"(run `regbench run {suite}`); the leaderboard shows the {int((~missing).sum())} recorded")
+        echo(
+            f"note: {int(missing.sum())} planned runs of '{meta['name']}' are not in the store yet "
+            f"(run `regbench run {suite}`); the leaderboard shows the {int((~missing).sum())} recorded"
+        )
         runs = runs[~missing].reset_index(drop=True)
     if runs.empty:
         from regbench.config import ConfigError
 
-        raise ConfigError(
-            f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first"
-        )
+        raise ConfigError(f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first")
     diag = diagnostics(store, runs, metrics, meta["name"], Path(out_dir), plots)
-    titles = {"bias_variance.png": "Bias and variance per regularizer",
-              "learning_curves.png": "Learning curves per benchmark",
-              "error_vs_width.png": "Test error vs width (double descent)"}
+    titles = {
+        "bias_variance.png": "Bias and variance per regularizer",
+        "learning_curves.png": "Learning curves per benchmark",
+        "error_vs_width.png": "Test error vs width (double descent)",
+    }
     extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
-    board = build_leaderboard(runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots,
-                              extra_plots=extra)
-    append_section(Path(out_dir) / "README.md", "Diagnostics (why a regularizer works)",
-                   diag_markdown(Path(out_dir) / "diagnostics.md"))
+    board = build_leaderboard(
+        runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots, extra_plots=extra
+    )
+    append_section(
+        Path(out_dir) / "README.md",
+        "Diagnostics (why a regularizer works)",
+        diag_markdown(Path(out_dir) / "diagnostics.md"),
+    )
     append_selection(Path(out_dir))
     if show:
         render_terminal(board)
@@ -95,6 +101,8 @@ def append_selection(out_dir: Path) -> None:
     if selection.exists() and readme.exists():
         # the oracle table (if --oracle) stays in selection.md only: never beside the ranking
         body = selection.read_text().split("## Oracle selection")[0].strip()
-        readme.write_text(readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
-                          "Each row above is the config chosen per benchmark on ID validation; every "
-                          "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n")
+        readme.write_text(
+            readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
+            "Each row above is the config chosen per benchmark on ID validation; every "
+            "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n"
+        )

@@ -17,7 +17,12 @@ from pydantic import ValidationError
 
 from regbench.catalog import registries
 from regbench.config import (
-    BenchmarkSpec, ConfigError, RegularizerConfig, SuiteSpec, TrainSpec, format_validation_error,
+    BenchmarkSpec,
+    ConfigError,
+    RegularizerConfig,
+    SuiteSpec,
+    TrainSpec,
+    format_validation_error,
     read_suite_file,
 )
 from regbench.params import resolve_params
@@ -40,8 +45,11 @@ class ResolvedBenchmark:
     def data_key(self) -> dict[str, Any]:
         """Everything that determines the benchmark's splits."""
         return {
-            "dataset": self.loader, "dataset_args": self.dataset_args, "shift": self.spec.shift.kind,
-            "shift_params": self.shift_params, "data_seed": self.spec.data_seed,
+            "dataset": self.loader,
+            "dataset_args": self.dataset_args,
+            "shift": self.spec.shift.kind,
+            "shift_params": self.shift_params,
+            "data_seed": self.spec.data_seed,
         }
 
 
@@ -163,14 +171,18 @@ def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: li
     for i, (rb, train) in enumerate(zip(benches, trains)):
         task = dataset_task(rb.loader)
         if task != "classification" and train.label_noise > 0:  # flipping a label needs one label
-            errors.append(f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
-                          "label noise applies to classification only")
+            errors.append(
+                f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
+                "label noise applies to classification only"
+            )
         for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
             bad = build_stack(cfg, params).unsupported(task)
             if bad:
-                errors.append(f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
-                              f"'{rb.spec.name}': {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply "
-                              f"to a {task} task (see `regbench list regularizers`)")
+                errors.append(
+                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
+                    f"'{rb.spec.name}': {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply "
+                    f"to a {task} task (see `regbench list regularizers`)"
+                )
 
 
 @dataclass(frozen=True)

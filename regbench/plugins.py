@@ -58,7 +58,8 @@ def resolve(spec: str, registry) -> type:
             module, where = import_module(target, spec), f"module '{target}'"
         if not hasattr(module, attr):
             defined = sorted(
-                n for n, v in vars(module).items()
+                n
+                for n, v in vars(module).items()
                 if inspect.isclass(v) and issubclass(v, Regularizer) and v.__module__ == module.__name__
             )
             hint = f"; it defines: {', '.join(defined)}" if defined else "; it defines no Regularizer subclass"

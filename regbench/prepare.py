@@ -37,8 +37,15 @@ def prepare(suite: str, echo=print) -> list[dict]:
         seconds = time.perf_counter() - t0
         echo(f"{name}  (spec fingerprint {key}, {'cached' if was_cached else 'built'} in {seconds:.2f} s)")
         for split, ex in splits.all_named().items():
-            row = {"benchmark": name, "split": split, "n": len(ex), "balance": class_balance(ex.y),
-                   "fingerprint": cache.split_fingerprint(ex), "cached": was_cached, "seconds": seconds}
+            row = {
+                "benchmark": name,
+                "split": split,
+                "n": len(ex),
+                "balance": class_balance(ex.y),
+                "fingerprint": cache.split_fingerprint(ex),
+                "cached": was_cached,
+                "seconds": seconds,
+            }
             rows.append(row)
             echo(f"  {split:<32} n={row['n']:<6} {row['fingerprint']}  {row['balance']}")
     return rows

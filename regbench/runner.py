@@ -72,7 +72,10 @@ def environment(device: torch.device) -> dict[str, Any]:
 def git_revision() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
             cwd=Path(__file__).resolve().parent,
         )
         return out.stdout.strip() or None
@@ -90,10 +93,18 @@ def peak_memory_mb(device: torch.device) -> float:
 def _record(spec: RunSpec, status: str, **kw: Any) -> RunRecord:
     reg_kind = kw.pop("kind", "none")
     return RunRecord(
-        run_key=spec.run_key, suite=spec.suite, benchmark=spec.benchmark.spec.name,
-        shift_kind=spec.benchmark.spec.shift.kind, regularizer=spec.regularizer.display,
-        regularizer_kind=reg_kind, params=spec.canonical["regularizer"], seed=spec.seed,
-        status=status, spec=spec.canonical, fingerprint=fingerprint(spec.benchmark), **kw,
+        run_key=spec.run_key,
+        suite=spec.suite,
+        benchmark=spec.benchmark.spec.name,
+        shift_kind=spec.benchmark.spec.shift.kind,
+        regularizer=spec.regularizer.display,
+        regularizer_kind=reg_kind,
+        params=spec.canonical["regularizer"],
+        seed=spec.seed,
+        status=status,
+        spec=spec.canonical,
+        fingerprint=fingerprint(spec.benchmark),
+        **kw,
     )
 
 
@@ -127,12 +138,12 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
             result = train(model, data, stack, spec.train, spec.seed, dev, checkpoint=ckpt, compile=options.compile)
             ev = evaluate(model, splits, spec.seed, dev)
     except Diverged as err:
-        return _record(spec, "diverged", error=str(err), kind=kind, env=environment(dev),
-                       timings={"diverged_epoch": err.epoch})
+        return _record(
+            spec, "diverged", error=str(err), kind=kind, env=environment(dev), timings={"diverged_epoch": err.epoch}
+        )
     except Exception as err:  # a run's failure is isolated and recorded, never fatal to the suite
         tb = traceback.format_exc(limit=-3)
-        return _record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind,
-                       env=environment(dev))
+        return _record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
     timings = {
         "train_seconds": result.train_seconds,
         "eval_seconds": ev.seconds,
@@ -145,10 +156,24 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
     for metric, value in run_rows.items():
         ev.add("run", metric, value)
     h = result.history
-    curves = {"train_loss": h.train_loss, "train_accuracy": h.train_accuracy,
-              "val_loss": h.val_loss, "val_accuracy": h.val_accuracy}
-    return _record(spec, "ok", kind=kind, metrics=ev.rows, reliability=ev.reliability,
-                   predictions=ev.predictions, targets=ev.targets, curves=curves, timings=timings, env=environment(dev))
+    curves = {
+        "train_loss": h.train_loss,
+        "train_accuracy": h.train_accuracy,
+        "val_loss": h.val_loss,
+        "val_accuracy": h.val_accuracy,
+    }
+    return _record(
+        spec,
+        "ok",
+        kind=kind,
+        metrics=ev.rows,
+        reliability=ev.reliability,
+        predictions=ev.predictions,
+        targets=ev.targets,
+        curves=curves,
+        timings=timings,
+        env=environment(dev),
+    )
 
 
 def apply_training_options(splits: Splits, spec: RunSpec):
@@ -185,8 +210,14 @@ def run_plan(
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
     ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
     options = ExecOptions(every, ckpt_dir, deterministic, compile)
-    ex = get_executor(executor, workers=workers, device=device, options=options,
-                      work_dir=str(store.path.parent.resolve()), **executor_args)
+    ex = get_executor(
+        executor,
+        workers=workers,
+        device=device,
+        options=options,
+        work_dir=str(store.path.parent.resolve()),
+        **executor_args,
+    )
     store.add_to_suite(
         plan.suite.name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
@@ -197,8 +228,14 @@ def run_plan(
         if r.run_key not in done:
             unique.setdefault(r.run_key, r)
     todo = list(unique.values())
-    counts = {"planned": len(plan.runs), "reused": len(plan.runs) - len(todo), "trained": 0,
-              "ok": 0, "failed": 0, "diverged": 0}
+    counts = {
+        "planned": len(plan.runs),
+        "reused": len(plan.runs) - len(todo),
+        "trained": 0,
+        "ok": 0,
+        "failed": 0,
+        "diverged": 0,
+    }
     if not todo:
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,

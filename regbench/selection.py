@@ -32,8 +32,10 @@ def run_numbers(rec: Mapping[str, Any]) -> dict[str, float]:
 
     tid = m.get("test_id", {})
     return {
-        "id_accuracy": tid.get("accuracy", math.nan), "ood_accuracy": mean("accuracy"),
-        "ece_id": tid.get("ece", math.nan), "ece_ood": mean("ece"),
+        "id_accuracy": tid.get("accuracy", math.nan),
+        "ood_accuracy": mean("accuracy"),
+        "ece_id": tid.get("ece", math.nan),
+        "ece_ood": mean("ece"),
         "worst_group_accuracy": mean("worst_group_accuracy"),
     }
 
@@ -69,7 +71,10 @@ class Selection:
 
 
 def _pick(
-    records: Sequence[Mapping[str, Any]], candidates: Mapping[str, Sequence[str]], score_of, higher: bool,
+    records: Sequence[Mapping[str, Any]],
+    candidates: Mapping[str, Sequence[str]],
+    score_of,
+    higher: bool,
 ) -> dict[tuple[str, str], Selection]:
     by: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for r in records:
@@ -94,13 +99,23 @@ def _pick(
                     best = (key, label, score, runs)
             if best is not None:
                 _, label, score, runs = best
-                out[(bench, base)] = Selection(bench, base, label, score, eligible, tuple(r["run_key"] for r in runs),
-                                               tuple(r["seed"] for r in runs), runs[0].get("params"))
+                out[(bench, base)] = Selection(
+                    bench,
+                    base,
+                    label,
+                    score,
+                    eligible,
+                    tuple(r["run_key"] for r in runs),
+                    tuple(r["seed"] for r in runs),
+                    runs[0].get("params"),
+                )
     return out
 
 
 def select(
-    records: Iterable[Mapping[str, Any]], candidates: Mapping[str, Sequence[str]], criterion: str = "val_accuracy",
+    records: Iterable[Mapping[str, Any]],
+    candidates: Mapping[str, Sequence[str]],
+    criterion: str = "val_accuracy",
 ) -> dict[tuple[str, str], Selection]:
     """Per (benchmark, base regularizer): the candidate with the best mean validation score.
 
@@ -113,7 +128,8 @@ def select(
 
 
 def oracle_select(
-    records: Iterable[Mapping[str, Any]], candidates: Mapping[str, Sequence[str]],
+    records: Iterable[Mapping[str, Any]],
+    candidates: Mapping[str, Sequence[str]],
 ) -> dict[tuple[str, str], Selection]:
     """Test-domain ("oracle") selection by mean OOD *test* accuracy. Not a valid method: for
     a separate, labelled table only, to show how much peeking at the test splits would gain."""
@@ -121,7 +137,9 @@ def oracle_select(
 
 
 def selection_table(
-    selected: Mapping[tuple[str, str], Selection], records: Iterable[Mapping[str, Any]], score_name: str,
+    selected: Mapping[tuple[str, str], Selection],
+    records: Iterable[Mapping[str, Any]],
+    score_name: str,
 ) -> str:
     """A markdown table: benchmark, regularizer, chosen config and params, score, test numbers
     of the chosen runs (means over seeds, in %)."""
@@ -135,8 +153,13 @@ def selection_table(
         nums = [run_numbers(by_key[k]) for k in s.run_keys if k in by_key]
         id_acc = 100 * sum(n["id_accuracy"] for n in nums) / max(len(nums), 1)
         ood_acc = 100 * sum(n["ood_accuracy"] for n in nums) / max(len(nums), 1)
-        params = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-                           for p in (s.params or []) for k, v in sorted(p.get("params", {}).items()))
-        lines.append(f"| {bench} | {base} | {s.label} | {params or '—'} | {s.score:.4f} | {id_acc:.2f} | "
-                     f"{ood_acc:.2f} | {s.candidates} |")
+        params = ", ".join(
+            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+            for p in (s.params or [])
+            for k, v in sorted(p.get("params", {}).items())
+        )
+        lines.append(
+            f"| {bench} | {base} | {s.label} | {params or '—'} | {s.score:.4f} | {id_acc:.2f} | "
+            f"{ood_acc:.2f} | {s.candidates} |"
+        )
     return "\n".join(lines)

@@ -126,18 +126,38 @@ class Store:
             db.execute(
                 "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
-                    rec.run_key, rec.suite, rec.benchmark, rec.shift_kind, rec.regularizer,
-                    rec.regularizer_kind, json.dumps(rec.params, sort_keys=True), rec.seed, rec.status,
-                    rec.error, json.dumps(rec.spec, sort_keys=True), json.dumps(rec.curves),
-                    json.dumps(rec.timings), json.dumps(rec.env, sort_keys=True), rec.fingerprint,
-                    int(rec.submission), rec.created_at,
+                    rec.run_key,
+                    rec.suite,
+                    rec.benchmark,
+                    rec.shift_kind,
+                    rec.regularizer,
+                    rec.regularizer_kind,
+                    json.dumps(rec.params, sort_keys=True),
+                    rec.seed,
+                    rec.status,
+                    rec.error,
+                    json.dumps(rec.spec, sort_keys=True),
+                    json.dumps(rec.curves),
+                    json.dumps(rec.timings),
+                    json.dumps(rec.env, sort_keys=True),
+                    rec.fingerprint,
+                    int(rec.submission),
+                    rec.created_at,
                 ),
             )
             db.executemany(
                 "INSERT INTO metrics VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (rec.run_key, m["split"], m.get("family"), m.get("shift"), m.get("severity"),
-                     m["metric"], m["value"], m.get("n"))
+                    (
+                        rec.run_key,
+                        m["split"],
+                        m.get("family"),
+                        m.get("shift"),
+                        m.get("severity"),
+                        m["metric"],
+                        m["value"],
+                        m.get("n"),
+                    )
                     for m in rec.metrics
                 ],
             )
@@ -209,8 +229,9 @@ class Store:
         return runs
 
     def predictions(self, key: str) -> dict[str, bytes]:
-        return {s: bytes(b) for s, b in self.db.execute(
-            "SELECT split, labels FROM predictions WHERE run_key=?", (key,))}
+        return {
+            s: bytes(b) for s, b in self.db.execute("SELECT split, labels FROM predictions WHERE run_key=?", (key,))
+        }
 
     def predictions_frame(self, keys: Iterable[str]):
         """Packed predicted labels of runs ``keys`` joined with the true test labels.
@@ -239,13 +260,18 @@ class Store:
         if suite is None:
             runs = pd.read_sql_query(
                 "SELECT run_key, suite, benchmark, regularizer, regularizer_kind, params, seed, status, "
-                "error, submission, timings, curves, spec FROM runs", self.db)
+                "error, submission, timings, curves, spec FROM runs",
+                self.db,
+            )
         else:
             runs = pd.read_sql_query(
                 "SELECT s.run_key, s.suite, s.benchmark, s.regularizer, r.regularizer_kind, r.params, "
                 "s.seed, COALESCE(r.status, 'missing') AS status, r.error, COALESCE(r.submission, 0) AS "
                 "submission, r.timings, r.curves, r.spec FROM suite_runs s LEFT JOIN runs r USING (run_key) "
-                "WHERE s.suite = ?", self.db, params=(suite,))
+                "WHERE s.suite = ?",
+                self.db,
+                params=(suite,),
+            )
         keys = tuple(runs["run_key"].unique())
         metrics = self._frame("metrics", keys)
         reliability = unpack_reliability(self._frame("reliability", keys))
@@ -278,12 +304,14 @@ def unpack_reliability(packed):
         return pd.DataFrame(columns=cols)
     n_bins = packed["count"].map(len).to_numpy() // 8
     out = {c: np.frombuffer(b"".join(packed[c]), dtype=np.float64) for c in ("confidence", "accuracy", "count")}
-    return pd.DataFrame({
-        "run_key": np.repeat(packed["run_key"].to_numpy(), n_bins),
-        "split": np.repeat(packed["split"].to_numpy(), n_bins),
-        "bin": np.arange(n_bins.sum()) - np.repeat(np.cumsum(n_bins) - n_bins, n_bins),
-        **out,
-    })[cols]
+    return pd.DataFrame(
+        {
+            "run_key": np.repeat(packed["run_key"].to_numpy(), n_bins),
+            "split": np.repeat(packed["split"].to_numpy(), n_bins),
+            "bin": np.arange(n_bins.sum()) - np.repeat(np.cumsum(n_bins) - n_bins, n_bins),
+            **out,
+        }
+    )[cols]
 
 
 def record_to_json(rec: RunRecord) -> dict[str, Any]:

@@ -21,7 +21,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, SuiteSpec, format_validation_error, read_yaml
+from regbench.config import (
+    ConfigError,
+    RegularizerConfig,
+    RegularizerSpec,
+    SuiteSpec,
+    format_validation_error,
+    read_yaml,
+)
 from regbench.seeding import numpy_generator
 
 DEFAULT_SPACES = Path(__file__).resolve().parent.parent / "suites" / "regularizers.yaml"
@@ -159,7 +166,10 @@ def draw_configs(space: dict[str, ParamSpace], regularizer: str, n: int, sweep_s
 
 
 def expand(
-    suite: SuiteSpec, spaces: SearchSpaces, n: int, sweep_seed: int = 0,
+    suite: SuiteSpec,
+    spaces: SearchSpaces,
+    n: int,
+    sweep_seed: int = 0,
 ) -> tuple[SuiteSpec, dict[str, list[str]]]:
     """The suite with each swept regularizer replaced by its candidates, and the candidates
     of each base config (``{"mixup": ["mixup[sweep 0]", …]}``; unswept configs map to themselves).

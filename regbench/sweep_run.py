@@ -37,14 +37,28 @@ def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
     out = []
     for r in plan.runs:
         if r.run_key in recs:
-            out.append({**recs[r.run_key], "benchmark": r.benchmark.spec.name,
-                        "regularizer": r.regularizer.display, "seed": r.seed})
+            out.append(
+                {
+                    **recs[r.run_key],
+                    "benchmark": r.benchmark.spec.name,
+                    "regularizer": r.regularizer.display,
+                    "seed": r.seed,
+                }
+            )
     return out
 
 
-def run_sweep(plan: Plan, store: Store, n: int, sweep_seed: int = 0, criterion: str | None = None,
-              oracle: bool = False, spaces_path: str | Path = DEFAULT_SPACES, out_dir: Path | None = None,
-              **run_args: Any) -> tuple[dict[str, int], str]:
+def run_sweep(
+    plan: Plan,
+    store: Store,
+    n: int,
+    sweep_seed: int = 0,
+    criterion: str | None = None,
+    oracle: bool = False,
+    spaces_path: str | Path = DEFAULT_SPACES,
+    out_dir: Path | None = None,
+    **run_args: Any,
+) -> tuple[dict[str, int], str]:
     """Train the sweep, select per benchmark on validation, record and describe the selection.
 
     Returns (run counts, the markdown report that was also written to ``out_dir/selection.md``).
@@ -57,9 +71,10 @@ def run_sweep(plan: Plan, store: Store, n: int, sweep_seed: int = 0, criterion: 
     records = labelled_records(store, swept)
     chosen = select(records, candidates, criterion)
     # the selected runs become the suite's members under the base name (the leaderboard row)
-    store.add_to_suite(plan.suite.name, [
-        (key, s.benchmark, s.regularizer, seed) for s in chosen.values() for key, seed in zip(s.run_keys, s.seeds)
-    ])
+    store.add_to_suite(
+        plan.suite.name,
+        [(key, s.benchmark, s.regularizer, seed) for s in chosen.values() for key, seed in zip(s.run_keys, s.seeds)],
+    )
     lines = [
         f"# Sweep of suite {plan.suite.name}: model selection by ID validation",
         "",
@@ -70,11 +85,14 @@ def run_sweep(plan: Plan, store: Store, n: int, sweep_seed: int = 0, criterion: 
         "",
         selection_table(chosen, records, criterion),
     ]
-    missing = sorted({(b, base) for b in {r.benchmark.spec.name for r in swept.runs} for base in candidates}
-                     - set(chosen))
+    missing = sorted(
+        {(b, base) for b in {r.benchmark.spec.name for r in swept.runs} for base in candidates} - set(chosen)
+    )
     if missing:
-        lines += ["", "No config finished on every seed (no selection): "
-                  + ", ".join(f"{b}/{base}" for b, base in missing)]
+        lines += [
+            "",
+            "No config finished on every seed (no selection): " + ", ".join(f"{b}/{base}" for b, base in missing),
+        ]
     if oracle:
         lines += [
             "",
@@ -90,4 +108,3 @@ def run_sweep(plan: Plan, store: Store, n: int, sweep_seed: int = 0, criterion: 
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         (Path(out_dir) / "selection.md").write_text(text)
     return counts, text
-

@@ -43,9 +43,11 @@ def task_name(info: DatasetInfo) -> str:
 
 def unsupported_message(names: list[str], task: str, where: str = "") -> str:
     """One line: which regularizers do not apply to ``task``."""
-    return (f"{'regularizer' if len(names) == 1 else 'regularizers'} {', '.join(repr(n) for n in names)} "
-            f"cannot be used on a {task} task{where}: each regularizer declares the tasks it applies to "
-            f"(`regbench list regularizers` shows them)")
+    return (
+        f"{'regularizer' if len(names) == 1 else 'regularizers'} {', '.join(repr(n) for n in names)} "
+        f"cannot be used on a {task} task{where}: each regularizer declares the tasks it applies to "
+        f"(`regbench list regularizers` shows them)"
+    )
 
 
 @torch.no_grad()
@@ -132,8 +134,12 @@ class Seq2Seq:
         own = stack.loss(logits, labels)
         if own is not None:
             return own
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=self.pad,
-                               label_smoothing=stack.target_smoothing())
+        return F.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            labels.reshape(-1),
+            ignore_index=self.pad,
+            label_smoothing=stack.target_smoothing(),
+        )
 
     def correct(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Number of sequences predicted right at every token (teacher-forced exact match)."""
@@ -150,7 +156,9 @@ class Seq2Seq:
         """
         model.eval()
         y = self._trim(y)
-        chunks = [self.forward(model, x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        chunks = [
+            self.forward(model, x[i : i + batch_size], y[i : i + batch_size]) for i in range(0, len(x), batch_size)
+        ]
         t = y.shape[1] - 1
         logits = torch.cat([F.pad(c, (0, 0, 0, t - c.shape[1])) for c in chunks]) if chunks else torch.empty(0, t, 0)
         return logits, y[:, 1:]

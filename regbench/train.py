@@ -113,8 +113,18 @@ def train(
     k = data.info.num_classes
     task = task_for(data.info, stack)  # classification, or seq2seq (teacher forcing): regbench.tasks
     check_supported(stack, task.name)
-    stack.setup(SetupContext(k, data.info.input_shape, data.info.flip_invariant, spec.epochs, data.info.name,
-                             device.type, task.name, data.info.details))
+    stack.setup(
+        SetupContext(
+            k,
+            data.info.input_shape,
+            data.info.flip_invariant,
+            spec.epochs,
+            data.info.name,
+            device.type,
+            task.name,
+            data.info.details,
+        )
+    )
     # the whole dataset moves to the device once; batches are slices of it (STYLE.md §8)
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)
@@ -168,7 +178,9 @@ def train(
                     logits = task.forward(net, xb, yb)
                 loss = task.loss(logits, yb, stack)
                 if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
-                    soft = yb if yb.dim() == 2 or task.name != "classification" else nn.functional.one_hot(yb, k).float()
+                    soft = (
+                        yb if yb.dim() == 2 or task.name != "classification" else nn.functional.one_hot(yb, k).float()
+                    )
                     total = loss + stack.penalty(model, Batch(xb, soft, logits))
                 else:
                     total = loss
@@ -199,13 +211,19 @@ def train(
             if stack.should_stop(history):
                 break
             if checkpoint is not None and checkpoint.due(epoch) and epoch < spec.epochs:
-                checkpoint.save({
-                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict() if sched is not None else None,
-                    "rng": rng_states(order_g, aug_g, device.type == "cuda"),
-                    "history": history_state(history), "stack": stack.state_dict(),
-                    "samples": samples, "seconds": seconds_before + time.perf_counter() - t0,
-                })
+                checkpoint.save(
+                    {
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict() if sched is not None else None,
+                        "rng": rng_states(order_g, aug_g, device.type == "cuda"),
+                        "history": history_state(history),
+                        "stack": stack.state_dict(),
+                        "samples": samples,
+                        "seconds": seconds_before + time.perf_counter() - t0,
+                    }
+                )
         extra = stack.finish(model, history)
     seconds = seconds_before + time.perf_counter() - t0
     best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1

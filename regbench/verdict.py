@@ -22,10 +22,39 @@ import numpy as np
 # two-sided 95% Student t quantiles t_{0.975, df}; beyond the table the next smaller df's
 # value is used, which is conservative because t quantiles fall with df
 _T975 = {
-    1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262,
-    10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110,
-    18: 2.101, 19: 2.093, 20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060,
-    26: 2.056, 27: 2.052, 28: 2.048, 29: 2.045, 30: 2.042, 40: 2.021, 60: 2.000, 120: 1.980,
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    11: 2.201,
+    12: 2.179,
+    13: 2.160,
+    14: 2.145,
+    15: 2.131,
+    16: 2.120,
+    17: 2.110,
+    18: 2.101,
+    19: 2.093,
+    20: 2.086,
+    21: 2.080,
+    22: 2.074,
+    23: 2.069,
+    24: 2.064,
+    25: 2.060,
+    26: 2.056,
+    27: 2.052,
+    28: 2.048,
+    29: 2.045,
+    30: 2.042,
+    40: 2.021,
+    60: 2.000,
+    120: 1.980,
 }
 
 
@@ -57,7 +86,11 @@ def _pairs(new, base) -> np.ndarray:
 
 
 def paired_difference(
-    new, base, rng: np.random.Generator | None = None, level: float = 0.95, method: str = "t",
+    new,
+    base,
+    rng: np.random.Generator | None = None,
+    level: float = 0.95,
+    method: str = "t",
     reps: int = 10_000,
 ) -> PairedDiff:
     """Mean paired difference and its CI. new, base: (n,) scores of the same n pairs (NaN = missing).
@@ -113,13 +146,15 @@ def verdict(diff: PairedDiff, higher_is_better: bool = True) -> str:
     return "inconclusive"
 
 
-def verdict_line(metric: str, against: str, diff: PairedDiff, higher_is_better: bool = True,
-                 scale: float = 100.0, unit: str = " pts") -> str:
+def verdict_line(
+    metric: str, against: str, diff: PairedDiff, higher_is_better: bool = True, scale: float = 100.0, unit: str = " pts"
+) -> str:
     """One sentence: verdict, the difference with its CI, and why."""
     v = verdict(diff, higher_is_better)
     if diff.n < 2:
-        return (f"{v} vs {against}: {metric} — only {diff.n} paired run(s) finished; "
-                "a confidence interval needs at least 2")
+        return (
+            f"{v} vs {against}: {metric} — only {diff.n} paired run(s) finished; a confidence interval needs at least 2"
+        )
     m, lo, hi = diff.mean * scale, diff.lo * scale, diff.hi * scale
     ci = f"{diff.level:.0%} CI [{lo:+.2f}, {hi:+.2f}]"
     if v == "inconclusive":

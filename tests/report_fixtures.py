@@ -21,8 +21,16 @@ FAMILY_SPLITS = {
     "compositional": [("ood/holdout", "holdout", None), ("ood/extrapolate", "extrapolate", None)],
 }
 KINDS = ["penalty", "optimizer", "augmentation", "loss", "architecture", "stopping", "gradient", "recipe"]
-KNOWN_KINDS = {"erm": "none", "mixup": "augmentation", "cutmix": "augmentation", "weight_decay": "optimizer",
-               "dropout": "architecture", "label_smoothing": "loss", "l2": "penalty", "weight_decay+mixup": "recipe"}
+KNOWN_KINDS = {
+    "erm": "none",
+    "mixup": "augmentation",
+    "cutmix": "augmentation",
+    "weight_decay": "optimizer",
+    "dropout": "architecture",
+    "label_smoothing": "loss",
+    "l2": "penalty",
+    "weight_decay+mixup": "recipe",
+}
 N_BINS = 15
 
 
@@ -54,7 +62,10 @@ def make_frames(
     b_idx, r_idx, s_idx = (a.ravel() for a in np.meshgrid(np.arange(nb), np.arange(nr), np.arange(ns), indexing="ij"))
     bench_names = np.array([b for b, _ in benches], dtype=object)[b_idx]
     reg_names = np.array(regs, dtype=object)[r_idx]
-    keys = np.char.add(np.char.add(bench_names.astype(str), "|"), np.char.add(np.char.add(reg_names.astype(str), "|"), s_idx.astype(str)))
+    keys = np.char.add(
+        np.char.add(bench_names.astype(str), "|"),
+        np.char.add(np.char.add(reg_names.astype(str), "|"), s_idx.astype(str)),
+    )
     status = np.full(keys.size, "ok", dtype=object)
     for (b, r, s), st in (statuses or {}).items():
         status[(bench_names == b) & (reg_names == r) & (s_idx == s)] = st
@@ -83,8 +94,16 @@ def make_frames(
     def rows(mask, split, family, shift, severity, metric, value, n):
         blocks.append(
             pd.DataFrame(
-                {"run_key": keys[mask].astype(object), "split": split, "family": family, "shift": shift,
-                 "severity": severity, "metric": metric, "value": np.asarray(value, dtype=np.float64)[mask], "n": n}
+                {
+                    "run_key": keys[mask].astype(object),
+                    "split": split,
+                    "family": family,
+                    "shift": shift,
+                    "severity": severity,
+                    "metric": metric,
+                    "value": np.asarray(value, dtype=np.float64)[mask],
+                    "n": n,
+                }
             )
         )
 
@@ -128,6 +147,12 @@ def _reliability(keys: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
     conf = (b + 0.5) / N_BINS
     acc = np.clip(conf - 0.05 * s + rng.normal(0, 0.02, conf.size), 0, 1)
     return pd.DataFrame(
-        {"run_key": keys[k].astype(object), "split": splits[s], "bin": b.astype(np.int64), "confidence": conf,
-         "accuracy": acc, "count": rng.integers(0, 50, conf.size).astype(np.int64)}
+        {
+            "run_key": keys[k].astype(object),
+            "split": splits[s],
+            "bin": b.astype(np.int64),
+            "confidence": conf,
+            "accuracy": acc,
+            "count": rng.integers(0, 50, conf.size).astype(np.int64),
+        }
     )

@@ -11,16 +11,23 @@ import yaml
 TIMING_METRICS = ("train_seconds", "eval_seconds", "samples_per_second", "peak_memory_mb")
 
 
-def write_suite(tmp_path: Path, name: str = "tiny", seeds=(0,), epochs: int = 3, regularizers=None,
-                **extra) -> Path:
+def write_suite(tmp_path: Path, name: str = "tiny", seeds=(0,), epochs: int = 3, regularizers=None, **extra) -> Path:
     """A digits + mlp suite that trains in about a second per run."""
     suite = {
-        "name": name, "seeds": list(seeds),
+        "name": name,
+        "seeds": list(seeds),
         "train": {"epochs": epochs, "batch_size": 64, "lr": 3e-3, "schedule": "cosine"},
-        "benchmarks": [{"name": "d", "dataset": "digits", "model": "mlp", "model_args": {"width": 32, "dropout": 0.1},
-                        "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]}}],
-        "regularizers": regularizers or [{"stack": ["mixup", {"name": "early_stopping", "patience": 10}],
-                                          "label": "mix+es"}],
+        "benchmarks": [
+            {
+                "name": "d",
+                "dataset": "digits",
+                "model": "mlp",
+                "model_args": {"width": 32, "dropout": 0.1},
+                "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]},
+            }
+        ],
+        "regularizers": regularizers
+        or [{"stack": ["mixup", {"name": "early_stopping", "patience": 10}], "label": "mix+es"}],
         **extra,
     }
     path = tmp_path / f"{name}.yaml"
@@ -34,7 +41,8 @@ def metric_rows(store: Path) -> list[tuple]:
     rows = db.execute(
         "SELECT run_key, split, family, shift, severity, metric, value, n FROM metrics "
         f"WHERE metric NOT IN ({','.join('?' * len(TIMING_METRICS))}) ORDER BY run_key, split, metric",
-        TIMING_METRICS).fetchall()
+        TIMING_METRICS,
+    ).fetchall()
     rows += db.execute("SELECT run_key, 'curves', curves FROM runs ORDER BY run_key").fetchall()
     rows += db.execute("SELECT run_key, split, labels FROM predictions ORDER BY run_key, split").fetchall()
     db.close()

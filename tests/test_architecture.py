@@ -16,25 +16,56 @@ PKG = Path(__file__).resolve().parent.parent / "regbench"
 
 # module-name prefix → stage; the longest matching prefix wins
 STAGES = {
-    "regbench.registry": 0, "regbench.seeding": 0, "regbench.params": 0, "regbench.config": 0,
+    "regbench.registry": 0,
+    "regbench.seeding": 0,
+    "regbench.params": 0,
+    "regbench.config": 0,
     "regbench.data": 1,
     "regbench.shifts": 2,
     "regbench.models": 3,
-    "regbench.regularizers": 4, "regbench.catalog": 4,
+    "regbench.regularizers": 4,
+    "regbench.catalog": 4,
     "regbench.plan": 5,
-    "regbench.train": 6, "regbench.seq_metrics": 6, "regbench.metrics": 6,
-    "regbench.evaluate": 7, "regbench.evaluate_seq": 7, "regbench.tasks": 6,
+    "regbench.train": 6,
+    "regbench.seq_metrics": 6,
+    "regbench.metrics": 6,
+    "regbench.evaluate": 7,
+    "regbench.evaluate_seq": 7,
+    "regbench.tasks": 6,
     "regbench.store": 8,
-    "regbench.runner": 9, "regbench.prepare": 9, "regbench.executors": 9, "regbench.executor_ray": 9,
-    "regbench.executor_slurm": 9, "regbench.progress": 9, "regbench.checkpoint": 6, "regbench.plugins": 4,
-    "regbench.execution": 6, "regbench.calibration": 6, "regbench.diagnose": 11,
-    "regbench.diagnostics": 10, "regbench.report": 10, "regbench.leaderboard": 10, "regbench.export": 10,
-    "regbench.selection": 10, "regbench.verdict": 10, "regbench.compare": 11, "regbench.compare_report": 11,
-    "regbench.sweep": 5, "regbench.sweep_run": 11,
-    "regbench.cli": 12, "regbench.api": 12, "regbench": 12,
+    "regbench.runner": 9,
+    "regbench.prepare": 9,
+    "regbench.executors": 9,
+    "regbench.executor_ray": 9,
+    "regbench.executor_slurm": 9,
+    "regbench.progress": 9,
+    "regbench.checkpoint": 6,
+    "regbench.plugins": 4,
+    "regbench.execution": 6,
+    "regbench.calibration": 6,
+    "regbench.diagnose": 11,
+    "regbench.diagnostics": 10,
+    "regbench.report": 10,
+    "regbench.leaderboard": 10,
+    "regbench.export": 10,
+    "regbench.selection": 10,
+    "regbench.verdict": 10,
+    "regbench.compare": 11,
+    "regbench.compare_report": 11,
+    "regbench.sweep": 5,
+    "regbench.sweep_run": 11,
+    "regbench.cli": 12,
+    "regbench.api": 12,
+    "regbench": 12,
 }
-TORCH_FREE = ("regbench.report", "regbench.store", "regbench.config", "regbench.diagnostics",
-              "regbench.selection", "regbench.verdict")
+TORCH_FREE = (
+    "regbench.report",
+    "regbench.store",
+    "regbench.config",
+    "regbench.diagnostics",
+    "regbench.selection",
+    "regbench.verdict",
+)
 
 
 def stage(module: str) -> int:
@@ -76,10 +107,15 @@ def test_imports_flow_forward(module, path):
             assert not imported.startswith(("torch", "torchvision")), f"{module} must not import {imported}"
 
 
-@pytest.mark.parametrize("package,listing", [
-    ("data", "DATASET_MODULES"), ("shifts", "SHIFT_MODULES"), ("models", "MODEL_MODULES"),
-    ("regularizers", "REGULARIZER_MODULES"),
-])
+@pytest.mark.parametrize(
+    "package,listing",
+    [
+        ("data", "DATASET_MODULES"),
+        ("shifts", "SHIFT_MODULES"),
+        ("models", "MODEL_MODULES"),
+        ("regularizers", "REGULARIZER_MODULES"),
+    ],
+)
 def test_every_registering_file_is_listed(package, listing):
     import importlib
 

@@ -75,12 +75,15 @@ def test_churn_of_one_run_is_nan():
     assert np.isnan(churn(np.array([[0, 1]])))
 
 
-@pytest.mark.parametrize("preds, labels, match", [
-    (np.array([0, 1]), np.array([0, 1]), "runs, examples"),
-    (np.array([[0, 1]]), np.array([0, 1, 2]), "labels must have shape"),
-    (np.array([[0.5, 1.0]]), np.array([0, 1]), "integer class labels"),
-    (np.array([[-1, 1]]), np.array([0, 1]), "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "preds, labels, match",
+    [
+        (np.array([0, 1]), np.array([0, 1]), "runs, examples"),
+        (np.array([[0, 1]]), np.array([0, 1, 2]), "labels must have shape"),
+        (np.array([[0.5, 1.0]]), np.array([0, 1]), "integer class labels"),
+        (np.array([[-1, 1]]), np.array([0, 1]), "integer class labels"),
+    ],
+)
 def test_bad_input_is_a_clear_error(preds, labels, match):
     with pytest.raises(ValueError, match=match):
         decompose(preds, labels)
@@ -100,18 +103,28 @@ def test_diagnostics_and_report_side_never_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, regbench.diagnostics, regbench.report.diagnostics_md, regbench.diagnose; "
-            "sys.exit('torch' in sys.modules)")
+    code = (
+        "import sys, regbench.diagnostics, regbench.report.diagnostics_md, regbench.diagnose; "
+        "sys.exit('torch' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_curve_diagnosis_rules():
     from regbench.diagnostics import Thresholds, diagnose, summarize
 
-    flat = {"train_loss": [2.0, 1.9, 1.9], "train_accuracy": [0.2, 0.2, 0.2], "val_loss": [2.0, 1.95, 1.95],
-            "val_accuracy": [0.2, 0.2, 0.2]}
-    memorizing = {"train_loss": [1.0, 0.5, 0.1], "train_accuracy": [0.7, 0.9, 1.0], "val_loss": [0.6, 0.5, 0.9],
-                  "val_accuracy": [0.8, 0.85, 0.8]}
+    flat = {
+        "train_loss": [2.0, 1.9, 1.9],
+        "train_accuracy": [0.2, 0.2, 0.2],
+        "val_loss": [2.0, 1.95, 1.95],
+        "val_accuracy": [0.2, 0.2, 0.2],
+    }
+    memorizing = {
+        "train_loss": [1.0, 0.5, 0.1],
+        "train_accuracy": [0.7, 0.9, 1.0],
+        "val_loss": [0.6, 0.5, 0.9],
+        "val_accuracy": [0.8, 0.85, 0.8],
+    }
     s = summarize(memorizing)
     assert (s.min_val_loss_epoch, s.delivered_epoch, s.gap) == (2, 3, pytest.approx(0.2))
     assert s.rose_while_train_fell and s.val_loss_rise_rel == pytest.approx(0.8)

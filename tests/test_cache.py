@@ -32,8 +32,9 @@ def test_prepare_builds_then_reuses(isolated_cache, write_suite, capsys):
     second = capsys.readouterr().out
     assert "cached" in second
     # same sizes, balances and content fingerprints both times
-    assert [line for line in first.splitlines() if line.startswith("  ")] == \
-           [line for line in second.splitlines() if line.startswith("  ")]
+    assert [line for line in first.splitlines() if line.startswith("  ")] == [
+        line for line in second.splitlines() if line.startswith("  ")
+    ]
 
 
 def test_changed_spec_gets_a_new_fingerprint(isolated_cache):

@@ -15,9 +15,20 @@ from regbench.runner import build_splits
 from regbench.seeding import seeded_global_rng
 from regbench.train import predict_logits
 
-SUITE = {"name": "ts", "seeds": [0], "benchmarks": [{"name": "d", "dataset": "digits", "model": "mlp",
-         "model_args": {"width": 16}, "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"],
-                                                  "severities": [3]}}], "regularizers": ["erm"]}
+SUITE = {
+    "name": "ts",
+    "seeds": [0],
+    "benchmarks": [
+        {
+            "name": "d",
+            "dataset": "digits",
+            "model": "mlp",
+            "model_args": {"width": 16},
+            "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]},
+        }
+    ],
+    "regularizers": ["erm"],
+}
 
 
 def test_fit_recovers_a_known_temperature():
@@ -57,7 +68,8 @@ def test_temperature_never_reads_test_labels(setup):
     model, splits = setup
     base = _values(evaluate(model, splits, 0, torch.device("cpu")))
     shuffled = dataclasses.replace(
-        splits, test_id=_permute_labels(splits.test_id, 1),
+        splits,
+        test_id=_permute_labels(splits.test_id, 1),
         ood={k: _permute_labels(v, 2) for k, v in splits.ood.items()},
     )
     other = _values(evaluate(model, shuffled, 0, torch.device("cpu")))

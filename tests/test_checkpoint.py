@@ -34,11 +34,23 @@ def test_crash_after_checkpoint_resumes_with_identical_metrics(reference, tmp_pa
     suite, ref_store = reference
     store = tmp_path / "s.sqlite"
     ckpt_dir = tmp_path / "checkpoints"
-    args = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--deterministic",
-            "--checkpoint-every", "1", "--seeds", "0"]
+    args = [
+        "run",
+        str(suite),
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--deterministic",
+        "--checkpoint-every",
+        "1",
+        "--seeds",
+        "0",
+    ]
     monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'crashed'}:raise")
     assert main(args) == 0
-    (key, status), = statuses(store).items()
+    ((key, status),) = statuses(store).items()
     assert status == "failed"  # the crash is recorded as a failure …
     assert (ckpt_dir / f"{key}.pt").exists()  # … and its epoch-2 checkpoint is kept for the retry
     assert main(args) == 0  # the marker exists now: no second crash
@@ -53,8 +65,18 @@ def test_worker_killed_by_sigkill_resumes_through_the_process_pool(reference, tm
     """The realistic case: a worker process dies (SIGKILL) right after writing a checkpoint."""
     suite, ref_store = reference
     store = tmp_path / "s.sqlite"
-    args = ["run", str(suite), "--store", str(store), "--workers", "2", "--no-progress", "--deterministic",
-            "--checkpoint-every", "1"]
+    args = [
+        "run",
+        str(suite),
+        "--store",
+        str(store),
+        "--workers",
+        "2",
+        "--no-progress",
+        "--deterministic",
+        "--checkpoint-every",
+        "1",
+    ]
     monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'killed'}")
     assert main(args) == 0
     st = statuses(store)
@@ -73,8 +95,20 @@ def test_unreadable_checkpoint_is_ignored_and_the_run_starts_over(reference, tmp
     key = sqlite3.connect(ref_store).execute("SELECT run_key FROM runs WHERE seed=0").fetchone()[0]
     (tmp_path / "checkpoints").mkdir()
     (tmp_path / "checkpoints" / f"{key}.pt").write_bytes(b"not a checkpoint")
-    args = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--deterministic",
-            "--checkpoint-every", "2", "--seeds", "0"]
+    args = [
+        "run",
+        str(suite),
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--deterministic",
+        "--checkpoint-every",
+        "2",
+        "--seeds",
+        "0",
+    ]
     assert main(args) == 0
     assert "ignoring unreadable checkpoint" in capsys.readouterr().err
     assert "resumed_from_epoch" not in _timings(store)[key]

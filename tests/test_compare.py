@@ -23,7 +23,6 @@ SUITE = textwrap.dedent("""
 """)
 
 
-
 def rows(store):
     db = sqlite3.connect(store)
     out = {r[0]: r for r in db.execute("SELECT run_key, regularizer, status, created_at, submission FROM runs")}
@@ -37,9 +36,22 @@ def test_compare_reuses_baselines_and_marks_the_submission(tmp_path):
     assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
     before = rows(store)
     assert len(before) == 4
-    args = ["compare", f"{EXAMPLES}/spectral_decoupling.py:SpectralDecoupling", "--suite", str(suite),
-            "--param", "lam=0.3", "--store", str(store), "--workers", "1", "--out", str(out), "--no-leaderboard",
-            "--no-progress"]
+    args = [
+        "compare",
+        f"{EXAMPLES}/spectral_decoupling.py:SpectralDecoupling",
+        "--suite",
+        str(suite),
+        "--param",
+        "lam=0.3",
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--no-leaderboard",
+        "--no-progress",
+    ]
     assert main(args) == 0
     after = rows(store)
     assert {k: after[k] for k in before} == before  # not retrained: same rows, same created_at
@@ -62,9 +74,22 @@ def test_compare_reuses_baselines_and_marks_the_submission(tmp_path):
 def test_compare_with_worker_processes_reimports_the_plugin_file(tmp_path):
     suite, store = tmp_path / "cmp.yaml", tmp_path / "s.sqlite"
     suite.write_text(SUITE.replace("seeds: [0, 1]", "seeds: [0, 1]").replace("[erm, label_smoothing]", "[erm]"))
-    code = main(["compare", f"{EXAMPLES}/input_gradient.py:InputGradientPenalty", "--suite", str(suite),
-                 "--store", str(store), "--workers", "2", "--out", str(tmp_path / "lb"), "--no-leaderboard",
-                 "--no-progress"])
+    code = main(
+        [
+            "compare",
+            f"{EXAMPLES}/input_gradient.py:InputGradientPenalty",
+            "--suite",
+            str(suite),
+            "--store",
+            str(store),
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "lb"),
+            "--no-leaderboard",
+            "--no-progress",
+        ]
+    )
     recs = Store(store).records()
     assert code == 0, [r["error"] for r in recs]
     assert sorted((r["regularizer"], r["status"]) for r in recs) == [("erm", "ok")] * 2 + [("input_gradient", "ok")] * 2

@@ -22,8 +22,14 @@ CASES = [
     ({"train": {"optimizer": "adan"}}, ["train.optimizer", "'adam', 'adamw' or 'sgd'", "found 'adan'"]),
     ({"seeds": [0, 0]}, ["seeds", "distinct"]),
     ({"seeds": []}, ["seeds", "at least 1"]),
-    ({"regularizers": ["erm", "mixpu"]}, ["regularizers[1].stack[0].name", "unknown regularizer 'mixpu'", "Did you mean: mixup"]),
-    ({"regularizers": [{"name": "l1", "lam": "strong"}]}, ["regularizers[0].stack[0].params.lam", "valid number", "'strong'"]),
+    (
+        {"regularizers": ["erm", "mixpu"]},
+        ["regularizers[1].stack[0].name", "unknown regularizer 'mixpu'", "Did you mean: mixup"],
+    ),
+    (
+        {"regularizers": [{"name": "l1", "lam": "strong"}]},
+        ["regularizers[0].stack[0].params.lam", "valid number", "'strong'"],
+    ),
     ({"regularizers": [{"name": "l1", "lamda": 0.1}]}, ["regularizers[0].stack[0].params.lamda", "unknown field"]),
     ({"regularizers": ["erm", "erm"]}, ["regularizers", "repeated", "erm"]),
     ({"regularizers": [["label_smoothing", "dropout", {"name": "dropout_0.5"}]]}, ["regularizers[0]", "dropout"]),
@@ -108,8 +114,16 @@ def test_every_shipped_suite_validates():
 
 
 def test_short_forms_and_stack_display():
-    s = parse_suite(tiny_suite(regularizers=["erm", {"name": "mixup", "alpha": 0.4}, ["weight_decay", "mixup"],
-                                             {"stack": ["l1", "dropout"], "label": "sparse-drop"}]))
+    s = parse_suite(
+        tiny_suite(
+            regularizers=[
+                "erm",
+                {"name": "mixup", "alpha": 0.4},
+                ["weight_decay", "mixup"],
+                {"stack": ["l1", "dropout"], "label": "sparse-drop"},
+            ]
+        )
+    )
     assert [r.display for r in s.regularizers] == ["erm", "mixup(alpha=0.4)", "weight_decay+mixup", "sparse-drop"]
 
 

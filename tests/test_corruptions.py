@@ -153,8 +153,12 @@ def test_covariate_apply_on_digits(digits):
     splits = shift.apply(digits, seed=0)
     names = {"gaussian_noise/1", "gaussian_noise/3", "pixelate/1", "pixelate/3", "rotate_15", "rotate_22.5"}
     assert set(splits.ood) == names
-    assert splits.split_info["pixelate/3"] == {"family": "covariate", "shift": "pixelate", "severity": 3,
-                                                "source": "generated"}
+    assert splits.split_info["pixelate/3"] == {
+        "family": "covariate",
+        "shift": "pixelate",
+        "severity": 3,
+        "source": "generated",
+    }
     assert splits.split_info["rotate_22.5"]["angle"] == 22.5
     train, val, test = (digits.parts[k] for k in ("train", "val", "test"))
     assert splits.test_id is test and splits.train is train and splits.val is val

@@ -53,8 +53,19 @@ def test_noisy_erm_overfits_and_a_one_unit_mlp_underfits(done):
 def test_table_has_the_diagnostics_columns(done, capsys):
     _, _, out = done
     t = pd.read_csv(out / "diagnostics.csv").set_index("benchmark")
-    for col in ("bias_id", "variance_id", "churn_id", "bias_ood", "variance_ood", "churn_ood", "mia_auc",
-                "temperature", "n_underfit", "n_overfit", "n_ok"):
+    for col in (
+        "bias_id",
+        "variance_id",
+        "churn_id",
+        "bias_ood",
+        "variance_ood",
+        "churn_ood",
+        "mia_auc",
+        "temperature",
+        "n_underfit",
+        "n_overfit",
+        "n_ok",
+    ):
         assert col in t
     assert t.loc["noisy-width256", "n_overfit"] == 2 and t.loc["noisy-width1", "n_underfit"] == 2
     # the wide model memorized noisy training labels: its losses leak membership
@@ -79,8 +90,7 @@ def test_diagnose_is_read_only_and_deterministic(done):
     tmp, store, out = done
     before = sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
     again = tmp / "again"
-    assert main(["diagnose", str(tmp / "tinydiag.yaml"), "--store", str(store), "--out", str(again),
-                 "--no-plots"]) == 0
+    assert main(["diagnose", str(tmp / "tinydiag.yaml"), "--store", str(store), "--out", str(again), "--no-plots"]) == 0
     assert sqlite3.connect(store).execute("SELECT COUNT(*) FROM runs").fetchone()[0] == before == 4
     assert (again / "diagnostics.csv").read_text() == (out / "diagnostics.csv").read_text()
     assert not (again / "learning_curves.png").exists()

@@ -18,7 +18,6 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PUBLIC = {"Regularizer", "register_regularizer", "Batch", "History", "SetupContext"}
 
 
-
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.py")), ids=lambda p: p.name)
 def test_examples_use_the_public_api_only(path):
     for node in ast.walk(ast.parse(path.read_text())):
@@ -57,18 +56,30 @@ def test_input_gradient_penalty_matches_the_closed_form_for_a_linear_model():
 
 
 @pytest.mark.parametrize(
-    "spec", ["spectral_decoupling.py:SpectralDecoupling", "input_gradient.py:InputGradientPenalty"])
+    "spec", ["spectral_decoupling.py:SpectralDecoupling", "input_gradient.py:InputGradientPenalty"]
+)
 def test_example_plugins_train_through_the_harness(spec, tmp_path):
     from regbench.config import parse_suite
     from regbench.plan import plan_suite
     from regbench.runner import run_one
 
-    suite = parse_suite({
-        "name": "ex", "seeds": [0], "train": {"epochs": 1, "batch_size": 256},
-        "benchmarks": [{"name": "d", "dataset": "digits", "model": "cnn", "model_args": {"width": 8},
-                        "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [2]}}],
-        "regularizers": [f"{EXAMPLES}/{spec}"],
-    })
+    suite = parse_suite(
+        {
+            "name": "ex",
+            "seeds": [0],
+            "train": {"epochs": 1, "batch_size": 256},
+            "benchmarks": [
+                {
+                    "name": "d",
+                    "dataset": "digits",
+                    "model": "cnn",
+                    "model_args": {"width": 8},
+                    "shift": {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [2]},
+                }
+            ],
+            "regularizers": [f"{EXAMPLES}/{spec}"],
+        }
+    )
     rec = run_one(plan_suite(suite).runs[0])
     assert rec.status == "ok", rec.error
     splits = {m["split"] for m in rec.metrics}

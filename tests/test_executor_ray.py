@@ -23,8 +23,7 @@ def reference(tmp_path_factory):
 def test_ray_records_the_same_runs_and_metrics_as_the_local_executor(reference, tmp_path):
     suite, ref = reference
     store = tmp_path / "ray.sqlite"
-    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2",
-                 "--no-progress"]) == 0
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2", "--no-progress"]) == 0
     assert not ray.is_initialized()  # the private instance was shut down
     assert statuses(store) == statuses(ref)
     assert metric_rows(store) == metric_rows(ref)
@@ -35,8 +34,24 @@ def test_a_run_whose_worker_is_killed_is_retried_resumed_and_recorded_once(refer
     store = tmp_path / "ray.sqlite"
     marker = tmp_path / "killed"
     monkeypatch.setenv(CRASH_ENV, f"2:{marker}")  # SIGKILL the worker after its epoch-2 checkpoint, once
-    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2",
-                 "--checkpoint-every", "1", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(suite),
+                "--store",
+                str(store),
+                "--executor",
+                "ray",
+                "--workers",
+                "2",
+                "--checkpoint-every",
+                "1",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert marker.exists()  # a worker really died
     db = sqlite3.connect(store)
     rows = db.execute("SELECT run_key, status, timings FROM runs").fetchall()

@@ -30,8 +30,9 @@ def reference(tmp_path_factory):
 def _run_local_slurm(suite, store_path, **kw):
     store = Store(store_path)
     try:
-        return run_plan(load_suite(suite), store, executor="slurm", cluster="local", progress=False,
-                        poll_seconds=0.2, **kw)
+        return run_plan(
+            load_suite(suite), store, executor="slurm", cluster="local", progress=False, poll_seconds=0.2, **kw
+        )
     finally:
         store.close()
 
@@ -70,10 +71,13 @@ def test_a_preempted_job_is_requeued_and_resumes_from_its_checkpoint(reference, 
     assert not list((tmp_path / "checkpoints").glob("*.pt"))
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--gpus-per-run", "0.5"], "whole number"),
-    ([], "no Slurm here"),  # this machine has no sbatch; a cluster login node does
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--gpus-per-run", "0.5"], "whole number"),
+        ([], "no Slurm here"),  # this machine has no sbatch; a cluster login node does
+    ],
+)
 def test_slurm_option_errors_are_one_line_and_nothing_is_recorded(tmp_path, capsys, extra, message):
     if message == "no Slurm here" and submitit.SlurmExecutor.affinity() >= 0:
         pytest.skip("sbatch is available on this machine")

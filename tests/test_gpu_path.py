@@ -40,8 +40,11 @@ def test_resnet18_has_the_cifar_stem_and_maps_norm_and_dropout():
 
 def test_resnet18_trains_through_the_harness_and_deterministic_mode_is_restored(tmp_path):
     suite = write_suite(tmp_path, epochs=1, regularizers=["erm"])
-    text = suite.read_text().replace("model: mlp", "model: resnet18").replace(
-        "model_args:\n    dropout: 0.1\n    width: 32", "model_args:\n    width: 4")
+    text = (
+        suite.read_text()
+        .replace("model: mlp", "model: resnet18")
+        .replace("model_args:\n    dropout: 0.1\n    width: 32", "model_args:\n    width: 4")
+    )
     suite.write_text(text)
     store = tmp_path / "s.sqlite"
     before = torch.are_deterministic_algorithms_enabled()
@@ -81,8 +84,9 @@ def test_cuda_training_uses_bf16_autocast_channels_last_and_device_resident_data
     model = registries()["models"].get("cnn")((3, 16, 16), 4).to(dev)
     seen = []
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
-    conv.register_forward_hook(lambda m, i, o: seen.append((i[0].device.type, o.dtype, i[0].is_contiguous(
-        memory_format=torch.channels_last))))
+    conv.register_forward_hook(
+        lambda m, i, o: seen.append((i[0].device.type, o.dtype, i[0].is_contiguous(memory_format=torch.channels_last)))
+    )
     train(model, data, Stack([]), TrainSpec(epochs=1, batch_size=32), 0, dev)
     assert seen[0] == ("cuda", torch.bfloat16, True)
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
@@ -116,5 +120,5 @@ def test_peak_gpu_memory_is_recorded(tmp_path):
     suite = write_suite(tmp_path, epochs=1)
     store = tmp_path / "s.sqlite"
     assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--device", "cuda"]) == 0
-    (timings, env), = sqlite3.connect(store).execute("SELECT timings, env FROM runs").fetchall()
+    ((timings, env),) = sqlite3.connect(store).execute("SELECT timings, env FROM runs").fetchall()
     assert json.loads(env)["device"].startswith("cuda") and json.loads(timings)["peak_memory_mb"] > 0

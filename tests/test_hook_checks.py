@@ -57,8 +57,11 @@ def test_loss_of_the_wrong_shape_names_regularizer_and_hook():
 
 def test_transform_must_keep_shapes():
     x, y, _ = batch()
-    with pytest.raises(HookError, match=r"regularizer 'bad_transform' hook transform returned x with shape "
-                                        r"\(4, 1, 5, 5\), expected shape \(4, 2, 5, 5\)"):
+    with pytest.raises(
+        HookError,
+        match=r"regularizer 'bad_transform' hook transform returned x with shape "
+        r"\(4, 1, 5, 5\), expected shape \(4, 2, 5, 5\)",
+    ):
         Stack([BadTransform()]).transform(x, y, torch.Generator())
 
 
@@ -77,7 +80,7 @@ def test_a_non_finite_penalty_is_attributed_without_a_sync_per_step():
     assert Stack([Regularizer()]).nonfinite_report() == ""
 
 
-BAD_PLUGINS = textwrap.dedent('''
+BAD_PLUGINS = textwrap.dedent("""
     import torch
     from regbench import Regularizer, register_regularizer
 
@@ -90,7 +93,7 @@ BAD_PLUGINS = textwrap.dedent('''
     class NanPlugin(Regularizer):
         def penalty(self, model, batch):
             return batch.logits.sum() * float("nan")
-''')
+""")
 
 SUITE = textwrap.dedent("""
     name: hooks
@@ -107,8 +110,10 @@ def dump(path, keys):
     """Every stored byte of the given runs: their runs, metrics and predictions rows."""
     db = sqlite3.connect(path)
     marks = ",".join("?" * len(keys))
-    out = [db.execute(f"SELECT * FROM {t} WHERE run_key IN ({marks}) ORDER BY 1, 2", sorted(keys)).fetchall()
-           for t in ("runs", "metrics", "predictions", "reliability")]
+    out = [
+        db.execute(f"SELECT * FROM {t} WHERE run_key IN ({marks}) ORDER BY 1, 2", sorted(keys)).fetchall()
+        for t in ("runs", "metrics", "predictions", "reliability")
+    ]
     db.close()
     return out
 
@@ -117,8 +122,18 @@ def test_broken_plugins_fail_their_own_runs_and_leave_baselines_byte_identical(t
     suite, plug, store = tmp_path / "hooks.yaml", tmp_path / "bad.py", tmp_path / "s.sqlite"
     suite.write_text(SUITE)
     plug.write_text(BAD_PLUGINS)
-    common = ["--suite", str(suite), "--store", str(store), "--workers", "1", "--no-leaderboard", "--no-progress",
-              "--out", str(tmp_path / "lb")]
+    common = [
+        "--suite",
+        str(suite),
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--no-leaderboard",
+        "--no-progress",
+        "--out",
+        str(tmp_path / "lb"),
+    ]
     assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
     baseline = set(Store(store).statuses())
     before = dump(store, baseline)

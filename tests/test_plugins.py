@@ -33,7 +33,6 @@ class NotOne:
 '''
 
 
-
 def write_plugin(path, name="tp_file", cls="FilePlugin"):
     path.write_text(PLUGIN.format(name=name, cls=cls))
     return path
@@ -118,8 +117,17 @@ def test_a_plugin_file_that_fails_to_import_says_so(tmp_path):
 
 
 def test_cli_compare_reports_a_missing_plugin_in_one_line(tmp_path, capsys):
-    code = main(["compare", f"{tmp_path}/nope.py:X", "--suite", "smoke", "--store", str(tmp_path / "s.sqlite"),
-                 "--no-leaderboard"])
+    code = main(
+        [
+            "compare",
+            f"{tmp_path}/nope.py:X",
+            "--suite",
+            "smoke",
+            "--store",
+            str(tmp_path / "s.sqlite"),
+            "--no-leaderboard",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("error: plugin file") and "not found" in err and "\n" not in err
     assert not (tmp_path / "s.sqlite").exists()  # failed before the store was even opened
@@ -128,13 +136,15 @@ def test_cli_compare_reports_a_missing_plugin_in_one_line(tmp_path, capsys):
 def test_a_suite_may_name_a_plugin_file(tmp_path):
     plug = write_plugin(tmp_path / "suite_plugin.py", name="tp_in_suite", cls="InSuite")
     suite = tmp_path / "s.yaml"
-    suite.write_text(textwrap.dedent(f"""
+    suite.write_text(
+        textwrap.dedent(f"""
         name: plug
         seeds: [0]
         train: {{epochs: 1}}
         benchmarks: [{{name: d, dataset: digits, model: mlp, shift: none}}]
         regularizers: [erm, {{name: "{plug}:InSuite", lam: 0.2}}, {{name: "{plug}:InSuite", lam: bad}}]
-    """))
+    """)
+    )
     assert main(["validate", str(suite)]) == 1  # lam: bad is reported with its field path
     suite.write_text(suite.read_text().replace(', {name: "' + str(plug) + ':InSuite", lam: bad}', ""))
     assert main(["validate", str(suite)]) == 0

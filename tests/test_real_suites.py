@@ -17,15 +17,22 @@ from regbench.cli import main
 
 
 def bench(name, dataset, dataset_args, shift):
-    return {"name": name, "dataset": dataset, "dataset_args": dataset_args, "model": "mlp",
-            "model_args": {"width": 16, "depth": 1}, "shift": shift}
+    return {
+        "name": name,
+        "dataset": dataset,
+        "dataset_args": dataset_args,
+        "model": "mlp",
+        "model_args": {"width": 16, "depth": 1},
+        "shift": shift,
+    }
 
 
 def run_suite(write_suite, store_path, benchmark, capsys):
     suite = tiny_suite(benchmarks=[benchmark], seeds=[0], regularizers=["erm"])
     suite["train"]["epochs"] = 1
-    assert main(["run", str(write_suite(suite)), "--store", str(store_path), "--workers", "1"]) == 0, \
+    assert main(["run", str(write_suite(suite)), "--store", str(store_path), "--workers", "1"]) == 0, (
         capsys.readouterr().err
+    )
     with sqlite3.connect(store_path) as db:
         status, error = db.execute("SELECT status, error FROM runs").fetchone()
         assert status == "ok", error
@@ -34,8 +41,12 @@ def run_suite(write_suite, store_path, benchmark, capsys):
 
 def test_cifar10_python_batches(tmp_path, write_suite, store_path, capsys, isolated_cache):
     fx.make_cifar10(tmp_path)
-    b = bench("cifar", "cifar10", {"root": str(tmp_path), "verify_md5": False},
-              {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]})
+    b = bench(
+        "cifar",
+        "cifar10",
+        {"root": str(tmp_path), "verify_md5": False},
+        {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]},
+    )
     metrics = run_suite(write_suite, store_path, b, capsys)
     assert ("ood/gaussian_noise/3", "accuracy") in metrics and ("test_id", "ece") in metrics
 
@@ -43,8 +54,12 @@ def test_cifar10_python_batches(tmp_path, write_suite, store_path, capsys, isola
 def test_cifar10c_published_npy(tmp_path, write_suite, store_path, capsys, isolated_cache):
     made = fx.make_cifar10(tmp_path)
     fx.make_cifar10c(tmp_path, made["test_labels"])
-    b = bench("cifar-c", "cifar10-c", {"root": str(tmp_path), "verify_md5": False, "severities": [1, 5]},
-              {"kind": "predefined"})
+    b = bench(
+        "cifar-c",
+        "cifar10-c",
+        {"root": str(tmp_path), "verify_md5": False, "severities": [1, 5]},
+        {"kind": "predefined"},
+    )
     metrics = run_suite(write_suite, store_path, b, capsys)
     splits = {s for s, _ in metrics}
     assert {"ood/gaussian_noise/1", "ood/gaussian_noise/5", "ood/fog/1", "ood/fog/5"} <= splits
@@ -62,8 +77,12 @@ def test_wilds_waterbirds_records_wilds_own_eval(tmp_path, write_suite, store_pa
 
 def test_hf_local_parquet(tmp_path, write_suite, store_path, capsys, isolated_cache):
     made = fx.make_hf(tmp_path, kind="parquet")
-    b = bench("hf", f"hf:{made['path']}", {"image_size": 8}, {"kind": "covariate", "corruptions": ["contrast"],
-                                                              "severities": [2]})
+    b = bench(
+        "hf",
+        f"hf:{made['path']}",
+        {"image_size": 8},
+        {"kind": "covariate", "corruptions": ["contrast"], "severities": [2]},
+    )
     metrics = run_suite(write_suite, store_path, b, capsys)
     assert ("ood/contrast/2", "accuracy") in metrics
 

@@ -54,16 +54,41 @@ def test_unknown_name_suggests_and_lists():
     assert "unknown widget 'mixpu'" in msg and "Did you mean: mixup" in msg and "Available: cutmix, erm, mixup" in msg
 
 
-@pytest.mark.parametrize("what,expected", [
-    ("regularizers", ["erm", "l2", "weight_decay", "l1", "elastic_net", "dropout", "dropout_0.5", "early_stopping",
-                      "crop_flip", "color_jitter", "randaugment", "autoaugment", "mixup", "cutmix",
-                      "label_smoothing", "batchnorm", "layernorm", "groupnorm", "rmsnorm", "grad_clip",
-                      "modern_recipe"]),
-    ("models", ["mlp", "cnn"]),
-    ("datasets", ["digits", "shapes"]),
-    ("shifts", ["covariate", "label", "spurious", "compositional", "drift", "none"]),
-    ("suites", ["smoke", "ood"]),
-])
+@pytest.mark.parametrize(
+    "what,expected",
+    [
+        (
+            "regularizers",
+            [
+                "erm",
+                "l2",
+                "weight_decay",
+                "l1",
+                "elastic_net",
+                "dropout",
+                "dropout_0.5",
+                "early_stopping",
+                "crop_flip",
+                "color_jitter",
+                "randaugment",
+                "autoaugment",
+                "mixup",
+                "cutmix",
+                "label_smoothing",
+                "batchnorm",
+                "layernorm",
+                "groupnorm",
+                "rmsnorm",
+                "grad_clip",
+                "modern_recipe",
+            ],
+        ),
+        ("models", ["mlp", "cnn"]),
+        ("datasets", ["digits", "shapes"]),
+        ("shifts", ["covariate", "label", "spurious", "compositional", "drift", "none"]),
+        ("suites", ["smoke", "ood"]),
+    ],
+)
 def test_list_prints_name_then_description(what, expected, capsys):
     assert main(["list", what]) == 0
     lines = capsys.readouterr().out.splitlines()

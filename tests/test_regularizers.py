@@ -80,13 +80,24 @@ def fit(data: TrainingData, members: list[Regularizer], seed: int = 0, model_arg
 
 def suite(regularizers, seeds=(0,), model="mlp", **train_args):
     """A one-benchmark digits suite; a smaller train part (test_fraction 0.6) keeps runs quick."""
-    return parse_suite({
-        "name": "regtest", "seeds": list(seeds),
-        "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, **train_args},
-        "benchmarks": [{"name": "digits-small", "dataset": "digits", "dataset_args": {"test_fraction": 0.6},
-                        "model": model, "model_args": {"width": 16, "depth": 1}, "shift": "none"}],
-        "regularizers": regularizers,
-    })
+    return parse_suite(
+        {
+            "name": "regtest",
+            "seeds": list(seeds),
+            "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3, **train_args},
+            "benchmarks": [
+                {
+                    "name": "digits-small",
+                    "dataset": "digits",
+                    "dataset_args": {"test_fraction": 0.6},
+                    "model": model,
+                    "model_args": {"width": 16, "depth": 1},
+                    "shift": "none",
+                }
+            ],
+            "regularizers": regularizers,
+        }
+    )
 
 
 # ---- the contract ---------------------------------------------------------------------------
@@ -140,6 +151,7 @@ def test_l1_penalties_make_weights_sparse(splits, erm_model, name, params):
 
 def test_l2_shrinks_weights(splits, erm_model):
     model, _ = fit(splits.training_data(), [REGULARIZERS.get("l2")(lam=1e-2)], **TRAINED)
+
     def weights(m):
         return [p for p in m.parameters() if p.dim() >= 2]
 
@@ -203,8 +215,7 @@ def overfitting_data(splits):
 
 def test_early_stopping_stops_and_restores_best_val_weights(overfitting_data):
     es = REGULARIZERS.get("early_stopping")(patience=3)
-    model, res = fit(overfitting_data, [es], epochs=60, lr=1e-2, batch_size=32,
-                     model_args={"width": 256, "depth": 2})
+    model, res = fit(overfitting_data, [es], epochs=60, lr=1e-2, batch_size=32, model_args={"width": 256, "depth": 2})
     h = res.history
     assert res.epochs_run < 60 and res.epochs_run == len(h.val_loss)
     best = min(range(len(h.val_loss)), key=h.val_loss.__getitem__)
@@ -233,8 +244,9 @@ def test_weight_decay_is_adamw_and_spares_norms_and_biases(model, norm):
     assert type(opt) is torch.optim.AdamW
     decay_of = {id(p): grp["weight_decay"] for grp in opt.param_groups for p in grp["params"]}
     assert len(decay_of) == len(list(net.parameters()))  # every parameter in exactly one group
-    norm_params = {id(p) for m in net.modules() if not isinstance(m, (nn.Linear, nn.Conv2d))
-                   for p in m.parameters(recurse=False)}
+    norm_params = {
+        id(p) for m in net.modules() if not isinstance(m, (nn.Linear, nn.Conv2d)) for p in m.parameters(recurse=False)
+    }
     assert norm_params, "the model should have norm parameters"
     for name, p in net.named_parameters():
         spared = id(p) in norm_params or name.endswith("bias")

@@ -16,8 +16,11 @@ from regbench.report import build_leaderboard, paired_comparison, render_termina
 from regbench.report.tables import MISSING, SHORT_MARK, TEX_ESCAPES
 
 REPORT_DIR = Path(__file__).resolve().parents[1] / "regbench" / "report"
-STATUSES = {("bench00-covariate", "mixup", 1): "failed", ("bench01-label", "mixup", 2): "diverged",
-            ("bench02-spurious", "erm", 0): "failed"}
+STATUSES = {
+    ("bench00-covariate", "mixup", 1): "failed",
+    ("bench01-label", "mixup", 2): "diverged",
+    ("bench02-spurious", "erm", 0): "failed",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +33,18 @@ def built(tmp_path_factory):
 def test_report_never_imports_torch():
     for path in sorted(REPORT_DIR.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else ([node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            )
             for name in names:
                 top = name.split(".")[0]
                 assert top not in {"torch", "torchvision", "wilds", "datasets"}, f"{path.name} imports {name}"
                 if top == "regbench":
-                    assert name.startswith(("regbench.report", "regbench.seeding", "regbench.diagnostics")), f"{path.name} imports {name}"
+                    assert name.startswith(("regbench.report", "regbench.seeding", "regbench.diagnostics")), (
+                        f"{path.name} imports {name}"
+                    )
 
 
 def _md_tables(text):
@@ -60,7 +68,9 @@ def _fmt(col, m):
         return MISSING
     f = "{:.%df}" % col["digits"]  # noqa: UP031 (builds a format string)
     s = f.format(m["mean"] * col["scale"])
-    return s + (f" [{f.format(m['lo'] * col['scale'])}, {f.format(m['hi'] * col['scale'])}]" if m["lo"] is not None else "")
+    return s + (
+        f" [{f.format(m['lo'] * col['scale'])}, {f.format(m['hi'] * col['scale'])}]" if m["lo"] is not None else ""
+    )
 
 
 def _expected_rows(doc, rows, scope):
@@ -68,8 +78,11 @@ def _expected_rows(doc, rows, scope):
     out = []
     for r in rows:
         seeds = str(r["seeds"]) + (SHORT_MARK if r["short_seeds"] else "")
-        out.append([str(int(r["rank"])), r["regularizer"], r["kind"]] + [_fmt(c, r["metrics"][c["key"]]) for c in cols]
-                   + [seeds, str(r["failed"]), str(r["diverged"])])
+        out.append(
+            [str(int(r["rank"])), r["regularizer"], r["kind"]]
+            + [_fmt(c, r["metrics"][c["key"]]) for c in cols]
+            + [seeds, str(r["failed"]), str(r["diverged"])]
+        )
     return out
 
 
@@ -77,12 +90,17 @@ def test_markdown_csv_json_tex_agree(built):
     lb, out, _ = built
     doc = json.loads((out / "leaderboard.json").read_text())
     md = _md_tables((out / "README.md").read_text())
-    expected = [_expected_rows(doc, doc["main"], "suite")] + [_expected_rows(doc, b["rows"], "benchmark") for b in doc["benchmarks"]]
+    expected = [_expected_rows(doc, doc["main"], "suite")] + [
+        _expected_rows(doc, b["rows"], "benchmark") for b in doc["benchmarks"]
+    ]
     assert [rows for _, rows in md] == expected
     # LaTeX: unescape and compare cell by cell with the markdown cells
     unesc = {v: k for k, v in TEX_ESCAPES.items()}
-    tex_rows = [[c.strip() for c in line.removesuffix(r" \\").split(" & ")]
-                for line in (out / "leaderboard.tex").read_text().splitlines() if line.endswith(r" \\")]
+    tex_rows = [
+        [c.strip() for c in line.removesuffix(r" \\").split(" & ")]
+        for line in (out / "leaderboard.tex").read_text().splitlines()
+        if line.endswith(r" \\")
+    ]
     pattern = re.compile("|".join(re.escape(k) for k in sorted(unesc, key=len, reverse=True)))
     tex_cells = [[pattern.sub(lambda m: unesc[m.group(0)], c) for c in row] for row in tex_rows]
     assert len(md) == 1 + len(doc["benchmarks"])
@@ -146,7 +164,13 @@ def test_ranking_and_statistics_are_consistent(built):
 def test_plots_written_and_embedded(built):
     lb, out, _ = built
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["cost_vs_gain.png", "ece_vs_severity.png", "generalization_gap.png", "id_vs_ood.png", "reliability.png"]
+    assert pngs == [
+        "cost_vs_gain.png",
+        "ece_vs_severity.png",
+        "generalization_gap.png",
+        "id_vs_ood.png",
+        "reliability.png",
+    ]
     html = (out / "index.html").read_text()
     assert html.count("data:image/png;base64,") == 5
     assert "http://" not in html and "https://" not in html and "&lt;report&gt;" in html

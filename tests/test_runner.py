@@ -41,8 +41,10 @@ def test_second_run_trains_nothing(write_suite, store_path, capsys, isolated_cac
 
 def test_filters_select_subset(write_suite, store_path, capsys, isolated_cache):
     path = write_suite(tiny_suite())
-    assert main(["run", str(path), "--store", str(store_path), "--regularizers", "erm", "--seeds", "1",
-                 "--workers", "1"]) == 0
+    assert (
+        main(["run", str(path), "--store", str(store_path), "--regularizers", "erm", "--seeds", "1", "--workers", "1"])
+        == 0
+    )
     assert rows(store_path, "SELECT regularizer, seed FROM runs") == [("erm", 1)]
     assert main(["run", str(path), "--store", str(store_path), "--regularizers", "ermm"]) == 1
     assert "Did you mean: erm" in capsys.readouterr().err
@@ -98,7 +100,10 @@ def test_failed_run_is_recorded_and_retried(store_path, isolated_cache, monkeypa
     monkeypatch.setattr(runner, "apply_training_options", real)
     again = run_plan(plan, Store(store_path), workers=1, progress=False)
     assert again["trained"] == 1 and again["ok"] == 1
-    assert rows(store_path, "SELECT * FROM runs WHERE run_key IN (SELECT run_key FROM runs) AND regularizer='erm'") == ok_before
+    assert (
+        rows(store_path, "SELECT * FROM runs WHERE run_key IN (SELECT run_key FROM runs) AND regularizer='erm'")
+        == ok_before
+    )
     assert rows(store_path, "SELECT COUNT(*), SUM(status='ok') FROM runs") == [(2, 2)]
 
 
@@ -171,8 +176,21 @@ def test_export_formats(write_suite, store_path, tmp_path, isolated_cache, capsy
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 2
     for r in records:
-        for key in ("run_key", "suite", "benchmark", "shift_kind", "regularizer", "params", "seed", "status",
-                    "error", "metrics", "timings", "env", "fingerprint"):
+        for key in (
+            "run_key",
+            "suite",
+            "benchmark",
+            "shift_kind",
+            "regularizer",
+            "params",
+            "seed",
+            "status",
+            "error",
+            "metrics",
+            "timings",
+            "env",
+            "fingerprint",
+        ):
             assert key in r
         assert 0 <= r["metrics"]["test_id"]["accuracy"] <= 1
         assert set(r["metrics"]) >= {"train", "test_id", "ood/gaussian_noise/2", "ood/gaussian_noise/5", "run"}
@@ -184,7 +202,9 @@ def test_export_formats(write_suite, store_path, tmp_path, isolated_cache, capsy
 
     a, b = pd.read_csv(csv_path), pd.read_parquet(pq_path)
     assert len(a) == len(b) == 2
-    assert sorted(a["metric.test_id.accuracy"]) == pytest.approx(sorted(r["metrics"]["test_id"]["accuracy"] for r in records))
+    assert sorted(a["metric.test_id.accuracy"]) == pytest.approx(
+        sorted(r["metrics"]["test_id"]["accuracy"] for r in records)
+    )
 
 
 def test_cuda_without_gpu_is_one_clear_line(write_suite, store_path, capsys):

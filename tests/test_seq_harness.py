@@ -41,13 +41,25 @@ def one_thread():
 def scan_suite(regularizers, **train) -> dict:
     model = {"model": "seq2seq", "model_args": {"width": 16, "depth": 1, "heads": 2}}
     return {
-        "name": "tinytext", "description": "a tiny compositional_text", "seeds": [0],
+        "name": "tinytext",
+        "description": "a tiny compositional_text",
+        "seeds": [0],
         "train": {"epochs": 1, "batch_size": 64, "lr": 3e-3, **train},
         "benchmarks": [
-            {"name": "scan-simple", "dataset": "scan", "dataset_args": {"split": "simple", "max_train": 128},
-             **model, "shift": "none"},
-            {"name": "scan-jump", "dataset": "scan", "dataset_args": {"split": "addprim_jump", "max_train": 128},
-             **model, "shift": {"kind": "ood_test", "id_fraction": 0.25}},
+            {
+                "name": "scan-simple",
+                "dataset": "scan",
+                "dataset_args": {"split": "simple", "max_train": 128},
+                **model,
+                "shift": "none",
+            },
+            {
+                "name": "scan-jump",
+                "dataset": "scan",
+                "dataset_args": {"split": "addprim_jump", "max_train": 128},
+                **model,
+                "shift": {"kind": "ood_test", "id_fraction": 0.25},
+            },
         ],
         "regularizers": regularizers,
     }
@@ -100,8 +112,22 @@ def test_cli_run_and_leaderboard_end_to_end(tmp_path, isolated_cache, capsys):
 
 def test_weight_tying_record_shows_the_parameter_drop(tmp_path, isolated_cache):
     suite, store = write(tmp_path, scan_suite(["erm", "weight_tying"])), tmp_path / "s.sqlite"
-    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress",
-                 "--regularizers", "erm,weight_tying"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(suite),
+                "--store",
+                str(store),
+                "--workers",
+                "1",
+                "--no-progress",
+                "--regularizers",
+                "erm,weight_tying",
+            ]
+        )
+        == 0
+    )
     with sqlite3.connect(store) as c:
         keys = dict(c.execute("SELECT regularizer, run_key FROM runs WHERE benchmark='scan-simple'").fetchall())
     erm, tied = metrics(store, keys["erm"]), metrics(store, keys["weight_tying"])
@@ -117,7 +143,9 @@ def test_image_regularizers_are_refused_when_the_suite_loads(tmp_path, name, cap
     assert main(["validate", str(suite)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2, err  # one line per benchmark, nothing trained
-    culprit = "randaugment, mixup_cutmix do" if name == "modern_recipe" else f"{name} does"  # a recipe names its members
+    culprit = (
+        "randaugment, mixup_cutmix do" if name == "modern_recipe" else f"{name} does"
+    )  # a recipe names its members
     assert f"'{name}' cannot run on benchmarks[0] 'scan-simple': {culprit} not apply to a seq2seq task" in err[0]
 
 
@@ -132,8 +160,10 @@ def test_label_noise_is_refused_for_sequences(tmp_path, capsys):
     suite = write(tmp_path, scan_suite(["erm"], label_noise=0.2))
     assert main(["run", str(suite), "--store", str(tmp_path / "s.sqlite")]) == 1
     assert "label noise applies to classification only" in capsys.readouterr().err
-    assert not (tmp_path / "s.sqlite").exists() or sqlite3.connect(tmp_path / "s.sqlite").execute(
-        "SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert (
+        not (tmp_path / "s.sqlite").exists()
+        or sqlite3.connect(tmp_path / "s.sqlite").execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    )
 
 
 def test_train_refuses_an_unsupported_stack_before_training():

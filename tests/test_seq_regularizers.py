@@ -55,8 +55,19 @@ def fit(splits, stack: Stack, epochs: int = 1):
 
 
 def test_the_sequence_regularizers_are_registered():
-    assert {"weight_tying", "token_dropout", "word_swap", "word_deletion", "pre_norm", "post_norm", "label_smoothing",
-            "dropout", "weight_decay", "grad_clip", "erm"} <= set(SEQ)
+    assert {
+        "weight_tying",
+        "token_dropout",
+        "word_swap",
+        "word_deletion",
+        "pre_norm",
+        "post_norm",
+        "label_smoothing",
+        "dropout",
+        "weight_decay",
+        "grad_clip",
+        "erm",
+    } <= set(SEQ)
     assert not {"mixup", "cutmix", "crop_flip", "randaugment", "modern_recipe", "batchnorm"} & set(SEQ)
 
 
@@ -80,8 +91,11 @@ def _batch(splits):
 
 
 def _setup(stack: Stack, splits) -> Stack:
-    stack.setup(SetupContext(splits.info.num_classes, splits.info.input_shape, False, 1, "scan", "cpu", "seq2seq",
-                             splits.info.details))
+    stack.setup(
+        SetupContext(
+            splits.info.num_classes, splits.info.input_shape, False, 1, "scan", "cpu", "seq2seq", splits.info.details
+        )
+    )
     return stack
 
 
@@ -161,7 +175,7 @@ def test_grad_clip_bounds_the_gradient_of_the_token_loss(splits):
     with seeded_global_rng(0, "init"):
         model = build_model("seq2seq", splits.info, **MODEL)
     task.loss(task.forward(model, x, y), y, stack).backward()
-    norm = lambda: math.sqrt(sum(float((p.grad ** 2).sum()) for p in model.parameters()))
+    norm = lambda: math.sqrt(sum(float((p.grad**2).sum()) for p in model.parameters()))
     assert norm() > 0.05
     stack.after_backward(model)
     assert norm() <= 0.05 + 1e-6

@@ -10,10 +10,20 @@ from regbench.store import Store
 def test_erm_ood_accuracy_is_below_id_on_corrupted_and_spurious(store_path, isolated_cache):
     suite = tiny_suite(seeds=[0], regularizers=["erm"], train={"epochs": 6, "batch_size": 128, "lr": 0.003})
     suite["benchmarks"] = [
-        {"name": "corrupted", "dataset": "digits", "model": "mlp", "model_args": {"width": 64},
-         "shift": {"kind": "covariate", "corruptions": ["impulse_noise", "contrast"], "severities": [5]}},
-        {"name": "spurious", "dataset": "digits", "model": "mlp", "model_args": {"width": 64},
-         "shift": {"kind": "spurious", "train_agreement": 0.9, "test_agreement": 0.1}},
+        {
+            "name": "corrupted",
+            "dataset": "digits",
+            "model": "mlp",
+            "model_args": {"width": 64},
+            "shift": {"kind": "covariate", "corruptions": ["impulse_noise", "contrast"], "severities": [5]},
+        },
+        {
+            "name": "spurious",
+            "dataset": "digits",
+            "model": "mlp",
+            "model_args": {"width": 64},
+            "shift": {"kind": "spurious", "train_agreement": 0.9, "test_agreement": 0.1},
+        },
     ]
     counts = run_plan(plan_suite(parse_suite(suite)), Store(store_path), workers=1, progress=False)
     assert counts["ok"] == 2

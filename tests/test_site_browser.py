@@ -35,7 +35,9 @@ def chromium_path():
             for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
                 proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900)
                 if proc.returncode:
-                    pytest.skip(f"cannot install Debian's chromium ({' '.join(cmd)} failed): {proc.stderr.strip()[-300:]}")
+                    pytest.skip(
+                        f"cannot install Debian's chromium ({' '.join(cmd)} failed): {proc.stderr.strip()[-300:]}"
+                    )
             path = _find_browser()
     if path is None:
         pytest.skip("no chromium and no apt-get to install it (needs Debian's `chromium` package)")
@@ -78,8 +80,10 @@ class Page:
 
     def click(self, selector):
         """A real mouse click at the element's centre."""
-        r = self.js(f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
-                    " const b = e.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })()")
+        r = self.js(
+            f"(() => {{ const e = document.querySelector({json.dumps(selector)}); e.scrollIntoView();"
+            " const b = e.getBoundingClientRect(); return [b.x + b.width / 2, b.y + b.height / 2]; })()"
+        )
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=r[0], y=r[1], button="left", clickCount=1)
 
@@ -90,9 +94,21 @@ def page(chromium_path, tmp_path_factory):
     runs, metrics, rel, suite = make_frames(statuses={("bench00-covariate", "mixup", 0): "failed"})
     build_leaderboard(runs, metrics, rel, suite, out, reps=200)
     profile = tmp_path_factory.mktemp("profile")
-    proc = subprocess.Popen([chromium_path, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                             "--disable-extensions", "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            chromium_path,
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         port_file = profile / "DevToolsActivePort"
         end = time.monotonic() + 30
@@ -113,10 +129,13 @@ def page(chromium_path, tmp_path_factory):
 
 
 def test_no_console_errors(page):
-    errors = [e for e in page.events
-              if e.get("method") == "Runtime.exceptionThrown"
-              or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
-              or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
+    errors = [
+        e
+        for e in page.events
+        if e.get("method") == "Runtime.exceptionThrown"
+        or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] in ("error", "assert"))
+        or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+    ]
     assert errors == []
     assert page.js("document.title").startswith("regbench leaderboard")
 

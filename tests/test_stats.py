@@ -46,7 +46,10 @@ def test_poi_from_counts_equals_poi_of_the_resample():
     x, y = g.integers(0, 4, 6).astype(float), g.integers(0, 4, 5).astype(float)  # many ties
     cx, cy = stats.resample_counts(6, g, 40), stats.resample_counts(5, g, 40)
     got = stats.poi_from_counts(x, y, cx, cy)
-    want = [stats.probability_of_improvement([np.repeat(x, a.astype(int))], [np.repeat(y, b.astype(int))]) for a, b in zip(cx, cy)]
+    want = [
+        stats.probability_of_improvement([np.repeat(x, a.astype(int))], [np.repeat(y, b.astype(int))])
+        for a, b in zip(cx, cy)
+    ]
     assert np.allclose(got, want)
 
 
@@ -77,7 +80,11 @@ def test_bootstrap_means_skips_missing_values():
     for c, row in zip(counts, got):
         sample = np.repeat(v, c.astype(int), axis=0)
         with np.errstate(invalid="ignore"):
-            assert np.allclose(row, np.nanmean(sample, axis=0) if np.isfinite(sample[:, 1]).any() else [sample[:, 0].mean(), np.nan], equal_nan=True)
+            assert np.allclose(
+                row,
+                np.nanmean(sample, axis=0) if np.isfinite(sample[:, 1]).any() else [sample[:, 0].mean(), np.nan],
+                equal_nan=True,
+            )
 
 
 def test_stratified_bootstrap_resamples_within_strata():

@@ -9,12 +9,33 @@ from regbench.store import RunRecord, Store, StoreError
 
 def record(key="k1", status="ok", seed=0, acc=0.9):
     return RunRecord(
-        run_key=key, suite="s", benchmark="b", shift_kind="covariate", regularizer="erm", regularizer_kind="none",
-        params=[{"name": "erm", "params": {}}], seed=seed, status=status,
-        metrics=[{"split": "test_id", "family": "id", "shift": None, "severity": None, "metric": "accuracy",
-                  "value": acc, "n": 10}],
-        reliability={"test_id": {"confidence": [0.1 * i for i in range(15)], "accuracy": [0.5] * 15,
-                                 "count": [float(i) for i in range(15)]}},
+        run_key=key,
+        suite="s",
+        benchmark="b",
+        shift_kind="covariate",
+        regularizer="erm",
+        regularizer_kind="none",
+        params=[{"name": "erm", "params": {}}],
+        seed=seed,
+        status=status,
+        metrics=[
+            {
+                "split": "test_id",
+                "family": "id",
+                "shift": None,
+                "severity": None,
+                "metric": "accuracy",
+                "value": acc,
+                "n": 10,
+            }
+        ],
+        reliability={
+            "test_id": {
+                "confidence": [0.1 * i for i in range(15)],
+                "accuracy": [0.5] * 15,
+                "count": [float(i) for i in range(15)],
+            }
+        },
         predictions={"test_id": b"\x00\x01"},
     )
 

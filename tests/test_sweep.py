@@ -22,14 +22,17 @@ def test_the_shipped_search_spaces_validate():
     assert main(["validate", str(DEFAULT_SPACES)]) == 0
 
 
-@pytest.mark.parametrize("bad, message", [
-    ("nope: {lam: {default: 1.0}}", "unknown regularizer 'nope'"),
-    ("l2: {lam: {default: 1.0, log_uniform: [1.0e-6, 1.0e-2]}}", "default 1.0 is outside log_uniform"),
-    ("l2: {lam: {default: 0.1, uniform: [0.2, 0.1]}}", "lower bound 0.2 must be below upper bound 0.1"),
-    ("l2: {lam: {default: 0.1, uniform: [0, 1], choice: [0.1]}}", "give one distribution, not 2"),
-    ("l2: {lamb: {default: 0.1}}", "search_spaces.l2.lamb: unknown field"),
-    ("l2: {lam: {default: 0.1, normal: [0, 1]}}", "search_spaces.l2.lam.normal: unknown field"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ("nope: {lam: {default: 1.0}}", "unknown regularizer 'nope'"),
+        ("l2: {lam: {default: 1.0, log_uniform: [1.0e-6, 1.0e-2]}}", "default 1.0 is outside log_uniform"),
+        ("l2: {lam: {default: 0.1, uniform: [0.2, 0.1]}}", "lower bound 0.2 must be below upper bound 0.1"),
+        ("l2: {lam: {default: 0.1, uniform: [0, 1], choice: [0.1]}}", "give one distribution, not 2"),
+        ("l2: {lamb: {default: 0.1}}", "search_spaces.l2.lamb: unknown field"),
+        ("l2: {lam: {default: 0.1, normal: [0, 1]}}", "search_spaces.l2.lam.normal: unknown field"),
+    ],
+)
 def test_bad_search_spaces_are_rejected_with_the_field_path(tmp_path, bad, message):
     path = tmp_path / "regularizers.yaml"
     path.write_text(f"search_spaces:\n  {bad}\n")
@@ -52,12 +55,21 @@ def test_draws_are_seeded_per_name_and_config_zero_is_the_defaults():
     assert [c["lam"] for c in draw_configs(en, "elastic_net", 5, 0)] == [c["lam"] for c in only_lam]
     # a discrete space smaller than N is swept as its full grid, defaults first
     assert draw_configs(spaces["autoaugment"], "autoaugment", 5) == [
-        {"policy": "cifar10"}, {"policy": "imagenet"}, {"policy": "svhn"}]
+        {"policy": "cifar10"},
+        {"policy": "imagenet"},
+        {"policy": "svhn"},
+    ]
 
 
 def test_expansion_labels_configs_and_keeps_the_default_run_key():
-    suite = parse_suite({"name": "s", "seeds": [0], "benchmarks": [{"name": "d", "dataset": "digits", "model": "mlp"}],
-                         "regularizers": ["erm", "mixup"]})
+    suite = parse_suite(
+        {
+            "name": "s",
+            "seeds": [0],
+            "benchmarks": [{"name": "d", "dataset": "digits", "model": "mlp"}],
+            "regularizers": ["erm", "mixup"],
+        }
+    )
     swept, candidates = expand(suite, load_spaces(), 3)
     assert candidates == {"erm": ["erm"], "mixup": ["mixup[sweep 0]", "mixup[sweep 1]", "mixup[sweep 2]"]}
     keys = {r.regularizer.display: r.run_key for r in plan_suite(swept).runs}
@@ -67,11 +79,20 @@ def test_expansion_labels_configs_and_keeps_the_default_run_key():
 
 
 def rec(bench, label, seed, val_acc, val_nll, ood, status="ok"):
-    return {"benchmark": bench, "regularizer": label, "seed": seed, "status": status,
-            "run_key": f"{bench}{label}{seed}",
-            "params": [], "curves": {},
-            "metrics": {"val": {"accuracy": val_acc, "nll": val_nll},
-                        "test_id": {"accuracy": ood + 0.1}, "ood/x": {"accuracy": ood}}}
+    return {
+        "benchmark": bench,
+        "regularizer": label,
+        "seed": seed,
+        "status": status,
+        "run_key": f"{bench}{label}{seed}",
+        "params": [],
+        "curves": {},
+        "metrics": {
+            "val": {"accuracy": val_acc, "nll": val_nll},
+            "test_id": {"accuracy": ood + 0.1},
+            "ood/x": {"accuracy": ood},
+        },
+    }
 
 
 CANDIDATES = {"mixup": ["m0", "m1", "m2"]}
@@ -79,9 +100,11 @@ CANDIDATES = {"mixup": ["m0", "m1", "m2"]}
 
 def constructed():
     # validation prefers m1 (acc) / m2 (nll); test (OOD) prefers m2 — on purpose different
-    return [rec("b", "m0", s, 0.80, 0.50, 0.30) for s in (0, 1)] + \
-           [rec("b", "m1", s, 0.90, 0.45, 0.20) for s in (0, 1)] + \
-           [rec("b", "m2", s, 0.85, 0.40, 0.60) for s in (0, 1)]
+    return (
+        [rec("b", "m0", s, 0.80, 0.50, 0.30) for s in (0, 1)]
+        + [rec("b", "m1", s, 0.90, 0.45, 0.20) for s in (0, 1)]
+        + [rec("b", "m2", s, 0.85, 0.40, 0.60) for s in (0, 1)]
+    )
 
 
 def test_permuting_test_metrics_leaves_the_selection_unchanged():
@@ -111,7 +134,8 @@ def test_a_config_that_failed_on_any_seed_is_not_eligible_and_ties_go_to_the_def
 
 def test_cli_sweep_trains_candidates_selects_on_validation_and_records_the_choice(tmp_path):
     suite, store, out = tmp_path / "sw.yaml", tmp_path / "s.sqlite", tmp_path / "lb"
-    suite.write_text(textwrap.dedent("""
+    suite.write_text(
+        textwrap.dedent("""
         name: sw
         seeds: [0, 1]
         train: {epochs: 1, batch_size: 256}
@@ -119,9 +143,22 @@ def test_cli_sweep_trains_candidates_selects_on_validation_and_records_the_choic
           - {name: d, dataset: digits, model: mlp, model_args: {width: 16},
              shift: {kind: covariate, corruptions: [gaussian_noise], severities: [3]}}
         regularizers: [erm, label_smoothing]
-    """))
-    args = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress", "--sweep", "2",
-            "--oracle", "--out", str(out)]
+    """)
+    )
+    args = [
+        "run",
+        str(suite),
+        "--store",
+        str(store),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--sweep",
+        "2",
+        "--oracle",
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     assert Store(store).count() == 6  # erm + 2 label_smoothing configs, × 2 seeds
     text = (out / "selection.md").read_text()

@@ -16,26 +16,37 @@ def bench(**kw):
 
 
 def test_sweep_expands_into_one_benchmark_per_value():
-    s = parse_suite({**BASE, "benchmarks": [bench(model_args={"depth": 1}, sweep_model_args={"width": [4, 64]}),
-                                            bench(name="plain")]})
+    s = parse_suite(
+        {
+            **BASE,
+            "benchmarks": [bench(model_args={"depth": 1}, sweep_model_args={"width": [4, 64]}), bench(name="plain")],
+        }
+    )
     assert [b.name for b in s.benchmarks] == ["b-width4", "b-width64", "plain"]
     assert [b.model_args for b in s.benchmarks] == [{"depth": 1, "width": 4}, {"depth": 1, "width": 64}, {}]
 
 
 def test_several_args_give_the_cartesian_product():
     s = parse_suite({**BASE, "benchmarks": [bench(sweep_model_args={"width": [4, 8], "depth": [1, 2]})]})
-    assert [b.name for b in s.benchmarks] == ["b-width4-depth1", "b-width4-depth2", "b-width8-depth1",
-                                               "b-width8-depth2"]
+    assert [b.name for b in s.benchmarks] == [
+        "b-width4-depth1",
+        "b-width4-depth2",
+        "b-width8-depth1",
+        "b-width8-depth2",
+    ]
 
 
-@pytest.mark.parametrize("sweep, match", [
-    ([4, 8], "non-empty mapping"),
-    ({}, "non-empty mapping"),
-    ({"width": []}, "non-empty list of distinct values"),
-    ({"width": 8}, "non-empty list of distinct values"),
-    ({"width": [8, 8]}, "non-empty list of distinct values"),
-    ({"depth": [1, 2]}, "also set in model_args"),
-])
+@pytest.mark.parametrize(
+    "sweep, match",
+    [
+        ([4, 8], "non-empty mapping"),
+        ({}, "non-empty mapping"),
+        ({"width": []}, "non-empty list of distinct values"),
+        ({"width": 8}, "non-empty list of distinct values"),
+        ({"width": [8, 8]}, "non-empty list of distinct values"),
+        ({"depth": [1, 2]}, "also set in model_args"),
+    ],
+)
 def test_bad_sweeps_are_clear_errors(sweep, match):
     with pytest.raises(ConfigError, match=match) as err:
         parse_suite({**BASE, "benchmarks": [bench(model_args={"depth": 1}, sweep_model_args=sweep)]}, "f.yaml")
@@ -44,8 +55,10 @@ def test_bad_sweeps_are_clear_errors(sweep, match):
 
 def test_expanded_benchmarks_are_validated_like_written_ones(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text("name: bad\nseeds: [0]\nregularizers: [erm]\nbenchmarks:\n"
-                    "  - {name: b, dataset: digits, model: mlp, sweep_model_args: {widht: [4, 8]}}\n")
+    path.write_text(
+        "name: bad\nseeds: [0]\nregularizers: [erm]\nbenchmarks:\n"
+        "  - {name: b, dataset: digits, model: mlp, sweep_model_args: {widht: [4, 8]}}\n"
+    )
     assert main(["validate", str(path)]) == 1
     err = capsys.readouterr().err
     assert "widht" in err and "unknown field" in err

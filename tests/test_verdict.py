@@ -76,15 +76,32 @@ def records(values: dict[str, list[float]], bench="b", status=None):
     for reg, vals in values.items():
         for seed, v in enumerate(vals):
             st = (status or {}).get((reg, seed), "ok")
-            out.append({"benchmark": bench, "regularizer": reg, "seed": seed, "status": st, "run_key": f"{reg}{seed}",
-                        "metrics": {"test_id": {"accuracy": v + 0.1, "ece": 0.05},
-                                    "ood/a": {"accuracy": v, "ece": 0.1}, "ood/b": {"accuracy": v, "ece": 0.2}}})
+            out.append(
+                {
+                    "benchmark": bench,
+                    "regularizer": reg,
+                    "seed": seed,
+                    "status": st,
+                    "run_key": f"{reg}{seed}",
+                    "metrics": {
+                        "test_id": {"accuracy": v + 0.1, "ece": 0.05},
+                        "ood/a": {"accuracy": v, "ece": 0.1},
+                        "ood/b": {"accuracy": v, "ece": 0.2},
+                    },
+                }
+            )
     return out
 
 
 def test_sections_on_constructed_records_win_against_erm_loss_against_best():
-    recs = records({"new": [0.60, 0.61, 0.62, 0.61], "erm": [0.50, 0.50, 0.52, 0.51],
-                    "mixup": [0.70, 0.72, 0.71, 0.70], "l2": [0.55, 0.65, 0.50, 0.70]})
+    recs = records(
+        {
+            "new": [0.60, 0.61, 0.62, 0.61],
+            "erm": [0.50, 0.50, 0.52, 0.51],
+            "mixup": [0.70, 0.72, 0.71, 0.70],
+            "l2": [0.55, 0.65, 0.50, 0.70],
+        }
+    )
     secs = build_sections(recs, "new", ["erm", "mixup", "l2"], ["b"], [0, 1, 2, 3])
     b, overall = secs
     assert overall.name == OVERALL and b.best_baseline == "mixup"
@@ -105,8 +122,9 @@ def test_inconclusive_and_failed_runs_drop_their_pairs():
 
 
 def test_overall_pools_benchmarks_and_picks_the_overall_best_baseline():
-    recs = records({"new": [0.6, 0.61], "erm": [0.5, 0.5], "mixup": [0.9, 0.9]}, bench="x") + \
-        records({"new": [0.6, 0.61], "erm": [0.5, 0.52], "mixup": [0.4, 0.4]}, bench="y")
+    recs = records({"new": [0.6, 0.61], "erm": [0.5, 0.5], "mixup": [0.9, 0.9]}, bench="x") + records(
+        {"new": [0.6, 0.61], "erm": [0.5, 0.52], "mixup": [0.4, 0.4]}, bench="y"
+    )
     x, y, overall = build_sections(recs, "new", ["erm", "mixup"], ["x", "y"], [0, 1])
     assert (x.best_baseline, y.best_baseline, overall.best_baseline) == ("mixup", "erm", "mixup")
     assert overall.diffs["erm"]["ood_accuracy"].n == 4 and overall.verdicts["erm"] == "win"

@@ -55,11 +55,14 @@ def test_learns_a_small_batch():
     assert loss.item() < 0.5 * first
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"patch": 3}, "not a multiple of patch"),
-    ({"width": 30, "heads": 4}, "divisible by heads"),
-    ({"depth": 0}, "must be ≥ 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"patch": 3}, "not a multiple of patch"),
+        ({"width": 30, "heads": 4}, "divisible by heads"),
+        ({"depth": 0}, "must be ≥ 1"),
+    ],
+)
 def test_bad_configuration_is_a_clear_error(kwargs, match):
     with pytest.raises(ValueError, match=match):
         vit((1, 8, 8), 10, **kwargs)

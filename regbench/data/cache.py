@@ -67,8 +67,12 @@ def _pack(splits: Splits) -> dict:
     def ex(e: Examples) -> dict:
         return {"x": e.x, "y": e.y, "meta": dict(e.meta)}
 
-    return {"train": ex(splits.train), "val": ex(splits.val), "test_id": ex(splits.test_id),
-            "ood": {k: ex(v) for k, v in splits.ood.items()}}
+    return {
+        "train": ex(splits.train),
+        "val": ex(splits.val),
+        "test_id": ex(splits.test_id),
+        "ood": {k: ex(v) for k, v in splits.ood.items()},
+    }
 
 
 def _unpack(tensors: dict, manifest: dict) -> Splits:
@@ -77,8 +81,14 @@ def _unpack(tensors: dict, manifest: dict) -> Splits:
 
     info = manifest["info"]
     info = DatasetInfo(**{**info, "input_shape": tuple(info["input_shape"]), "factors": tuple(info["factors"])})
-    return Splits(ex(tensors["train"]), ex(tensors["val"]), ex(tensors["test_id"]),
-                  {k: ex(v) for k, v in tensors["ood"].items()}, info, manifest["split_info"])
+    return Splits(
+        ex(tensors["train"]),
+        ex(tensors["val"]),
+        ex(tensors["test_id"]),
+        {k: ex(v) for k, v in tensors["ood"].items()},
+        info,
+        manifest["split_info"],
+    )
 
 
 def load(fingerprint: str, root: Path | None = None) -> Splits | None:
@@ -108,8 +118,12 @@ def save(fingerprint: str, splits: Splits, root: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=root))
     try:
         torch.save(_pack(splits), tmp / "splits.pt")
-        manifest = {"format": FORMAT, "sha256": _sha256(tmp / "splits.pt"), "info": asdict(splits.info),
-                    "split_info": splits.split_info}
+        manifest = {
+            "format": FORMAT,
+            "sha256": _sha256(tmp / "splits.pt"),
+            "info": asdict(splits.info),
+            "split_info": splits.split_info,
+        }
         (tmp / "manifest.json").write_text(json.dumps(manifest, sort_keys=True, default=str))
         try:
             os.rename(tmp, final)  # atomic publish; fails if another process published first

@@ -8,6 +8,13 @@ from regbench.diagnostics.curves import CurveSummary, Thresholds, diagnose, summ
 from regbench.diagnostics.labels import unpack_labels
 
 __all__ = [
-    "CurveSummary", "Decomposition", "Thresholds", "churn", "decompose", "diagnose", "main_prediction",
-    "summarize", "unpack_labels",
+    "CurveSummary",
+    "Decomposition",
+    "Thresholds",
+    "churn",
+    "decompose",
+    "diagnose",
+    "main_prediction",
+    "summarize",
+    "unpack_labels",
 ]

@@ -71,15 +71,27 @@ def summarize(curves: dict[str, list[float]], delivered_epoch: int | None = None
     drop = curves["train_loss"][m] - curves["train_loss"][d - 1]
     ta, va = curves["train_accuracy"][d - 1], curves["val_accuracy"][d - 1]
     return CurveSummary(
-        epochs=n, delivered_epoch=d, min_val_loss_epoch=m + 1, min_val_loss=vl[m], val_loss_rise=rise,
+        epochs=n,
+        delivered_epoch=d,
+        min_val_loss_epoch=m + 1,
+        min_val_loss=vl[m],
+        val_loss_rise=rise,
         val_loss_rise_rel=rise / vl[m] if vl[m] > 0 else float("inf") if rise > 0 else 0.0,
-        train_loss_drop=drop, rose_while_train_fell=rise > 0 and drop > 0,
-        train_accuracy=ta, val_accuracy=va, gap=ta - va,
+        train_loss_drop=drop,
+        rose_while_train_fell=rise > 0 and drop > 0,
+        train_accuracy=ta,
+        val_accuracy=va,
+        gap=ta - va,
     )
 
 
-def diagnose(s: CurveSummary, best_train_accuracy: float, best_val_accuracy: float,
-             t: Thresholds = DEFAULT_THRESHOLDS, train_accuracy: float | None = None) -> str:
+def diagnose(
+    s: CurveSummary,
+    best_train_accuracy: float,
+    best_val_accuracy: float,
+    t: Thresholds = DEFAULT_THRESHOLDS,
+    train_accuracy: float | None = None,
+) -> str:
     """``underfit`` / ``overfit`` / ``ok`` for one run against the best run on the same data.
 
     ``train_accuracy`` (e.g. the evaluator's clean, eval-mode train accuracy) replaces the
@@ -90,8 +102,11 @@ def diagnose(s: CurveSummary, best_train_accuracy: float, best_val_accuracy: flo
     # a lack of capacity (e.g. a mid-width net at the interpolation threshold under label noise)
     rising = s.rose_while_train_fell and s.val_loss_rise_rel >= t.overfit_rise
     fit = s.train_accuracy if train_accuracy is None else train_accuracy
-    if (fit <= best_train_accuracy - t.underfit_margin
-            and s.val_accuracy <= best_val_accuracy - t.underfit_margin and not rising):
+    if (
+        fit <= best_train_accuracy - t.underfit_margin
+        and s.val_accuracy <= best_val_accuracy - t.underfit_margin
+        and not rising
+    ):
         return "underfit"
     if s.gap >= t.overfit_gap and s.rose_while_train_fell and s.val_loss_rise_rel >= t.overfit_rise:
         return "overfit"

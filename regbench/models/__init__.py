@@ -14,8 +14,13 @@ def register_model(name: str):
     return MODELS.register(name)
 
 
-MODEL_MODULES = ["regbench.models.mlp", "regbench.models.cnn", "regbench.models.resnet", "regbench.models.vit",
-                 "regbench.models.seq2seq_builder"]
+MODEL_MODULES = [
+    "regbench.models.mlp",
+    "regbench.models.cnn",
+    "regbench.models.resnet",
+    "regbench.models.vit",
+    "regbench.models.seq2seq_builder",
+]
 
 
 def build_model(name: str, info, **args):

@@ -38,6 +38,15 @@ def seq2seq(
         raise ValueError(f"model 'seq2seq' needs a sequence dataset (details['src_vocab']); dataset '{name}' has none")
     max_len = max(int(details.get("max_src_len", input_shape[0])), int(details.get("max_tgt_len", input_shape[0])))
     return Seq2SeqTransformer(
-        len(details["src_vocab"]), num_classes, width=width, depth=depth, heads=heads, dropout=dropout, norm=norm,
-        norm_first=norm_first, tie_weights=tie_weights, max_len=max_len, pad_id=int(details.get("pad_id", 0)),
+        len(details["src_vocab"]),
+        num_classes,
+        width=width,
+        depth=depth,
+        heads=heads,
+        dropout=dropout,
+        norm=norm,
+        norm_first=norm_first,
+        tie_weights=tie_weights,
+        max_len=max_len,
+        pad_id=int(details.get("pad_id", 0)),
     )

@@ -32,8 +32,16 @@ import torch
 from torch import nn
 
 KINDS = (
-    "none", "penalty", "optimizer", "architecture", "augmentation", "loss", "gradient",
-    "stopping", "recipe", "sequence",
+    "none",
+    "penalty",
+    "optimizer",
+    "architecture",
+    "augmentation",
+    "loss",
+    "gradient",
+    "stopping",
+    "recipe",
+    "sequence",
 )
 # What a model predicts (``DatasetInfo.details["task"]``; regbench.tasks implements each):
 # "classification": y (B,) labels → (B, K) soft targets; "seq2seq": y (B, T) token ids.
@@ -114,9 +122,7 @@ class Regularizer:
         """Optimizer parameter groups (e.g. decay only ≥ 2-D weights), or None for default."""
         return None
 
-    def transform(
-        self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Training-batch transform. x: (B, C, H, W); y: (B, K) soft targets; same shapes out.
 
         All randomness must come from ``g`` (seeded per run), drawn per sample.

@@ -134,11 +134,15 @@ class Stack(Regularizer):
                 raise hook_error(m, "transform", f"returned {type(out).__name__}, expected a tuple (x, y)")
             nx, ny = out
             if not isinstance(nx, torch.Tensor) or nx.shape != x.shape:
-                raise hook_error(m, "transform", f"returned x with {_shape(nx)}, expected shape {tuple(x.shape)} "
-                                 "(the shape of its input)")
+                raise hook_error(
+                    m,
+                    "transform",
+                    f"returned x with {_shape(nx)}, expected shape {tuple(x.shape)} (the shape of its input)",
+                )
             if not isinstance(ny, torch.Tensor) or ny.shape != y.shape:
-                raise hook_error(m, "transform", f"returned y with {_shape(ny)}, expected shape {tuple(y.shape)} "
-                                 "(B, K) soft targets")
+                raise hook_error(
+                    m, "transform", f"returned y with {_shape(ny)}, expected shape {tuple(y.shape)} (B, K) soft targets"
+                )
             self._watch(m, "transform", ny)
             if not _builtin(m):  # x is large: watch only plugins' images; built-ins are tested
                 self._watch(m, "transform", nx)

@@ -51,9 +51,13 @@ def build_leaderboard(
         made, notes = plot_all(lb, metrics, reliability, out)
         lb.notes.extend(notes)
         made = {**made, **(extra_plots or {})}
-    files = {"README.md": out / "README.md", "leaderboard.csv": out / "leaderboard.csv",
-             "leaderboard.json": out / "leaderboard.json", "leaderboard.tex": out / "leaderboard.tex",
-             "index.html": out / "index.html"}
+    files = {
+        "README.md": out / "README.md",
+        "leaderboard.csv": out / "leaderboard.csv",
+        "leaderboard.json": out / "leaderboard.json",
+        "leaderboard.tex": out / "leaderboard.tex",
+        "index.html": out / "index.html",
+    }
     tables.write_markdown(lb, files["README.md"], made)
     tables.write_csv(lb, files["leaderboard.csv"])
     tables.write_json(lb, files["leaderboard.json"])
@@ -74,8 +78,10 @@ def render_terminal(leaderboard: Leaderboard, console=None) -> None:
     # The terminal gets the headline columns; README.md / index.html have all of them.
     keep = [i for i, h in enumerate(header) if h in TERMINAL_HEADERS or i < 3 or h == leaderboard.primary.label]
     header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
-    table = Table(title=f"regbench leaderboard: {leaderboard.suite.get('name', '')}",
-                  caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; selection on validation only")
+    table = Table(
+        title=f"regbench leaderboard: {leaderboard.suite.get('name', '')}",
+        caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; selection on validation only",
+    )
     for i, h in enumerate(header):
         table.add_column(h, justify="left" if i in (1, 2) else "right", overflow="fold")
     for row in rows:

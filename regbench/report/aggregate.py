@@ -19,7 +19,18 @@ import pandas as pd
 from regbench.report import stats
 from regbench.seeding import derive_seed
 
-RUN_COLUMNS = ["run_key", "suite", "benchmark", "regularizer", "regularizer_kind", "params", "seed", "status", "error", "submission"]
+RUN_COLUMNS = [
+    "run_key",
+    "suite",
+    "benchmark",
+    "regularizer",
+    "regularizer_kind",
+    "params",
+    "seed",
+    "status",
+    "error",
+    "submission",
+]
 METRIC_COLUMNS = ["run_key", "split", "family", "shift", "severity", "metric", "value", "n"]
 STATUSES = ("ok", "failed", "diverged")
 BASELINE = "erm"
@@ -44,9 +55,15 @@ COLUMNS = [
     Column("id_accuracy", "ID acc", True, 100, 1, "accuracy (%) on test_id, the in-distribution test split"),
     Column("ood_accuracy", "OOD acc", True, 100, 1, "accuracy (%) averaged over the benchmark's OOD splits"),
     Column("ood_drop", "OOD drop", False, 100, 1, "ID acc - OOD acc, in points"),
-    Column("effective_robustness", "Eff. rob.", True, 100, 1,
-           "OOD acc minus the OOD acc predicted from ID acc by a probit-linear fit over all runs of the "
-           "benchmark (Miller et al. 2021, arXiv:2107.04649), in points"),
+    Column(
+        "effective_robustness",
+        "Eff. rob.",
+        True,
+        100,
+        1,
+        "OOD acc minus the OOD acc predicted from ID acc by a probit-linear fit over all runs of the "
+        "benchmark (Miller et al. 2021, arXiv:2107.04649), in points",
+    ),
     Column("worst_group_accuracy", "Worst-group", True, 100, 1, "worst-group accuracy (%) averaged over OOD splits"),
     Column("ece_id", "ECE ID", False, 100, 1, "expected calibration error (%, 15 bins) on test_id"),
     Column("ece_ood", "ECE OOD", False, 100, 1, "expected calibration error (%, 15 bins) averaged over OOD splits"),
@@ -55,16 +72,35 @@ COLUMNS = [
     Column("cost_vs_erm", "Cost vs erm", False, 1, 2, "train seconds / erm's train seconds on the same benchmark"),
     Column("mean_rank", "Mean rank", False, 1, 2, "mean over benchmarks of the rank by the primary metric", True),
     Column("iqm", "IQM", True, 100, 1, "interquartile mean of the primary metric over benchmark x seed scores", True),
-    Column("poi_vs_erm", "P(>erm)", True, 1, 2,
-           "probability of improvement over erm: P(X > Y) over seed pairs, averaged over benchmarks", True),
+    Column(
+        "poi_vs_erm",
+        "P(>erm)",
+        True,
+        1,
+        2,
+        "probability of improvement over erm: P(X > Y) over seed pairs, averaged over benchmarks",
+        True,
+    ),
 ]
 FAMILY_PREFIX = "ood_acc_"
-RUN_KEYS = ["id_accuracy", "ood_accuracy", "ood_drop", "effective_robustness", "worst_group_accuracy",
-            "ece_id", "ece_ood", "gen_gap", "mia_auc", "train_seconds"]
+RUN_KEYS = [
+    "id_accuracy",
+    "ood_accuracy",
+    "ood_drop",
+    "effective_robustness",
+    "worst_group_accuracy",
+    "ece_id",
+    "ece_ood",
+    "gen_gap",
+    "mia_auc",
+    "train_seconds",
+]
 
 
 def family_column(family: str) -> Column:
-    return Column(FAMILY_PREFIX + family, f"OOD {family}", True, 100, 1, f"accuracy (%) averaged over the {family} OOD splits")
+    return Column(
+        FAMILY_PREFIX + family, f"OOD {family}", True, 100, 1, f"accuracy (%) averaged over the {family} OOD splits"
+    )
 
 
 @dataclass
@@ -113,10 +149,14 @@ def run_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
 
     id_w, ood_w, run_w = wide(m[split == "test_id"]), wide(ood), wide(m[split == "run"])
     cols = {
-        "id_accuracy": id_w.get("accuracy"), "ood_accuracy": ood_w.get("accuracy"),
-        "worst_group_accuracy": ood_w.get("worst_group_accuracy"), "ece_id": id_w.get("ece"),
-        "ece_ood": ood_w.get("ece"), "gen_gap": run_w.get("generalization_gap"),
-        "mia_auc": run_w.get("mia_auc"), "train_seconds": run_w.get("train_seconds"),
+        "id_accuracy": id_w.get("accuracy"),
+        "ood_accuracy": ood_w.get("accuracy"),
+        "worst_group_accuracy": ood_w.get("worst_group_accuracy"),
+        "ece_id": id_w.get("ece"),
+        "ece_ood": ood_w.get("ece"),
+        "gen_gap": run_w.get("generalization_gap"),
+        "mia_auc": run_w.get("mia_auc"),
+        "train_seconds": run_w.get("train_seconds"),
     }
     for key, series in cols.items():
         table[key] = np.nan if series is None else series.reindex(table.index).to_numpy(np.float64)
@@ -191,7 +231,9 @@ def _one_blas_thread():
     return threadpool_limits(1, "blas")
 
 
-def aggregate(runs, metrics, suite: dict, reps: int = stats.DEFAULT_REPS, level: float = stats.DEFAULT_LEVEL) -> Leaderboard:
+def aggregate(
+    runs, metrics, suite: dict, reps: int = stats.DEFAULT_REPS, level: float = stats.DEFAULT_LEVEL
+) -> Leaderboard:
     """Compute every leaderboard number (no files written)."""
     with _one_blas_thread():
         return _aggregate(runs, metrics, suite, reps, level)
@@ -244,7 +286,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # regularizers missing a benchmark -> NaN
         s_mean, s_boot = np.nanmean(mean, axis=0), np.nanmean(boot, axis=0)
-    columns = [c for c in COLUMNS if not c.suite_only] + [family_column(f[len(FAMILY_PREFIX):]) for f in fam_keys]
+    columns = [c for c in COLUMNS if not c.suite_only] + [family_column(f[len(FAMILY_PREFIX) :]) for f in fam_keys]
     primary = resolve_primary(suite.get("primary_metric") or "ood_accuracy", columns)
     p = keys_c.index(primary.key)
     scores = {}  # (b, r) -> finite primary scores and their resample counts (same bootstrap)
@@ -258,16 +300,26 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     sub = table.groupby("regularizer")["submission"].any()
     params = table.sort_values("run_key").groupby("regularizer")["params"].first()
     b_grid, r_grid = np.meshgrid(np.arange(nb), np.arange(nr), indexing="ij")
-    cells = pd.DataFrame({"benchmark": np.array(benches, dtype=object)[b_grid.ravel()],
-                          "regularizer": np.array(regs, dtype=object)[r_grid.ravel()]})
-    cols = _interval_frame(mean.reshape(nb * nr, -1), boot.reshape(nb * nr, reps, -1), count.reshape(nb * nr, -1), keys_c, level)
+    cells = pd.DataFrame(
+        {
+            "benchmark": np.array(benches, dtype=object)[b_grid.ravel()],
+            "regularizer": np.array(regs, dtype=object)[r_grid.ravel()],
+        }
+    )
+    cols = _interval_frame(
+        mean.reshape(nb * nr, -1), boot.reshape(nb * nr, reps, -1), count.reshape(nb * nr, -1), keys_c, level
+    )
     cells = pd.concat([cells, pd.DataFrame(cols)], axis=1)
     cells["seeds"], cells["failed"], cells["diverged"] = (status[..., i].ravel() for i in range(3))
     cells["seeds_max"] = np.repeat(status[..., 0].max(axis=1), nr)
     cells = cells[status.sum(axis=2).ravel() > 0].reset_index(drop=True)  # only cells with runs
     cells["rank"] = cells.groupby("benchmark")[primary.key].rank(method="min", ascending=not primary.higher_is_better)
-    cells = cells.sort_values(["benchmark", "rank", "regularizer"], key=lambda s: s.map(bi) if s.name == "benchmark" else s,
-                              kind="stable", na_position="last").reset_index(drop=True)
+    cells = cells.sort_values(
+        ["benchmark", "rank", "regularizer"],
+        key=lambda s: s.map(bi) if s.name == "benchmark" else s,
+        kind="stable",
+        na_position="last",
+    ).reset_index(drop=True)
 
     # suite frame
     main = pd.DataFrame({"regularizer": regs})
@@ -289,14 +341,24 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
         if cells_r:
             pooled = np.concatenate([v for v, _ in cells_r])
             rep = stats.iqm_from_counts(pooled, np.concatenate([c for _, c in cells_r], axis=1))
-            main.loc[r, ["iqm", "iqm_lo", "iqm_hi", "iqm_n"]] = [stats.iqm(pooled), *stats.percentile_interval(rep, level), pooled.size]
-        pairs = [(scores[b, reg], scores[b, BASELINE]) for b in benches if (b, reg) in scores and (b, BASELINE) in scores]
+            main.loc[r, ["iqm", "iqm_lo", "iqm_hi", "iqm_n"]] = [
+                stats.iqm(pooled),
+                *stats.percentile_interval(rep, level),
+                pooled.size,
+            ]
+        pairs = [
+            (scores[b, reg], scores[b, BASELINE]) for b in benches if (b, reg) in scores and (b, BASELINE) in scores
+        ]
         pairs = [(x, y) for x, y in pairs if x[0].size and y[0].size]
         if pairs:
             point = stats.probability_of_improvement([sign * x[0] for x, _ in pairs], [sign * y[0] for _, y in pairs])
             rep = np.mean([stats.poi_from_counts(sign * x[0], sign * y[0], x[1], y[1]) for x, y in pairs], axis=0)
             n = sum(x[0].size for x, _ in pairs)
-            main.loc[r, ["poi_vs_erm", "poi_vs_erm_lo", "poi_vs_erm_hi", "poi_vs_erm_n"]] = [point, *stats.percentile_interval(rep, level), n]
+            main.loc[r, ["poi_vs_erm", "poi_vs_erm_lo", "poi_vs_erm_hi", "poi_vs_erm_n"]] = [
+                point,
+                *stats.percentile_interval(rep, level),
+                n,
+            ]
     main["kind"] = main["regularizer"].map(kind)
     main["submission"] = main["regularizer"].map(sub).astype(bool)
     main["params"] = main["regularizer"].map(params)
@@ -320,8 +382,15 @@ def _display_order(cols: list[Column]) -> list[Column]:
     return rest[:at] + fams + rest[at:]
 
 
-def paired_comparison(table: pd.DataFrame, a: str, b: str, metric: str, rng: np.random.Generator,
-                      reps: int = stats.DEFAULT_REPS, level: float = stats.DEFAULT_LEVEL) -> pd.DataFrame:
+def paired_comparison(
+    table: pd.DataFrame,
+    a: str,
+    b: str,
+    metric: str,
+    rng: np.random.Generator,
+    reps: int = stats.DEFAULT_REPS,
+    level: float = stats.DEFAULT_LEVEL,
+) -> pd.DataFrame:
     """Per benchmark: mean of ``metric``(a) - ``metric``(b) over the seeds both ran ok, with CI.
 
     table: ``run_table`` output. Returns columns benchmark, diff, diff_lo, diff_hi, n.

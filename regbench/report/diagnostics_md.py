@@ -19,9 +19,19 @@ from regbench.report.diagnostics_view import (
 )
 
 HEADERS = {
-    "benchmark": "Benchmark", "regularizer": "Regularizer", "bias_id": "Bias ID", "variance_id": "Var ID",
-    "churn_id": "Churn ID", "bias_ood": "Bias OOD", "variance_ood": "Var OOD", "churn_ood": "Churn OOD",
-    "mia_auc": "MIA AUC", "temperature": "T (val)", "n_underfit": "Underfit", "n_overfit": "Overfit", "n_ok": "Ok",
+    "benchmark": "Benchmark",
+    "regularizer": "Regularizer",
+    "bias_id": "Bias ID",
+    "variance_id": "Var ID",
+    "churn_id": "Churn ID",
+    "bias_ood": "Bias OOD",
+    "variance_ood": "Var OOD",
+    "churn_ood": "Churn OOD",
+    "mia_auc": "MIA AUC",
+    "temperature": "T (val)",
+    "n_underfit": "Underfit",
+    "n_overfit": "Overfit",
+    "n_ok": "Ok",
 }
 
 
@@ -56,8 +66,15 @@ def _md(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
-def build_diagnostics(runs: pd.DataFrame, metrics: pd.DataFrame, preds: pd.DataFrame, suite: str,
-                      out_dir: str | Path, thresholds: Thresholds = DEFAULT_THRESHOLDS, plots: bool = True) -> Diagnostics:
+def build_diagnostics(
+    runs: pd.DataFrame,
+    metrics: pd.DataFrame,
+    preds: pd.DataFrame,
+    suite: str,
+    out_dir: str | Path,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    plots: bool = True,
+) -> Diagnostics:
     """Compute every diagnostics frame and write them to ``out_dir`` (created)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,24 +112,32 @@ def write_markdown(d: Diagnostics, suite: str, path: Path) -> None:
         header, rows = table_rows(d.table)
         lines += _md(header, rows) + [""]
     lines += [
-        ("**Bias / variance** (Domingos 2000, 0-1 loss, across the seeds of a cell): main prediction = mode "
-        "over seeds (ties → smallest label); bias = error of the main prediction; variance = mean disagreement "
-        "of each run with it; churn = mean pairwise disagreement between seeds. ID = test_id; OOD = mean over "
-        "the OOD splits. Needs ≥ 2 ok runs per cell. With `data_resample: bootstrap` the variance also "
-        "includes \"a different training set\"."),
+        (
+            "**Bias / variance** (Domingos 2000, 0-1 loss, across the seeds of a cell): main prediction = mode "
+            "over seeds (ties → smallest label); bias = error of the main prediction; variance = mean disagreement "
+            "of each run with it; churn = mean pairwise disagreement between seeds. ID = test_id; OOD = mean over "
+            "the OOD splits. Needs ≥ 2 ok runs per cell. With `data_resample: bootstrap` the variance also "
+            'includes "a different training set".'
+        ),
         "",
-        (f"**Diagnosis** thresholds — {d.thresholds.describe()}. Accuracies are read at the delivered epoch "
-        "(early stopping's restored epoch, else the last); train accuracy is on the labels trained on (label "
-        "noise included)."),
+        (
+            f"**Diagnosis** thresholds — {d.thresholds.describe()}. Accuracies are read at the delivered epoch "
+            "(early stopping's restored epoch, else the last); train accuracy is on the labels trained on (label "
+            "noise included)."
+        ),
         "",
-        ("**MIA AUC**: loss-threshold membership inference (members = a train subset the size of test_id, "
-        "non-members = test_id); 0.5 = no leakage. **T (val)**: temperature fitted on validation only; "
-        "`ece_ts` / `nll_ts` in the store are the test metrics after scaling."),
+        (
+            "**MIA AUC**: loss-threshold membership inference (members = a train subset the size of test_id, "
+            "non-members = test_id); 0.5 = no leakage. **T (val)**: temperature fitted on validation only; "
+            "`ece_ts` / `nll_ts` in the store are the test metrics after scaling."
+        ),
         "",
     ]
-    for name, title in (("bias_variance.png", "Bias and variance per regularizer"),
-                        ("learning_curves.png", "Learning curves per benchmark"),
-                        ("error_vs_width.png", "Test error vs width (double descent)")):
+    for name, title in (
+        ("bias_variance.png", "Bias and variance per regularizer"),
+        ("learning_curves.png", "Learning curves per benchmark"),
+        ("error_vs_width.png", "Test error vs width (double descent)"),
+    ):
         if name in d.files:
             lines += [f"## {title}", "", f"![{title}]({name})", ""]
     path.write_text("\n".join(lines))

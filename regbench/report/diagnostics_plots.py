@@ -80,7 +80,7 @@ def learning_curves(runs: pd.DataFrame, path: Path, max_panels: int = 30) -> Pat
     ncols = min(len(benches), 4)
     nrows = math.ceil(len(benches) / ncols)
     fig, axes = _figure(4.0 * ncols, 3.0 * nrows, ncols=ncols, nrows=nrows)
-    for ax in axes.flat[len(benches):]:
+    for ax in axes.flat[len(benches) :]:
         ax.set_visible(False)
     for ax, bench in zip(axes.flat, benches):
         sub = ok[ok["benchmark"] == bench]
@@ -90,8 +90,14 @@ def learning_curves(runs: pd.DataFrame, path: Path, max_panels: int = 30) -> Pat
                 ys = [c[key] for c in cs if c.get(key)]
                 if ys:
                     m = _mean_curve(ys)
-                    ax.plot(np.arange(1, len(m) + 1), m, style, color=colors[reg], lw=1.2,
-                            label=reg if key == "val_loss" else None)
+                    ax.plot(
+                        np.arange(1, len(m) + 1),
+                        m,
+                        style,
+                        color=colors[reg],
+                        lw=1.2,
+                        label=reg if key == "val_loss" else None,
+                    )
         ax.set_title(bench, fontsize=9)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
@@ -117,8 +123,17 @@ def error_vs_width(wt: pd.DataFrame, path: Path, arg: str = "width") -> Path | N
         sub = wt[wt["base"] == base]
         for reg, g in sub.groupby("regularizer"):
             s = g.groupby(arg)["test_error"].agg(["mean", "min", "max"])
-            ax.errorbar(s.index, s["mean"], yerr=[s["mean"] - s["min"], s["max"] - s["mean"]], marker="o", ms=3,
-                        color=colors[reg], label=reg, capsize=2, lw=1.3)
+            ax.errorbar(
+                s.index,
+                s["mean"],
+                yerr=[s["mean"] - s["min"], s["max"] - s["mean"]],
+                marker="o",
+                ms=3,
+                color=colors[reg],
+                label=reg,
+                capsize=2,
+                lw=1.3,
+            )
             tr = g.groupby(arg)["train_error"].mean()
             ax.plot(tr.index, tr.values, "--", color=colors[reg], lw=0.8, alpha=0.7)
         ax.set_xscale("log", base=2)

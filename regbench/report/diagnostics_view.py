@@ -44,8 +44,9 @@ def natural_key(name: str) -> str:
 def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows ordered by benchmark (natural order), then regularizer, then seed if present."""
     by = [c for c in ("benchmark", "regularizer", "seed") if c in frame]
-    return frame.sort_values(by, key=lambda col: col.map(natural_key) if col.name == "benchmark" else col,
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values(
+        by, key=lambda col: col.map(natural_key) if col.name == "benchmark" else col, kind="stable"
+    ).reset_index(drop=True)
 
 
 def _ok(runs: pd.DataFrame) -> pd.DataFrame:
@@ -63,8 +64,20 @@ def bias_variance_table(runs: pd.DataFrame, preds: pd.DataFrame) -> pd.DataFrame
     Columns: benchmark, regularizer, split, family, runs, n, mean_error, bias, variance,
     unbiased_variance, biased_variance, net_variance, churn.
     """
-    cols = [*KEYS, "split", "family", "runs", "n", "mean_error", "bias", "variance", "unbiased_variance",
-            "biased_variance", "net_variance", "churn"]
+    cols = [
+        *KEYS,
+        "split",
+        "family",
+        "runs",
+        "n",
+        "mean_error",
+        "bias",
+        "variance",
+        "unbiased_variance",
+        "biased_variance",
+        "net_variance",
+        "churn",
+    ]
     ok = _ok(runs)[["run_key", *KEYS, "seed"]]
     p = preds[preds["targets"].notna()].merge(ok, on="run_key")
     rows = []
@@ -75,8 +88,9 @@ def bias_variance_table(runs: pd.DataFrame, preds: pd.DataFrame) -> pd.DataFrame
         if len({len(x) for x in labels}) != 1:
             continue  # runs of one cell evaluated on different data: not comparable
         d = decompose(np.stack(labels), unpack_labels(g["targets"].iloc[0]))
-        rows.append({"benchmark": bench, "regularizer": reg, "split": split, "family": split_family(split),
-                     **d.as_dict()})
+        rows.append(
+            {"benchmark": bench, "regularizer": reg, "split": split, "family": split_family(split), **d.as_dict()}
+        )
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -108,17 +122,26 @@ def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Threshold
         if not curves or not curves.get("val_loss"):
             continue
         s = summarize(curves, int(restored[r.run_key]) if r.run_key in restored else None)
-        rows.append({"run_key": r.run_key, "benchmark": r.benchmark, "regularizer": r.regularizer, "seed": r.seed,
-                     "reference": reference_key(_spec(r.spec)), **s.as_dict(),
-                     "clean_train_accuracy": clean.get(r.run_key, s.train_accuracy)})
+        rows.append(
+            {
+                "run_key": r.run_key,
+                "benchmark": r.benchmark,
+                "regularizer": r.regularizer,
+                "seed": r.seed,
+                "reference": reference_key(_spec(r.spec)),
+                **s.as_dict(),
+                "clean_train_accuracy": clean.get(r.run_key, s.train_accuracy),
+            }
+        )
     t = pd.DataFrame(rows)
     if t.empty:
         return t
     best = t.groupby("reference")[["clean_train_accuracy", "val_accuracy"]].transform("max")
     t["best_train_accuracy"], t["best_val_accuracy"] = best["clean_train_accuracy"], best["val_accuracy"]
     t["diagnosis"] = [
-        diagnose(summarize_row(row), row.best_train_accuracy, row.best_val_accuracy, thresholds,
-                 row.clean_train_accuracy)
+        diagnose(
+            summarize_row(row), row.best_train_accuracy, row.best_val_accuracy, thresholds, row.clean_train_accuracy
+        )
         for row in t.itertuples(index=False)
     ]
     return _sorted(t.drop(columns=["reference"]))
@@ -132,7 +155,9 @@ def summarize_row(row):
     return CurveSummary(**{f: getattr(row, f) for f in fields})
 
 
-def diagnostics_columns(runs: pd.DataFrame, metrics: pd.DataFrame, bv: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+def diagnostics_columns(
+    runs: pd.DataFrame, metrics: pd.DataFrame, bv: pd.DataFrame, curves: pd.DataFrame
+) -> pd.DataFrame:
     """Per (benchmark, regularizer): bias/variance/churn on ID and mean over OOD splits, mean
     MIA AUC and temperature over seeds, and how many runs were diagnosed underfit/overfit/ok."""
     cells = _sorted(_ok(runs)[KEYS].drop_duplicates())
@@ -145,20 +170,48 @@ def diagnostics_columns(runs: pd.DataFrame, metrics: pd.DataFrame, bv: pd.DataFr
     run_metrics = metrics[(metrics["split"] == "run") & metrics["metric"].isin(["mia_auc", "temperature"])]
     if not run_metrics.empty:
         m = run_metrics.merge(_ok(runs)[["run_key", *KEYS]], on="run_key")
-        out = out.merge(m.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="mean").reset_index(),
-                        on=KEYS, how="left")
+        out = out.merge(
+            m.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="mean").reset_index(),
+            on=KEYS,
+            how="left",
+        )
     if not curves.empty:
         counts = curves.groupby(KEYS)["diagnosis"].value_counts().unstack(fill_value=0)
         for d in ("underfit", "overfit", "ok"):
             counts[d] = counts.get(d, 0)
         counts = counts[["underfit", "overfit", "ok"]].add_prefix("n_")
         out = out.merge(counts.reset_index(), on=KEYS, how="left")
-    for c in ("bias_id", "variance_id", "churn_id", "bias_ood", "variance_ood", "churn_ood", "mia_auc",
-              "temperature", "n_underfit", "n_overfit", "n_ok"):
+    for c in (
+        "bias_id",
+        "variance_id",
+        "churn_id",
+        "bias_ood",
+        "variance_ood",
+        "churn_ood",
+        "mia_auc",
+        "temperature",
+        "n_underfit",
+        "n_overfit",
+        "n_ok",
+    ):
         if c not in out:
             out[c] = np.nan
-    return out[[*KEYS, "bias_id", "variance_id", "churn_id", "bias_ood", "variance_ood", "churn_ood", "mia_auc",
-                "temperature", "n_underfit", "n_overfit", "n_ok"]]
+    return out[
+        [
+            *KEYS,
+            "bias_id",
+            "variance_id",
+            "churn_id",
+            "bias_ood",
+            "variance_ood",
+            "churn_ood",
+            "mia_auc",
+            "temperature",
+            "n_underfit",
+            "n_overfit",
+            "n_ok",
+        ]
+    ]
 
 
 def width_table(runs: pd.DataFrame, metrics: pd.DataFrame, arg: str = "width") -> pd.DataFrame:
@@ -179,10 +232,18 @@ def width_table(runs: pd.DataFrame, metrics: pd.DataFrame, arg: str = "width") -
         curves = _spec(r.curves)
         suffix = f"-{arg}{value}"
         base = r.benchmark.removesuffix(suffix)
-        rows.append({"base": base, "benchmark": r.benchmark, "regularizer": r.regularizer, "seed": r.seed,
-                     "label_noise": spec.get("train", {}).get("label_noise", 0.0), arg: value,
-                     "test_error": 1 - acc[r.run_key],
-                     "train_error": 1 - curves["train_accuracy"][-1] if curves.get("train_accuracy") else np.nan})
+        rows.append(
+            {
+                "base": base,
+                "benchmark": r.benchmark,
+                "regularizer": r.regularizer,
+                "seed": r.seed,
+                "label_noise": spec.get("train", {}).get("label_noise", 0.0),
+                arg: value,
+                "test_error": 1 - acc[r.run_key],
+                "train_error": 1 - curves["train_accuracy"][-1] if curves.get("train_accuracy") else np.nan,
+            }
+        )
     t = pd.DataFrame(rows)
     if t.empty or t.groupby("base")[arg].nunique().max() < 2:
         return pd.DataFrame()

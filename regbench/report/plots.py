@@ -53,7 +53,7 @@ def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
     fig, axes = _figure(3.2 * ncols + 2.2, 2.9 * nrows, ncols, nrows)
     colors = _palette(list(lb.main["regularizer"]))
     probit = lambda a: ndtri(np.clip(a, EPS, 1 - EPS))  # noqa: E731
-    for ax in axes.ravel()[len(benches):]:
+    for ax in axes.ravel()[len(benches) :]:
         ax.set_visible(False)
     for ax, bench in zip(axes.ravel(), benches):
         g = t[t["benchmark"] == bench]
@@ -63,8 +63,16 @@ def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
         cells = lb.per_benchmark[lb.per_benchmark["benchmark"] == bench]
         for rec in cells.to_dict("records"):
             if np.isfinite(rec["id_accuracy"]) and np.isfinite(rec["ood_accuracy"]):
-                ax.scatter(probit(rec["id_accuracy"]), probit(rec["ood_accuracy"]), s=30, color=colors[rec["regularizer"]],
-                           edgecolors="black", linewidths=0.4, zorder=3, label=rec["regularizer"])
+                ax.scatter(
+                    probit(rec["id_accuracy"]),
+                    probit(rec["ood_accuracy"]),
+                    s=30,
+                    color=colors[rec["regularizer"]],
+                    edgecolors="black",
+                    linewidths=0.4,
+                    zorder=3,
+                    label=rec["regularizer"],
+                )
         fit = lb.fits.get(bench)
         if fit:
             xs = np.linspace(x.min(), x.max(), 20)
@@ -77,7 +85,9 @@ def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
         ax.set_ylabel("OOD accuracy (%, probit scale)", fontsize=8)
         ax.tick_params(labelsize=7)
     handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside right upper", fontsize=7, title="effective robustness = distance above line")
+    fig.legend(
+        handles, labels, loc="outside right upper", fontsize=7, title="effective robustness = distance above line"
+    )
     return _save(fig, path)
 
 
@@ -97,8 +107,15 @@ def ece_vs_severity(lb: Leaderboard, metrics: pd.DataFrame, path: Path) -> Path 
     for reg in lb.main["regularizer"]:
         if reg in curve.index.get_level_values(0):
             c = curve.loc[reg]
-            ax.plot(c.index, 100 * c.to_numpy(), marker="o", ms=3, color=colors[reg], label=reg,
-                    lw=2.2 if reg == BASELINE else 1.0)
+            ax.plot(
+                c.index,
+                100 * c.to_numpy(),
+                marker="o",
+                ms=3,
+                color=colors[reg],
+                label=reg,
+                lw=2.2 if reg == BASELINE else 1.0,
+            )
     ax.set_xlabel("corruption severity")
     ax.set_ylabel("ECE (%), mean over covariate shifts and seeds")
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
@@ -119,8 +136,10 @@ def reliability_diagrams(lb: Leaderboard, reliability: pd.DataFrame, path: Path)
     if rel.empty:
         return None
     split = rel["split"].astype(str)
-    rel = rel.assign(regularizer=rel["run_key"].map(key_reg),
-                     where=np.where(split == "test_id", "ID (test_id)", np.where(split.str.startswith("ood/"), "OOD (all)", "")))
+    rel = rel.assign(
+        regularizer=rel["run_key"].map(key_reg),
+        where=np.where(split == "test_id", "ID (test_id)", np.where(split.str.startswith("ood/"), "OOD (all)", "")),
+    )
     rel = rel[rel["where"] != ""].sort_values(["run_key", "split", "bin"], kind="stable")
     rel = rel.assign(wc=rel["confidence"] * rel["count"], wa=rel["accuracy"] * rel["count"])
     agg = rel.groupby(["where", "regularizer", "bin"], sort=True)[["wc", "wa", "count"]].sum()
@@ -178,7 +197,9 @@ def cost_vs_gain(lb: Leaderboard, path: Path) -> Path | None:
     ax.scatter(d["cost_vs_erm"], d["gain"], color="tab:blue", s=20, zorder=3)
     ax.step(front["cost_vs_erm"], front["gain"], where="post", color="tab:red", lw=1, label="Pareto front")
     for rec in d.to_dict("records"):
-        ax.annotate(rec["regularizer"], (rec["cost_vs_erm"], rec["gain"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            rec["regularizer"], (rec["cost_vs_erm"], rec["gain"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
+        )
     ax.axhline(0, color="black", lw=0.6)
     ax.set_xscale("log")
     ax.set_xlabel("train time relative to erm (log scale)")
@@ -187,7 +208,9 @@ def cost_vs_gain(lb: Leaderboard, path: Path) -> Path | None:
     return _save(fig, path)
 
 
-def plot_all(lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame, out_dir: Path) -> tuple[dict[str, Path], list[str]]:
+def plot_all(
+    lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame, out_dir: Path
+) -> tuple[dict[str, Path], list[str]]:
     """Write every plot into out_dir; returns {title: path} and notes for skipped plots."""
     import seaborn as sns
 

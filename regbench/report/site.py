@@ -23,8 +23,18 @@ def _sort_keys(lb: Leaderboard, frame, scope: str) -> list[list[str | None]]:
     cols = tables.table_columns(lb, scope)
     out = []
     for rec in frame.to_dict("records"):
-        nums = [rec["rank"]] + [None, None] + [rec[c.key] * c.scale for c in cols] + [rec["seeds"], rec["failed"], rec["diverged"]]
-        out.append([None if i in (1, 2) else ("" if v is None or not np.isfinite(v) else repr(float(v))) for i, v in enumerate(nums)])
+        nums = (
+            [rec["rank"]]
+            + [None, None]
+            + [rec[c.key] * c.scale for c in cols]
+            + [rec["seeds"], rec["failed"], rec["diverged"]]
+        )
+        out.append(
+            [
+                None if i in (1, 2) else ("" if v is None or not np.isfinite(v) else repr(float(v)))
+                for i, v in enumerate(nums)
+            ]
+        )
     return out
 
 
@@ -35,11 +45,15 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
     th = "".join(f"<th{cls(i)}>{escape(h)}</th>" for i, h in enumerate(header))
     body = []
     for row, ks in zip(rows, keys):
-        tds = "".join(f"<td{cls(i)}" + ("" if k is None else f' data-v="{escape(k)}"') + f">{escape(c)}</td>"
-                      for i, (c, k) in enumerate(zip(row, ks)))
+        tds = "".join(
+            f"<td{cls(i)}" + ("" if k is None else f' data-v="{escape(k)}"') + f">{escape(c)}</td>"
+            for i, (c, k) in enumerate(zip(row, ks))
+        )
         body.append(f"<tr>{tds}</tr>")
-    return (f'<div class="wrap"><table class="sortable" id="{escape(table_id)}"><thead><tr>{th}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+    return (
+        f'<div class="wrap"><table class="sortable" id="{escape(table_id)}"><thead><tr>{th}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def _image(title: str, path: Path) -> str:
@@ -51,9 +65,14 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     name = str(s.get("name", ""))
     settings = {k: v for k, v in s.items() if k not in ("name", "description")}
-    parts = [f"<h1>Leaderboard: {escape(name)}</h1>", f"<p>{escape(str(s.get('description', '')))}</p>",
-             "<h2>Main table</h2>", '<p class="note">Click a column header to sort.</p>',
-             _table(lb, lb.main, "suite", "main"), "<ol class=\"note\">"]
+    parts = [
+        f"<h1>Leaderboard: {escape(name)}</h1>",
+        f"<p>{escape(str(s.get('description', '')))}</p>",
+        "<h2>Main table</h2>",
+        '<p class="note">Click a column header to sort.</p>',
+        _table(lb, lb.main, "suite", "main"),
+        '<ol class="note">',
+    ]
     parts += [f"<li>{escape(n)}</li>" for n in tables.footnotes(lb)] + ["</ol>", "<h2>Per benchmark</h2>"]
     for i, (bench, grp) in enumerate(tables.benchmark_frames(lb)):
         parts += [f"<h3>{escape(bench)}</h3>", _table(lb, grp, "benchmark", f"bench-{i}")]

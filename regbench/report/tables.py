@@ -61,7 +61,11 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
         name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "")
         seeds = str(int(rec["seeds"])) + (SHORT_MARK if rec["short_seeds"] else "")
         cells = [fmt_estimate(c, rec[c.key], rec[c.key + "_lo"], rec[c.key + "_hi"]) for c in cols]
-        rows.append([rank, name, str(rec.get("kind") or "")] + cells + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))])
+        rows.append(
+            [rank, name, str(rec.get("kind") or "")]
+            + cells
+            + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))]
+        )
     return header, rows
 
 
@@ -103,8 +107,11 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
 def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     lines = [f"# Leaderboard: {s.get('name', '')}", "", str(s.get("description", "")), ""]
-    lines += [f"Seeds: {s.get('seeds', '')} · primary metric: `{lb.primary.key}` · selection: "
-              f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}", ""]
+    lines += [
+        f"Seeds: {s.get('seeds', '')} · primary metric: `{lb.primary.key}` · selection: "
+        f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}",
+        "",
+    ]
     lines += _md_table(*display_rows(lb, lb.main, "suite")) + [""]
     lines += [f"{i}. {n}" for i, n in enumerate(footnotes(lb), 1)] + ["", "## Per benchmark", ""]
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
@@ -119,8 +126,14 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
 
 
 def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
-    out = {"scope": scope, "benchmark": bench, "rank": _num(rec["rank"]), "regularizer": rec["regularizer"],
-           "kind": rec.get("kind"), "submission": bool(rec.get("submission"))}
+    out = {
+        "scope": scope,
+        "benchmark": bench,
+        "rank": _num(rec["rank"]),
+        "regularizer": rec["regularizer"],
+        "kind": rec.get("kind"),
+        "submission": bool(rec.get("submission")),
+    }
     for c in table_columns(lb, scope):
         for suf in ("", "_lo", "_hi", "_n"):
             out[c.key + suf] = _num(rec[c.key + suf])
@@ -138,11 +151,26 @@ def write_csv(lb: Leaderboard, path: Path) -> None:
 
 def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
     flat = _flat_row(lb, rec, scope, "")
-    out = {k: flat[k] for k in ("rank", "regularizer", "kind", "submission", "seeds", "seeds_max", "short_seeds", "failed", "diverged")}
+    out = {
+        k: flat[k]
+        for k in (
+            "rank",
+            "regularizer",
+            "kind",
+            "submission",
+            "seeds",
+            "seeds_max",
+            "short_seeds",
+            "failed",
+            "diverged",
+        )
+    }
     if scope == "suite":
         out["params"] = json.loads(rec["params"]) if isinstance(rec.get("params"), str) and rec["params"] else None
-    out["metrics"] = {c.key: {"mean": flat[c.key], "lo": flat[c.key + "_lo"], "hi": flat[c.key + "_hi"], "n": flat[c.key + "_n"]}
-                      for c in table_columns(lb, scope)}
+    out["metrics"] = {
+        c.key: {"mean": flat[c.key], "lo": flat[c.key + "_lo"], "hi": flat[c.key + "_hi"], "n": flat[c.key + "_n"]}
+        for c in table_columns(lb, scope)
+    }
     return out
 
 
@@ -153,19 +181,45 @@ def write_json(lb: Leaderboard, path: Path) -> None:
         "primary_metric": lb.primary.key,
         "confidence_level": lb.level,
         "bootstrap_reps": lb.reps,
-        "columns": [{"key": c.key, "label": c.label, "higher_is_better": c.higher_is_better, "scale": c.scale,
-                     "digits": c.digits, "suite_only": c.suite_only, "help": c.help} for c in lb.columns],
+        "columns": [
+            {
+                "key": c.key,
+                "label": c.label,
+                "higher_is_better": c.higher_is_better,
+                "scale": c.scale,
+                "digits": c.digits,
+                "suite_only": c.suite_only,
+                "help": c.help,
+            }
+            for c in lb.columns
+        ],
         "main": [_json_row(lb, r, "suite") for r in lb.main.to_dict("records")],
-        "benchmarks": [{"benchmark": b, "rows": [_json_row(lb, r, "benchmark") for r in g.to_dict("records")]}
-                       for b, g in benchmark_frames(lb)],
+        "benchmarks": [
+            {"benchmark": b, "rows": [_json_row(lb, r, "benchmark") for r in g.to_dict("records")]}
+            for b, g in benchmark_frames(lb)
+        ],
         "fits": lb.fits,
         "notes": list(lb.notes),
     }
-    path.write_text(json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
 
 
-TEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-               "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", SHORT_MARK: r"$^\dagger$", MISSING: "--"}
+TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    SHORT_MARK: r"$^\dagger$",
+    MISSING: "--",
+}
 
 
 def tex_escape(text: str) -> str:
@@ -174,7 +228,13 @@ def tex_escape(text: str) -> str:
 
 def _tex_table(header: list[str], rows: list[list[str]], caption: str) -> list[str]:
     spec = "rll" + "r" * (len(header) - 3)
-    lines = [r"\begin{table}[t]", r"\centering", r"\resizebox{\textwidth}{!}{%", rf"\begin{{tabular}}{{{spec}}}", r"\toprule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\resizebox{\textwidth}{!}{%",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+    ]
     lines += [" & ".join(tex_escape(h) for h in header) + r" \\", r"\midrule"]
     lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows]
     return lines + [r"\bottomrule", r"\end{tabular}}", rf"\caption{{{tex_escape(caption)}}}", r"\end{table}", ""]
@@ -184,8 +244,11 @@ def write_tex(lb: Leaderboard, path: Path) -> None:
     """booktabs tables (\\usepackage{booktabs,graphicx}), one per scope, like DomainBed's results.tex."""
     name = str(lb.suite.get("name", ""))
     lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs,graphicx}}", ""]
-    lines += _tex_table(*display_rows(lb, lb.main, "suite"), f"{name}: mean over benchmarks with "
-                        f"{int(round(lb.level * 100))}% bootstrap intervals; selection on validation only.")
+    lines += _tex_table(
+        *display_rows(lb, lb.main, "suite"),
+        f"{name}: mean over benchmarks with "
+        f"{int(round(lb.level * 100))}% bootstrap intervals; selection on validation only.",
+    )
     for bench, grp in benchmark_frames(lb):
         lines += _tex_table(*display_rows(lb, grp, "benchmark"), f"{name} / {bench}")
     path.write_text("\n".join(lines), encoding="utf-8")

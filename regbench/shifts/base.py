@@ -43,7 +43,5 @@ def base_splits(loaded: Loaded) -> tuple:
     """(train, val, test) parts of a built-in dataset, with a clear error if one is missing."""
     missing = [p for p in ("train", "val", "test") if p not in loaded.parts]
     if missing:
-        raise ValueError(
-            f"dataset '{loaded.info.name}' has no part(s) {missing}; parts: {sorted(loaded.parts)}"
-        )
+        raise ValueError(f"dataset '{loaded.info.name}' has no part(s) {missing}; parts: {sorted(loaded.parts)}")
     return loaded.parts["train"], loaded.parts["val"], loaded.parts["test"]

@@ -333,7 +333,5 @@ def corrupt(x: torch.Tensor, name: str, severity: int, g: torch.Generator) -> to
     if name not in CORRUPTIONS:
         raise UnknownNameError("corruption", name, sorted(CORRUPTIONS))
     if x.dim() != 4 or not x.is_floating_point():
-        raise ValueError(
-            f"corrupt expects a float (N, C, H, W) tensor, got {x.dtype} of shape {tuple(x.shape)}"
-        )
+        raise ValueError(f"corrupt expects a float (N, C, H, W) tensor, got {x.dtype} of shape {tuple(x.shape)}")
     return CORRUPTIONS[name](x, severity, g)

@@ -51,8 +51,10 @@ class OODTest(Shift):
         single = unique_rows(train.x)
         k = round(p.id_fraction * len(train))
         if k < 1 or k > len(single):
-            raise ValueError(f"ood_test: cannot hold out {k} of {len(train)} training examples as test_id "
-                             f"({len(single)} have an input that occurs once); change id_fraction")
+            raise ValueError(
+                f"ood_test: cannot hold out {k} of {len(train)} training examples as test_id "
+                f"({len(single)} have an input that occurs once); change id_fraction"
+            )
         g = torch_generator(seed, "ood_test-id")
         held = single[torch.randperm(len(single), generator=g)[:k]]
         keep = torch.ones(len(train), dtype=torch.bool)
