@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--regularizers", type=_names, help="only these regularizer configs (comma-separated)")
     r.add_argument("--seeds", type=_ints, help="only these seeds (comma-separated)")
     r.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    r.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
+    r.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
     r.add_argument("--executor", default="local", help="local | ray | slurm (default local)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument(
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params-yaml", default=None, metavar="FILE", help="constructor arguments as a YAML mapping")
     c.add_argument("--name", default=None, help="display name (default: the registered or class name)")
     c.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
-    c.add_argument("--device", default="cpu", help="auto | cpu | cuda[:N] (default cpu)")
+    c.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
     c.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
     c.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the suite's leaderboard")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
