@@ -272,11 +272,26 @@ class Store:
                 self.db,
                 params=(suite,),
             )
-        keys = tuple(runs["run_key"].unique())
-        metrics = self._frame("metrics", keys)
-        reliability = unpack_reliability(self._frame("reliability", keys))
+        if suite is None:
+            keys = tuple(runs["run_key"].unique())
+            metrics = self._frame("metrics", keys)
+            reliability = unpack_reliability(self._frame("reliability", keys))
+        else:  # join in SQL: no temporary table of 100k keys, one pass per table
+            metrics = self._suite_frame("metrics", suite)
+            reliability = unpack_reliability(self._suite_frame("reliability", suite))
         runs["submission"] = runs["submission"].astype(bool)
         return runs, metrics, reliability
+
+    def _suite_frame(self, table: str, suite: str):
+        """Every row of ``table`` for the runs of ``suite`` (fetchall + from_records: ~2× faster
+        than read_sql_query on a million rows)."""
+        import pandas as pd
+
+        cur = self.db.execute(
+            f"SELECT t.* FROM {table} t JOIN (SELECT DISTINCT run_key FROM suite_runs WHERE suite = ?) "
+            "USING (run_key)", (suite,))
+        cols = [d[0] for d in cur.description]
+        return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
 
     def _frame(self, table: str, keys: tuple[str, ...]):
         import pandas as pd
