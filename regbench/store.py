@@ -288,8 +288,9 @@ class Store:
         import pandas as pd
 
         cur = self.db.execute(
-            f"SELECT t.* FROM {table} t JOIN (SELECT DISTINCT run_key FROM suite_runs WHERE suite = ?) "
-            "USING (run_key)", (suite,))
+            f"SELECT t.* FROM {table} t JOIN (SELECT DISTINCT run_key FROM suite_runs WHERE suite = ?) USING (run_key)",
+            (suite,),
+        )
         cols = [d[0] for d in cur.description]
         return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
 
