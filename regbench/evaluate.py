@@ -136,6 +136,14 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
     m_loss = loss(predict_logits(model, members.x.to(device)), members.y.to(device), reduction="none")
     n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
     ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
+    run_level(ev, model)
+    ev.seconds = time.perf_counter() - t0
+    return ev
+
+
+def run_level(ev: Evaluation, model: nn.Module) -> None:
+    """Run-level numbers every task shares: train accuracy/loss, generalization gap (train acc −
+    test_id acc), weight sparsity (|w| < NEAR_ZERO among ≥ 2-D weights) and parameter count."""
     train_acc = ev.value("train", "accuracy")
     ev.add("run", "train_accuracy", train_acc)
     ev.add("run", "train_loss", ev.value("train", "nll"))
@@ -145,5 +153,3 @@ def evaluate(model: nn.Module, splits: Splits, seed: int, device: torch.device) 
     zeros = sum((w.abs() < NEAR_ZERO).sum().item() for w in weights)
     ev.add("run", "weight_sparsity", zeros / max(total, 1))
     ev.add("run", "param_count", sum(p.numel() for p in model.parameters()))
-    ev.seconds = time.perf_counter() - t0
-    return ev

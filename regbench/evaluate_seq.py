@@ -29,7 +29,7 @@ from torch import nn
 from regbench import metrics as M
 from regbench import seq_metrics as S
 from regbench.data.base import Splits
-from regbench.evaluate import NEAR_ZERO, Evaluation, pack_predictions
+from regbench.evaluate import Evaluation, pack_predictions, run_level
 from regbench.seeding import torch_generator
 from regbench.tasks import Seq2Seq
 
@@ -70,14 +70,6 @@ def evaluate_seq2seq(model: nn.Module, splits: Splits, seed: int, device: torch.
         for e in (members, test_id)
     ]
     ev.add("run", "mia_auc", M.membership_inference_auc(*losses))
-    train_acc = ev.value("train", "accuracy")
-    ev.add("run", "train_accuracy", train_acc)
-    ev.add("run", "train_loss", ev.value("train", "nll"))
-    ev.add("run", "generalization_gap", train_acc - ev.value("test_id", "accuracy"))
-    # as regbench.evaluate defines them for every model
-    weights = [p.detach() for p in model.parameters() if p.dim() >= 2]
-    total = sum(w.numel() for w in weights)
-    ev.add("run", "weight_sparsity", sum((w.abs() < NEAR_ZERO).sum().item() for w in weights) / max(total, 1))
-    ev.add("run", "param_count", sum(p.numel() for p in model.parameters()))
+    run_level(ev, model)  # as regbench.evaluate defines them for every model
     ev.seconds = time.perf_counter() - t0
     return ev

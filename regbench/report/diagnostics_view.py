@@ -24,6 +24,11 @@ from regbench.diagnostics import Thresholds, decompose, diagnose, summarize, unp
 from regbench.diagnostics.curves import DEFAULT_THRESHOLDS
 
 KEYS = ["benchmark", "regularizer"]
+# the per-(benchmark, regularizer) columns of the diagnostics table, in order
+DIAGNOSTIC_COLUMNS = (
+    "bias_id", "variance_id", "churn_id", "bias_ood", "variance_ood", "churn_ood",
+    "mia_auc", "temperature", "n_underfit", "n_overfit", "n_ok",
+)  # fmt: skip
 # what makes two runs "the same data" for the underfit reference: the data fingerprint's inputs
 # and the training-label options (noisy labels lower the achievable train/val accuracy)
 REFERENCE_FIELDS = ("dataset", "dataset_args", "shift", "shift_params", "data_seed")
@@ -181,37 +186,10 @@ def diagnostics_columns(
             counts[d] = counts.get(d, 0)
         counts = counts[["underfit", "overfit", "ok"]].add_prefix("n_")
         out = out.merge(counts.reset_index(), on=KEYS, how="left")
-    for c in (
-        "bias_id",
-        "variance_id",
-        "churn_id",
-        "bias_ood",
-        "variance_ood",
-        "churn_ood",
-        "mia_auc",
-        "temperature",
-        "n_underfit",
-        "n_overfit",
-        "n_ok",
-    ):
+    for c in DIAGNOSTIC_COLUMNS:
         if c not in out:
             out[c] = np.nan
-    return out[
-        [
-            *KEYS,
-            "bias_id",
-            "variance_id",
-            "churn_id",
-            "bias_ood",
-            "variance_ood",
-            "churn_ood",
-            "mia_auc",
-            "temperature",
-            "n_underfit",
-            "n_overfit",
-            "n_ok",
-        ]
-    ]
+    return out[[*KEYS, *DIAGNOSTIC_COLUMNS]]
 
 
 def width_table(runs: pd.DataFrame, metrics: pd.DataFrame, arg: str = "width") -> pd.DataFrame:
