@@ -6,7 +6,7 @@ For each augmentation regularizer and a batch of 256 images (1×8×8 digits-size
 
 - ``test_per_sample``: regbench's transform (per-sample randomness, batched ops);
 - ``test_v2_one_draw``: the matching torchvision v2 transform called once on the batch —
-  the same cost class, but ONE random draw for the whole batch (ENVIRONMENT.md §4);
+  the same cost class, but ONE random draw for the whole batch (docs/architecture.md, Measured here: Augmentation);
 - ``test_v2_per_image_loop``: that v2 transform called per image (per pair for the mixing
   ones) and stacked — the usual way to get per-sample randomness; slow, so 3 rounds only.
 """

@@ -14,13 +14,13 @@ import torch
 from torch import nn
 
 from regbench.config import TrainSpec
-from regbench.data.digits import load_digits
 from regbench.data.base import TrainingData
+from regbench.data.digits import load_digits
 from regbench.models.cnn import cnn
 from regbench.models.mlp import mlp
 from regbench.regularizers.erm import ERM
 from regbench.regularizers.stack import Stack
-from regbench.train import train
+from regbench.train.loop import train
 
 EPOCHS = {"mlp": 10, "cnn": 3}
 BUILD = {"mlp": mlp, "cnn": cnn}

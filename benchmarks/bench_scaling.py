@@ -21,7 +21,7 @@ from regbench.config import TrainSpec
 from regbench.data.base import DatasetInfo, Examples, TrainingData
 from regbench.models.resnet import resnet18
 from regbench.regularizers.stack import Stack
-from regbench.train import train
+from regbench.train.loop import train
 
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 WIDTH = 64 if DEVICE.type == "cuda" else 16
@@ -105,8 +105,8 @@ def _tiny_suite(tmp_path):
 def test_executor_20_tiny_runs(benchmark, tmp_path, executor):
     if executor == "ray":
         pytest.importorskip("ray", reason="ray is an optional extra: pip install -e '.[ray]'")
-    from regbench.plan import load_suite
-    from regbench.runner import run_plan
+    from regbench.harness.plan import load_suite
+    from regbench.harness.run_plan import run_plan
     from regbench.store import Store
 
     plan = load_suite(_tiny_suite(tmp_path))

@@ -23,7 +23,7 @@ from regbench.data.scan import PAD, load_scan
 from regbench.models import build_model
 from regbench.regularizers.erm import ERM
 from regbench.regularizers.stack import Stack
-from regbench.train import train
+from regbench.train.loop import train
 
 EPOCHS, BATCH = 2, 64
 MODEL = {"width": 32, "depth": 1, "heads": 4}

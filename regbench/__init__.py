@@ -7,7 +7,7 @@ Public API (imported lazily so that ``import regbench`` and the CLI start fast):
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from regbench.version import __version__  # noqa: F401 (public)
 
 _LAZY = {
     "Regularizer": ("regbench.regularizers.base", "Regularizer"),
@@ -15,7 +15,7 @@ _LAZY = {
     "History": ("regbench.regularizers.base", "History"),
     "SetupContext": ("regbench.regularizers.base", "SetupContext"),
     "register_regularizer": ("regbench.regularizers", "register_regularizer"),
-    "load_suite": ("regbench.plan", "load_suite"),
+    "load_suite": ("regbench.harness.plan", "load_suite"),
     "run_suite": ("regbench.api", "run_suite"),
 }
 

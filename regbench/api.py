@@ -15,7 +15,7 @@ def run_suite(
     progress: bool = False,
 ) -> dict[str, int]:
     """Plan ``suite`` (name or path) and train every run missing from ``store``; return counts."""
-    from regbench.plan import load_suite
-    from regbench.runner import run_plan
+    from regbench.harness.plan import load_suite
+    from regbench.harness.run_plan import run_plan
 
     return run_plan(load_suite(suite), Store(store), workers=workers, device=device, progress=progress)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib
 
+from regbench.data import DATASET_MODULES, DATASETS
+from regbench.models import MODEL_MODULES, MODELS
+from regbench.regularizers import REGULARIZER_MODULES, REGULARIZERS
+from regbench.shifts import SHIFT_MODULES, SHIFTS
+
 _LOADED = False
 
 
@@ -12,11 +17,6 @@ def load_all() -> None:
     global _LOADED
     if _LOADED:
         return
-    from regbench.data import DATASET_MODULES
-    from regbench.models import MODEL_MODULES
-    from regbench.regularizers import REGULARIZER_MODULES
-    from regbench.shifts import SHIFT_MODULES
-
     for name in [*DATASET_MODULES, *SHIFT_MODULES, *MODEL_MODULES, *REGULARIZER_MODULES]:
         importlib.import_module(name)
     _LOADED = True
@@ -25,9 +25,4 @@ def load_all() -> None:
 def registries() -> dict:
     """{"datasets": DATASETS, "shifts": SHIFTS, "models": MODELS, "regularizers": REGULARIZERS}."""
     load_all()
-    from regbench.data import DATASETS
-    from regbench.models import MODELS
-    from regbench.regularizers import REGULARIZERS
-    from regbench.shifts import SHIFTS
-
     return {"datasets": DATASETS, "shifts": SHIFTS, "models": MODELS, "regularizers": REGULARIZERS}

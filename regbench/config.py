@@ -1,18 +1,25 @@
-"""Typed, frozen, validated suite configuration (DESIGN.md §3, STYLE.md §5).
+"""Typed, frozen, validated suite configuration (docs/architecture.md, Suites, docs/architecture.md, Conventions: Parameters).
 
 This module checks *structure*: types, ranges, unknown keys. Names (datasets, models,
 shifts, regularizers) and their parameters are checked against the registries by
-``regbench.runner.load_suite`` — still before any training — because the registries live
+``regbench.harness.plan.load_suite`` — still before any training — because the registries live
 further down the pipeline than this module may import.
 """
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from regbench.registry import UnknownNameError, UserError
+
+# the suites that ship with regbench: package data, so an installed wheel has them too
+SUITES_DIR = Path(str(files("regbench") / "suites"))
+SEARCH_SPACES = SUITES_DIR / "regularizers.yaml"  # not a suite: the standard regularizers' search spaces
 
 # what a leaderboard may rank by: the report's column keys (tests/test_report.py checks they exist)
 PRIMARY_METRICS = ("ood_accuracy", "id_accuracy", "worst_group_accuracy", "ece_ood")
@@ -157,7 +164,7 @@ def _no_repeats(value, names: list[str], what: str, hint: str = ""):
     return value
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A suite file is malformed. The message is one line per problem: file, field path,
     what was expected and what was found."""
 
@@ -269,3 +276,19 @@ def read_yaml(path: str | Path, what: str = "suite file") -> Any:
 def read_suite_file(path: str | Path) -> SuiteSpec:
     """Read and structurally validate a suite YAML file."""
     return parse_suite(read_yaml(path), str(path))
+
+
+def suite_files() -> list[Path]:
+    """The shipped suite files, sorted (the search-space file is not a suite)."""
+    return [p for p in sorted(SUITES_DIR.glob("*.yaml")) if p != SEARCH_SPACES]
+
+
+def suite_path(name_or_path: str | Path) -> Path:
+    """A suite file path: a path as given, else the shipped suite ``<name>``."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        return p
+    candidate = SUITES_DIR / f"{name_or_path}.yaml"
+    if not candidate.exists():
+        raise ConfigError(str(UnknownNameError("suite", str(name_or_path), [x.stem for x in suite_files()])))
+    return candidate

@@ -1,8 +1,8 @@
-"""Parameter schemas from type-hinted signatures (STYLE.md §5).
+"""Parameter schemas from type-hinted signatures (docs/architecture.md, Conventions: Parameters).
 
 A regularizer's ``__init__(self, lam: float = 0.1)``, a model builder's keyword arguments
 and a dataset loader's keyword arguments *are* their schemas: we build a pydantic model from
-the signature (unknown keys forbidden), so the plain constructors of DESIGN.md §4 and of
+the signature (unknown keys forbidden), so the plain constructors of docs/architecture.md, Regularizers and of
 every plugin are validated with field paths before anything trains.
 """
 

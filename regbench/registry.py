@@ -16,7 +16,12 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
+class UserError(Exception):
+    """Base of every error that is the user's to fix (a bad suite, an unknown name, missing data,
+    an unusable store or plugin): the CLI prints its one-line message, never a traceback."""
+
+
+class UnknownNameError(UserError, KeyError):
     """Raised for a name that is not registered; its message carries suggestions."""
 
     def __init__(self, kind: str, name: str, available: list[str]):

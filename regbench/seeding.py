@@ -1,4 +1,4 @@
-"""Named, derived seeds (STYLE.md §7).
+"""Named, derived seeds (docs/architecture.md, Conventions: Seeds).
 
 Every source of randomness gets its own seed derived from the run seed and a purpose name
 ("split", "init", "order", "shift", "sweep", …), as DomainBed's ``seed_hash`` does, so that

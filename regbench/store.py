@@ -1,4 +1,4 @@
-"""The results store: one SQLite file, one row per run, each run one transaction (DESIGN.md §7).
+"""The results store: one SQLite file, one row per run, each run one transaction (docs/architecture.md, Store).
 
 WAL mode lets a leaderboard read while a sweep writes. A run's record, its tidy metric rows,
 its reliability bins and its predictions are committed together, so a crash, Ctrl-C or a
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from array import array
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from regbench.registry import UserError
 
 SCHEMA_VERSION = 2  # 2: reliability bins packed as float64 arrays (one row per run × split)
 DEFAULT_STORE = "results/regbench.sqlite"
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS suite_runs (
 
 @dataclass
 class RunRecord:
-    """Everything one run produced. ``metrics`` are tidy rows (STYLE.md §12)."""
+    """Everything one run produced. ``metrics`` are tidy rows (docs/architecture.md, Conventions: Tidy records)."""
 
     run_key: str
     suite: str
@@ -75,7 +77,7 @@ class RunRecord:
     created_at: float = field(default_factory=time.time)
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The store file cannot be used (wrong schema, not a regbench store, unwritable)."""
 
 
@@ -237,7 +239,7 @@ class Store:
         """Packed predicted labels of runs ``keys`` joined with the true test labels.
 
         Columns: run_key, split, labels (bytes), targets (bytes, or None when the run was
-        recorded before targets were stored). Unpack with ``regbench.diagnostics.unpack_labels``.
+        recorded before targets were stored). Unpack with ``regbench.report.diagnostics.unpack_labels``.
         """
         import pandas as pd
 

@@ -1,6 +1,6 @@
-"""Hyper-parameter search spaces and sweep expansion (STYLE.md §6; DomainBed's hparams_registry).
+"""Hyper-parameter search spaces and sweep expansion (docs/architecture.md, Conventions: Search spaces; DomainBed's hparams_registry).
 
-``suites/regularizers.yaml`` gives each standard regularizer's parameters a default and a
+``regbench/suites/regularizers.yaml`` gives each standard regularizer's parameters a default and a
 distribution. A sweep of N draws N configs per regularizer: config 0 is the defaults, config
 i > 0 draws each parameter from its own generator seeded with
 ``derive_seed(sweep_seed, regularizer, parameter, i)`` — adding a parameter or a regularizer
@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from regbench.config import (
+    SEARCH_SPACES,
     ConfigError,
     RegularizerConfig,
     RegularizerSpec,
@@ -31,7 +32,7 @@ from regbench.config import (
 )
 from regbench.seeding import numpy_generator
 
-DEFAULT_SPACES = Path(__file__).resolve().parent.parent / "suites" / "regularizers.yaml"
+DEFAULT_SPACES = SEARCH_SPACES
 DISTRIBUTIONS = ("log_uniform", "uniform", "int", "choice")
 
 

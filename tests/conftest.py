@@ -17,7 +17,7 @@ def isolated_cache(tmp_path, monkeypatch):
     """A fresh, empty split cache for one test."""
     root = tmp_path / "cache"
     monkeypatch.setenv("REGBENCH_CACHE", str(root))
-    from regbench import runner
+    from regbench.harness import run_one as runner
 
     runner._SPLITS.clear()
     yield root

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from regbench.diagnostics import churn, decompose, main_prediction, unpack_labels
+from regbench.report.diagnostics import churn, decompose, main_prediction, unpack_labels
 
 
 def test_all_seeds_agree_and_are_right():
@@ -92,7 +92,7 @@ def test_bad_input_is_a_clear_error(preds, labels, match):
 def test_numpy_unpacker_matches_the_evaluators_packer():
     import torch
 
-    from regbench.evaluate import pack_predictions, unpack_predictions
+    from regbench.evaluate.records import pack_predictions, unpack_predictions
 
     y = torch.tensor([0, 9, 3, 3, 1, 299])
     blob = pack_predictions(y)
@@ -104,14 +104,14 @@ def test_diagnostics_and_report_side_never_import_torch():
     import sys
 
     code = (
-        "import sys, regbench.diagnostics, regbench.report.diagnostics_md, regbench.diagnose; "
+        "import sys, regbench.report.diagnostics, regbench.report.diagnostics.markdown, regbench.commands.diagnose; "
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
 def test_curve_diagnosis_rules():
-    from regbench.diagnostics import Thresholds, diagnose, summarize
+    from regbench.report.diagnostics import Thresholds, diagnose, summarize
 
     flat = {
         "train_loss": [2.0, 1.9, 1.9],

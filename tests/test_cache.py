@@ -6,13 +6,13 @@ import subprocess
 import sys
 
 import torch
-
 from conftest import tiny_suite
-from regbench import runner
+
+from regbench.harness import run_one as runner
 from regbench.cli import main
 from regbench.config import parse_suite
 from regbench.data import cache
-from regbench.plan import plan_suite
+from regbench.harness.plan import plan_suite
 
 
 def bench_of(**shift):

@@ -5,15 +5,15 @@ import dataclasses
 import pytest
 import torch
 
-from regbench import metrics as M
-from regbench.calibration import fit_temperature
 from regbench.catalog import registries
 from regbench.config import parse_suite
-from regbench.evaluate import evaluate
-from regbench.plan import plan_suite
-from regbench.runner import build_splits
+from regbench.harness.plan import plan_suite
+from regbench.harness.run_one import build_splits
+from regbench.metrics import classification as M
+from regbench.metrics.calibration import fit_temperature
 from regbench.seeding import seeded_global_rng
-from regbench.train import predict_logits
+from regbench.tasks import evaluate
+from regbench.train.loop import predict_logits
 
 SUITE = {
     "name": "ts",
@@ -102,7 +102,7 @@ def test_scaled_test_metrics_use_the_val_temperature(setup):
 
 def test_test_labels_are_stored_for_the_decomposition(setup):
     model, splits = setup
-    from regbench.diagnostics import unpack_labels
+    from regbench.report.diagnostics import unpack_labels
 
     ev = evaluate(model, splits, 0, torch.device("cpu"))
     assert set(ev.targets) == set(splits.test_splits()) == set(ev.predictions)

@@ -7,10 +7,10 @@ import json
 import sqlite3
 
 import pytest
-
-from regbench.checkpoint import CRASH_ENV
-from regbench.cli import main
 from scaling_helpers import metric_rows, statuses, write_suite
+
+from regbench.cli import main
+from regbench.train.checkpoint import CRASH_ENV
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 from regbench.cli import main
 from regbench.store import Store
-from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SUITE = textwrap.dedent("""
@@ -111,7 +111,7 @@ def test_compare_refuses_a_config_identical_to_a_baseline_and_a_clashing_name(tm
 
 
 def test_compare_knows_every_primary_metric():
-    from regbench.compare_report import PRIMARY
     from regbench.config import PRIMARY_METRICS
+    from regbench.report.compare_report import PRIMARY
 
     assert set(PRIMARY_METRICS) == set(PRIMARY)

@@ -1,11 +1,11 @@
 """Every malformed suite stops before training with one clear line: file, field path, expected, found."""
 
 import pytest
-
 from conftest import tiny_suite
+
 from regbench.cli import main
 from regbench.config import ConfigError, parse_suite, read_suite_file
-from regbench.plan import load_suite, plan_suite
+from regbench.harness.plan import load_suite, plan_suite
 
 
 def error_of(suite: dict, path_name: str = "bad.yaml", write=None) -> str:
@@ -105,7 +105,7 @@ def test_validate_cli_exit_codes(write_suite, capsys):
 
 
 def test_every_shipped_suite_validates():
-    from regbench.plan import SUITES_DIR
+    from regbench.config import SUITES_DIR
 
     suites = [p for p in sorted(SUITES_DIR.glob("*.yaml")) if p.name != "regularizers.yaml"]
     assert len(suites) >= 2

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 from torch import nn
 
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Batch
 from regbench.regularizers.build import lookup
-from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PUBLIC = {"Regularizer", "register_regularizer", "Batch", "History", "SetupContext"}
@@ -60,8 +60,8 @@ def test_input_gradient_penalty_matches_the_closed_form_for_a_linear_model():
 )
 def test_example_plugins_train_through_the_harness(spec, tmp_path):
     from regbench.config import parse_suite
-    from regbench.plan import plan_suite
-    from regbench.runner import run_one
+    from regbench.harness.plan import plan_suite
+    from regbench.harness.run_one import run_one
 
     suite = parse_suite(
         {

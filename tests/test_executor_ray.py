@@ -7,10 +7,10 @@ import sqlite3
 import sys
 
 import pytest
-
-from regbench.checkpoint import CRASH_ENV
-from regbench.cli import main
 from scaling_helpers import metric_rows, reference_store, statuses
+
+from regbench.cli import main
+from regbench.train.checkpoint import CRASH_ENV
 
 ray = pytest.importorskip("ray", reason="ray is an optional extra: pip install -e '.[ray]'")
 

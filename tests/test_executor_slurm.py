@@ -11,13 +11,13 @@ import threading
 import time
 
 import pytest
-
-from regbench.checkpoint import CRASH_ENV
-from regbench.cli import main
-from regbench.plan import load_suite
-from regbench.runner import run_plan
-from regbench.store import Store
 from scaling_helpers import metric_rows, reference_store, statuses, write_suite
+
+from regbench.cli import main
+from regbench.harness.plan import load_suite
+from regbench.harness.run_plan import run_plan
+from regbench.store import Store
+from regbench.train.checkpoint import CRASH_ENV
 
 submitit = pytest.importorskip("submitit", reason="submitit is an optional extra: pip install -e '.[slurm]'")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from scaling_helpers import statuses, write_suite
 from torch import nn
 
 from regbench.catalog import registries
 from regbench.cli import main
-from scaling_helpers import statuses, write_suite
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
 
@@ -75,7 +75,7 @@ def test_cuda_training_uses_bf16_autocast_channels_last_and_device_resident_data
     from regbench.config import TrainSpec
     from regbench.data.base import DatasetInfo, Examples, TrainingData
     from regbench.regularizers.stack import Stack
-    from regbench.train import train
+    from regbench.train.loop import train
 
     dev = torch.device("cuda")
     g = torch.Generator().manual_seed(0)

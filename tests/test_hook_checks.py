@@ -7,12 +7,12 @@ import textwrap
 
 import pytest
 import torch
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 from regbench.cli import main
 from regbench.regularizers.base import Batch, Regularizer
 from regbench.regularizers.stack import HookError, Stack
 from regbench.store import Store
-from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 
 class BadLoss(Regularizer):

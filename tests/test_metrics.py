@@ -1,11 +1,11 @@
-"""Metric definitions on hand-worked examples (DESIGN.md §6)."""
+"""Metric definitions on hand-worked examples (docs/metrics.md)."""
 
 import math
 
 import pytest
 import torch
 
-from regbench import metrics as M
+from regbench.metrics import classification as M
 
 
 def probs_of(conf_pred):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from regbench.metrics import membership_inference_auc
+from regbench.metrics.classification import membership_inference_auc
 
 
 def test_same_distribution_is_about_one_half():

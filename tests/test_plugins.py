@@ -1,4 +1,4 @@
-"""Loading regularizers by registered name, module path, file path and entry point (regbench.plugins)."""
+"""Loading regularizers by registered name, module path, file path and entry point (regbench.regularizers.plugins)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import sys
 import textwrap
 
 import pytest
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
 
 from regbench.cli import main
-from regbench.plugins import PluginError, module_name_for
 from regbench.registry import UnknownNameError
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Regularizer
 from regbench.regularizers.build import lookup
-from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
+from regbench.regularizers.plugins import PluginError, module_name_for
 
 PLUGIN = '''
 from regbench import Regularizer, register_regularizer

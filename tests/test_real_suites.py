@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 
-import pytest
-
 import fixtures_real as fx
+import pytest
 from conftest import tiny_suite
+
 from regbench.cli import main
 
 

@@ -1,4 +1,4 @@
-"""The one generic registry (STYLE.md §4) and the `regbench list` command."""
+"""The one generic registry (docs/architecture.md, Conventions: Registries) and the `regbench list` command."""
 
 import pytest
 

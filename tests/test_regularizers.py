@@ -21,9 +21,9 @@ from regbench.config import ConfigError, TrainSpec, parse_suite
 from regbench.data.base import TrainingData
 from regbench.data.digits import load_digits
 from regbench.data.noise import symmetric_noise
-from regbench.evaluate import evaluate
+from regbench.harness.plan import plan_suite
+from regbench.harness.run_one import run_one
 from regbench.models.norms import ChannelRMSNorm
-from regbench.plan import plan_suite
 from regbench.regularizers import REGULARIZERS, register_regularizer
 from regbench.regularizers.augment import CropFlip, RandAugment
 from regbench.regularizers.base import KINDS, Regularizer, SetupContext, soft_cross_entropy
@@ -32,10 +32,10 @@ from regbench.regularizers.label_smoothing import LabelSmoothing
 from regbench.regularizers.mix import MixupCutmix
 from regbench.regularizers.optim import WeightDecay
 from regbench.regularizers.stack import ConflictError, Stack
-from regbench.runner import run_one
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.shifts.none import NoShift
-from regbench.train import make_optimizer, predict_logits, train
+from regbench.tasks import evaluate
+from regbench.train.loop import make_optimizer, predict_logits, train
 
 NAMES = registries()["regularizers"].names()
 # the image/classification contract covers every regularizer that applies to classification;

@@ -12,14 +12,14 @@ import time
 
 import pytest
 import torch
-
 from conftest import tiny_suite
+
 from regbench.cli import main
 from regbench.config import parse_suite
-from regbench.plan import plan_suite
+from regbench.harness.plan import plan_suite
+from regbench.harness.run_plan import run_plan
 from regbench.regularizers import REGULARIZERS, register_regularizer
 from regbench.regularizers.base import Regularizer
-from regbench.runner import run_plan
 from regbench.store import Store
 
 
@@ -82,7 +82,7 @@ def test_nan_loss_is_diverged_and_suite_continues(nan_regularizer, store_path, i
 
 def test_failed_run_is_recorded_and_retried(store_path, isolated_cache, monkeypatch):
     plan = plan_suite(parse_suite(tiny_suite(seeds=[0])))
-    import regbench.runner as runner
+    import regbench.harness.run_one as runner
 
     real = runner.apply_training_options
 
@@ -113,7 +113,7 @@ def test_killed_worker_fails_only_its_run(store_path, isolated_cache, monkeypatc
     the next invocation retries only the failed ones."""
     import multiprocessing
 
-    from regbench import progress
+    from regbench.harness import progress
 
     plan = plan_suite(parse_suite(tiny_suite(seeds=[0, 1, 2])))
     calls = {"n": 0}

@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from regbench.data.scan import BOS, EOS, PAD, SRC_VOCAB, TGT_VOCAB, load_scan
+from regbench.metrics.sequence import exact_match, exact_match_accuracy
 from regbench.models.seq2seq import Seq2SeqTransformer, count_parameters
-from regbench.seq_metrics import exact_match, exact_match_accuracy
 
 V_SRC, V_TGT = len(SRC_VOCAB), len(TGT_VOCAB)
 

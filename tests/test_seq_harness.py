@@ -16,15 +16,16 @@ from regbench.cli import main
 from regbench.config import TrainSpec
 from regbench.data.base import Loaded
 from regbench.data.scan import BOS, EOS, PAD, TGT_VOCAB, load_scan
-from regbench.evaluate import evaluate, unpack_predictions
+from regbench.evaluate.records import unpack_predictions
+from regbench.metrics.sequence import exact_match, teacher_forced_exact_match
 from regbench.models import build_model
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng
-from regbench.seq_metrics import exact_match, teacher_forced_exact_match
 from regbench.shifts.none import NoShift
 from regbench.shifts.ood_test import OODTest
-from regbench.tasks import Seq2Seq, UnsupportedRegularizer
-from regbench.train import train
+from regbench.tasks import UnsupportedRegularizer, evaluate
+from regbench.tasks.seq2seq import Seq2Seq
+from regbench.train.loop import train
 
 REGULARIZERS = registries()["regularizers"]
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from regbench.seq_metrics import exact_match, sequence_metrics, token_accuracy, token_ece, token_nll
+from regbench.metrics.sequence import exact_match, sequence_metrics, token_accuracy, token_ece, token_nll
 
 PAD, EOS = 0, 2
 

@@ -13,14 +13,14 @@ import torch.nn.functional as F
 from regbench.catalog import registries
 from regbench.config import TrainSpec
 from regbench.data.scan import PAD, UNK, load_scan
-from regbench.evaluate import evaluate
 from regbench.models import build_model
 from regbench.regularizers.base import KINDS, SetupContext
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng
 from regbench.shifts.ood_test import OODTest
-from regbench.tasks import Seq2Seq
-from regbench.train import make_optimizer, train
+from regbench.tasks import evaluate
+from regbench.tasks.seq2seq import Seq2Seq
+from regbench.train.loop import make_optimizer, train
 
 REGULARIZERS = registries()["regularizers"]
 SEQ = [n for n in REGULARIZERS.names() if "seq2seq" in Stack([REGULARIZERS.get(n)()]).tasks]

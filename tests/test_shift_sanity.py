@@ -1,9 +1,10 @@
 """End to end on a tiny suite: the shifts really shift (a sanity check, not a tuned number)."""
 
 from conftest import tiny_suite
+
 from regbench.config import parse_suite
-from regbench.plan import plan_suite
-from regbench.runner import run_plan
+from regbench.harness.plan import plan_suite
+from regbench.harness.run_plan import run_plan
 from regbench.store import Store
 
 

@@ -10,8 +10,8 @@ import pytest
 
 from regbench.cli import main
 from regbench.config import ConfigError, parse_suite
-from regbench.plan import plan_suite
-from regbench.selection import oracle_select, select, val_score
+from regbench.harness.plan import plan_suite
+from regbench.report.selection import oracle_select, select, val_score
 from regbench.store import Store
 from regbench.sweep import DEFAULT_SPACES, draw_configs, expand, load_spaces
 

@@ -6,7 +6,7 @@ import pytest
 
 from regbench.cli import main
 from regbench.config import ConfigError, parse_suite
-from regbench.plan import load_suite
+from regbench.harness.plan import load_suite
 
 BASE = {"name": "s", "seeds": [0], "regularizers": ["erm"]}
 

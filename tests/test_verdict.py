@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from regbench.compare_report import OVERALL, build_sections, render
-from regbench.verdict import (
+from regbench.report.compare_report import OVERALL, build_sections, render
+from regbench.report.verdict import (
     PairedDiff,
     paired_difference,
     probability_of_improvement,

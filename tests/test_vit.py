@@ -69,7 +69,7 @@ def test_bad_configuration_is_a_clear_error(kwargs, match):
 
 
 def test_inductive_bias_models_have_comparable_size():
-    from regbench.plan import load_suite
+    from regbench.harness.plan import load_suite
 
     plan = load_suite("inductive_bias")
     counts = {}

@@ -4,7 +4,7 @@ A dataset loader returns a :class:`Loaded`: its :class:`DatasetInfo` and named *
 (``train``/``val``/``test`` for built-in data, the official splits for WILDS). A shift turns
 a ``Loaded`` into :class:`Splits`. The trainer is handed ``Splits.training_data()`` — train
 and val only — and the evaluator gets ``Splits.test_splits()`` after training ends, so no
-code path lets training read a test example (DESIGN.md §1).
+code path lets training read a test example (docs/architecture.md, Pipeline).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ class DatasetInfo:
     input_shape: tuple[int, ...]  # (C, H, W) for images
     flip_invariant: bool = False  # may a horizontal flip be used as augmentation? never for digits
     factors: tuple[str, ...] = ()  # names of per-example metadata factors
+    task: str = "classification"  # what the model predicts (regbench.tasks); set from the dataset's registration
     details: dict[str, Any] = field(default_factory=dict)  # provenance: source, root, generated or not
 
 

@@ -1,4 +1,4 @@
-"""On-disk cache of generated splits, keyed by the fingerprint of their spec (DESIGN.md §5).
+"""On-disk cache of generated splits, keyed by the fingerprint of their spec (docs/architecture.md, Data and shifts).
 
 Layout: ``<cache>/<fingerprint>/`` holding ``splits.pt`` (the tensors) and ``manifest.json``
 (dataset info, split info, and the sha256 of ``splits.pt``). ``<cache>`` is
@@ -11,7 +11,7 @@ Layout: ``<cache>/<fingerprint>/`` holding ``splits.pt`` (the tensors) and ``man
   complete folders.
 
 We chose torch's own format over HuggingFace Arrow here: for a few MB of float tensors the
-Arrow round trip (Array3D features) costs seconds (ENVIRONMENT.md §3) and buys nothing a
+Arrow round trip (Array3D features) costs seconds (docs/architecture.md, Measured here: Hub and cache) and buys nothing a
 checksum does not; the HF path is used where data really comes from the Hub (data/hub.py).
 """
 
@@ -31,7 +31,7 @@ import torch
 
 from regbench.data.base import DatasetInfo, Examples, Splits
 
-FORMAT = 1
+FORMAT = 2  # 2: DatasetInfo carries its task
 
 
 def cache_dir() -> Path:

@@ -1,6 +1,6 @@
 """Missing real data: one clear line, and where regbench looks for data on disk.
 
-DESIGN.md §5: missing data gives one line naming what is missing, where it was looked
+docs/architecture.md, Data and shifts: missing data gives one line naming what is missing, where it was looked
 for, and exactly how to get it. Loaders raise :class:`DatasetMissingError`; the CLI prints
 its message without a traceback.
 """
@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from regbench.registry import UserError
+
 # Where real data lives when neither the suite nor the environment names a root.
 DEFAULT_DATA_ROOT = "~/.cache/regbench/data"
 DATA_ROOT_ENV = "REGBENCH_DATA"
 
 
-class DatasetMissingError(Exception):
+class DatasetMissingError(UserError):
     """A real dataset is not on disk; the message is one line saying how to get it."""
 
     def __init__(

@@ -7,7 +7,7 @@ Where the data is looked for, in order:
 3. the ``datasets`` cache (``HF_HOME``), through ``load_dataset(path, config)``.
 
 The hub is never contacted while loading: ``HF_HUB_OFFLINE=1`` is set before ``datasets``
-is imported unless the user set it (ENVIRONMENT.md §3: set after the import it has no
+is imported unless the user set it (docs/architecture.md, Measured here: Hub and cache: set after the import it has no
 effect, and a missing dataset then costs 24 s of retries before failing).
 
 Tensors are materialized once, with the dtype asked for explicitly: the torch/numpy

@@ -162,7 +162,7 @@ def _val_index(train: Pairs, fraction: float, seed: int) -> torch.Tensor:
     return torch.sort(single[torch.randperm(len(single), generator=g)[:k]]).values
 
 
-@register_dataset("scan")
+@register_dataset("scan", task="seq2seq")
 def load_scan(
     seed: int,
     split: str = "simple",
@@ -196,7 +196,6 @@ def load_scan(
         factors=("src_len", "tgt_len"),
         details={
             "source": f"official files in {root}" if root else "generated from the SCAN grammar",
-            "task": "seq2seq",  # regbench.tasks: teacher-forced training, exact-match accuracy
             "split": split,
             "src_vocab": list(SRC_VOCAB),
             "tgt_vocab": list(TGT_VOCAB),
@@ -209,6 +208,3 @@ def load_scan(
         },
     )
     return Loaded(info, parts)
-
-
-load_scan.task = "seq2seq"  # read by plan.py when a suite loads, before any data is (see details["task"])

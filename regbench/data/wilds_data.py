@@ -70,7 +70,7 @@ def ensure_torch_scatter() -> None:
     ``wilds.common.utils.avg_over_groups`` (used by every ``dataset.eval``) imports
     ``torch_scatter``, which wilds does not declare and which has no wheel on PyPI. It only
     calls ``scatter(src, index, dim_size=n, reduce="mean")`` on 1-D tensors; that is
-    ``index_add_`` of values over ``index_add_`` of ones (ENVIRONMENT.md §2, fix B).
+    ``index_add_`` of values over ``index_add_`` of ones (docs/architecture.md, Measured here: wilds, fix B).
     """
     try:
         import torch_scatter  # noqa: F401
@@ -118,7 +118,7 @@ def _open_cached(name: str, root: str, version: str):
     import wilds
 
     with warnings.catch_warnings():
-        # pandas 3 hands wilds read-only arrays; torch warns once, harmlessly (ENVIRONMENT.md §1).
+        # pandas 3 hands wilds read-only arrays; torch warns once, harmlessly (docs/architecture.md, Measured here: wilds).
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return wilds.get_dataset(name, version=version, root_dir=root, download=False)
 

@@ -24,7 +24,7 @@ def cnn(
     4×4, flatten → Dropout(p) → Linear.
 
     Input (B, C, H, W) → logits (B, num_classes). With the defaults on digits this is the
-    32/64-channel CNN measured in ENVIRONMENT.md (Linear over 64·4·4 features). Keeping a 4×4
+    32/64-channel CNN measured in docs/architecture.md, Measured here (Linear over 64·4·4 features). Keeping a 4×4
     map rather than global pooling keeps where things are, which shapes and digits need.
     """
     channels, size = input_shape[0], input_shape[-1]

@@ -1,4 +1,4 @@
-"""Regularizers (DESIGN.md §4). Each module registers its classes into ``REGULARIZERS``."""
+"""Regularizers (docs/architecture.md, Regularizers). Each module registers its classes into ``REGULARIZERS``."""
 
 from regbench.registry import Registry
 from regbench.regularizers.base import Regularizer

@@ -1,7 +1,7 @@
 """Image augmentations with per-sample randomness at near-batched cost.
 
 A torchvision v2 transform given a batched tensor draws ONE random op for the whole batch
-(ENVIRONMENT.md §4), and calling it per image costs 30–100× more. Here every random choice
+(docs/architecture.md, Measured here: Augmentation), and calling it per image costs 30–100× more. Here every random choice
 is drawn per sample from the run's generator ``g`` (never the global RNG), as torchvision's
 ``make_params`` / ``transform`` split suggests, and then applied in batch:
 

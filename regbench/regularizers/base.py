@@ -4,7 +4,7 @@ A regularizer changes one or more of: the model's construction, the optimizer's 
 groups, the batch, the targets, the loss, the gradient, the stopping rule. Every hook has a
 no-op default, and a config is a *stack* of regularizers applied in a fixed order
 (:class:`regbench.regularizers.stack.Stack`). Regularizers never call ``optimizer.step()``
-or ``backward()`` — that is what makes two of them stackable (STYLE.md §3, the anti-example
+or ``backward()`` — that is what makes two of them stackable (docs/architecture.md, Conventions: Hooks, the anti-example
 being DomainBed algorithms that each own their update).
 
 Hook order in one training step (``B`` = batch size, ``K`` = classes)::
@@ -43,7 +43,7 @@ KINDS = (
     "recipe",
     "sequence",
 )
-# What a model predicts (``DatasetInfo.details["task"]``; regbench.tasks implements each):
+# What a model predicts (``DatasetInfo.task``; regbench.tasks implements each):
 # "classification": y (B,) labels → (B, K) soft targets; "seq2seq": y (B, T) token ids.
 TASKS = ("classification", "seq2seq")
 

@@ -14,12 +14,12 @@ from regbench.regularizers.stack import Stack
 def lookup(name: str) -> type[Regularizer]:
     """A regularizer class by registered name, ``module:Class``, ``file.py:Class`` or entry point.
 
-    See :mod:`regbench.plugins`; raises ``UnknownNameError`` or ``PluginError`` (one line).
+    See :mod:`regbench.regularizers.plugins`; raises ``UnknownNameError`` or ``PluginError`` (one line).
     """
     load_all()
     if name in REGULARIZERS:
         return REGULARIZERS.get(name)
-    from regbench.plugins import resolve
+    from regbench.regularizers.plugins import resolve
 
     return resolve(name, REGULARIZERS)
 

@@ -1,13 +1,13 @@
 """Mixup, CutMix and the per-sample switch between them, on soft targets.
 
 Every sample gets its own mixing weight λ ~ Beta(α, α) (timm's "elem" mode), where
-torchvision's MixUp/CutMix draw one λ (and one box) per batch (ENVIRONMENT.md §4). Each
+torchvision's MixUp/CutMix draw one λ (and one box) per batch (docs/architecture.md, Measured here: Augmentation). Each
 sample i is mixed with partner ``perm[i]``, ``perm`` a random permutation of the batch drawn
 from ``g`` (it may leave a few samples paired with themselves, which then stay unchanged).
 Targets are (B, K) soft rows; a convex combination of rows that sum to 1 sums to 1.
 
 Beta draws: ``torch.distributions.Beta`` samples from the global RNG, which library code
-must not touch (STYLE.md §7), so one 63-bit seed is drawn from ``g`` per batch and a numpy
+must not touch (docs/architecture.md, Conventions: Seeds), so one 63-bit seed is drawn from ``g`` per batch and a numpy
 ``Generator`` draws the (B,) λ — deterministic given ``g``, and cheap (one call per batch).
 """
 

@@ -1,4 +1,4 @@
-"""A stack of regularizers applied in a fixed, declared order (STYLE.md §10)."""
+"""A stack of regularizers applied in a fixed, declared order (docs/architecture.md, Conventions: Hooks)."""
 
 from __future__ import annotations
 

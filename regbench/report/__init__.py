@@ -1,4 +1,4 @@
-"""Leaderboards as pure functions of run records (DESIGN.md §8, STYLE.md §13).
+"""Leaderboards as pure functions of run records (docs/architecture.md, Leaderboard, docs/architecture.md, Conventions: Reports).
 
 ``build_leaderboard`` takes the store's frames and writes README.md, leaderboard.csv/.json/
 .tex, PNG plots and a self-contained index.html. Nothing here imports torch: the report

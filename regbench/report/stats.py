@@ -6,7 +6,7 @@ NeurIPS 2021, https://arxiv.org/abs/2108.13264 (code: google-research/rliable).
 We re-implement rliable's few functions instead of depending on it: ``pip install rliable``
 works here but pulls in arch, statsmodels, formulaic, patsy and absl-py for ~15 lines of
 numpy, and its bootstrap draws from the global ``np.random`` state despite a
-``random_state`` argument (STYLE.md §7). Every function here takes an explicit
+``random_state`` argument (docs/architecture.md, Conventions: Seeds). Every function here takes an explicit
 ``np.random.Generator``; the definitions follow rliable's ``metrics.py`` exactly:
 
 - IQM = ``scipy.stats.trim_mean(scores, 0.25, axis=None)``: drop the lowest and highest

@@ -1,4 +1,4 @@
-"""Shift families (DESIGN.md §5). Each module registers one family into ``SHIFTS``."""
+"""Shift families (docs/architecture.md, Data and shifts). Each module registers one family into ``SHIFTS``."""
 
 from regbench.registry import Registry
 from regbench.shifts.base import Shift

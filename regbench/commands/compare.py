@@ -1,0 +1,109 @@
+"""``regbench compare SPEC --suite SUITE``: a new regularizer against the suite's baselines.
+
+Plans the suite's benchmarks × seeds for the new regularizer and for every baseline config
+of the suite (plus erm if the suite lacks it), trains only what the store does not already
+hold — baseline runs are reused by run key — marks the new runs as a submission, and writes
+``leaderboard/<suite>/compare-<name>.md`` (see :mod:`regbench.report.compare_report`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from regbench.commands.options import add_device, add_store
+
+
+def compare(
+    spec: str,
+    suite: str | Path,
+    params: dict[str, Any],
+    store_path: str | Path,
+    name: str | None = None,
+    out_dir: str | Path | None = None,
+    **run_args: Any,
+) -> tuple[int, str]:
+    """Run the comparison; return (exit code, markdown report). Exit 1 when the new
+    regularizer has no finished run (its errors are in the report), else 0."""
+    # imported here: they import torch and pandas, which `regbench --help` should not wait for
+    from regbench.harness.compare_plan import plan_compare
+    from regbench.harness.run_plan import run_plan
+    from regbench.harness.sweep_plan import labelled_records
+    from regbench.report.compare_report import build_sections, render
+    from regbench.store import Store
+
+    full, new_runs, baselines, name = plan_compare(spec, suite, params, name)
+    store = Store(store_path)
+    base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
+    reused_base = len(store.done_keys(base_keys))
+    counts = run_plan(full, store, **run_args)
+    store.mark_submission([r.run_key for r in new_runs])
+    records = labelled_records(store, full)
+    suite_spec = full.suite
+    benches = [b.name for b in suite_spec.benchmarks]
+    sections = build_sections(records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric)
+    params_text = ", ".join(f"{k}={v}" for k, v in sorted(new_runs[0].reg_params[0].items())) or "none"
+    header = [
+        f"# {name} vs the baselines of suite {suite_spec.name}",
+        "",
+        f"New regularizer `{spec}` (parameters: {params_text}); baselines: {', '.join(baselines)}.",
+        f"Seeds {list(suite_spec.seeds)}; {len(full.runs)} runs planned: {len(new_runs)} of the new regularizer, "
+        f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
+        f"{len(base_keys) - reused_base} trained now.",
+        f"Verdicts are on the suite's primary metric ({suite_spec.primary_metric}). A win needs the 95% CI of "
+        "the paired difference (Student t over seeds) to exclude 0 in the new regularizer's favour; "
+        "a loss needs it to exclude 0 against; anything else is inconclusive.",
+    ]
+    failed = [r for r in records if r["regularizer"] == name and r["status"] != "ok"]
+    if failed:
+        first = (failed[0].get("error") or "").strip().splitlines()
+        header += [
+            "",
+            f"**{len(failed)} of {len(new_runs)} runs of {name} did not finish** "
+            f"({failed[0]['status']}): {first[0] if first else 'no error text'}",
+        ]
+    text = render(sections, name, suite_spec.primary_metric, header)
+    out = Path(out_dir) if out_dir else Path("leaderboard") / suite_spec.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"compare-{name}.md").write_text(text)
+    counts["reused_baseline"] = reused_base
+    ok_new = sum(1 for r in records if r["regularizer"] == name and r["status"] == "ok")
+    return (0 if ok_new else 1), text
+
+
+def add_parser(sub) -> None:
+    c = sub.add_parser("compare", help="compare a new regularizer with a suite's baselines (reusing stored runs)")
+    c.add_argument("spec", help="registered name, package.module:Class, path/to/file.py:Class or entry point")
+    c.add_argument("--suite", required=True, help="suite name or path")
+    c.add_argument("--param", action="append", default=[], metavar="K=V", help="constructor argument (repeatable)")
+    c.add_argument("--params-yaml", default=None, metavar="FILE", help="constructor arguments as a YAML mapping")
+    c.add_argument("--name", default=None, help="display name (default: the registered or class name)")
+    add_device(c)
+    c.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    c.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the suite's leaderboard")
+    c.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_store(c)
+
+
+def run(args) -> int:
+    from regbench.commands.leaderboard import write_leaderboard
+    from regbench.harness.compare_plan import parse_params
+
+    params = parse_params(args.param, args.params_yaml)
+    out = Path(args.out) if args.out else None
+    code, text = compare(
+        args.spec,
+        args.suite,
+        params,
+        args.store,
+        args.name,
+        out,
+        workers=args.workers,
+        device=args.device,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    print(text, end="")
+    if not args.no_leaderboard:
+        write_leaderboard(args.suite, args.store, out or Path("leaderboard") / Path(args.suite).stem, show=False)
+    return code

@@ -1,0 +1,64 @@
+"""``regbench diagnose SUITE``: store → diagnostics frames → files in ``leaderboard/<suite>/``.
+
+Reads the suite file only for its name (no torch), the store for the records, and prints the
+diagnostics table with rich.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.commands.options import add_store, out_dir
+from regbench.store import Store
+
+
+def write_diagnostics(suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True):
+    """Build the diagnostics of ``suite`` into ``out_dir`` and print the table."""
+    from regbench.config import ConfigError, read_suite_file, suite_path
+    from regbench.report.diagnostics.markdown import build_diagnostics
+
+    name = read_suite_file(suite_path(suite)).name
+    store = Store(store_path)
+    runs, metrics, _ = store.frames(name)
+    if runs.empty:
+        raise ConfigError(f"no runs of suite '{name}' in {store_path}; run `regbench run {suite}` first")
+    preds = store.predictions_frame(runs["run_key"])
+    d = build_diagnostics(runs, metrics, preds, name, out_dir, plots=plots)
+    if show:
+        render(d, name)
+    return d
+
+
+def render(d, suite: str, console=None) -> None:
+    """Print the diagnostics table and its thresholds to the terminal."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from regbench.report.diagnostics.markdown import table_rows
+
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or captured: don't squeeze the 13 columns into 80
+            console = Console(width=200)
+    header, rows = table_rows(d.table)
+    t = Table(title=f"{suite}: diagnostics", header_style="bold")
+    for h in header:
+        t.add_column(h, justify="left" if h in ("Benchmark", "Regularizer") else "right")
+    for r in rows:
+        t.add_row(*r)
+    console.print(t)
+    console.print(f"[dim]{d.thresholds.describe()}[/dim]")
+    console.print(f"wrote {len(d.files)} files: {', '.join(sorted(d.files))}")
+
+
+def add_parser(sub) -> None:
+    dg = sub.add_parser("diagnose", help="bias/variance, churn, over/underfitting and MIA diagnostics of a suite")
+    dg.add_argument("suite")
+    dg.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    dg.add_argument("--no-plots", action="store_true", help="tables and diagnostics.md only")
+    add_store(dg)
+
+
+def run(args) -> int:
+    write_diagnostics(args.suite, args.store, out_dir(args, args.suite), plots=not args.no_plots)
+    return 0

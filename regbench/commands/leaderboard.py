@@ -1,0 +1,122 @@
+"""``regbench leaderboard``: store → report frames → files in ``leaderboard/<suite>/``.
+
+Reads the suite file for its metadata (no torch needed) and the store for the records.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.commands.options import add_store, out_dir
+from regbench.config import read_suite_file, suite_path
+from regbench.store import Store
+
+
+def suite_meta(suite_name_or_path: str) -> dict:
+    """The suite's description and settings for the report."""
+
+    path = suite_path(suite_name_or_path)
+    s = read_suite_file(path)
+    return {
+        "name": s.name,
+        "description": s.description,
+        "seeds": list(s.seeds),
+        "primary_metric": s.primary_metric,
+        "selection": s.selection,
+        "train": s.train.model_dump(mode="json"),
+        "benchmarks": [
+            {"name": b.name, "dataset": b.dataset, "model": b.model, "shift_kind": b.shift.kind} for b in s.benchmarks
+        ],
+        "regularizers": [r.display for r in s.regularizers],
+        "source": str(path),
+    }
+
+
+def write_leaderboard(
+    suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True, reps: int = 1000, echo=print
+):
+    """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table."""
+    from regbench.report import build_leaderboard, render_terminal
+
+    meta = suite_meta(suite)
+    store = Store(store_path)
+    runs, metrics, reliability = store.frames(meta["name"])
+    missing = runs["status"] == "missing"
+    if missing.any():
+        echo(
+            f"note: {int(missing.sum())} planned runs of '{meta['name']}' are not in the store yet "
+            f"(run `regbench run {suite}`); the leaderboard shows the {int((~missing).sum())} recorded"
+        )
+        runs = runs[~missing].reset_index(drop=True)
+    if runs.empty:
+        from regbench.config import ConfigError
+
+        raise ConfigError(f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first")
+    diag = diagnostics(store, runs, metrics, meta["name"], Path(out_dir), plots)
+    titles = {
+        "bias_variance.png": "Bias and variance per regularizer",
+        "learning_curves.png": "Learning curves per benchmark",
+        "error_vs_width.png": "Test error vs width (double descent)",
+    }
+    extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
+    board = build_leaderboard(
+        runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots, extra_plots=extra
+    )
+    append_section(
+        Path(out_dir) / "README.md",
+        "Diagnostics (why a regularizer works)",
+        diag_markdown(Path(out_dir) / "diagnostics.md"),
+    )
+    append_selection(Path(out_dir))
+    if show:
+        render_terminal(board)
+        echo(f"wrote {len(board.files)} files to {out_dir}/ (README.md, leaderboard.csv/.json/.tex, index.html, plots)")
+    return board
+
+
+def diagnostics(store: Store, runs, metrics, suite: str, out_dir: Path, plots: bool):
+    """Bias–variance, overfitting diagnoses, MIA and temperature per regularizer (diagnostics.md)."""
+    from regbench.report.diagnostics.markdown import build_diagnostics
+
+    ok = runs[runs["status"] == "ok"]
+    preds = store.predictions_frame(ok["run_key"])
+    return build_diagnostics(runs, metrics, preds, suite, out_dir, plots=plots)
+
+
+def diag_markdown(path: Path) -> str:
+    """diagnostics.md without its title, headings one level down, for the leaderboard README."""
+    lines = path.read_text().splitlines()[1:]
+    return "\n".join(("#" + line) if line.startswith("## ") else line for line in lines).strip()
+
+
+def append_section(readme: Path, title: str, body: str) -> None:
+    readme.write_text(readme.read_text().rstrip() + f"\n\n## {title}\n\n{body}\n")
+
+
+def append_selection(out_dir: Path) -> None:
+    """If a sweep selected this suite's configs (``selection.md`` from ``regbench run --sweep``),
+    say so in README.md: which config each row is, chosen on validation data only."""
+    selection = out_dir / "selection.md"
+    readme = out_dir / "README.md"
+    if selection.exists() and readme.exists():
+        # the oracle table (if --oracle) stays in selection.md only: never beside the ranking
+        body = selection.read_text().split("## Oracle selection")[0].strip()
+        readme.write_text(
+            readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
+            "Each row above is the config chosen per benchmark on ID validation; every "
+            "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n"
+        )
+
+
+def add_parser(sub) -> None:
+    lb = sub.add_parser("leaderboard", help="build the leaderboard of a suite from the store")
+    lb.add_argument("suite")
+    lb.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
+    lb.add_argument("--reps", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    lb.add_argument("--no-plots", action="store_true", help="tables and page only (faster)")
+    add_store(lb)
+
+
+def run(args) -> int:
+    write_leaderboard(args.suite, args.store, out_dir(args, args.suite), plots=not args.no_plots, reps=args.reps)
+    return 0

@@ -1,0 +1,31 @@
+"""``regbench list WHAT``: the registered regularizers, models, datasets, shifts, or the shipped suites."""
+
+from __future__ import annotations
+
+from regbench.config import read_suite_file, suite_files
+from regbench.registry import describe
+
+
+def add_parser(sub) -> None:
+    ls = sub.add_parser("list", help="list registered regularizers, models, datasets, shifts or suites")
+    ls.add_argument("what", choices=["regularizers", "models", "datasets", "shifts", "suites"])
+
+
+def run(args) -> int:
+    if args.what == "suites":
+        for path in suite_files():
+            try:
+                desc = read_suite_file(path).description.strip().splitlines()[0]
+            except Exception as err:  # show a broken suite rather than hide it
+                desc = f"(invalid: {err})"
+            print(f"{path.stem:<24} {desc}")
+        return 0
+    from regbench.catalog import registries  # imports every registering module (and torch)
+
+    for name, obj in registries()[args.what].items():
+        if args.what == "regularizers":  # kind and the tasks it applies to (classification, seq2seq)
+            inst = obj if isinstance(obj.tasks, tuple) and isinstance(obj.kind, str) else obj()  # recipes: properties
+            print(f"{name:<24} {inst.kind:<12} {'+'.join(inst.tasks):<23} {describe(obj)}")
+            continue
+        print(f"{name:<24} {describe(obj)}")
+    return 0

@@ -1,0 +1,97 @@
+"""Flags and argument types that several commands share."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from regbench.config import ConfigError
+from regbench.registry import UnknownNameError
+from regbench.store import DEFAULT_STORE
+
+
+def ints(text: str) -> list[int]:
+    """``"0,1,2"`` → ``[0, 1, 2]`` (an argparse type)."""
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+
+
+def names(text: str) -> list[str]:
+    """``"erm, l2"`` → ``["erm", "l2"]`` (an argparse type)."""
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def add_store(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--store", default=DEFAULT_STORE, help=f"results store (default {DEFAULT_STORE})")
+
+
+def add_device(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
+
+
+def add_scaling(r: argparse.ArgumentParser) -> None:
+    """Execution flags of `run` (GPU, checkpoints, Ray, Slurm); none of them enters a run key."""
+    r.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        metavar="N",
+        help="save an in-run checkpoint every N epochs (default: the suite's checkpoint_every, 0 = off)",
+    )
+    r.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic kernels, no cuDNN autotuning (bit-exact resumes on CPU)",
+    )
+    r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
+    r.add_argument(
+        "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
+    )
+    r.add_argument(
+        "--gpus-per-run", type=float, default=None, help="ray/slurm: GPUs per run (ray: fractional, e.g. 0.25)"
+    )
+    r.add_argument("--partition", default=None, help="slurm: partition")
+    r.add_argument("--time", type=int, default=None, metavar="MINUTES", help="slurm: time limit per job (minutes)")
+
+
+def scaling_kwargs(args) -> dict:
+    """The execution options of :func:`add_scaling` as keyword arguments of ``run_plan``."""
+    if args.checkpoint_every is not None and args.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    return {
+        "checkpoint_every": args.checkpoint_every,
+        "deterministic": args.deterministic,
+        "compile": args.compile,
+        "address": args.address,
+        "gpus_per_run": args.gpus_per_run,
+        "partition": args.partition,
+        "time": args.time,
+    }
+
+
+def select(plan, regularizers, seeds):
+    """Restrict a plan to some regularizer configs (by display or first name) and seeds."""
+    runs = plan.runs
+    if regularizers:
+        known = {r.regularizer.display for r in runs} | {r.regularizer.stack[0].name for r in runs}
+        unknown = [n for n in regularizers if n not in known]
+        if unknown:
+            raise ConfigError(str(UnknownNameError("regularizer config in this suite", unknown[0], sorted(known))))
+        runs = tuple(
+            r for r in runs if r.regularizer.display in regularizers or r.regularizer.stack[0].name in regularizers
+        )
+    if seeds:
+        missing = sorted(set(seeds) - set(plan.suite.seeds))
+        runs = tuple(r for r in runs if r.seed in seeds)
+        if missing:
+            raise ConfigError(f"seeds {missing} are not in suite '{plan.suite.name}' (seeds: {list(plan.suite.seeds)})")
+    return replace(plan, runs=runs)
+
+
+def out_dir(args, suite: str):
+    """``--out``, else ``leaderboard/<suite stem>``."""
+    return Path(args.out) if args.out else Path("leaderboard") / Path(suite).stem

@@ -1,0 +1,100 @@
+"""``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from regbench.commands.options import add_device, add_scaling, add_store, ints, names, scaling_kwargs, select
+
+
+def add_parser(sub) -> None:
+    r = sub.add_parser("run", help="train every benchmark × regularizer × seed of a suite not yet in the store")
+    r.add_argument("suite", help="suite name (see `regbench list suites`) or path to a suite YAML")
+    r.add_argument("--regularizers", type=names, help="only these regularizer configs (comma-separated)")
+    r.add_argument("--seeds", type=ints, help="only these seeds (comma-separated)")
+    add_device(r)
+    r.add_argument("--executor", default="local", help="local | ray | slurm (default local)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--sweep",
+        type=int,
+        metavar="N",
+        help="N configs per regularizer from the search spaces; select per benchmark on ID validation",
+    )
+    r.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's random draws (default 0)")
+    r.add_argument("--select", choices=["val_accuracy", "val_loss"], help="selection criterion (default: the suite's)")
+    r.add_argument("--oracle", action="store_true", help="also print the test-domain (oracle) selection, separately")
+    r.add_argument("--spaces", default=None, help="search-space file (default: the shipped regularizers.yaml)")
+    r.add_argument("--out", default=None, help="where --sweep writes selection.md (default leaderboard/SUITE)")
+    add_scaling(r)
+    add_store(r)
+
+
+def run(args) -> int:
+    # imported here, not at the top: they import torch, which `regbench --help` should not wait for
+    from regbench.harness.plan import load_suite
+    from regbench.harness.run_plan import run_plan
+    from regbench.store import Store
+    from regbench.train.loop import DeviceError, resolve_device
+
+    plan = select(load_suite(args.suite), args.regularizers, args.seeds)
+    if args.device != "cpu" and args.executor == "local":  # remote workers have their own devices
+        try:
+            resolve_device(args.device)
+        except DeviceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+    store = Store(args.store)
+    done = store.done_keys(r.run_key for r in plan.runs)
+    todo = len({r.run_key for r in plan.runs} - done)
+    progress = not args.no_progress and sys.stderr.isatty()
+    if args.sweep is not None:
+        return run_sweep_command(args, plan, store, progress)
+    print(f"{plan.suite.name}: {len(plan.runs)} runs planned, {todo} runs to do, {len(plan.runs) - todo} reused")
+    counts = run_plan(
+        plan,
+        store,
+        workers=args.workers,
+        device=args.device,
+        executor=args.executor,
+        progress=progress,
+        **scaling_kwargs(args),
+    )
+    if counts["trained"]:
+        print(
+            f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
+            f"{counts['failed']} failed, {counts['diverged']} diverged"
+        )
+    return 0
+
+
+def run_sweep_command(args, plan, store, progress: bool) -> int:
+    """``run --sweep N``: the sweep, its validation-only selection, and selection.md."""
+    from regbench.commands.run_sweep import run_sweep
+    from regbench.sweep import DEFAULT_SPACES
+
+    if args.sweep < 1:
+        print(f"error: --sweep needs N >= 1, got {args.sweep}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("leaderboard") / plan.suite.name
+    counts, text = run_sweep(
+        plan,
+        store,
+        args.sweep,
+        args.sweep_seed,
+        args.select,
+        args.oracle,
+        args.spaces or DEFAULT_SPACES,
+        out,
+        workers=args.workers,
+        device=args.device,
+        executor=args.executor,
+        progress=progress,
+    )
+    print(text, end="")
+    print(
+        f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
+        f"selection written to {out / 'selection.md'})"
+    )
+    return 0

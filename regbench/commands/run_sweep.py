@@ -1,0 +1,73 @@
+"""``regbench run SUITE --sweep N``: train a sweep, select per benchmark on ID validation, write selection.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from regbench.harness.plan import Plan
+from regbench.harness.run_plan import run_plan
+from regbench.harness.sweep_plan import labelled_records, sweep_plan
+from regbench.report.selection import oracle_select, select, selection_table
+from regbench.store import Store
+from regbench.sweep import DEFAULT_SPACES
+
+
+def run_sweep(
+    plan: Plan,
+    store: Store,
+    n: int,
+    sweep_seed: int = 0,
+    criterion: str | None = None,
+    oracle: bool = False,
+    spaces_path: str | Path = DEFAULT_SPACES,
+    out_dir: Path | None = None,
+    **run_args: Any,
+) -> tuple[dict[str, int], str]:
+    """Train the sweep, select per benchmark on validation, record and describe the selection.
+
+    Returns (run counts, the markdown report that was also written to ``out_dir/selection.md``).
+    """
+    criterion = criterion or plan.suite.selection
+    swept, candidates = sweep_plan(plan, n, sweep_seed, spaces_path)
+    counts = run_plan(swept, store, **run_args)
+    records = labelled_records(store, swept)
+    chosen = select(records, candidates, criterion)
+    # the selected runs become the suite's members under the base name (the leaderboard row)
+    store.add_to_suite(
+        plan.suite.name,
+        [(key, s.benchmark, s.regularizer, seed) for s in chosen.values() for key, seed in zip(s.run_keys, s.seeds)],
+    )
+    lines = [
+        f"# Sweep of suite {plan.suite.name}: model selection by ID validation",
+        "",
+        f"{n} configs per regularizer (sweep seed {sweep_seed}; config 0 = defaults), "
+        f"{len(swept.runs)} runs ({counts['reused']} reused). Selected per benchmark by mean "
+        f"**{criterion}** over seeds {list(swept.suite.seeds)} on the ID validation split; the test "
+        "numbers shown are those of the selected runs and played no part in the choice.",
+        "",
+        selection_table(chosen, records, criterion),
+    ]
+    missing = sorted(
+        {(b, base) for b in {r.benchmark.spec.name for r in swept.runs} for base in candidates} - set(chosen)
+    )
+    if missing:
+        lines += [
+            "",
+            "No config finished on every seed (no selection): " + ", ".join(f"{b}/{base}" for b, base in missing),
+        ]
+    if oracle:
+        lines += [
+            "",
+            "## Oracle selection (test-domain) — NOT a valid model-selection method",
+            "",
+            "Chosen by mean OOD *test* accuracy, i.e. by looking at the test splits. Shown only to "
+            "measure how much such peeking would gain; it is not used in the leaderboard's ranking.",
+            "",
+            selection_table(oracle_select(records, candidates), records, "OOD test acc"),
+        ]
+    text = "\n".join(lines) + "\n"
+    if out_dir is not None:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        (Path(out_dir) / "selection.md").write_text(text)
+    return counts, text

@@ -1,0 +1,32 @@
+"""``regbench validate SUITE``: check a suite (or the search-space file) without training anything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    v = sub.add_parser("validate", help="check a suite file; exit 0 if valid, 1 if not")
+    v.add_argument("suite")
+
+
+def run(args) -> int:
+    # plan resolution imports the registries (and so torch): only once a suite is to be checked
+    from regbench.harness.plan import load_suite
+    from regbench.sweep import DEFAULT_SPACES, load_spaces
+
+    if Path(args.suite).name == "regularizers.yaml" or args.suite == "regularizers":
+        path = DEFAULT_SPACES if args.suite == "regularizers" else Path(args.suite)
+        spaces = load_spaces(path).search_spaces
+        print(
+            f"{path}: ok — search spaces of {len(spaces)} regularizers, "
+            f"{sum(len(p) for p in spaces.values())} parameters"
+        )
+        return 0
+    plan = load_suite(args.suite)
+    s = plan.suite
+    print(
+        f"{plan.source}: ok — {len(s.benchmarks)} benchmarks × {len(s.regularizers)} regularizer configs "
+        f"× {len(s.seeds)} seeds = {len(plan.runs)} runs"
+    )
+    return 0

@@ -1,0 +1,89 @@
+"""Model × test splits → metrics, for classification. Runs after training ends; the only reader of test data."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+from torch import nn
+
+from regbench.data.base import Examples, Splits
+from regbench.data.wilds_data import metadata_array, wilds_eval
+from regbench.evaluate.records import Evaluation, pack_predictions, predict_logits, run_level
+from regbench.metrics import classification as M
+from regbench.metrics.calibration import fit_temperature
+from regbench.seeding import torch_generator
+
+
+def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, info: dict[str, Any]) -> None:
+    """Accuracy, ECE, NLL, Brier (and worst-group accuracy when groups exist) of one split."""
+    y = ex.y.to(probs.device)
+    n = len(y)
+    ev.add(name, "accuracy", M.accuracy(probs, y), n, info)
+    ev.add(name, "ece", M.ece(probs, y), n, info)
+    ev.add(name, "nll", M.nll(probs, y), n, info)
+    ev.add(name, "brier", M.brier(probs, y), n, info)
+    if "group" in ex.meta:
+        groups = ex.meta["group"].to(probs.device)
+        ev.add(name, "worst_group_accuracy", M.worst_group_accuracy(probs.argmax(1), y, groups), n, info)
+    for key in ("tv_distance", "agreement"):
+        if key in info and isinstance(info[key], (int, float)):
+            ev.add(name, key, info[key], n, info)
+    ev.reliability[name] = M.reliability(probs, y)
+
+
+def scaled_metrics(ev: Evaluation, name: str, logits: torch.Tensor, y: torch.Tensor, temperature: float) -> None:
+    """``ece_ts`` and ``nll_ts`` of softmax(logits / T); rows carry the split's family/shift/severity."""
+    probs = torch.softmax(logits / temperature, dim=1)
+    base = next(r for r in ev.rows if r["split"] == name and r["metric"] == "accuracy")
+    for metric, value in (("ece_ts", M.ece(probs, y)), ("nll_ts", M.nll(probs, y))):
+        ev.rows.append({**base, "metric": metric, "value": float(value)})
+
+
+def official_metrics(ev: Evaluation, name: str, pred: torch.Tensor, ex: Examples, data: Any, info: dict) -> None:
+    """A WILDS dataset's own ``eval`` numbers for one split (waterbirds ``acc_wg``, …), recorded
+    as WILDS reports them under ``wilds/<key>``. pred, ex.y: (N,); metadata from ``ex.meta``."""
+    results = wilds_eval(data.name, data.details["root"], pred.cpu(), ex.y, metadata_array(ex, data))
+    for key, value in sorted(results.items()):
+        ev.add(name, f"wilds/{key}", value, len(ex), info)
+
+
+def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
+    """Evaluate a trained model on train (clean), test_id and every OOD split.
+
+    Also computes the run-level numbers: generalization gap (train acc − test_id acc),
+    membership-inference AUC (loss-threshold attack: members = a seeded train subset the
+    size of test_id, non-members = test_id), weight sparsity and parameter count, and the
+    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
+    """
+    t0 = time.perf_counter()
+    ev = Evaluation()
+    # post-hoc temperature fitted on the validation split alone (never a test split)
+    temperature = fit_temperature(predict_logits(model, splits.val.x.to(device)), splits.val.y.to(device))
+    ev.add("run", "temperature", temperature)
+    family_of = {"test_id": {"family": "id"}}
+    # "val" (ID validation) is evaluated with the final weights so that model selection over
+    # sweeps (regbench.report.selection) reads validation numbers only, never a test split's
+    for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
+        info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
+        logits = predict_logits(model, ex.x.to(device))
+        probs = torch.softmax(logits, dim=1)
+        split_metrics(ev, name, probs, ex, info)
+        if name not in ("train", "val"):
+            ev.predictions[name] = pack_predictions(probs.argmax(1))
+            ev.targets[name] = pack_predictions(ex.y)
+            scaled_metrics(ev, name, logits, ex.y.to(logits.device), temperature)
+            if splits.info.details.get("source") == "wilds":
+                official_metrics(ev, name, probs.argmax(1), ex, splits.info, info)
+    # membership inference on clean per-example losses
+    test_id = splits.test_id
+    g = torch_generator(seed, "mia")
+    members = splits.train.subset(torch.randperm(len(splits.train), generator=g)[: len(test_id)])
+    loss = nn.functional.cross_entropy
+    m_loss = loss(predict_logits(model, members.x.to(device)), members.y.to(device), reduction="none")
+    n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
+    ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
+    run_level(ev, model)
+    ev.seconds = time.perf_counter() - t0
+    return ev

@@ -1,0 +1,135 @@
+"""The ``local`` executor: a pool of worker processes on this machine (or this process alone).
+
+Each worker holds one run at a time, so a worker that dies (killed, out of memory) fails only
+that run; it is replaced and the remaining runs go on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from regbench.harness.plan import RunSpec
+from regbench.harness.progress import RunProgress
+from regbench.harness.run_one import record, run_one
+from regbench.store import RunRecord
+from regbench.train.execution import ExecOptions
+
+
+def _worker(
+    tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int, options: ExecOptions | None = None
+) -> None:
+    """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned."""
+    torch.set_num_threads(threads)
+
+    while True:
+        try:
+            spec = tasks.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:  # the driver was killed: do not linger
+                return
+            continue
+        if spec is None:
+            return
+        results.put((os.getpid(), run_one(spec, device, options)))
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes (default: one per core, threads split between them).
+
+    ``workers=1`` runs in this process (no start-up cost). A worker that dies (killed,
+    out of memory) has its run recorded as ``failed`` with the exit code, is replaced, and
+    the remaining runs go on.
+    """
+
+    def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self.device = device
+        self.options = options
+
+    def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
+        with RunProgress(len(specs), enabled=progress) as bar:
+            if self.workers == 1 or len(specs) == 1:
+                for spec in specs:
+                    bar.started(spec.name)
+                    rec = run_one(spec, self.device, self.options)
+                    bar.finished(spec.name, rec.status)
+                    yield rec
+                return
+            yield from self._run_pool(specs, bar)
+
+    def _run_pool(self, specs: list[RunSpec], bar) -> Iterator[RunRecord]:
+        # Each worker has its own task queue and holds one run at a time, so the driver
+        # always knows which run a dead worker took with it.
+        ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
+        n = min(self.workers, len(specs))
+        threads = max(1, (os.cpu_count() or 1) // n)
+        results = ctx.Queue()
+        pending = list(reversed(specs))
+        workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
+        holding: dict[int, RunSpec] = {}  # pid → the run it is executing
+
+        def spawn() -> None:
+            tasks = ctx.Queue()
+            p = ctx.Process(
+                target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options), daemon=True
+            )
+            p.start()
+            workers[p.pid] = (p, tasks)
+
+        def feed(pid: int) -> None:
+            if pending and pid not in holding:
+                spec = pending.pop()
+                holding[pid] = spec
+                workers[pid][1].put(spec)
+                bar.started(spec.name)
+
+        for _ in range(n):
+            spawn()
+        for pid in list(workers):
+            feed(pid)
+        try:
+            while holding:
+                try:
+                    pid, rec = results.get(timeout=0.5)
+                except queue.Empty:
+                    for pid, (p, _) in list(workers.items()):
+                        if not p.is_alive():
+                            workers.pop(pid)
+                            spec = holding.pop(pid, None)
+                            if spec is not None:
+                                rec = _worker_died(spec, p.exitcode)
+                                bar.finished(spec.name, rec.status)
+                                yield rec
+                            if pending:
+                                spawn()
+                    for pid in list(workers):
+                        feed(pid)
+                    continue
+                spec = holding.pop(pid)
+                bar.finished(spec.name, rec.status)
+                yield rec
+                feed(pid)
+        finally:
+            for _, tasks in workers.values():
+                tasks.put(None)
+            deadline = time.time() + 5
+            for p, _ in workers.values():
+                p.join(timeout=max(0.1, deadline - time.time()))
+                if p.is_alive():
+                    p.terminate()
+
+
+def _worker_died(spec: RunSpec, exitcode: int | None) -> RunRecord:
+    why = f"signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
+    return record(
+        spec,
+        "failed",
+        error=f"worker process died while running this run ({why}); it will be retried by the next invocation",
+    )

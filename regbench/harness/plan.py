@@ -1,0 +1,210 @@
+"""From a validated suite to resolved run specs with run keys (docs/architecture.md, Pipeline).
+
+``load_suite`` finishes what ``config`` starts: every name is looked up in its registry and
+every parameter block is validated against the registered object's signature, all before
+any training, with one line per problem naming the file and the field path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from regbench.catalog import registries
+from regbench.config import (
+    BenchmarkSpec,
+    ConfigError,
+    RegularizerConfig,
+    SuiteSpec,
+    TrainSpec,
+    format_validation_error,
+    read_suite_file,
+    suite_path,
+)
+from regbench.params import resolve_params
+from regbench.registry import UnknownNameError
+
+RESULT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ResolvedBenchmark:
+    """A benchmark with every default filled in (what the data cache and run key hash)."""
+
+    spec: BenchmarkSpec
+    loader: str  # registry name of the dataset loader
+    dataset_args: dict[str, Any]
+    model_args: dict[str, Any]
+    shift_params: dict[str, Any]
+
+    def data_key(self) -> dict[str, Any]:
+        """Everything that determines the benchmark's splits."""
+        return {
+            "dataset": self.loader,
+            "dataset_args": self.dataset_args,
+            "shift": self.spec.shift.kind,
+            "shift_params": self.shift_params,
+            "data_seed": self.spec.data_seed,
+        }
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run: a benchmark × a regularizer config × a seed, fully resolved."""
+
+    suite: str
+    benchmark: ResolvedBenchmark
+    regularizer: RegularizerConfig
+    reg_params: tuple[dict[str, Any], ...]  # resolved params per stack member
+    train: TrainSpec
+    seed: int
+
+    @property
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "version": RESULT_FORMAT_VERSION,
+            **self.benchmark.data_key(),
+            "model": self.benchmark.spec.model,
+            "model_args": self.benchmark.model_args,
+            "regularizer": [{"name": s.name, "params": p} for s, p in zip(self.regularizer.stack, self.reg_params)],
+            "train": self.train.model_dump(mode="json"),
+            "seed": self.seed,
+        }
+
+    @property
+    def run_key(self) -> str:
+        text = json.dumps(self.canonical, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def name(self) -> str:
+        return f"{self.benchmark.spec.name}/{self.regularizer.display}/seed{self.seed}"
+
+
+def dataset_loader(name: str) -> tuple[str, dict[str, Any]]:
+    """``hf:cifar10:plain_text`` → ("hf", {"path": "cifar10", "config": "plain_text"})."""
+    if name.startswith("hf:"):
+        _, path, *config = name.split(":", 2)
+        return "hf", {"path": path, **({"config": config[0]} if config else {})}
+    return name, {}
+
+
+def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> ResolvedBenchmark | None:
+    """Check a benchmark's names and parameters; append one message per problem to ``errors``."""
+    reg = registries()
+    loader, implied = dataset_loader(b.dataset)
+    out: dict[str, Any] = {}
+    checks = [
+        ("dataset", loader, "datasets", {**implied, **b.dataset_args}, "dataset_args", ("seed",)),
+        ("model", b.model, "models", b.model_args, "model_args", ("input_shape", "num_classes", "info")),
+    ]
+    for field, name, registry, given, args_field, skip in checks:
+        try:
+            obj = reg[registry].get(name)
+            out[args_field] = resolve_params(obj, given, skip)
+        except UnknownNameError as err:
+            errors.append(f"{where}.{field}: {err}")
+        except ValidationError as err:
+            errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], args_field)))
+    try:
+        shift = reg["shifts"].get(b.shift.kind)
+        out["shift_params"] = shift.Params.model_validate(b.shift.params).model_dump(mode="json")
+    except UnknownNameError as err:
+        errors.append(f"{where}.shift.kind: {err}")
+    except ValidationError as err:
+        errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift")))
+    if len(out) < 3:
+        return None
+    return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"])
+
+
+def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -> tuple[dict, ...] | None:
+    """Validate each stack member's name and parameters, then the stack's conflicts."""
+    from regbench.regularizers.build import build_stack, lookup
+
+    resolved = []
+    for i, spec in enumerate(cfg.stack):
+        try:
+            cls = lookup(spec.name)
+            resolved.append(resolve_params(cls, spec.params))
+        except (UnknownNameError, ImportError, TypeError) as err:
+            errors.append(f"{where}.stack[{i}].name: {err}")
+        except ValidationError as err:
+            file, path = where.split(": ")
+            errors.append(format_validation_error(err, file, (path, f"stack[{i}]", "params")))
+    if len(resolved) != len(cfg.stack):
+        return None
+    try:
+        build_stack(cfg, tuple(resolved))
+    except ValueError as err:
+        errors.append(f"{where}: {err}")
+        return None
+    return tuple(resolved)
+
+
+def dataset_task(loader: str) -> str:
+    """The task a registered dataset loader declares (regbench.data.register_dataset), without loading data."""
+    return registries()["datasets"].get(loader).task
+
+
+def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: list[str]) -> None:
+    """One error per (benchmark, regularizer config) whose members do not apply to its task."""
+    from regbench.regularizers.build import build_stack
+
+    for i, (rb, train) in enumerate(zip(benches, trains)):
+        task = dataset_task(rb.loader)
+        if task != "classification" and train.label_noise > 0:  # flipping a label needs one label
+            errors.append(
+                f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
+                "label noise applies to classification only"
+            )
+        for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
+            bad = build_stack(cfg, params).unsupported(task)
+            if bad:
+                errors.append(
+                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
+                    f"'{rb.spec.name}': {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply "
+                    f"to a {task} task (see `regbench list regularizers`)"
+                )
+
+
+@dataclass(frozen=True)
+class Plan:
+    suite: SuiteSpec
+    source: str
+    runs: tuple[RunSpec, ...]
+
+
+def plan_suite(suite: SuiteSpec, source: str = "<suite>") -> Plan:
+    """Resolve every benchmark and regularizer of ``suite`` and expand benchmark × reg × seed."""
+    errors: list[str] = []
+    benches = [resolve_benchmark(b, f"{source}: benchmarks[{i}]", errors) for i, b in enumerate(suite.benchmarks)]
+    regs = [resolve_regularizer(r, f"{source}: regularizers[{i}]", errors) for i, r in enumerate(suite.regularizers)]
+    trains = []
+    for i, b in enumerate(suite.benchmarks):
+        try:
+            trains.append(suite.train_for(b))
+        except ValidationError as err:
+            errors.append(format_validation_error(err, source, (f"benchmarks[{i}]", "train")))
+    if not errors:
+        check_tasks(suite, benches, regs, trains, source, errors)
+    if errors:
+        raise ConfigError("\n".join(errors))
+    runs = tuple(
+        RunSpec(suite.name, rb, cfg, params, train, seed)
+        for rb, train in zip(benches, trains)
+        for cfg, params in zip(suite.regularizers, regs)
+        for seed in suite.seeds
+    )
+    return Plan(suite, source, runs)
+
+
+def load_suite(name_or_path: str | Path) -> Plan:
+    """Read, validate and plan a suite by name (a shipped suite) or path."""
+    path = suite_path(name_or_path)
+    return plan_suite(read_suite_file(path), str(path))

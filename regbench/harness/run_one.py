@@ -1,0 +1,178 @@
+"""run_one: a resolved run spec → a :class:`RunRecord` (trained, evaluated, never raising for the run's own failure)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import resource
+import subprocess
+import traceback
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from regbench.catalog import registries
+from regbench.data.base import Splits
+from regbench.data.cache import cached_splits
+from regbench.data.noise import apply_training_options as apply
+from regbench.harness.plan import ResolvedBenchmark, RunSpec
+from regbench.models import build_model
+from regbench.regularizers.build import build_stack
+from regbench.seeding import seeded_global_rng
+from regbench.store import RunRecord
+from regbench.tasks import task_for
+from regbench.train.checkpoint import Checkpointer
+from regbench.train.execution import ExecOptions, kernel_mode
+from regbench.train.loop import Diverged, resolve_device, train
+from regbench.version import __version__
+
+
+def fingerprint(bench: ResolvedBenchmark) -> str:
+    """Hash of everything that determines a benchmark's splits (stored with every run)."""
+    text = json.dumps(bench.data_key(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_SPLITS: dict[str, Splits] = {}  # per-process memo: a worker reuses splits across seeds
+
+
+def _make_splits(bench: ResolvedBenchmark) -> Splits:
+    reg = registries()
+    loaded = reg["datasets"].get(bench.loader)(seed=bench.spec.data_seed, **bench.dataset_args)
+    shift = reg["shifts"].get(bench.spec.shift.kind)(bench.shift_params)
+    return shift.apply(loaded, bench.spec.data_seed)
+
+
+def build_splits(bench: ResolvedBenchmark) -> Splits:
+    """The benchmark's splits (memoized per process: a worker reuses them across seeds)."""
+    key = fingerprint(bench)
+    if key not in _SPLITS:
+        if len(_SPLITS) >= 8:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = cached_splits(key, lambda: _make_splits(bench))
+    return _SPLITS[key]
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Provenance written into every record."""
+    return {
+        "regbench": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
+        "threads": torch.get_num_threads(),
+        "git": git_revision(),
+    }
+
+
+@lru_cache(maxsize=1)
+def git_revision() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory allocated on CUDA; else the process's peak resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def record(spec: RunSpec, status: str, **kw: Any) -> RunRecord:
+    """The record of ``spec`` with ``status`` (ok | failed | diverged); ``kw`` fills the rest."""
+    reg_kind = kw.pop("kind", "none")
+    return RunRecord(
+        run_key=spec.run_key,
+        suite=spec.suite,
+        benchmark=spec.benchmark.spec.name,
+        shift_kind=spec.benchmark.spec.shift.kind,
+        regularizer=spec.regularizer.display,
+        regularizer_kind=reg_kind,
+        params=spec.canonical["regularizer"],
+        seed=spec.seed,
+        status=status,
+        spec=spec.canonical,
+        fingerprint=fingerprint(spec.benchmark),
+        **kw,
+    )
+
+
+def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = None) -> RunRecord:
+    """Train and evaluate one run. Never raises for a run's own failure: it is recorded.
+
+    ``options`` (checkpoints, deterministic kernels, compile) change how the run executes,
+    never its run key or — on CPU in deterministic mode — its metrics.
+    """
+    dev = resolve_device(device)
+    options = options or ExecOptions()
+    ckpt_path = options.checkpoint_path(spec.run_key)
+    ckpt = Checkpointer(ckpt_path, options.checkpoint_every, spec.run_key) if ckpt_path else None
+    kind = "none"
+    try:
+        stack = build_stack(spec.regularizer, spec.reg_params)
+        kind = stack.kind
+        splits = build_splits(spec.benchmark)
+        data = apply_training_options(splits, spec)
+        model_args = {**spec.benchmark.model_args, **stack.model_overrides()}
+        with seeded_global_rng(spec.seed, "init"):
+            model = build_model(spec.benchmark.spec.model, splits.info, **model_args).to(dev)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        with kernel_mode(dev, options.deterministic):
+            result = train(model, data, stack, spec.train, spec.seed, dev, checkpoint=ckpt, compile=options.compile)
+            ev = task_for(splits.info).evaluate(model, splits, spec.seed, dev)
+    except Diverged as err:
+        return record(
+            spec, "diverged", error=str(err), kind=kind, env=environment(dev), timings={"diverged_epoch": err.epoch}
+        )
+    except Exception as err:  # a run's failure is isolated and recorded, never fatal to the suite
+        tb = traceback.format_exc(limit=-3)
+        return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
+    timings = {
+        "train_seconds": result.train_seconds,
+        "eval_seconds": ev.seconds,
+        "samples_per_second": result.samples_seen / max(result.train_seconds, 1e-9),
+        "peak_memory_mb": peak_memory_mb(dev),
+    }
+    run_rows = {**timings, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, **result.extra}
+    if result.resumed_from_epoch:  # provenance only: not a metric row, so metrics match an uninterrupted run
+        timings["resumed_from_epoch"] = result.resumed_from_epoch
+    for metric, value in run_rows.items():
+        ev.add("run", metric, value)
+    h = result.history
+    curves = {
+        "train_loss": h.train_loss,
+        "train_accuracy": h.train_accuracy,
+        "val_loss": h.val_loss,
+        "val_accuracy": h.val_accuracy,
+    }
+    return record(
+        spec,
+        "ok",
+        kind=kind,
+        metrics=ev.rows,
+        reliability=ev.reliability,
+        predictions=ev.predictions,
+        targets=ev.targets,
+        curves=curves,
+        timings=timings,
+        env=environment(dev),
+    )
+
+
+def apply_training_options(splits: Splits, spec: RunSpec):
+    """Training-set options of the train spec (label noise, bootstrap resampling) → TrainingData."""
+    return apply(splits, spec.train, spec.benchmark.spec.data_seed, spec.seed)

@@ -1,0 +1,79 @@
+"""run_plan: a plan → records in the store, training only what the store does not hold yet."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from regbench.harness.executors import get_executor
+from regbench.harness.plan import Plan, RunSpec
+from regbench.harness.run_one import build_splits, fingerprint
+from regbench.store import FINAL_STATUSES, Store
+from regbench.train.checkpoint import delete_checkpoint
+from regbench.train.execution import ExecOptions
+
+
+def run_plan(
+    plan: Plan,
+    store: Store,
+    workers: int | None = None,
+    device: str = "cpu",
+    executor: str = "local",
+    progress: bool = True,
+    checkpoint_every: int | None = None,
+    deterministic: bool = False,
+    compile: bool = False,
+    **executor_args: Any,
+) -> dict[str, int]:
+    """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
+
+    ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
+    checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
+    deleted once its final record is stored. Returns counts:
+    {"planned", "reused", "trained", "ok", "failed", "diverged"}.
+    """
+    # the executor is built (and its options checked) before anything is written to the store
+    every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
+    ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
+    options = ExecOptions(every, ckpt_dir, deterministic, compile)
+    ex = get_executor(
+        executor,
+        workers=workers,
+        device=device,
+        options=options,
+        work_dir=str(store.path.parent.resolve()),
+        **executor_args,
+    )
+    store.add_to_suite(
+        plan.suite.name,
+        [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
+    )
+    done = store.done_keys(r.run_key for r in plan.runs)
+    unique: dict[str, RunSpec] = {}
+    for r in plan.runs:
+        if r.run_key not in done:
+            unique.setdefault(r.run_key, r)
+    todo = list(unique.values())
+    counts = {
+        "planned": len(plan.runs),
+        "reused": len(plan.runs) - len(todo),
+        "trained": 0,
+        "ok": 0,
+        "failed": 0,
+        "diverged": 0,
+    }
+    if not todo:
+        return counts
+    # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
+    # and missing data stops the suite with one clear line before anything trains.
+    for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
+        build_splits(bench)
+    t0 = time.perf_counter()
+    for rec in ex.run(todo, progress=progress):
+        store.put(rec)
+        if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
+            delete_checkpoint(ckpt_dir, rec.run_key)
+        counts["trained"] += 1
+        counts[rec.status] = counts.get(rec.status, 0) + 1
+    counts["seconds"] = round(time.perf_counter() - t0, 2)
+    return counts

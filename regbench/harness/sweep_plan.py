@@ -1,0 +1,47 @@
+"""The plan of a sweep: every candidate config of ``run SUITE --sweep N``, and its records by label.
+
+Training, selection and publishing are :mod:`regbench.commands.run_sweep`'s. The selected run of each (benchmark, regularizer) becomes the suite's member under the
+regularizer's own name, so ``regbench leaderboard SUITE`` shows the selected config's test
+numbers; every candidate stays recorded under the suite ``<suite>-sweep``. The selection
+table (and, with ``--oracle``, the separately labelled oracle table) is written to
+``leaderboard/<suite>/selection.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from regbench.harness.plan import Plan, plan_suite
+from regbench.store import Store
+from regbench.sweep import DEFAULT_SPACES, expand, load_spaces
+
+
+def sweep_plan(plan: Plan, n: int, sweep_seed: int = 0, spaces_path: str | Path = DEFAULT_SPACES):
+    """The plan's configs (as restricted by --regularizers/--seeds) expanded into candidates.
+
+    Returns (swept plan, candidates: base display → candidate labels).
+    """
+    configs = tuple({r.regularizer.display: r.regularizer for r in plan.runs}.values())
+    seeds = tuple(s for s in plan.suite.seeds if s in {r.seed for r in plan.runs})
+    suite = plan.suite.model_copy(update={"regularizers": configs, "seeds": seeds})
+    swept, candidates = expand(suite, load_spaces(spaces_path), n, sweep_seed)
+    return plan_suite(swept, plan.source), candidates
+
+
+def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
+    """The store's records of ``plan``'s runs, labelled with this plan's benchmark and config
+    names (a run reused from elsewhere keeps the name it was first recorded under)."""
+    recs = {r["run_key"]: r for r in store.records({r.run_key for r in plan.runs})}
+    out = []
+    for r in plan.runs:
+        if r.run_key in recs:
+            out.append(
+                {
+                    **recs[r.run_key],
+                    "benchmark": r.benchmark.spec.name,
+                    "regularizer": r.regularizer.display,
+                    "seed": r.seed,
+                }
+            )
+    return out

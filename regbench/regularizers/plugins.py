@@ -1,0 +1,155 @@
+"""User regularizers from outside the package (docs/architecture.md, Regularizers).
+
+A regularizer spec's ``name`` may be
+
+* a registered name: ``mixup``;
+* ``package.module:Class``: imported with :func:`importlib.import_module`;
+* ``path/to/file.py:Class``: the file is executed once per process as a module of its own;
+* the name of an entry point in the group ``regbench.regularizers`` of an installed package.
+
+The spec string itself travels in the :class:`~regbench.harness.plan.RunSpec`, so a spawned worker
+process resolves it again the same way (the file is re-imported there; a relative path is
+relative to the working directory, which spawned workers share). Every way this can fail
+has its own one-line :class:`PluginError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from regbench.registry import UserError
+
+ENTRY_POINT_GROUP = "regbench.regularizers"
+FORMS = "a registered name, package.module:Class, path/to/file.py:Class, or an entry point"
+
+
+class PluginError(UserError, ImportError):
+    """A regularizer spec names a plugin that cannot be loaded; the message is one line."""
+
+    def __str__(self) -> str:
+        return self.args[0] if self.args else ""
+
+
+def is_plugin_spec(name: str) -> bool:
+    """True for the ``module:Class`` and ``file.py:Class`` forms."""
+    return ":" in name
+
+
+def resolve(spec: str, registry) -> type:
+    """The class that ``spec`` names (see the module docstring); raises :class:`PluginError`.
+
+    ``registry`` is the regularizer registry: registered names win over entry points.
+    """
+    from regbench.regularizers.base import Regularizer
+
+    if is_plugin_spec(spec):
+        target, _, attr = spec.rpartition(":")
+        if not target or not attr.isidentifier():
+            raise PluginError(f"regularizer spec '{spec}': expected {FORMS}")
+        if _is_path(target):
+            module, where = load_file(target), f"plugin file '{target}'"
+        else:
+            module, where = import_module(target, spec), f"module '{target}'"
+        if not hasattr(module, attr):
+            defined = sorted(
+                n
+                for n, v in vars(module).items()
+                if inspect.isclass(v) and issubclass(v, Regularizer) and v.__module__ == module.__name__
+            )
+            hint = f"; it defines: {', '.join(defined)}" if defined else "; it defines no Regularizer subclass"
+            raise PluginError(f"{where} has no class '{attr}'{hint}")
+        return check_class(getattr(module, attr), spec)
+    if spec in registry:
+        return registry.get(spec)
+    points = entry_points()
+    if spec in points:
+        ep = points[spec]
+        try:
+            obj = ep.load()
+        except Exception as err:
+            raise PluginError(
+                f"entry point '{spec}' ({ep.value}) of group {ENTRY_POINT_GROUP} failed to load: "
+                f"{type(err).__name__}: {_one_line(err)}"
+            ) from None
+        return check_class(obj, spec)
+    from regbench.registry import UnknownNameError
+
+    raise UnknownNameError("regularizer", spec, sorted({*registry.names(), *points}))
+
+
+def check_class(obj: Any, spec: str) -> type:
+    """``obj`` if it is a Regularizer subclass, else a :class:`PluginError` saying what it is."""
+    from regbench.regularizers.base import Regularizer
+
+    if inspect.isclass(obj) and issubclass(obj, Regularizer):
+        return obj
+    what = f"class {obj.__module__}.{obj.__qualname__}" if inspect.isclass(obj) else type(obj).__name__
+    raise PluginError(
+        f"'{spec}' is not a Regularizer subclass (it is a {what}); "
+        "subclass regbench.Regularizer (from regbench import Regularizer)"
+    )
+
+
+def _is_path(target: str) -> bool:
+    return target.endswith(".py") or "/" in target or os.sep in target
+
+
+def module_name_for(path: Path) -> str:
+    """A stable module name per file (two files called ``plugin.py`` must not collide)."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
+    stem = "".join(c if c.isalnum() else "_" for c in path.stem)
+    return f"regbench_plugin_{stem}_{digest}"
+
+
+def load_file(target: str) -> ModuleType:
+    """Execute ``target`` (a .py file) once per process as its own module and return it."""
+    path = Path(target).expanduser().resolve()
+    if not path.is_file():
+        raise PluginError(f"plugin file '{target}' not found (looked for {path})")
+    name = module_name_for(path)
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"plugin file '{target}' cannot be imported as Python (expected a .py file)")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # before exec: dataclasses and pickling look the module up
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:
+        sys.modules.pop(name, None)
+        raise PluginError(f"plugin file '{target}' failed to import: {type(err).__name__}: {_one_line(err)}") from None
+    return module
+
+
+def import_module(target: str, spec: str) -> ModuleType:
+    """``importlib.import_module(target)`` with a one-line :class:`PluginError` on failure."""
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as err:
+        raise PluginError(
+            f"cannot import module '{target}' for regularizer spec '{spec}': {_one_line(err)} "
+            "(is it installed, or on PYTHONPATH?)"
+        ) from None
+    except Exception as err:
+        raise PluginError(f"module '{target}' failed to import: {type(err).__name__}: {_one_line(err)}") from None
+
+
+def entry_points() -> dict[str, Any]:
+    """Entry points of the ``regbench.regularizers`` group, by name."""
+    from importlib.metadata import entry_points as eps
+
+    return {ep.name: ep for ep in eps(group=ENTRY_POINT_GROUP)}
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
