@@ -30,6 +30,9 @@ from regbench.config import (
     format_validation_error,
     read_yaml,
 )
+from regbench.params import params_model, resolve_params
+from regbench.registry import UnknownNameError
+from regbench.regularizers.build import lookup
 from regbench.seeding import numpy_generator
 
 DEFAULT_SPACES = SEARCH_SPACES
@@ -113,13 +116,13 @@ class SearchSpaces(Frozen):
 
 def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
     """Read and validate a search-space file: structure, then names and parameter types
-    against the registry (one line per problem: file, field path, what was expected)."""
-    from regbench.params import resolve_params
-    from regbench.registry import UnknownNameError
-    from regbench.regularizers.build import lookup
+    against the registry (one line per problem: file, field path, what was expected).
 
+    A parameter's ``default`` is the regularizer's own (its constructor's default): the file
+    gives only the distribution, so the strength a suite runs with is written in one place.
+    """
     path = Path(path)
-    data = read_yaml(path, "search-space file")
+    data = fill_defaults(read_yaml(path, "search-space file"))
     try:
         spaces = SearchSpaces.model_validate(data)
     except ValidationError as err:
@@ -131,7 +134,15 @@ def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
         except (UnknownNameError, ImportError) as err:
             errors.append(f"{path}: search_spaces.{name}: {err}")
             continue
+        fields = params_model(cls).model_fields
         for pname, space in params.items():
+            own = fields[pname].default if pname in fields and not fields[pname].is_required() else space.default
+            if space.default != own:
+                errors.append(
+                    f"{path}: search_spaces.{name}.{pname}.default: {space.default!r} differs from {name}'s own "
+                    f"default {own!r}; the constructor's default is the one source, leave `default:` out"
+                )
+                continue
             values = space.discrete or [space.default, *(space.log_uniform or space.uniform or ())]
             for value in values:
                 try:
@@ -142,6 +153,29 @@ def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
     if errors:
         raise ConfigError("\n".join(errors))
     return spaces
+
+
+def fill_defaults(data: Any) -> Any:
+    """The search-space mapping with each parameter's ``default`` taken from its regularizer's
+    constructor where the file leaves it out (unknown names are left for validation to report)."""
+    spaces = data.get("search_spaces") if isinstance(data, dict) else None
+    if not isinstance(spaces, dict):
+        return data
+    filled = {}
+    for name, params in spaces.items():
+        try:
+            fields = params_model(lookup(name)).model_fields
+        except (UnknownNameError, ImportError, TypeError):
+            fields = {}
+        if isinstance(params, dict):
+            params = {
+                p: {"default": fields[p].default, **space}
+                if isinstance(space, dict) and "default" not in space and p in fields and not fields[p].is_required()
+                else space
+                for p, space in params.items()
+            }
+        filled[name] = params
+    return {**data, "search_spaces": filled}
 
 
 def draw_configs(space: dict[str, ParamSpace], regularizer: str, n: int, sweep_seed: int = 0) -> list[dict]:

@@ -172,3 +172,19 @@ def test_cli_sweep_trains_candidates_selects_on_validation_and_records_the_choic
     created = db.execute("SELECT run_key, created_at FROM runs ORDER BY 1").fetchall()
     assert main(args) == 0  # a second sweep reuses every run
     assert db.execute("SELECT run_key, created_at FROM runs ORDER BY 1").fetchall() == created
+
+
+def test_search_space_defaults_come_from_the_regularizers_own_constructors(tmp_path):
+    """One source for a standard strength: the shipped file writes none, and a custom file may
+    only restate the constructor's default (mixup's α lives in regularizers/mix.py alone)."""
+    from regbench.config import SEARCH_SPACES
+
+    assert "default:" not in "\n".join(
+        line for line in SEARCH_SPACES.read_text().splitlines() if not line.lstrip().startswith("#")
+    )
+    spaces = load_spaces(SEARCH_SPACES).search_spaces
+    assert spaces["mixup"]["alpha"].default == 0.2 and spaces["label_smoothing"]["smoothing"].default == 0.1
+    bad = tmp_path / "spaces.yaml"
+    bad.write_text("search_spaces:\n  mixup:\n    alpha: {default: 0.3, log_uniform: [0.05, 2.0]}\n")
+    with pytest.raises(ConfigError, match=r"mixup\.alpha\.default: 0\.3 differs from mixup's own default 0\.2"):
+        load_spaces(bad)

@@ -12,11 +12,10 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
-
 from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, format_validation_error
-from regbench.harness.plan import Plan, RunSpec, load_suite, plan_suite
+from regbench.harness.plan import Plan, load_suite, plan_suite
 from regbench.params import resolve_params
-from regbench.regularizers.build import build_stack, lookup
+from regbench.regularizers.build import lookup
 
 
 def parse_params(pairs: list[str] | None, yaml_file: str | None) -> dict[str, Any]:
@@ -51,11 +50,14 @@ def default_name(spec: str) -> str:
 
 
 def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str | None = None):
-    """(full plan, new runs, baseline configs' display names, new config's display name)."""
+    """(full plan, new runs, baseline configs' display names, new config's display name).
+
+    The new regularizer joins the suite as one more config, so its parameters are checked
+    and its runs expanded by the same code as every suite's (:func:`plan_suite`).
+    """
     plan = load_suite(suite)
-    cls = lookup(spec)  # PluginError / UnknownNameError: one line, before anything trains
-    try:
-        resolved = resolve_params(cls, params)
+    try:  # PluginError / UnknownNameError / bad parameters: one line, before anything trains
+        resolve_params(lookup(spec), params)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, f"parameters of {spec}")) from None
     name = name or default_name(spec)
@@ -66,26 +68,20 @@ def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str
         raise ConfigError(
             f"--name {name}: a baseline of suite '{plan.suite.name}' is already called that; pass another --name"
         )
-    cfg = RegularizerConfig(stack=(RegularizerSpec(name=spec, params=params),), label=name)
-    build_stack(cfg, (resolved,))  # construction errors now, not in every run
     configs = list(plan.suite.regularizers)
     if "erm" not in baselines:  # the comparison is always also against plain ERM
         configs.append(RegularizerConfig(stack=(RegularizerSpec(name="erm"),)))
         baselines.append("erm")
-    suite_spec = plan.suite.model_copy(update={"regularizers": tuple(configs)})
-    base_plan = plan_suite(suite_spec, plan.source)
-    benches = list({r.benchmark.spec.name: (r.benchmark, r.train) for r in base_plan.runs}.values())
-    new_runs = tuple(
-        RunSpec(plan.suite.name, rb, cfg, (resolved,), train, seed)
-        for rb, train in benches
-        for seed in plan.suite.seeds
-    )
-    same = {r.run_key for r in new_runs} & {r.run_key for r in base_plan.runs}
+    new = RegularizerConfig(stack=(RegularizerSpec(name=spec, params=params),), label=name)
+    suite_spec = plan.suite.model_copy(update={"regularizers": (*configs, new)})
+    full = plan_suite(suite_spec, plan.source)
+    new_runs = tuple(r for r in full.runs if r.regularizer.display == name)
+    base_keys = {r.run_key for r in full.runs if r.regularizer.display != name}
+    same = {r.run_key for r in new_runs} & base_keys
     if same:
-        twin = next(r.regularizer.display for r in base_plan.runs if r.run_key in same)
+        twin = next(r.regularizer.display for r in full.runs if r.run_key in same and r.regularizer.display != name)
         raise ConfigError(
             f"'{spec}' with these parameters is the baseline '{twin}' (identical run keys); "
             "change its parameters to compare something new"
         )
-    full = Plan(suite_spec, plan.source, base_plan.runs + new_runs)
-    return full, new_runs, baselines, name
+    return Plan(suite_spec, plan.source, full.runs), new_runs, baselines, name
