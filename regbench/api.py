@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from regbench.harness.plan import load_suite
+from regbench.harness.run_plan import run_plan
 from regbench.store import DEFAULT_STORE, Store
 
 
@@ -15,7 +17,4 @@ def run_suite(
     progress: bool = False,
 ) -> dict[str, int]:
     """Plan ``suite`` (name or path) and train every run missing from ``store``; return counts."""
-    from regbench.harness.plan import load_suite
-    from regbench.harness.run_plan import run_plan
-
     return run_plan(load_suite(suite), Store(store), workers=workers, device=device, progress=progress)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 from pathlib import Path
 
+from regbench.data.cifar import CIFAR10C_FOLDER, CIFAR10C_URL
 from regbench.data.errors import data_root
 
 KNOWN = ["cifar10", "cifar10-c", "wilds:<name>", "hf:<dataset>[:config]"]
@@ -22,8 +23,6 @@ KNOWN = ["cifar10", "cifar10-c", "wilds:<name>", "hf:<dataset>[:config]"]
 
 def cifar10c_instructions(root: Path) -> str:
     """How to get CIFAR-10-C into ``root`` (there is no official Python downloader)."""
-    from regbench.data.cifar import CIFAR10C_FOLDER, CIFAR10C_URL
-
     return (
         f"CIFAR-10-C: download CIFAR-10-C.tar from {CIFAR10C_URL} (about 2.9 GB) and run "
         f"`tar -xf CIFAR-10-C.tar -C {root}` so that {root / CIFAR10C_FOLDER}/labels.npy exists"

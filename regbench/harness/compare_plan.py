@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
 from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, format_validation_error
 from regbench.harness.plan import Plan, load_suite, plan_suite
 from regbench.params import resolve_params

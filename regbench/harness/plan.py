@@ -28,6 +28,7 @@ from regbench.config import (
 )
 from regbench.params import resolve_params
 from regbench.registry import UnknownNameError
+from regbench.regularizers.build import build_stack, lookup
 
 RESULT_FORMAT_VERSION = 1
 
@@ -125,8 +126,6 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
 
 def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -> tuple[dict, ...] | None:
     """Validate each stack member's name and parameters, then the stack's conflicts."""
-    from regbench.regularizers.build import build_stack, lookup
-
     resolved = []
     for i, spec in enumerate(cfg.stack):
         try:
@@ -154,8 +153,6 @@ def dataset_task(loader: str) -> str:
 
 def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: list[str]) -> None:
     """One error per (benchmark, regularizer config) whose members do not apply to its task."""
-    from regbench.regularizers.build import build_stack
-
     for i, (rb, train) in enumerate(zip(benches, trains)):
         task = dataset_task(rb.loader)
         if task != "classification" and train.label_noise > 0:  # flipping a label needs one label

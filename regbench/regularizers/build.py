@@ -8,6 +8,7 @@ from regbench.catalog import load_all
 from regbench.config import RegularizerConfig
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Regularizer
+from regbench.regularizers.plugins import resolve
 from regbench.regularizers.stack import Stack
 
 
@@ -19,8 +20,6 @@ def lookup(name: str) -> type[Regularizer]:
     load_all()
     if name in REGULARIZERS:
         return REGULARIZERS.get(name)
-    from regbench.regularizers.plugins import resolve
-
     return resolve(name, REGULARIZERS)
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from regbench.registry import UserError
+from regbench.registry import UnknownNameError, UserError
+from regbench.regularizers.base import Regularizer
 
 ENTRY_POINT_GROUP = "regbench.regularizers"
 FORMS = "a registered name, package.module:Class, path/to/file.py:Class, or an entry point"
@@ -48,8 +49,6 @@ def resolve(spec: str, registry) -> type:
 
     ``registry`` is the regularizer registry: registered names win over entry points.
     """
-    from regbench.regularizers.base import Regularizer
-
     if is_plugin_spec(spec):
         target, _, attr = spec.rpartition(":")
         if not target or not attr.isidentifier():
@@ -80,15 +79,11 @@ def resolve(spec: str, registry) -> type:
                 f"{type(err).__name__}: {_one_line(err)}"
             ) from None
         return check_class(obj, spec)
-    from regbench.registry import UnknownNameError
-
     raise UnknownNameError("regularizer", spec, sorted({*registry.names(), *points}))
 
 
 def check_class(obj: Any, spec: str) -> type:
     """``obj`` if it is a Regularizer subclass, else a :class:`PluginError` saying what it is."""
-    from regbench.regularizers.base import Regularizer
-
     if inspect.isclass(obj) and issubclass(obj, Regularizer):
         return obj
     what = f"class {obj.__module__}.{obj.__qualname__}" if inspect.isclass(obj) else type(obj).__name__

@@ -28,6 +28,7 @@ import torch
 from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
+from regbench.data.shapes import render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
 from regbench.shifts.base import Shift, ShiftParams, base_splits
@@ -67,8 +68,6 @@ def paint(ex: Examples, colour: torch.Tensor, rgb: torch.Tensor, nuisance: str) 
         g = ex.x
         x = g * c if nuisance == "foreground" else g + (1 - g) * c
     elif ex.x.shape[1] == 3 and all(f in ex.meta for f in SHAPE_FACTORS):
-        from regbench.data.shapes import render_shapes
-
         if nuisance == "foreground":
             fg, bg = rgb[colour], meta["background"]
         else:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics import Thresholds
+from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS
 from regbench.report.diagnostics.view import (
     bias_variance_table,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report.diagnostics import Thresholds, decompose, diagnose, summarize, unpack_labels
-from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS
+from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS, CurveSummary
 
 KEYS = ["benchmark", "regularizer"]
 # the per-(benchmark, regularizer) columns of the diagnostics table, in order
@@ -154,8 +154,6 @@ def curve_table(runs: pd.DataFrame, metrics: pd.DataFrame, thresholds: Threshold
 
 def summarize_row(row):
     """A :class:`CurveSummary` back from a row of :func:`curve_table`."""
-    from regbench.report.diagnostics.curves import CurveSummary
-
     fields = CurveSummary.__dataclass_fields__
     return CurveSummary(**{f: getattr(row, f) for f in fields})
 
