@@ -155,6 +155,7 @@ def test_plots_written_and_embedded(built):
     lb, out, _ = built
     pngs = sorted(p.name for p in out.glob("*.png"))
     assert pngs == [
+        "accuracy_vs_severity.png",
         "cost_vs_gain.png",
         "ece_vs_severity.png",
         "generalization_gap.png",
@@ -162,7 +163,7 @@ def test_plots_written_and_embedded(built):
         "reliability.png",
     ]
     html = (out / "index.html").read_text()
-    assert html.count("data:image/png;base64,") == 5
+    assert html.count("data:image/png;base64,") == 6
     assert "http://" not in html and "https://" not in html and "&lt;report&gt;" in html
 
 

@@ -142,7 +142,7 @@ def test_no_console_errors(page):
 
 def test_every_plot_image_loads(page):
     sizes = page.js("Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
-    assert len(sizes) == 5 and all(w > 0 for w in sizes)
+    assert len(sizes) == 6 and all(w > 0 for w in sizes)
 
 
 def _column(page, index):

@@ -66,9 +66,9 @@ def write_leaderboard(
         raise ConfigError(f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first")
     diag = diagnostics(store, runs, metrics, meta["name"], Path(out_dir), plots)
     titles = {
-        "bias_variance.png": "Bias and variance per regularizer",
-        "learning_curves.png": "Learning curves per benchmark",
-        "error_vs_width.png": "Test error vs width (double descent)",
+        "bias_variance.png": "Bias and variance: is the error bias or seed-to-seed variance?",
+        "learning_curves.png": "Learning curves: does a regularizer over- or underfit?",
+        "error_vs_width.png": "Test error vs width: does a regularizer flatten double descent?",
     }
     extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
     board = build_leaderboard(
