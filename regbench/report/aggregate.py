@@ -78,6 +78,8 @@ COLUMNS = [
         "train CPU seconds (process time, all threads) / erm's on the same benchmark; wall-clock train "
         "seconds only for records made before CPU time was recorded",
     ),
+    Column("train_cpu_seconds", "CPU s", False, 1, 1, "train CPU seconds per run (process time of the epochs)"),
+    Column("train_seconds", "Wall s", False, 1, 1, "train wall-clock seconds per run (depends on the machine's load)"),
     Column("mean_rank", "Mean rank", False, 1, 2, "mean over benchmarks of the rank by the primary metric", True),
     Column("iqm", "IQM", True, 100, 1, "interquartile mean of the primary metric over benchmark x seed scores", True),
     Column(

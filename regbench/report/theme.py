@@ -180,3 +180,14 @@ def question(fig, text: str) -> None:
 def label_points(ax, points: dict[str, tuple[float, float]], colors: dict[str, tuple], fontsize: float = 7) -> None:
     """Direct labels beside scatter points (x, y), pushed apart vertically so they never overlap."""
     label_ends(ax, points, colors, fontsize)
+
+
+def plain_log_labels(axis) -> None:
+    """A log axis labelled 0.3, 1, 2 (plain numbers), not 3 × 10⁻¹."""
+    from matplotlib.ticker import FuncFormatter
+
+    def minor(v, _):  # label only the 2s and 5s between decades: readable, not crowded
+        return f"{v:g}" if f"{v:.0e}"[0] in "25" else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))

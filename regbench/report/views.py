@@ -21,7 +21,7 @@ GROUPS = {
     "accuracy": ("id_accuracy", "ood_accuracy"),
     "calibration": ("ece_id", "ece_ood"),
     "robustness": ("ood_drop", "effective_robustness", "worst_group_accuracy", "gen_gap", "mia_auc"),
-    "cost": ("cost_vs_erm",),
+    "cost": ("cost_vs_erm", "train_cpu_seconds", "train_seconds"),
     "statistics": ("mean_rank", "iqm", "poi_vs_erm"),
 }
 

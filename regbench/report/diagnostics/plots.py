@@ -99,6 +99,7 @@ def learning_curves(runs: pd.DataFrame, max_panels: int = 30):
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         ax.set_yscale("log")
+        theme.plain_log_labels(ax.yaxis)
     handles, labels = {}, []
     for ax in axes.flat:  # every regularizer once, whichever panel drew it
         for h, lab in zip(*ax.get_legend_handles_labels()):
