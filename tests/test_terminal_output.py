@@ -131,6 +131,17 @@ def test_compare_report_is_rendered_in_a_terminal_and_raw_in_a_pipe():
     assert pipe.file.getvalue() == text
 
 
+def test_compare_tables_use_half_widths_in_a_narrow_terminal():
+    from regbench.commands.compare import show_report
+
+    text = "| opponent | Δ OOD acc |\n|---|---|\n| erm | +0.56 [-3.68, +4.79] |\n\nVerdict: 95% CI [-3.90, +4.57]\n"
+    tty = Console(width=80, file=io.StringIO(), force_terminal=True, color_system=None)
+    show_report(text, tty)
+    shown = tty.file.getvalue()
+    assert "+0.56 ±4.24" in shown and "[-3.68" not in shown
+    assert "CI [-3.90, +4.57]" in shown  # sentences keep their bounds
+
+
 @pytest.fixture(scope="module")
 def tiny_store(tmp_path_factory):
     """A real store of a tiny suite (2 regularizers × 2 seeds × 2 epochs), run through the CLI."""
@@ -161,9 +172,13 @@ def test_leaderboard_counts_the_files_it_wrote(tiny_store, tmp_path, capsys):
     out = tmp_path / "lb"
     assert main(["leaderboard", str(suite), "--store", str(store), "--out", str(out), "--reps", "50"]) == 0
     printed = capsys.readouterr().out
-    line = next(ln for ln in printed.splitlines() if ln.startswith("wrote "))
-    on_disk = sorted(p.name for p in out.iterdir() if p.is_file())
-    assert line.startswith(f"wrote {len(on_disk)} files") and all(name in line for name in on_disk)
+    lines = printed.splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("wrote "))
+    on_disk = [p for p in out.iterdir() if p.is_file()]
+    assert lines[at] == f"wrote {len(on_disk)} files to {out}/"
+    line = lines[at + 1]
+    for suffix in {p.suffix for p in on_disk}:  # "(8 .png, 5 .csv, …)" adds up to what is on disk
+        assert f"{sum(p.suffix == suffix for p in on_disk)} {suffix}" in line, suffix
     assert "Cost vs erm" in printed and "label_smoothing" in printed
 
 

@@ -8,6 +8,7 @@ hold — baseline runs are reused by run key — marks the new runs as a submiss
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,21 @@ def show_report(text: str, console=None) -> None:
 
     console = console or Console()
     if console.is_terminal:
-        console.print(Markdown(text))
+        console.print(Markdown(half_widths(text) if console.width < WIDE else text))
     else:
         console.file.write(text)
+
+
+WIDE = 120  # below this many columns, table intervals print as ± half-widths (one line per cell)
+_INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
+
+
+def half_widths(text: str) -> str:
+    """'+0.56 [-3.68, +4.79]' → '+0.56 ±4.24' (a number directly followed by its interval:
+    the table cells; "CI [lo, hi]" in the verdict sentences keeps its bounds)."""
+
+    def pm(m: re.Match) -> str:
+        digits = len(m.group(1).split(".")[1])
+        return f"{m.group(1)} ±{(float(m.group(3)) - float(m.group(2))) / 2:.{digits}f}"
+
+    return _INTERVAL.sub(pm, text)

@@ -92,7 +92,7 @@ def write_leaderboard(
         show_table(board, view, echo)
         written = written_files(board, diag, Path(out_dir))
         note = echo if view.get("format", "terminal") == "terminal" else _stderr
-        note(f"wrote {len(written)} files to {out_dir}/: {', '.join(p.name for p in written)}")
+        note(wrote_message(written, Path(out_dir)))
     return board
 
 
@@ -121,6 +121,18 @@ def written_files(board, diag, out_dir: Path) -> list[Path]:
     """Every file this build wrote (leaderboard and diagnostics), each once, that exists."""
     paths = {p.resolve(): p for p in [*board.files.values(), *diag.files.values()] if Path(p).is_file()}
     return sorted(paths.values(), key=lambda p: p.name)
+
+
+def wrote_message(written: list[Path], out_dir: Path) -> str:
+    """'wrote 17 files to DIR/', their count per suffix, and where to start reading (< 80 columns)."""
+    from collections import Counter
+
+    kinds = Counter(p.suffix or p.name for p in written)
+    by_kind = ", ".join(f"{n} {suffix}" for suffix, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (
+        f"wrote {len(written)} files to {out_dir}/\n  {by_kind}\n"
+        "read index.html (one offline page) or README.md; put leaderboard.tex in a paper"
+    )
 
 
 def _stderr(text: str) -> None:

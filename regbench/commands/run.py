@@ -77,8 +77,8 @@ def next_steps(suite_arg: str, suite_name: str, store: str) -> str:
     store_opt = "" if str(store) == DEFAULT_STORE else f" --store {store}"
     return (
         f"next: regbench leaderboard {suite_arg}{store_opt}\n"
-        f"      prints the ranked table and writes leaderboard/{suite_name}/ "
-        "(README.md, index.html, leaderboard.csv/.json/.tex, plots)"
+        f"      prints the ranked table and writes leaderboard/{suite_name}/\n"
+        "      (README.md, index.html, leaderboard.csv/.json/.tex, plots)"
     )
 
 
