@@ -47,12 +47,12 @@ def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[
     return rows
 
 
-def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], caption: str | None):
+def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], caption: str | None, part: str = ""):
     from rich import box
     from rich.table import Table
 
     table = Table(
-        title=f"regbench leaderboard: {lb.suite.get('name', '')}",
+        title=f"regbench leaderboard: {lb.suite.get('name', '')}{part}",
         caption=caption,
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -120,7 +120,8 @@ def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: 
     for k, part in enumerate(parts):
         sub = [[r[0], r[1], *(r[2 + i] for i in part)] for r in rows]
         caption = _caption(lb, "pm", False) if k == len(parts) - 1 else None
-        out.append(_table(lb, [columns[i] for i in part], sub, caption))
+        label = f" (columns, part {k + 1} of {len(parts)})"
+        out.append(_table(lb, [columns[i] for i in part], sub, caption, label))
     return out
 
 
