@@ -112,6 +112,8 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
         rf"Mean over seeds $\pm$ half the width of its {pct}\% interval; bold: best mean; underlined: interval "
         r"overlaps the best one's (a tie). $^\dagger$: fewer ok seeds. Selection on validation data only."
     )
+    if any(c.key == "cost_vs_erm" for c in cols):
+        legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."
     lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs}}", ""]
     lines += tex_table(lb.main, cols, f"{tex_escape(name)}: mean over benchmarks. {legend}", f"tab:regbench-{key}")
     bench_cols = [c for c in cols if not c.suite_only]
