@@ -3,6 +3,7 @@
 Public API (imported lazily so that ``import regbench`` and the CLI start fast)::
 
     from regbench import Regularizer, register_regularizer, load_suite, run_suite
+    from regbench import load_runs, get_benchmark  # results as a DataFrame, splits as tensors
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ _LAZY = {
     "register_regularizer": ("regbench.regularizers", "register_regularizer"),
     "load_suite": ("regbench.harness.plan", "load_suite"),
     "run_suite": ("regbench.api", "run_suite"),
+    "load_runs": ("regbench.api", "load_runs"),
+    "get_benchmark": ("regbench.api", "get_benchmark"),
 }
 
 __all__ = sorted(_LAZY)

@@ -48,11 +48,13 @@ def make_frames(
     with_mia: bool = True,
     with_reliability: bool = True,
     seed: int = 0,
+    with_cpu_time: bool = True,
 ):
     """Synthetic (runs, metrics, reliability, suite) frames.
 
     statuses: {(benchmark, regularizer, seed): "failed" | "diverged"} for runs that did not
-    finish; those runs get an error text and no split metrics.
+    finish; those runs get an error text and no split metrics. with_cpu_time=False gives
+    records like those made before CPU time was recorded (wall time only).
     """
     rng = np.random.default_rng(seed)
     regs = regularizers or default_regularizers(5)
@@ -122,6 +124,9 @@ def make_frames(
     rows(ok, "run", None, None, np.nan, "generalization_gap", train_acc - id_acc, None)
     secs = 10.0 * (1 + 0.2 * r_idx) * rng.lognormal(0, 0.05, keys.size)
     rows(ok | (status == "diverged"), "run", None, None, np.nan, "train_seconds", secs, None)
+    if with_cpu_time:  # CPU time: the wall time's work without the machine's other load
+        cpu = 1.8 * 10.0 * (1 + 0.2 * r_idx) * rng.lognormal(0, 0.01, keys.size)
+        rows(ok | (status == "diverged"), "run", None, None, np.nan, "train_cpu_seconds", cpu, None)
     if with_mia:
         rows(ok, "run", None, None, np.nan, "mia_auc", 0.5 + np.abs(rng.normal(0.03, 0.01, keys.size)), None)
     metrics = pd.concat(blocks, ignore_index=True)

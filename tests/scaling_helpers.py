@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 # per-run timing rows differ between any two executions; everything else must match exactly
-TIMING_METRICS = ("train_seconds", "eval_seconds", "samples_per_second", "peak_memory_mb")
+TIMING_METRICS = ("train_seconds", "train_cpu_seconds", "eval_seconds", "samples_per_second", "peak_memory_mb")
 
 
 def write_suite(tmp_path: Path, name: str = "tiny", seeds=(0,), epochs: int = 3, regularizers=None, **extra) -> Path:

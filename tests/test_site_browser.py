@@ -1,10 +1,13 @@
-"""index.html in a real headless Chromium: no console errors, headers sort, plots load.
+"""index.html in a real headless Chromium: no console errors, headers sort, plots load, the
+compact view fits a desktop (1400 × 900) and a phone (390 × 844) without sideways scrolling,
+column groups toggle, tabs switch, the search box filters; screenshots saved as page.png.
 
 Chromium comes from Debian (`apt-get install -y chromium`, done once per session under a file
 lock when it is missing); the page is driven over the DevTools protocol with
 `websocket-client`, since playwright cannot download its browsers here.
 """
 
+import base64
 import fcntl
 import json
 import shutil
@@ -142,7 +145,80 @@ def test_no_console_errors(page):
 
 def test_every_plot_image_loads(page):
     sizes = page.js("Array.from(document.images).map(i => i.complete ? i.naturalWidth : 0)")
-    assert len(sizes) == 5 and all(w > 0 for w in sizes)
+    assert len(sizes) == 6 and all(w > 0 for w in sizes)
+
+
+SIZES = {"desktop": (1400, 900, False), "phone": (390, 844, True)}
+
+
+def _viewport(page, size):
+    width, height, mobile = SIZES[size]
+    page.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile)
+    page.js("window.scrollTo(0, 0)")
+
+
+def _scrolls_sideways(page):
+    """Page or any visible table box wider than what it shows (1 px rounding allowed)."""
+    return page.js(
+        "(() => { const d = document.documentElement; if (d.scrollWidth > d.clientWidth + 1) return 'page';"
+        " for (const w of document.querySelectorAll('.wrap')) {"
+        "   if (w.offsetParent !== null && w.scrollWidth > w.clientWidth + 1) return w.querySelector('table').id; }"
+        " return null; })()"
+    )
+
+
+def _visible_headers(page, table="main"):
+    return page.js(
+        f"Array.from(document.querySelectorAll('#{table} th')).filter(h => h.offsetParent !== null)"
+        ".map(h => h.textContent)"
+    )
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_compact_view_fits_without_sideways_scroll(page, size, tmp_path_factory):
+    _viewport(page, size)
+    assert _visible_headers(page) == ["#", "Regularizer", "ID acc", "OOD acc", "ECE OOD", "Cost vs erm"]
+    assert _scrolls_sideways(page) is None
+    shot = page.call("Page.captureScreenshot", format="png")["data"]
+    out = tmp_path_factory.getbasetemp() / f"page-{size}.png"
+    out.write_bytes(base64.b64decode(shot))
+    assert out.stat().st_size > 10_000 and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_column_groups_toggle_and_headers_explain_themselves(page):
+    _viewport(page, "desktop")
+    titles = page.js("Array.from(document.querySelectorAll('#main th')).map(h => h.title)")
+    assert all(titles) and any("calibration error" in t for t in titles)
+    compact = _visible_headers(page)
+    page.click("input.group[value=statistics]")
+    shown = _visible_headers(page)
+    assert {"Mean rank", "IQM", "P(>erm)", "Seeds", "Failed", "Diverged"} <= set(shown) - set(compact)
+    assert "ECE ID" not in shown  # other groups stay hidden
+    page.click("input.group[value=calibration]")
+    assert "ECE ID" in _visible_headers(page)
+    for group in ("statistics", "calibration"):
+        page.click(f"input.group[value={group}]")
+    assert _visible_headers(page) == compact
+
+
+def test_benchmark_tabs_and_search(page):
+    _viewport(page, "desktop")
+    page.click("button.tab[data-tab=bench-1]")
+    assert page.js("document.getElementById('panel-main').hidden") is True
+    assert page.js("document.getElementById('panel-bench-1').hidden") is False
+    assert _visible_headers(page, "bench-1")[:3] == ["#", "Regularizer", "ID acc"]
+    page.click("button.tab[data-tab=main]")
+    assert page.js("document.getElementById('panel-main').hidden") is False
+    page.click("#search")
+    page.call("Input.insertText", text="mix")
+    names = page.js(
+        "Array.from(document.querySelectorAll('#main tbody tr')).filter(r => !r.hidden)"
+        ".map(r => r.cells[1].textContent)"
+    )
+    assert names and all("mix" in n for n in names)
+    page.js("(() => { const s = document.getElementById('search'); s.value = '';"
+            " s.dispatchEvent(new Event('input')); })()")  # fmt: skip
+    assert page.js("document.querySelectorAll('#main tbody tr:not([hidden])').length") == 5
 
 
 def _column(page, index):
@@ -163,5 +239,7 @@ def test_clicking_a_header_resorts_rows(page):
     desc = [float(v.split()[0]) for v in _column(page, ood)]
     assert desc == sorted(asc, reverse=True)
     failed = headers.index("Failed")
+    page.click("input.group[value=statistics]")  # Failed is in the statistics group
     page.click(f"#main th:nth-child({failed + 1})")
     assert _column(page, failed)[-1] == "1"
+    page.click("input.group[value=statistics]")

@@ -8,6 +8,7 @@ hold — baseline runs are reused by run key — marks the new runs as a submiss
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,9 @@ def compare(
     name: str | None = None,
     out_dir: str | Path | None = None,
     **run_args: Any,
-) -> tuple[int, str]:
-    """Run the comparison; return (exit code, markdown report). Exit 1 when the new
-    regularizer has no finished run (its errors are in the report), else 0."""
+) -> tuple[int, str, Path]:
+    """Run the comparison; return (exit code, markdown report, the file it was written to).
+    Exit 1 when the new regularizer has no finished run (its errors are in the report), else 0."""
     # imported here: they import torch and pandas, which `regbench --help` should not wait for
     from regbench.harness.compare_plan import plan_compare
     from regbench.harness.run_plan import run_plan
@@ -66,10 +67,11 @@ def compare(
     text = render(sections, name, suite_spec.primary_metric, header)
     out = Path(out_dir) if out_dir else Path("leaderboard") / suite_spec.name
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"compare-{name}.md").write_text(text)
+    report = out / f"compare-{name}.md"
+    report.write_text(text)
     counts["reused_baseline"] = reused_base
     ok_new = sum(1 for r in records if r["regularizer"] == name and r["status"] == "ok")
-    return (0 if ok_new else 1), text
+    return (0 if ok_new else 1), text, report
 
 
 def add_parser(sub) -> None:
@@ -92,7 +94,7 @@ def run(args) -> int:
 
     params = parse_params(args.param, args.params_yaml)
     out = Path(args.out) if args.out else None
-    code, text = compare(
+    code, text, report = compare(
         args.spec,
         args.suite,
         params,
@@ -103,7 +105,38 @@ def run(args) -> int:
         device=args.device,
         progress=not args.no_progress and sys.stderr.isatty(),
     )
-    print(text, end="")
+    show_report(text)
+    print(f"wrote {report}")
     if not args.no_leaderboard:
-        write_leaderboard(args.suite, args.store, out or Path("leaderboard") / Path(args.suite).stem, show=False)
+        board_dir = out or Path("leaderboard") / Path(args.suite).stem
+        write_leaderboard(args.suite, args.store, board_dir, show=False)
+        print(f"rebuilt the leaderboard in {board_dir}/ (the new regularizer is marked *)")
     return code
+
+
+def show_report(text: str, console=None) -> None:
+    """The report rendered by rich in a terminal (headings, bold, tables); the Markdown
+    itself when stdout is a pipe or file, so it can be saved or grepped as it is."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = console or Console()
+    if console.is_terminal:
+        console.print(Markdown(half_widths(text) if console.width < WIDE else text))
+    else:
+        console.file.write(text)
+
+
+WIDE = 120  # below this many columns, table intervals print as ± half-widths (one line per cell)
+_INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
+
+
+def half_widths(text: str) -> str:
+    """'+0.56 [-3.68, +4.79]' → '+0.56 ±4.24' (a number directly followed by its interval:
+    the table cells; "CI [lo, hi]" in the verdict sentences keeps its bounds)."""
+
+    def pm(m: re.Match) -> str:
+        digits = len(m.group(1).split(".")[1])
+        return f"{m.group(1)} ±{(float(m.group(3)) - float(m.group(2))) / 2:.{digits}f}"
+
+    return _INTERVAL.sub(pm, text)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regbench.commands.options import add_store, out_dir
+from regbench.commands.options import add_store, names, out_dir
 from regbench.config import read_suite_file, suite_path
 from regbench.store import Store
 
@@ -33,10 +33,22 @@ def suite_meta(suite_name_or_path: str) -> dict:
 
 
 def write_leaderboard(
-    suite: str, store_path: str, out_dir: Path, show: bool = True, plots: bool = True, reps: int = 1000, echo=print
+    suite: str,
+    store_path: str,
+    out_dir: Path,
+    show: bool = True,
+    plots: bool = True,
+    reps: int = 1000,
+    echo=print,
+    view: dict | None = None,
 ):
-    """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table."""
-    from regbench.report import build_leaderboard, render_terminal
+    """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table.
+
+    view: how to print it — ``columns`` (names), ``full`` (bool), ``format``
+    (terminal | markdown | csv) and ``tex_columns`` (names); defaults: the compact view.
+    """
+    view = view or {}
+    from regbench.report import build_leaderboard
 
     meta = suite_meta(suite)
     store = Store(store_path)
@@ -54,13 +66,21 @@ def write_leaderboard(
         raise ConfigError(f"no runs of suite '{meta['name']}' in {store_path}; run `regbench run {suite}` first")
     diag = diagnostics(store, runs, metrics, meta["name"], Path(out_dir), plots)
     titles = {
-        "bias_variance.png": "Bias and variance per regularizer",
-        "learning_curves.png": "Learning curves per benchmark",
-        "error_vs_width.png": "Test error vs width (double descent)",
+        "bias_variance.png": "Bias and variance: is the error bias or seed-to-seed variance?",
+        "learning_curves.png": "Learning curves: does a regularizer over- or underfit?",
+        "error_vs_width.png": "Test error vs width: does a regularizer flatten double descent?",
     }
     extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
     board = build_leaderboard(
-        runs, metrics, reliability, meta, Path(out_dir), reps=reps, plots=plots, extra_plots=extra
+        runs,
+        metrics,
+        reliability,
+        meta,
+        Path(out_dir),
+        reps=reps,
+        plots=plots,
+        extra_plots=extra,
+        tex_columns=view.get("tex_columns"),
     )
     append_section(
         Path(out_dir) / "README.md",
@@ -69,9 +89,56 @@ def write_leaderboard(
     )
     append_selection(Path(out_dir))
     if show:
-        render_terminal(board)
-        echo(f"wrote {len(board.files)} files to {out_dir}/ (README.md, leaderboard.csv/.json/.tex, index.html, plots)")
+        show_table(board, view, echo)
+        written = written_files(board, diag, Path(out_dir))
+        note = echo if view.get("format", "terminal") == "terminal" else _stderr
+        note(wrote_message(written, Path(out_dir)))
     return board
+
+
+def show_table(board, view: dict, echo=print) -> None:
+    """The main table: rich in a terminal, or markdown / csv text for a pipe."""
+    from regbench.report.views import choose_columns
+
+    columns = choose_columns(board, view.get("columns"), bool(view.get("full")))
+    fmt = view.get("format", "terminal")
+    if fmt == "terminal":
+        from rich.console import Console
+
+        from regbench.report import render_terminal
+
+        console = Console()
+        if not console.is_terminal:  # captured (make, CI logs): a wide log line beats split tables
+            console = Console(width=160)
+        render_terminal(board, console, columns)
+    else:
+        from regbench.report.terminal import format_text
+
+        echo(format_text(board, columns, fmt), end="")
+
+
+def written_files(board, diag, out_dir: Path) -> list[Path]:
+    """Every file this build wrote (leaderboard and diagnostics), each once, that exists."""
+    paths = {p.resolve(): p for p in [*board.files.values(), *diag.files.values()] if Path(p).is_file()}
+    return sorted(paths.values(), key=lambda p: p.name)
+
+
+def wrote_message(written: list[Path], out_dir: Path) -> str:
+    """'wrote 17 files to DIR/', their count per suffix, and where to start reading (< 80 columns)."""
+    from collections import Counter
+
+    kinds = Counter(p.suffix or p.name for p in written)
+    by_kind = ", ".join(f"{n} {suffix}" for suffix, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+    return (
+        f"wrote {len(written)} files to {out_dir}/\n  {by_kind}\n"
+        "read index.html (one offline page) or README.md; put leaderboard.tex in a paper"
+    )
+
+
+def _stderr(text: str) -> None:
+    import sys
+
+    print(text, file=sys.stderr)
 
 
 def diagnostics(store: Store, runs, metrics, suite: str, out_dir: Path, plots: bool):
@@ -114,9 +181,25 @@ def add_parser(sub) -> None:
     lb.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
     lb.add_argument("--reps", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     lb.add_argument("--no-plots", action="store_true", help="tables and page only (faster)")
+    lb.add_argument("--full", action="store_true", help="print every column, not the compact set")
+    lb.add_argument("--columns", type=names, help="print these columns (keys such as ood_accuracy,ece_ood)")
+    lb.add_argument(
+        "--format",
+        choices=["terminal", "markdown", "csv"],
+        default="terminal",
+        help="how to print the main table: terminal (rich), or markdown / csv for pipes",
+    )
+    lb.add_argument("--tex-columns", type=names, help="columns of leaderboard.tex (default: the compact set)")
     add_store(lb)
 
 
 def run(args) -> int:
-    write_leaderboard(args.suite, args.store, out_dir(args, args.suite), plots=not args.no_plots, reps=args.reps)
+    from regbench.report.views import check_names
+
+    check_names(args.columns)
+    check_names(args.tex_columns)
+    view = {"columns": args.columns, "full": args.full, "format": args.format, "tex_columns": args.tex_columns}
+    write_leaderboard(
+        args.suite, args.store, out_dir(args, args.suite), plots=not args.no_plots, reps=args.reps, view=view
+    )
     return 0

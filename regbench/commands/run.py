@@ -66,7 +66,20 @@ def run(args) -> int:
             f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
             f"{counts['failed']} failed, {counts['diverged']} diverged"
         )
+    print(next_steps(args.suite, plan.suite.name, args.store))
     return 0
+
+
+def next_steps(suite_arg: str, suite_name: str, store: str) -> str:
+    """What to run next: the leaderboard of these runs, and where it will be written."""
+    from regbench.store import DEFAULT_STORE
+
+    store_opt = "" if str(store) == DEFAULT_STORE else f" --store {store}"
+    return (
+        f"next: regbench leaderboard {suite_arg}{store_opt}\n"
+        f"      prints the ranked table and writes leaderboard/{suite_name}/\n"
+        "      (README.md, index.html, leaderboard.csv/.json/.tex, plots)"
+    )
 
 
 def run_sweep_command(args, plan, store, progress: bool) -> int:

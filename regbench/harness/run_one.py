@@ -143,6 +143,9 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
     timings = {
         "train_seconds": result.train_seconds,
+        # process CPU time (all threads) of the training epochs: unlike wall time it barely moves
+        # when other jobs share the machine, so "cost vs erm" compares work, not load
+        "train_cpu_seconds": result.train_cpu_seconds,
         "eval_seconds": ev.seconds,
         "samples_per_second": result.samples_seen / max(result.train_seconds, 1e-9),
         "peak_memory_mb": peak_memory_mb(dev),

@@ -15,7 +15,6 @@ import pandas as pd
 from regbench.report.aggregate import Leaderboard, aggregate, paired_comparison, run_table
 from regbench.report.stats import DEFAULT_LEVEL, DEFAULT_REPS, paired_difference
 
-TERMINAL_HEADERS = ("ID acc", "OOD acc", "OOD drop", "ECE OOD", "Cost vs erm", "P(>erm)", "Seeds", "Failed", "Diverged")
 __all__ = ["Leaderboard", "build_leaderboard", "render_terminal", "paired_comparison", "paired_difference", "run_table"]
 
 
@@ -29,15 +28,17 @@ def build_leaderboard(
     level: float = DEFAULT_LEVEL,
     plots: bool = True,
     extra_plots: dict[str, Path] | None = None,
+    tex_columns: list[str] | None = None,
 ) -> Leaderboard:
     """Aggregate the records and write every leaderboard file into ``out_dir``.
 
     runs: one row per run; metrics: tidy rows (run_key, split, family, shift, severity,
     metric, value, n); reliability: 15-bin reliability rows. ``extra_plots`` (title → PNG
-    already written, e.g. the diagnostics' bias/variance bars) join the page and README.
+    already written, e.g. the diagnostics' bias/variance bars) join the page and README;
+    ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set).
     Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
-    from regbench.report import site, tables
+    from regbench.report import site, tables, tex
 
     if runs.empty:
         raise ValueError(f"no runs recorded for suite '{suite.get('name', '')}': nothing to put on a leaderboard")
@@ -61,33 +62,14 @@ def build_leaderboard(
     tables.write_markdown(lb, files["README.md"], made)
     tables.write_csv(lb, files["leaderboard.csv"])
     tables.write_json(lb, files["leaderboard.json"])
-    tables.write_tex(lb, files["leaderboard.tex"])
+    tex.write_tex(lb, files["leaderboard.tex"], tex_columns)
     site.write_site(lb, files["index.html"], made)
     lb.files = files | {p.name: p for p in made.values()}
     return lb
 
 
-def render_terminal(leaderboard: Leaderboard, console=None) -> None:
-    """Print the main table with rich (to ``console``, default a new rich Console)."""
-    from rich.console import Console
-    from rich.table import Table
+def render_terminal(leaderboard: Leaderboard, console=None, columns=None) -> None:
+    """Print the main table with rich: the compact columns unless ``columns`` are given."""
+    from regbench.report.terminal import render_terminal as render
 
-    from regbench.report import tables
-
-    header, rows = tables.display_rows(leaderboard, leaderboard.main, "suite")
-    # The terminal gets the headline columns; README.md / index.html have all of them.
-    keep = [i for i, h in enumerate(header) if h in TERMINAL_HEADERS or i < 3 or h == leaderboard.primary.label]
-    header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
-    table = Table(
-        title=f"regbench leaderboard: {leaderboard.suite.get('name', '')}",
-        caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; selection on validation only",
-    )
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i in (1, 2) else "right", overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or captured (make, CI logs): don't wrap at 80 columns
-            console = Console(width=200)
-    console.print(table)
+    render(leaderboard, console, columns)

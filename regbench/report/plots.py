@@ -1,8 +1,10 @@
-"""Leaderboard plots (PNG, matplotlib Agg + seaborn styles), each skipped with a note when it
-has no data.
+"""Leaderboard plots (PNG), one question each, stated in the figure's title; each is skipped
+with a note when it has no data.
 
-Figures are built with ``matplotlib.figure.Figure`` directly (no pyplot), so no global
-backend or figure state is touched, and seaborn styles are applied as context managers.
+Every plot builds a ``matplotlib.figure.Figure`` under the one theme of
+:mod:`regbench.report.theme`: regularizers coloured by kind, erm black, direct labels for
+the top three and erm, legends outside the axes. ``figures`` returns them unsaved (tests
+inspect legends); ``plot_all`` writes them.
 """
 
 from __future__ import annotations
@@ -12,34 +14,28 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.report import theme
 from regbench.report.aggregate import BASELINE, Leaderboard
 
-DPI = 100  # pixels per inch; keeps the embedded page small
 EPS = 1e-4  # probit axes clip 0 % and 100 %
 MAX_POINTS = 2000  # runs drawn per benchmark panel; beyond that an even subsample (drawing cost)
+TOP = 3  # regularizers labelled directly besides erm
 
 
-def _figure(w: float, h: float, ncols: int = 1, nrows: int = 1):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(w, h), dpi=DPI, layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, axes
+def _kinds(lb: Leaderboard) -> dict[str, str]:
+    return {r: (k or "none") for r, k in zip(lb.main["regularizer"], lb.main["kind"])}
 
 
-def _palette(names: list[str]) -> dict[str, tuple]:
-    import seaborn as sns
-
-    return dict(zip(names, sns.color_palette("husl", len(names))))
-
-
-def _save(fig, path: Path) -> Path:
-    fig.savefig(path, format="png", metadata={"Software": None})
-    return path
+def _style(lb: Leaderboard):
+    """(colour per regularizer, the ranked names worth a direct label)."""
+    ranked = list(lb.main["regularizer"])
+    return theme.regularizer_colors(_kinds(lb)), theme.highlighted(ranked, BASELINE, TOP)
 
 
-def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
+@theme.themed
+def id_vs_ood(lb: Leaderboard):
     """Per benchmark: every ok run (grey), each regularizer's mean, and the probit-linear fit."""
+    from matplotlib.lines import Line2D
     from scipy.special import ndtr, ndtri
 
     t = lb.runs_table
@@ -48,10 +44,10 @@ def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
     benches = [b for b in lb.per_benchmark["benchmark"].drop_duplicates() if b in present]
     if not benches:
         return None
-    ncols = min(4, len(benches))
+    ncols = min(3, len(benches))
     nrows = -(-len(benches) // ncols)
-    fig, axes = _figure(3.2 * ncols + 2.2, 2.9 * nrows, ncols, nrows)
-    colors = _palette(list(lb.main["regularizer"]))
+    fig, axes = theme.figure(3.4 * ncols + 1.6, 3.0 * nrows + 0.5, ncols, nrows)
+    colors, labelled = _style(lb)
     probit = lambda a: ndtri(np.clip(a, EPS, 1 - EPS))  # noqa: E731
     for ax in axes.ravel()[len(benches) :]:
         ax.set_visible(False)
@@ -59,67 +55,121 @@ def id_vs_ood(lb: Leaderboard, path: Path) -> Path | None:
         g = t[t["benchmark"] == bench]
         x, y = probit(g["id_accuracy"].to_numpy()), probit(g["ood_accuracy"].to_numpy())
         step = max(1, -(-len(x) // MAX_POINTS))
-        ax.plot(x[::step], y[::step], ls="", marker=".", ms=2, color="0.7", rasterized=True)
+        ax.plot(x[::step], y[::step], ls="", marker=".", ms=2, color="0.75", rasterized=True)
         cells = lb.per_benchmark[lb.per_benchmark["benchmark"] == bench]
+        cells = cells[np.isfinite(cells["id_accuracy"]) & np.isfinite(cells["ood_accuracy"])]
+        points = {}
         for rec in cells.to_dict("records"):
-            if np.isfinite(rec["id_accuracy"]) and np.isfinite(rec["ood_accuracy"]):
-                ax.scatter(
-                    probit(rec["id_accuracy"]),
-                    probit(rec["ood_accuracy"]),
-                    s=30,
-                    color=colors[rec["regularizer"]],
-                    edgecolors="black",
-                    linewidths=0.4,
-                    zorder=3,
-                    label=rec["regularizer"],
-                )
+            big = rec["regularizer"] in labelled
+            ax.scatter(
+                probit(rec["id_accuracy"]),
+                probit(rec["ood_accuracy"]),
+                s=34 if big else 18,
+                color=colors.get(rec["regularizer"], "0.5"),
+                edgecolors="white",
+                linewidths=0.5,
+                zorder=4 if big else 3,
+            )
+            if big:
+                points[rec["regularizer"]] = (probit(rec["id_accuracy"]), probit(rec["ood_accuracy"]))
         fit = lb.fits.get(bench)
         if fit:
             xs = np.linspace(x.min(), x.max(), 20)
-            ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color="black", lw=1, label="probit fit (all runs)")
+            ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color="0.3", lw=1, ls="--")
         for axis, vals in ((ax.xaxis, x), (ax.yaxis, y)):
             ticks = np.linspace(vals.min(), vals.max(), 4) if np.ptp(vals) > 0 else vals[:1]
             axis.set_ticks(ticks, labels=[f"{100 * v:.1f}" for v in ndtr(ticks)])
-        ax.set_title(bench, fontsize=9)
-        ax.set_xlabel("ID accuracy (%, probit scale)", fontsize=8)
-        ax.set_ylabel("OOD accuracy (%, probit scale)", fontsize=8)
-        ax.tick_params(labelsize=7)
-    handles, labels = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(
-        handles, labels, loc="outside right upper", fontsize=7, title="effective robustness = distance above line"
-    )
-    return _save(fig, path)
+        theme.label_points(ax, points, colors)
+        ax.set_title(bench)
+        ax.set_xlabel("ID accuracy (%, probit scale)")
+        ax.set_ylabel("OOD accuracy (%, probit scale)")
+    extra = [
+        (Line2D([], [], color="0.3", ls="--"), "probit fit over all runs"),
+        (Line2D([], [], color="0.75", marker=".", ls=""), "one run"),
+    ]
+    theme.kind_legend(fig, _kinds(lb).values(), extra)
+    theme.question(fig, "Which regularizers are more robust than their ID accuracy predicts? (above the line = yes)")
+    return fig
 
 
-def ece_vs_severity(lb: Leaderboard, metrics: pd.DataFrame, path: Path) -> Path | None:
-    """Mean ECE over covariate OOD splits at each corruption severity, one line per regularizer."""
+def _severity_rows(lb: Leaderboard, metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Covariate OOD rows of ``metric`` with a severity, for ok runs, labelled by regularizer."""
     t = lb.runs_table
     ok_reg = t[t["status"] == "ok"].set_index("run_key")["regularizer"]
-    m = metrics[(metrics["metric"] == "ece") & (metrics["family"] == "covariate") & metrics["severity"].notna()]
+    m = metrics[(metrics["metric"] == metric) & (metrics["family"] == "covariate") & metrics["severity"].notna()]
     m = m[m["run_key"].isin(ok_reg.index)]
+    return m.assign(regularizer=m["run_key"].map(ok_reg)).sort_values(["run_key", "split"], kind="stable")
+
+
+def _severity_panel(ax, curve: pd.Series, lb: Leaderboard, scale: float = 100.0) -> None:
+    """One line per regularizer over severity; erm a thick black reference, the top few labelled."""
+    colors, labelled = _style(lb)
+    ends = {}
+    regs = [r for r in lb.main["regularizer"] if r in curve.index.get_level_values(0)]
+    for reg in regs[::-1]:  # best ranked drawn last, on top
+        c = curve.loc[reg]
+        base, big = reg == BASELINE, reg in labelled
+        ax.plot(
+            c.index,
+            scale * c.to_numpy(),
+            marker="o" if big else None,
+            ms=3,
+            color=colors.get(reg, "0.5"),
+            lw=2.2 if base else (1.4 if big else 0.8),
+            ls="--" if base else "-",
+            alpha=1.0 if big else 0.45,
+            zorder=5 if base else (4 if big else 2),
+        )
+        if big:
+            ends[reg] = (float(c.index[-1]), float(scale * c.iloc[-1]))
+    theme.whole_number_ticks(ax.xaxis, curve.index.get_level_values(1))
+    theme.label_ends(ax, ends, colors)
+
+
+@theme.themed
+def accuracy_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
+    """A panel per corruption: accuracy against severity per regularizer, erm as the reference."""
+    m = _severity_rows(lb, metrics, "accuracy")
     if m.empty:
         return None
-    m = m.assign(regularizer=m["run_key"].map(ok_reg)).sort_values(["run_key", "split"], kind="stable")
+    shifts = sorted(m["shift"].dropna().unique())
+    ncols = min(3, len(shifts))
+    nrows = -(-len(shifts) // ncols)
+    fig, axes = theme.figure(3.3 * ncols + 1.8, 2.7 * nrows + 0.5, ncols, nrows, sharey=True)
+    for ax in axes.ravel()[len(shifts) :]:
+        ax.set_visible(False)
+    for ax, shift in zip(axes.ravel(), shifts):
+        curve = m[m["shift"] == shift].groupby(["regularizer", "severity"], sort=True)["value"].mean()
+        _severity_panel(ax, curve, lb)
+        ax.set_title(str(shift))
+        ax.set_xlabel("severity")
+        ax.set_ylabel("OOD accuracy (%)")
+    from matplotlib.lines import Line2D
+
+    ref = [(Line2D([], [], color=theme.BASELINE_COLOR, lw=2.2, ls="--"), f"{BASELINE} (reference)")]
+    theme.kind_legend(fig, _kinds(lb).values(), ref)
+    theme.question(fig, "How fast does accuracy fall with corruption severity, compared with erm? (mean over seeds)")
+    return fig
+
+
+@theme.themed
+def ece_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
+    """Mean ECE over covariate OOD splits at each corruption severity, one line per regularizer."""
+    m = _severity_rows(lb, metrics, "ece")
+    if m.empty:
+        return None
     curve = m.groupby(["regularizer", "severity"], sort=True)["value"].mean()
-    fig, axes = _figure(7.5, 4.2)
+    fig, axes = theme.figure(7.5, 4.2)
     ax = axes[0, 0]
-    colors = _palette(list(lb.main["regularizer"]))
-    for reg in lb.main["regularizer"]:
-        if reg in curve.index.get_level_values(0):
-            c = curve.loc[reg]
-            ax.plot(
-                c.index,
-                100 * c.to_numpy(),
-                marker="o",
-                ms=3,
-                color=colors[reg],
-                label=reg,
-                lw=2.2 if reg == BASELINE else 1.0,
-            )
+    _severity_panel(ax, curve, lb)
     ax.set_xlabel("corruption severity")
-    ax.set_ylabel("ECE (%), mean over covariate shifts and seeds")
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    return _save(fig, path)
+    ax.set_ylabel("ECE (%), mean over corruptions and seeds")
+    from matplotlib.lines import Line2D
+
+    ref = [(Line2D([], [], color=theme.BASELINE_COLOR, lw=2.2, ls="--"), f"{BASELINE} (reference)")]
+    theme.kind_legend(fig, _kinds(lb).values(), ref)
+    theme.question(fig, "Does calibration hold up as corruptions get stronger? (lower = better calibrated)")
+    return fig
 
 
 def _best_other(lb: Leaderboard) -> str | None:
@@ -127,8 +177,10 @@ def _best_other(lb: Leaderboard) -> str | None:
     return others[0] if others else None
 
 
-def reliability_diagrams(lb: Leaderboard, reliability: pd.DataFrame, path: Path) -> Path | None:
-    """Reliability diagrams on test_id and the pooled OOD splits for erm and the best other."""
+@theme.themed
+def reliability_diagrams(lb: Leaderboard, reliability: pd.DataFrame):
+    """Reliability diagrams on test_id and the pooled OOD splits for erm and the best other,
+    each over a histogram of how many predictions fall in each confidence bin."""
     regs = [r for r in (BASELINE, _best_other(lb)) if r is not None and r in set(lb.main["regularizer"])]
     t = lb.runs_table
     key_reg = t[(t["status"] == "ok") & t["regularizer"].isin(regs)].set_index("run_key")["regularizer"]
@@ -143,45 +195,70 @@ def reliability_diagrams(lb: Leaderboard, reliability: pd.DataFrame, path: Path)
     rel = rel[rel["where"] != ""].sort_values(["run_key", "split", "bin"], kind="stable")
     rel = rel.assign(wc=rel["confidence"] * rel["count"], wa=rel["accuracy"] * rel["count"])
     agg = rel.groupby(["where", "regularizer", "bin"], sort=True)[["wc", "wa", "count"]].sum()
-    fig, axes = _figure(9, 4, ncols=2)
-    colors = {BASELINE: "tab:gray"} | {r: "tab:blue" for r in regs if r != BASELINE}
-    for ax, where in zip(axes[0], ("ID (test_id)", "OOD (all)")):
-        ax.plot([0, 1], [0, 1], ls="--", color="black", lw=0.8, label="perfect calibration")
-        for reg in regs:
+    fig, axes = theme.figure(9, 4.6, ncols=2, nrows=2, sharex=True, height_ratios=[3, 1])
+    colors = {BASELINE: theme.BASELINE_COLOR} | {r: "tab:blue" for r in regs if r != BASELINE}
+    n_bins = int(rel["bin"].max()) + 1
+    for j, where in enumerate(("ID (test_id)", "OOD (all)")):
+        ax, hist = axes[0, j], axes[1, j]
+        ax.plot([0, 1], [0, 1], ls=":", color="0.4", lw=0.8)
+        for k, reg in enumerate(regs):
             if (where, reg) in agg.index.droplevel(2):
                 a = agg.loc[(where, reg)]
-                ax.plot(a["wc"] / a["count"], a["wa"] / a["count"], marker="o", ms=3, color=colors[reg], label=reg)
+                conf = a["wc"] / a["count"]
+                ax.plot(conf, a["wa"] / a["count"], marker="o", ms=3, color=colors[reg])
+                width = 1 / n_bins / len(regs)
+                centers = (a.index.to_numpy() + 0.5) / n_bins
+                hist.bar(centers + (k - (len(regs) - 1) / 2) * width, a["count"], width, color=colors[reg], alpha=0.6)
         ax.set_title(where)
-        ax.set_xlabel("confidence")
         ax.set_ylabel("accuracy")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
-        ax.legend(fontsize=8, loc="upper left")
-    return _save(fig, path)
+        hist.set_xlabel("confidence")
+        hist.set_ylabel("predictions")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colors[r], marker="o", ms=3) for r in regs]
+    handles.append(Line2D([], [], color="0.4", ls=":"))
+    fig.legend(handles, [*regs, "perfect calibration"], loc="outside right upper", fontsize=7)
+    theme.question(fig, "Is confidence a probability? (on the diagonal = calibrated; bars: predictions per bin)")
+    return fig
 
 
-def _interval_plot(lb: Leaderboard, key: str, xlabel: str, path: Path) -> Path | None:
+def _interval_plot(lb: Leaderboard, key: str, xlabel: str, title: str):
     d = lb.main[np.isfinite(lb.main[key])]
     if d.empty:
         return None
-    fig, axes = _figure(7, 0.9 + 0.28 * len(d))
+    fig, axes = theme.figure(7, 1.1 + 0.26 * len(d))
     ax = axes[0, 0]
+    colors, _ = _style(lb)
     y = np.arange(len(d))[::-1]
     mean, lo, hi = (100 * d[k].to_numpy() for k in (key, key + "_lo", key + "_hi"))
     err = np.vstack([mean - np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean) - mean])
-    ax.errorbar(mean, y, xerr=err, fmt="o", color="tab:blue", ecolor="0.4", capsize=2)
+    ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.5", capsize=2, lw=0.8)
+    ax.scatter(mean, y, color=[colors.get(r, "0.5") for r in d["regularizer"]], s=22, zorder=3)
     ax.set_yticks(y, labels=list(d["regularizer"]))
     ax.set_xlabel(xlabel)
-    return _save(fig, path)
+    theme.kind_legend(fig, _kinds(lb).values())
+    theme.question(fig, title)
+    return fig
 
 
-def generalization_gap(lb: Leaderboard, path: Path) -> Path | None:
+@theme.themed
+def generalization_gap(lb: Leaderboard):
     """Train - test_id accuracy per regularizer with its interval (leaderboard order)."""
-    return _interval_plot(lb, "gen_gap", "generalization gap (points), mean over benchmarks, 95% CI", path)
+    return _interval_plot(
+        lb,
+        "gen_gap",
+        "train − test_id accuracy (points), mean over benchmarks, 95% CI",
+        "Which regularizers close the gap between train and test accuracy?",
+    )
 
 
-def cost_vs_gain(lb: Leaderboard, path: Path) -> Path | None:
-    """Train cost relative to erm against OOD accuracy gain over erm; the Pareto front joined."""
+@theme.themed
+def cost_vs_gain(lb: Leaderboard):
+    """CPU cost relative to erm against OOD accuracy gain over erm; the Pareto front joined."""
+    from matplotlib.lines import Line2D
+
     m = lb.main
     if BASELINE not in set(m["regularizer"]):
         return None
@@ -192,42 +269,59 @@ def cost_vs_gain(lb: Leaderboard, path: Path) -> Path | None:
         return None
     d = d.sort_values(["cost_vs_erm", "gain", "regularizer"], ascending=[True, False, True], kind="stable")
     front = d[d["gain"] >= d["gain"].cummax()]  # nothing cheaper gains more
-    fig, axes = _figure(7, 4.5)
+    fig, axes = theme.figure(7.5, 4.5)
     ax = axes[0, 0]
-    ax.scatter(d["cost_vs_erm"], d["gain"], color="tab:blue", s=20, zorder=3)
-    ax.step(front["cost_vs_erm"], front["gain"], where="post", color="tab:red", lw=1, label="Pareto front")
-    for rec in d.to_dict("records"):
-        ax.annotate(
-            rec["regularizer"], (rec["cost_vs_erm"], rec["gain"]), fontsize=7, xytext=(3, 3), textcoords="offset points"
-        )
+    colors, labelled = _style(lb)
+    ax.scatter(d["cost_vs_erm"], d["gain"], color=[colors.get(r, "0.5") for r in d["regularizer"]], s=24, zorder=3)
+    ax.step(front["cost_vs_erm"], front["gain"], where="post", color="tab:red", lw=1)
+    show = set(labelled) | set(front["regularizer"])
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_xscale("log")
-    ax.set_xlabel("train time relative to erm (log scale)")
+    ax.axvline(1, color="black", lw=0.6)
+    theme.ratio_axis(ax)
+    points = {r["regularizer"]: (r["cost_vs_erm"], r["gain"]) for r in d.to_dict("records") if r["regularizer"] in show}
+    theme.label_points(ax, points, colors)
+    ax.set_xlabel("train CPU time relative to erm (log scale)")
     ax.set_ylabel("OOD accuracy gain over erm (points)")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+    theme.kind_legend(fig, _kinds(lb).values(), [(Line2D([], [], color="tab:red"), "Pareto front")])
+    theme.question(fig, "What does each regularizer's OOD gain cost? (up and left is better)")
+    return fig
+
+
+# file name → (title on the page and README, the plot); the title is the question it answers
+PLOTS = {
+    "id_vs_ood.png": ("ID vs OOD accuracy: who is more robust than its ID accuracy predicts?", "id_vs_ood"),
+    "accuracy_vs_severity.png": ("Accuracy vs corruption severity, erm as reference", "accuracy_vs_severity"),
+    "ece_vs_severity.png": ("ECE vs corruption severity: does calibration hold up?", "ece_vs_severity"),
+    "reliability.png": ("Reliability diagrams with bin counts", "reliability_diagrams"),
+    "generalization_gap.png": ("Generalization gap: who closes the train-test gap?", "generalization_gap"),
+    "cost_vs_gain.png": ("CPU cost vs OOD gain over erm", "cost_vs_gain"),
+}
+
+
+def figures(lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame) -> dict[str, object]:
+    """file name → Figure (or None when the records have no data for it)."""
+    makers = {
+        "id_vs_ood": lambda: id_vs_ood(lb),
+        "accuracy_vs_severity": lambda: accuracy_vs_severity(lb, metrics),
+        "ece_vs_severity": lambda: ece_vs_severity(lb, metrics),
+        "reliability_diagrams": lambda: reliability_diagrams(lb, reliability),
+        "generalization_gap": lambda: generalization_gap(lb),
+        "cost_vs_gain": lambda: cost_vs_gain(lb),
+    }
+    return {name: makers[maker]() for name, (_, maker) in PLOTS.items()}
 
 
 def plot_all(
     lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame, out_dir: Path
 ) -> tuple[dict[str, Path], list[str]]:
     """Write every plot into out_dir; returns {title: path} and notes for skipped plots."""
-    import seaborn as sns
-
-    makers = {
-        "ID vs OOD accuracy (effective robustness)": (lambda p: id_vs_ood(lb, p), "id_vs_ood.png"),
-        "ECE vs corruption severity": (lambda p: ece_vs_severity(lb, metrics, p), "ece_vs_severity.png"),
-        "Reliability diagrams": (lambda p: reliability_diagrams(lb, reliability, p), "reliability.png"),
-        "Generalization gap": (lambda p: generalization_gap(lb, p), "generalization_gap.png"),
-        "Train cost vs OOD gain": (lambda p: cost_vs_gain(lb, p), "cost_vs_gain.png"),
-    }
     made, notes = {}, []
-    with sns.axes_style("whitegrid"):
-        for title, (make, name) in makers.items():
-            path = out_dir / name
-            if make(path) is None:
-                path.unlink(missing_ok=True)  # no stale plot from an earlier build
-                notes.append(f"plot '{title}' skipped: no data for it in these records")
-            else:
-                made[title] = path
+    for name, fig in figures(lb, metrics, reliability).items():
+        title = PLOTS[name][0]
+        path = out_dir / name
+        if fig is None:
+            path.unlink(missing_ok=True)  # no stale plot from an earlier build
+            notes.append(f"plot '{title}' skipped: no data for it in these records")
+        else:
+            made[title] = theme.save(fig, path)
     return made, notes

@@ -1,7 +1,9 @@
 """index.html: one self-contained page (inline CSS/JS, plots as base64 data URIs).
 
 Works opened from disk or any web server with no network access: nothing is fetched.
-All text from records (names, descriptions, errors) is HTML-escaped.
+All text from records (names, descriptions, errors) is HTML-escaped. The compact columns
+(``regbench.report.views``) show by default; the others join by group (accuracy,
+calibration, robustness, cost, statistics) with a checkbox. Each benchmark has its tab.
 """
 
 from __future__ import annotations
@@ -11,49 +13,78 @@ import json
 from html import escape
 from pathlib import Path
 
-import numpy as np
-
 from regbench.report import tables
-from regbench.report.aggregate import Leaderboard
-from regbench.report.template import CSS, PAGE, SORT_JS
+from regbench.report.aggregate import Column, Leaderboard
+from regbench.report.template import CSS, PAGE, SCRIPT
+from regbench.report.views import COMPACT_KEYS, GROUPS, group_of, half_width
+
+# the columns that are not metrics: (header, group, definition)
+COUNTS = [
+    ("Kind", "statistics", "what the regularizer changes: loss, penalty, optimizer, augmentation, …"),
+    ("Seeds", "statistics", "ok seeds (fewest on any benchmark); † = fewer than the others"),
+    ("Failed", "statistics", "runs that raised an error: counted, excluded from the means"),
+    ("Diverged", "statistics", "runs whose loss became NaN/inf: counted, excluded from the means"),
+]
 
 
-def _sort_keys(lb: Leaderboard, frame, scope: str) -> list[list[str | None]]:
-    """data-v per cell: the number a column sorts by (None = sort by text)."""
-    cols = tables.table_columns(lb, scope)
-    out = []
-    for rec in frame.to_dict("records"):
-        nums = (
-            [rec["rank"]]
-            + [None, None]
-            + [rec[c.key] * c.scale for c in cols]
-            + [rec["seeds"], rec["failed"], rec["diverged"]]
-        )
-        out.append(
-            [
-                None if i in (1, 2) else ("" if v is None or not np.isfinite(v) else repr(float(v)))
-                for i, v in enumerate(nums)
-            ]
-        )
-    return out
+def _metric_cell(col: Column, rec: dict, level: float) -> str:
+    """'93.7<span class=ci> ±0.2</span>' with the interval in its tooltip and data-v to sort by."""
+    mean = tables._num(rec[col.key])
+    cls = _classes(col.key)
+    if mean is None:
+        return f'<td class="{cls}" data-v="">{tables.MISSING}</td>'
+    f = f"{{:.{col.digits}f}}"
+    text = escape(f.format(mean * col.scale))
+    hw = half_width(col, rec.get(col.key + "_lo"), rec.get(col.key + "_hi"))
+    tip = ""
+    if hw is not None:
+        lo, hi = (f.format(rec[col.key + s] * col.scale) for s in ("_lo", "_hi"))
+        text += f'<span class="ci"> ±{escape(f.format(hw))}</span>'
+        tip = f' title="{int(round(level * 100))}% interval [{lo}, {hi}], n = {int(rec.get(col.key + "_n") or 0)}"'
+    return f'<td class="{cls}" data-v="{mean * col.scale!r}"{tip}>{text}</td>'
+
+
+def _classes(key: str) -> str:
+    """g-<group>, plus x (hidden until its group is shown) for a column outside the compact set."""
+    return f"g-{group_of(key)}" + ("" if key in COMPACT_KEYS else " x")
 
 
 def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
-    header, rows = tables.display_rows(lb, frame, scope)
-    keys = _sort_keys(lb, frame, scope)
-    cls = lambda i: ' class="t"' if i in (1, 2) else ""  # noqa: E731  text columns left-aligned
-    th = "".join(f"<th{cls(i)}>{escape(h)}</th>" for i, h in enumerate(header))
+    cols = tables.table_columns(lb, scope)
+    th = [
+        '<th class="rank" title="rank by the primary metric (ties share a rank)">#</th>',
+        '<th class="name t" title="the regularizer config (* = a compare submission)">Regularizer</th>',
+    ]
+    th += [f'<th class="{_classes(c.key)}" title="{escape(c.help)}">{escape(c.label)}</th>' for c in columns_of(cols)]
+    th += [f'<th class="g-{g} x" title="{escape(d)}">{h}</th>' for h, g, d in COUNTS]
     body = []
-    for row, ks in zip(rows, keys):
-        tds = "".join(
-            f"<td{cls(i)}" + ("" if k is None else f' data-v="{escape(k)}"') + f">{escape(c)}</td>"
-            for i, (c, k) in enumerate(zip(row, ks))
-        )
-        body.append(f"<tr>{tds}</tr>")
+    for rec in frame.to_dict("records"):
+        rank = tables._num(rec["rank"])
+        name = str(rec["regularizer"]) + (tables.SUBMISSION_MARK if rec.get("submission") else "")
+        name += tables.SHORT_MARK if rec["short_seeds"] else ""
+        tds = [
+            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{tables.MISSING if rank is None else int(rank)}</td>',
+            f'<td class="name t" title="{escape(name)}">{escape(name)}</td>',
+        ]
+        tds += [_metric_cell(c, rec, lb.level) for c in columns_of(cols)]
+        seeds = str(int(rec["seeds"])) + (tables.SHORT_MARK if rec["short_seeds"] else "")
+        tds += [
+            f'<td class="g-statistics x t">{escape(str(rec.get("kind") or ""))}</td>',
+            f'<td class="g-statistics x" data-v="{int(rec["seeds"])}">{seeds}</td>',
+            f'<td class="g-statistics x" data-v="{int(rec["failed"])}">{int(rec["failed"])}</td>',
+            f'<td class="g-statistics x" data-v="{int(rec["diverged"])}">{int(rec["diverged"])}</td>',
+        ]
+        body.append(f"<tr>{''.join(tds)}</tr>")
     return (
-        f'<div class="wrap"><table class="sortable" id="{escape(table_id)}"><thead><tr>{th}</tr></thead>'
+        f'<div class="wrap"><table class="sortable" id="{escape(table_id)}"><thead><tr>{"".join(th)}</tr></thead>'
         f"<tbody>{''.join(body)}</tbody></table></div>"
     )
+
+
+def columns_of(cols: list[Column]) -> list[Column]:
+    """Metric columns with the compact ones first (in their compact order), then the rest."""
+    compact = sorted((c for c in cols if c.key in COMPACT_KEYS), key=lambda c: COMPACT_KEYS.index(c.key))
+    return compact + [c for c in cols if c.key not in COMPACT_KEYS]
 
 
 def _image(title: str, path: Path) -> str:
@@ -61,23 +92,46 @@ def _image(title: str, path: Path) -> str:
     return f'<figure><figcaption>{escape(title)}</figcaption><img alt="{escape(title)}" src="data:image/png;base64,{data}"></figure>'
 
 
+def _controls() -> str:
+    boxes = "".join(f'<label><input type="checkbox" class="group" value="{g}"> {g}</label>' for g in GROUPS)
+    return (
+        '<div class="controls"><input type="search" id="search" placeholder="Filter regularizers…" '
+        f'aria-label="filter regularizers"><span class="boxes">More columns: {boxes}</span></div>'
+    )
+
+
 def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     name = str(s.get("name", ""))
     settings = {k: v for k, v in s.items() if k not in ("name", "description")}
+    benches = tables.benchmark_frames(lb)
+    tabs = ['<button class="tab active" data-tab="main">All benchmarks</button>']
+    tabs += [f'<button class="tab" data-tab="bench-{i}">{escape(b)}</button>' for i, (b, _) in enumerate(benches)]
     parts = [
         f"<h1>Leaderboard: {escape(name)}</h1>",
         f"<p>{escape(str(s.get('description', '')))}</p>",
-        "<h2>Main table</h2>",
-        '<p class="note">Click a column header to sort.</p>',
+        _controls(),
+        f'<nav class="tabs">{"".join(tabs)}</nav>',
+        '<section class="panel" id="panel-main">',
+        f'<p class="note">Mean over benchmarks and seeds ± half its {int(round(lb.level * 100))}% interval '
+        "(hover a number for the interval). Click a header to sort; hover it for its definition.</p>",
         _table(lb, lb.main, "suite", "main"),
         '<ol class="note">',
     ]
-    parts += [f"<li>{escape(n)}</li>" for n in tables.footnotes(lb)] + ["</ol>", "<h2>Per benchmark</h2>"]
-    for i, (bench, grp) in enumerate(tables.benchmark_frames(lb)):
-        parts += [f"<h3>{escape(bench)}</h3>", _table(lb, grp, "benchmark", f"bench-{i}")]
+    parts += [f"<li>{escape(n)}</li>" for n in tables.footnotes(lb)] + ["</ol>", "</section>"]
+    meta = {b.get("name"): b for b in s.get("benchmarks", [])}
+    for i, (bench, grp) in enumerate(benches):
+        b = meta.get(bench, {})
+        extra = ", ".join(f"{k}: {b[k]}" for k in ("shift_kind", "dataset", "model") if b.get(k))
+        parts += [
+            f'<section class="panel" id="panel-bench-{i}" hidden>',
+            f"<h2>{escape(bench)}</h2>",
+            f'<p class="note">{escape(extra)}</p>' if extra else "",
+            _table(lb, grp, "benchmark", f"bench-{i}"),
+            "</section>",
+        ]
     parts.append("<h2>Plots</h2>")
     parts += [_image(title, p) for title, p in plots.items()]
     parts += ["<h2>Suite settings</h2>", f"<pre>{escape(json.dumps(settings, indent=2, default=str))}</pre>"]
-    page = PAGE.substitute(title=escape(f"regbench leaderboard: {name}"), css=CSS, js=SORT_JS, body="\n".join(parts))
+    page = PAGE.substitute(title=escape(f"regbench leaderboard: {name}"), css=CSS, js=SCRIPT, body="\n".join(parts))
     path.write_text(page, encoding="utf-8")

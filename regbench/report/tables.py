@@ -1,8 +1,8 @@
-"""Leaderboard tables: README.md, leaderboard.csv, leaderboard.json, leaderboard.tex.
+"""Leaderboard tables: README.md, leaderboard.csv, leaderboard.json (leaderboard.tex: ``tex``).
 
 Every writer renders the same display cells (``display_rows``) from the same frames, so the
-four files cannot disagree; CSV and JSON carry the unrounded numbers (to 6 decimals) with
-their interval and n, markdown and LaTeX the rounded "mean [lo, hi]" text.
+files cannot disagree; CSV and JSON carry the unrounded numbers (to 6 decimals) with
+their interval and n, markdown the rounded "mean [lo, hi]" text.
 """
 
 from __future__ import annotations
@@ -204,51 +204,3 @@ def write_json(lb: Leaderboard, path: Path) -> None:
     path.write_text(
         json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
     )
-
-
-TEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\^{}",
-    SHORT_MARK: r"$^\dagger$",
-    MISSING: "--",
-}
-
-
-def tex_escape(text: str) -> str:
-    return "".join(TEX_ESCAPES.get(ch, ch) for ch in text)
-
-
-def _tex_table(header: list[str], rows: list[list[str]], caption: str) -> list[str]:
-    spec = "rll" + "r" * (len(header) - 3)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\resizebox{\textwidth}{!}{%",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-    ]
-    lines += [" & ".join(tex_escape(h) for h in header) + r" \\", r"\midrule"]
-    lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows]
-    return lines + [r"\bottomrule", r"\end{tabular}}", rf"\caption{{{tex_escape(caption)}}}", r"\end{table}", ""]
-
-
-def write_tex(lb: Leaderboard, path: Path) -> None:
-    """booktabs tables (\\usepackage{booktabs,graphicx}), one per scope, like DomainBed's results.tex."""
-    name = str(lb.suite.get("name", ""))
-    lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs,graphicx}}", ""]
-    lines += _tex_table(
-        *display_rows(lb, lb.main, "suite"),
-        f"{name}: mean over benchmarks with "
-        f"{int(round(lb.level * 100))}% bootstrap intervals; selection on validation only.",
-    )
-    for bench, grp in benchmark_frames(lb):
-        lines += _tex_table(*display_rows(lb, grp, "benchmark"), f"{name} / {bench}")
-    path.write_text("\n".join(lines), encoding="utf-8")

@@ -64,6 +64,7 @@ class TrainResult:
     samples_seen: int
     extra: dict[str, float] = field(default_factory=dict)
     resumed_from_epoch: int = 0  # the checkpoint's epoch when this run resumed, else 0
+    train_cpu_seconds: float = 0.0  # process CPU time over the same epochs as train_seconds
 
 
 def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
@@ -146,7 +147,7 @@ def train(
     autocast = autocast_for(device)
     history = History()
     input_grad = bool(getattr(stack, "needs_input_grad", False))
-    samples, seconds_before, first_epoch = 0, 0.0, 1
+    samples, seconds_before, first_epoch, cpu_before = 0, 0.0, 1, 0.0
     saved = checkpoint.load(device) if checkpoint is not None else None
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -156,7 +157,8 @@ def train(
         stack.load_state_dict(saved["stack"])
         history = History(**saved["history"])
         samples, seconds_before, first_epoch = saved["samples"], saved["seconds"], saved["epoch"] + 1
-    t0 = time.perf_counter()
+        cpu_before = saved.get("cpu_seconds", 0.0)
+    t0, c0 = time.perf_counter(), time.process_time()
     with seeded_global_rng(seed, "dropout", cuda=device.type == "cuda"):
         if saved is not None:  # after the seeding, so the saved global state wins
             set_rng_states(saved["rng"], order_g, aug_g)
@@ -221,11 +223,13 @@ def train(
                         "stack": stack.state_dict(),
                         "samples": samples,
                         "seconds": seconds_before + time.perf_counter() - t0,
+                        "cpu_seconds": cpu_before + time.process_time() - c0,
                     }
                 )
         extra = stack.finish(model, history)
     seconds = seconds_before + time.perf_counter() - t0
+    cpu = cpu_before + time.process_time() - c0
     best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
     if "restored_epoch" in extra:  # the weights kept are the restored epoch's (early stopping)
         best = int(extra["restored_epoch"])
-    return TrainResult(history, history.epoch, best, seconds, samples, extra, first_epoch - 1)
+    return TrainResult(history, history.epoch, best, seconds, samples, extra, first_epoch - 1, cpu)

@@ -17,6 +17,7 @@ from regbench.report.diagnostics.view import (
     diagnostics_columns,
     width_table,
 )
+from regbench.report.theme import save
 
 HEADERS = {
     "benchmark": "Benchmark",
@@ -91,11 +92,11 @@ def build_diagnostics(
     if plots:
         order = list(dict.fromkeys(runs["regularizer"]))  # the suite's order
         for name, make in (
-            ("bias_variance.png", lambda p: P.bias_variance_bars(bv, p, order)),
-            ("learning_curves.png", lambda p: P.learning_curves(runs, p)),
-            ("error_vs_width.png", lambda p: P.error_vs_width(wt, p)),
+            ("bias_variance.png", lambda: P.bias_variance_bars(bv, order)),
+            ("learning_curves.png", lambda: P.learning_curves(runs)),
+            ("error_vs_width.png", lambda: P.error_vs_width(wt)),
         ):
-            made = make(out / name)
+            made = save(make(), out / name)
             if made is not None:
                 d.files[name] = made
     write_markdown(d, suite, out / "diagnostics.md")

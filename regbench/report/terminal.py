@@ -1,0 +1,159 @@
+"""The leaderboard in a terminal (rich) or as text for a pipe (markdown, csv).
+
+The terminal table never wraps a cell: it tries "mean [lo, hi]" first, then "mean ±h"
+(half the interval's width), then truncates regularizer names with "…", and only when
+even that is too wide (``--full`` at 80 columns) splits the columns over several tables
+that each repeat the rank and the name.
+"""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from regbench.report import tables
+from regbench.report.aggregate import Column, Leaderboard
+from regbench.report.views import fmt_pm
+
+MIN_NAME = 8  # a name is never cut below this many characters
+ELLIPSIS = "…"
+
+
+def _name(rec: dict) -> str:
+    mark = (tables.SUBMISSION_MARK if rec.get("submission") else "") + (tables.SHORT_MARK if rec["short_seeds"] else "")
+    return str(rec["regularizer"]) + mark
+
+
+def _rank(rec: dict) -> str:
+    r = tables._num(rec["rank"])
+    return tables.MISSING if r is None else str(int(r))
+
+
+def truncate(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one "…" when anything was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + ELLIPSIS
+
+
+def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[str]]:
+    """Per row of ``lb.main``: rank, name and one text per column ('bracket' or 'pm' style)."""
+    rows = []
+    for rec in lb.main.to_dict("records"):
+        cells = []
+        for c in columns:
+            m, lo, hi = rec[c.key], rec.get(c.key + "_lo"), rec.get(c.key + "_hi")
+            cells.append(tables.fmt_estimate(c, m, lo, hi) if style == "bracket" else fmt_pm(c, m, lo, hi))
+        rows.append([_rank(rec), _name(rec), *cells])
+    return rows
+
+
+def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], caption: str | None, part: str = ""):
+    from rich import box
+    from rich.table import Table
+
+    table = Table(
+        title=f"regbench leaderboard: {lb.suite.get('name', '')}{part}",
+        caption=caption,
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 1),
+        caption_justify="left",
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Regularizer", justify="left", no_wrap=True, overflow="ellipsis")
+    for c in columns:
+        table.add_column(c.label, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _width(console, table) -> int:
+    from rich.measure import Measurement
+
+    wide = console.options.update(width=10_000, max_width=10_000)  # the natural width, not the clamped one
+    return Measurement.get(console, wide, table).maximum
+
+
+def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
+    pct = int(round(lb.level * 100))
+    interval = f"mean [{pct}% CI]" if style == "bracket" else f"mean ± half-width of the {pct}% CI"
+    parts = [
+        f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
+        f"{tables.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+    ]
+    if any(c.key == "cost_vs_erm" for c in lb.columns):
+        parts.append("cost = train CPU time / erm's")
+    if full_hint:
+        parts.append("--full for every column")
+    return "; ".join(parts)
+
+
+def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: bool = True) -> list:
+    """rich Tables showing ``columns`` of the main table within ``console.width``."""
+    width = console.width
+    for style in ("bracket", "pm"):
+        rows = cell_texts(lb, columns, style)
+        table = _table(lb, columns, rows, _caption(lb, style, full_hint))
+        if _width(console, table) <= width:
+            return [table]
+    # names give way first, down to MIN_NAME characters
+    longest = max((len(r[1]) for r in rows), default=MIN_NAME)
+    for name_width in range(longest - 1, MIN_NAME - 1, -1):
+        cut = [[r[0], truncate(r[1], name_width), *r[2:]] for r in rows]
+        table = _table(lb, columns, cut, _caption(lb, "pm", full_hint))
+        if _width(console, table) <= width:
+            return [table]
+    # still too wide: split the columns, each part repeating rank and name
+    rows = [[r[0], truncate(r[1], MIN_NAME + 4), *r[2:]] for r in rows]
+    parts, current = [], []
+    for j in range(len(columns)):
+        trial = current + [j]
+        sub = [[r[0], r[1], *(r[2 + i] for i in trial)] for r in rows]
+        if current and _width(console, _table(lb, [columns[i] for i in trial], sub, None)) > width:
+            parts.append(current)
+            trial = [j]
+        current = trial
+    parts.append(current)
+    out = []
+    for k, part in enumerate(parts):
+        sub = [[r[0], r[1], *(r[2 + i] for i in part)] for r in rows]
+        caption = _caption(lb, "pm", False) if k == len(parts) - 1 else None
+        label = f" (columns, part {k + 1} of {len(parts)})"
+        out.append(_table(lb, [columns[i] for i in part], sub, caption, label))
+    return out
+
+
+def render_terminal(lb: Leaderboard, console=None, columns: list[Column] | None = None) -> None:
+    """Print the main table with rich (to ``console``, default a new rich Console).
+
+    columns: what to show (default the compact set of ``regbench.report.views``).
+    """
+    from rich.console import Console
+
+    from regbench.report.views import compact_columns
+
+    cols = columns if columns is not None else compact_columns(lb)
+    if console is None:
+        console = Console()
+    compact = [c.key for c in cols] == [c.key for c in compact_columns(lb)]
+    for table in terminal_tables(lb, cols, console, full_hint=compact):
+        console.print(table)
+
+
+def format_text(lb: Leaderboard, columns: list[Column], fmt: str) -> str:
+    """The main table as 'markdown' (rounded "mean [lo, hi]" cells) or 'csv' (raw numbers
+    with their interval, the units of leaderboard.csv), for ``--format`` and pipes."""
+    if fmt == "markdown":
+        header = ["Rank", "Regularizer"] + [c.label for c in columns]
+        return "\n".join(tables._md_table(header, cell_texts(lb, columns, "bracket"))) + "\n"
+    if fmt == "csv":
+        keep = ["rank", "regularizer"] + [k for c in columns for k in (c.key, c.key + "_lo", c.key + "_hi")]
+        frame = lb.main[keep].copy()
+        frame[keep[2:]] = frame[keep[2:]].astype(float).round(6)
+        frame["rank"] = frame["rank"].astype("Int64")
+        buf = io.StringIO()
+        pd.DataFrame(frame).to_csv(buf, index=False, lineterminator="\n")
+        return buf.getvalue()
+    raise ValueError(f"unknown format '{fmt}'; expected terminal, markdown or csv")

@@ -1,0 +1,123 @@
+"""leaderboard.tex: the compact columns as booktabs tables a paper can include as they are.
+
+One table for the suite and one per benchmark, each ``mean ± h`` (h = half the width of
+the interval), the best mean of each column in bold and every value whose interval
+overlaps the best one's underlined (a tie at this confidence level). No ``\\resizebox``:
+seven columns fit a single-column page at ``\\small``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from regbench.report import tables
+from regbench.report.aggregate import Column, Leaderboard
+from regbench.report.views import choose_columns, half_width
+
+TEX_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    tables.SHORT_MARK: r"$^\dagger$",
+    tables.MISSING: "--",
+}
+
+
+def tex_escape(text: str) -> str:
+    return "".join(TEX_ESCAPES.get(ch, ch) for ch in text)
+
+
+def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
+    """(best, tied) boolean masks over the rows of ``frame`` for one column.
+
+    best: the best mean (every row sharing it); tied: not best, but its interval overlaps
+    the best row's interval, so the data cannot tell the two apart.
+    """
+    mean = frame[col.key].to_numpy(np.float64)
+    lo, hi = frame[col.key + "_lo"].to_numpy(np.float64), frame[col.key + "_hi"].to_numpy(np.float64)
+    finite = np.isfinite(mean)
+    if not finite.any():
+        return np.zeros(len(frame), bool), np.zeros(len(frame), bool)
+    signed = np.where(finite, mean if col.higher_is_better else -mean, -np.inf)
+    best = signed == signed.max()
+    b = int(np.argmax(signed))
+    with np.errstate(invalid="ignore"):
+        overlap = (lo <= hi[b]) & (hi >= lo[b])
+    return best, overlap & ~best & finite
+
+
+def cell(col: Column, rec: dict, bold: bool, tied: bool) -> str:
+    """'\\textbf{93.7} $\\pm$ 0.2' in the column's display units."""
+    mean = tables._num(rec[col.key])
+    if mean is None:
+        return "--"
+    f = f"{{:.{col.digits}f}}"
+    text = f.format(mean * col.scale)
+    text = rf"\textbf{{{text}}}" if bold else (rf"\underline{{{text}}}" if tied else text)
+    hw = half_width(col, rec[col.key + "_lo"], rec[col.key + "_hi"])
+    return text if hw is None else text + rf" $\pm$ {f.format(hw)}"
+
+
+def _header(col: Column) -> str:
+    arrow = r"$\uparrow$" if col.higher_is_better else r"$\downarrow$"
+    return f"{tex_escape(col.label)} {arrow}"
+
+
+def tex_table(frame: pd.DataFrame, columns: list[Column], caption: str, label: str) -> list[str]:
+    """One booktabs table: rank, regularizer and ``columns`` of ``frame``'s rows."""
+    flags = {c.key: marks(frame, c) for c in columns}
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\setlength{\tabcolsep}{4pt}",
+        rf"\begin{{tabular}}{{rl{'r' * len(columns)}}}",
+        r"\toprule",
+        " & ".join(["\\#", "Regularizer"] + [_header(c) for c in columns]) + r" \\",
+        r"\midrule",
+    ]
+    for i, rec in enumerate(frame.to_dict("records")):
+        rank = tables._num(rec["rank"])
+        name = str(rec["regularizer"]) + (tables.SUBMISSION_MARK if rec.get("submission") else "")
+        name += tables.SHORT_MARK if rec["short_seeds"] else ""
+        cells = [cell(c, rec, bool(flags[c.key][0][i]), bool(flags[c.key][1][i])) for c in columns]
+        lines.append(" & ".join(["--" if rank is None else str(int(rank)), tex_escape(name), *cells]) + r" \\")
+    return lines + [
+        r"\bottomrule",
+        r"\end{tabular}",
+        rf"\caption{{{caption}}}",
+        rf"\label{{{label}}}",
+        r"\end{table}",
+        "",
+    ]
+
+
+def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> None:
+    """leaderboard.tex (needs ``\\usepackage{booktabs}``): ``columns`` (keys) or the compact set."""
+    name = str(lb.suite.get("name", ""))
+    pct = int(round(lb.level * 100))
+    cols = choose_columns(lb, columns)
+    key = "".join(ch for ch in name if ch.isalnum()) or "suite"
+    legend = (
+        rf"Mean over seeds $\pm$ half the width of its {pct}\% interval; bold: best mean; underlined: interval "
+        r"overlaps the best one's (a tie). $^\dagger$: fewer ok seeds. Selection on validation data only."
+    )
+    if any(c.key == "cost_vs_erm" for c in cols):
+        legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."
+    lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs}}", ""]
+    lines += tex_table(lb.main, cols, f"{tex_escape(name)}: mean over benchmarks. {legend}", f"tab:regbench-{key}")
+    bench_cols = [c for c in cols if not c.suite_only]
+    for i, (bench, grp) in enumerate(tables.benchmark_frames(lb)):
+        caption = f"{tex_escape(name)} / {tex_escape(bench)}. {legend}"
+        lines += tex_table(grp, bench_cols, caption, f"tab:regbench-{key}-{i}")
+    path.write_text("\n".join(lines), encoding="utf-8")

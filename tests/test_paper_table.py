@@ -1,0 +1,103 @@
+"""leaderboard.tex: compact booktabs tables, best in bold, ties underlined, ± half-widths,
+no \\resizebox; compiled with pdflatex (and rasterized with pdftoppm) where they exist."""
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from report_fixtures import make_frames
+
+from regbench.report import build_leaderboard
+from regbench.report.views import COMPACT_KEYS, ColumnChoiceError
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tex")
+    lb = build_leaderboard(
+        *make_frames(statuses={("bench00-covariate", "mixup", 1): "failed"}), out, reps=200, plots=False
+    )
+    return lb, out
+
+
+def _rows(tex: str) -> list[list[str]]:
+    first = tex.split(r"\end{table}")[0]
+    return [ln.removesuffix(r" \\").split(" & ") for ln in first.splitlines() if ln.endswith(r" \\")]
+
+
+def test_compact_columns_booktabs_and_no_resizebox(built):
+    lb, out = built
+    tex = (out / "leaderboard.tex").read_text()
+    assert r"\resizebox" not in tex and r"\toprule" in tex and r"\bottomrule" in tex
+    header, *rows = _rows(tex)
+    labels = [c.label for c in lb.columns if c.key in COMPACT_KEYS]
+    assert [re.sub(r" \$\\(up|down)arrow\$", "", h) for h in header[2:]] == labels
+    assert len(rows) == len(lb.main) and all(len(r) == 2 + len(labels) for r in rows)
+    # the cell is the mean ± half the interval's width, in display units
+    erm = lb.main.set_index("regularizer").loc["erm"]
+    erm_row = next(r for r in rows if r[1].startswith("erm"))
+    i = 2 + labels.index("OOD acc")
+    hw = (erm["ood_accuracy_hi"] - erm["ood_accuracy_lo"]) / 2 * 100
+    assert (
+        re.sub(r"\\(textbf|underline)\{([^}]*)\}", r"\2", erm_row[i])
+        == f"{100 * erm['ood_accuracy']:.1f} $\\pm$ {hw:.1f}"
+    )
+
+
+def test_best_is_bold_and_overlapping_intervals_are_underlined(built):
+    lb, out = built
+    header, *rows = _rows((out / "leaderboard.tex").read_text())
+    m = lb.main
+    for j, col in enumerate([c for c in lb.columns if c.key in COMPACT_KEYS]):
+        cells = [r[2 + j] for r in rows]
+        best = m[col.key].idxmax() if col.higher_is_better else m[col.key].idxmin()
+        assert cells[best].startswith(r"\textbf{"), col.key
+        assert sum(c.startswith(r"\textbf{") for c in cells) == (m[col.key] == m.loc[best, col.key]).sum()
+        for k, c in enumerate(cells):
+            overlaps = (
+                m.loc[k, col.key + "_lo"] <= m.loc[best, col.key + "_hi"]
+                and m.loc[k, col.key + "_hi"] >= m.loc[best, col.key + "_lo"]
+            )
+            assert c.startswith(r"\underline{") == (overlaps and not c.startswith(r"\textbf{")), (col.key, k)
+
+
+def test_tex_columns_choose_and_bad_names_fail(tmp_path):
+    frames = make_frames(n_benchmarks=1, seeds=2)
+    build_leaderboard(*frames, tmp_path, reps=50, plots=False, tex_columns=["mia_auc", "ood_accuracy"])
+    header = _rows((tmp_path / "leaderboard.tex").read_text())[0]
+    assert [h.split(" $")[0] for h in header[2:]] == ["MIA AUC", "OOD acc"]
+    with pytest.raises(ColumnChoiceError, match="Did you mean: mia_auc"):
+        build_leaderboard(*frames, tmp_path, reps=50, plots=False, tex_columns=["mia_au"])
+
+
+def _has_booktabs() -> bool:
+    kpse = shutil.which("kpsewhich")
+    return bool(kpse) and bool(subprocess.run([kpse, "booktabs.sty"], capture_output=True, text=True).stdout.strip())
+
+
+def test_compiles_with_pdflatex(built, tmp_path):
+    if not shutil.which("pdflatex"):
+        pytest.skip("pdflatex not installed (Debian: apt-get install texlive-latex-base)")
+    if not _has_booktabs():
+        pytest.skip("booktabs.sty not installed (Debian: apt-get install texlive-latex-recommended)")
+    _, out = built
+    doc = tmp_path / "paper.tex"
+    doc.write_text(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{booktabs}\n"
+        f"\\begin{{document}}\n\\input{{{out / 'leaderboard.tex'}}}\n\\end{{document}}\n"
+    )
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    log = (tmp_path / "paper.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log  # every table fits the text width without scaling
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "paper.pdf", "page"], cwd=tmp_path, check=True
+        )
+        assert any(p.stat().st_size > 1000 for p in tmp_path.glob("page*.png"))
