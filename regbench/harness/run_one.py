@@ -25,7 +25,7 @@ from regbench.seeding import seeded_global_rng
 from regbench.store import RunRecord
 from regbench.tasks import task_for
 from regbench.train.checkpoint import Checkpointer
-from regbench.train.execution import ExecOptions, kernel_mode
+from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
 from regbench.train.loop import Diverged, resolve_device, train
 from regbench.version import __version__
 
@@ -114,10 +114,17 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
     """Train and evaluate one run. Never raises for a run's own failure: it is recorded.
 
     ``options`` (checkpoints, deterministic kernels, compile) change how the run executes,
-    never its run key or — on CPU in deterministic mode — its metrics.
+    never its run key or — on CPU in deterministic mode — its metrics. The run's intra-op
+    thread count (``options.threads``) is applied here, for every executor alike, and
+    recorded in ``env``.
     """
-    dev = resolve_device(device)
     options = options or ExecOptions()
+    with intra_op_threads(options.threads):
+        return _run_one(spec, device, options)
+
+
+def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
+    dev = resolve_device(device)
     ckpt_path = options.checkpoint_path(spec.run_key)
     ckpt = Checkpointer(ckpt_path, options.checkpoint_every, spec.run_key) if ckpt_path else None
     kind = "none"

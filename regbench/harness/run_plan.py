@@ -10,7 +10,7 @@ from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.store import FINAL_STATUSES, Store
 from regbench.train.checkpoint import delete_checkpoint
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import exec_options
 
 
 def run_plan(
@@ -23,19 +23,21 @@ def run_plan(
     checkpoint_every: int | None = None,
     deterministic: bool = False,
     compile: bool = False,
+    threads: int | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
 
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
-    deleted once its final record is stored. Returns counts:
+    deleted once its final record is stored. ``threads`` is every run's intra-op thread
+    count whichever executor runs it (default 1; ``deterministic`` pins it to 1). Returns counts:
     {"planned", "reused", "trained", "ok", "failed", "diverged"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
     ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
-    options = ExecOptions(every, ckpt_dir, deterministic, compile)
+    options = exec_options(every, ckpt_dir, deterministic, compile, threads)
     ex = get_executor(
         executor,
         workers=workers,

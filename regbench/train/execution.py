@@ -17,6 +17,53 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from regbench.registry import UserError
+
+
+# One intra-op thread per run: the pool's split when it runs one worker per core (its
+# default), the one count every Ray/Slurm slot can give (a slot has >= 1 CPU), and the
+# count whose CPU reductions are sequential, hence reproducible on any machine. It is also
+# the count --deterministic pins, whatever --threads says.
+DEFAULT_THREADS = 1
+DETERMINISTIC_THREADS = 1
+
+
+class ExecOptionsError(UserError):
+    """Execution options that contradict each other or are out of range."""
+
+
+def exec_options(
+    checkpoint_every: int = 0,
+    checkpoint_dir: str | None = None,
+    deterministic: bool = False,
+    compile: bool = False,
+    threads: int | None = None,
+) -> ExecOptions:
+    """:class:`ExecOptions` with the thread count resolved (``None``: the default, or the
+    deterministic pin); raises :class:`ExecOptionsError` for ``threads < 1`` or a thread
+    count that ``deterministic`` contradicts."""
+    if threads is not None and threads < 1:
+        raise ExecOptionsError(f"--threads must be >= 1, got {threads}")
+    if deterministic:
+        if threads not in (None, DETERMINISTIC_THREADS):
+            raise ExecOptionsError(
+                f"--deterministic pins --threads to {DETERMINISTIC_THREADS} (got {threads}): "
+                "another count sums in another order"
+            )
+        threads = DETERMINISTIC_THREADS
+    return ExecOptions(checkpoint_every, checkpoint_dir, deterministic, compile, threads or DEFAULT_THREADS)
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int):
+    """Run a block with ``torch.set_num_threads(n)``, restoring the caller's count afterwards."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
 
 @dataclass(frozen=True)
 class ExecOptions:
@@ -26,12 +73,16 @@ class ExecOptions:
     checkpoint_dir: folder of ``<run_key>.pt`` files (absolute; shared storage on a cluster).
     deterministic: deterministic kernels, no cuDNN autotuning (bit-reproducible resumes on CPU).
     compile: ``torch.compile`` the model for training (off by default: ~15 s compile per run).
+    threads: torch's intra-op thread count for the run, set by ``run_one`` whichever executor
+      runs it, so a run's numbers do not depend on how an executor split the cores (a
+      reduction split over 2 threads sums in another order than over 1). Recorded in ``env``.
     """
 
     checkpoint_every: int = 0
     checkpoint_dir: str | None = None
     deterministic: bool = False
     compile: bool = False
+    threads: int = DEFAULT_THREADS
 
     def checkpoint_path(self, run_key: str) -> Path | None:
         if self.checkpoint_every <= 0 or not self.checkpoint_dir:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import torch
 
 from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
@@ -22,12 +21,10 @@ from regbench.store import RunRecord
 from regbench.train.execution import ExecOptions
 
 
-def _worker(
-    tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int, options: ExecOptions | None = None
-) -> None:
-    """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned."""
-    torch.set_num_threads(threads)
+def _worker(tasks: mp.Queue, results: mp.Queue, device: str, parent: int, options: ExecOptions | None = None) -> None:
+    """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned.
 
+    The run's thread count comes with its options (``run_one`` applies it)."""
     while True:
         try:
             spec = tasks.get(timeout=1.0)
@@ -41,7 +38,7 @@ def _worker(
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (default: one per core, threads split between them).
+    """A pool of ``workers`` processes (default: one per core; each run's threads are its options').
 
     ``workers=1`` runs in this process (no start-up cost). A worker that dies (killed,
     out of memory) has its run recorded as ``failed`` with the exit code, is replaced, and
@@ -69,7 +66,6 @@ class LocalExecutor:
         # always knows which run a dead worker took with it.
         ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
         n = min(self.workers, len(specs))
-        threads = max(1, (os.cpu_count() or 1) // n)
         results = ctx.Queue()
         pending = list(reversed(specs))
         workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
@@ -77,9 +73,7 @@ class LocalExecutor:
 
         def spawn() -> None:
             tasks = ctx.Queue()
-            p = ctx.Process(
-                target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options), daemon=True
-            )
+            p = ctx.Process(target=_worker, args=(tasks, results, self.device, os.getpid(), self.options), daemon=True)
             p.start()
             workers[p.pid] = (p, tasks)
 

@@ -41,11 +41,10 @@ def import_ray():
     return ray
 
 
-def _run_task(spec: RunSpec, device: str, options: ExecOptions | None, threads: int) -> RunRecord:
-    """Body of one Ray task (module-level, so workers import it rather than unpickle code)."""
-    import torch
+def _run_task(spec: RunSpec, device: str, options: ExecOptions | None) -> RunRecord:
+    """Body of one Ray task (module-level, so workers import it rather than unpickle code).
 
-    torch.set_num_threads(threads)
+    The run's thread count comes with its options (``run_one`` applies it)."""
     return run_one(spec, device, options)
 
 
@@ -116,7 +115,7 @@ class RayExecutor:
                 while pending or in_flight:
                     while pending and len(in_flight) < slots:
                         spec = pending.pop()
-                        in_flight[task.remote(spec, self.device, self.options, self.cpus_per_run)] = spec
+                        in_flight[task.remote(spec, self.device, self.options)] = spec
                         bar.started(spec.name)
                     ready, _ = ray.wait(list(in_flight), num_returns=1)
                     for ref in ready:

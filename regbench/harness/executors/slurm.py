@@ -43,14 +43,11 @@ class RunJob:
     state the requeued job picks up.
     """
 
-    def __init__(self, device: str, options: ExecOptions | None, threads: int):
-        self.device, self.options, self.threads = device, options, threads
+    def __init__(self, device: str, options: ExecOptions | None):
+        self.device, self.options = device, options
 
     def __call__(self, spec: RunSpec) -> RunRecord:
-        import torch
-
-        torch.set_num_threads(self.threads)
-        return run_one(spec, self.device, self.options)
+        return run_one(spec, self.device, self.options)  # it applies the options' thread count
 
     def checkpoint(self, spec: RunSpec):
         import submitit
@@ -101,7 +98,7 @@ class SlurmExecutor:
         return ex
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
-        ex, fn = self._executor(), RunJob(self.device, self.options, self.cpus)
+        ex, fn = self._executor(), RunJob(self.device, self.options)
         jobs: list[tuple[Any, RunSpec]] = []
         for i in range(0, len(specs), self.batch_size):
             batch = specs[i : i + self.batch_size]
