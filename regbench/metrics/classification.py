@@ -27,7 +27,10 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> 
     probs (N, K), labels (N,) → {"confidence": [n_bins], "accuracy": [n_bins], "count": [n_bins]}.
     """
     conf, pred = probs.double().max(dim=1)
-    correct = (pred == labels).double()
+    # Bin on the CPU whatever device the inputs are on: the counters must share the index's
+    # device, and CUDA's index_add_ accumulates with atomics (not bit-reproducible). These
+    # are two (N,) vectors, read back once per evaluated split.
+    conf, correct = conf.cpu(), (pred == labels).double().cpu()
     b = bin_index(conf, n_bins)
     count = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, torch.ones_like(conf))
     conf_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, conf)

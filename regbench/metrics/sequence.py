@@ -66,8 +66,9 @@ def token_ece(logits: torch.Tensor, targets: torch.Tensor, pad: int, bins: int =
     """
     lg, y = _scored(logits, targets, pad)
     conf, guess = torch.softmax(lg.float(), dim=-1).max(dim=-1)
-    correct = (guess == y).float()
-    edges = torch.linspace(0, 1, bins + 1, device=conf.device)
+    # binned on the CPU: CUDA's bincount with weights accumulates with atomics (not reproducible)
+    conf, correct = conf.cpu(), (guess == y).float().cpu()
+    edges = torch.linspace(0, 1, bins + 1)
     idx = (torch.bucketize(conf, edges, right=False) - 1).clamp(0, bins - 1)
     n = torch.bincount(idx, minlength=bins).float()
     gap = torch.bincount(idx, weights=correct - conf, minlength=bins)  # Σ (acc − conf) per bin
