@@ -23,6 +23,23 @@ def test_device_cuda_without_a_gpu_is_one_clear_line_and_exit_1(tmp_path, monkey
     assert not statuses(store)
 
 
+def test_a_test_not_marked_gpu_runs_on_the_cpu_even_where_a_gpu_is_visible(tmp_path):
+    """tests/conftest.py pins unmarked tests to the CPU: --device auto resolves to cpu, and
+    worker processes see no GPU either (this test would fail on a GPU host without it)."""
+    import json
+    import os
+    import sqlite3
+
+    from regbench.train.loop import resolve_device
+
+    assert resolve_device("auto") == torch.device("cpu") and os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    suite = write_suite(tmp_path, epochs=1, regularizers=["erm"])
+    store = tmp_path / "s.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    ((env,),) = sqlite3.connect(store).execute("SELECT env FROM runs").fetchall()
+    assert json.loads(env)["device"] == "cpu"
+
+
 def test_resnet18_has_the_cifar_stem_and_maps_norm_and_dropout():
     build = registries()["models"].get("resnet18")
     m = build((3, 32, 32), 10)
