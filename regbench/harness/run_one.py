@@ -26,7 +26,7 @@ from regbench.store import RunRecord
 from regbench.tasks import task_for
 from regbench.train.checkpoint import Checkpointer
 from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
-from regbench.train.loop import Diverged, resolve_device, train
+from regbench.train.loop import DeviceError, Diverged, resolve_device, train
 from regbench.version import __version__
 
 
@@ -124,7 +124,10 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
 
 
 def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
-    dev = resolve_device(device)
+    try:
+        dev = resolve_device(device)
+    except DeviceError as err:  # e.g. a worker given a GPU this host does not have: its run fails, not the worker
+        return record(spec, "failed", error=f"DeviceError: {err}")
     ckpt_path = options.checkpoint_path(spec.run_key)
     ckpt = Checkpointer(ckpt_path, options.checkpoint_every, spec.run_key) if ckpt_path else None
     kind = "none"

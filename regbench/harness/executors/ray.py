@@ -3,8 +3,8 @@
 ``regbench run SUITE --executor ray [--address auto|HOST:PORT] [--gpus-per-run 0.25]``.
 Without an address a private local Ray instance is started (no dashboard, no usage
 statistics) and shut down afterwards. Each task asks for ``cpus_per_run`` CPUs and
-``gpus_per_run`` GPUs — a fraction lets several small runs share one GPU, Ray setting
-``CUDA_VISIBLE_DEVICES`` for each. A task whose worker process dies (killed, out of memory,
+``gpus_per_run`` GPUs (default 1 with ``--device cuda``, or ``auto`` on a cluster with GPUs)
+— a fraction lets several small runs share one GPU, Ray setting ``CUDA_VISIBLE_DEVICES`` for each. A task whose worker process dies (killed, out of memory,
 node lost) is retried up to ``max_retries`` times; with in-run checkpoints on shared
 storage the retry resumes where the dead worker left off. A run's own exception is not
 retried: ``run_one`` records it as ``failed``.
@@ -21,7 +21,7 @@ from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record, run_one
 from regbench.store import RunRecord
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import ExecOptions, prepare_process
 
 # quiet, offline-friendly defaults; a user's own settings win (setdefault)
 RAY_ENV = {
@@ -44,8 +44,26 @@ def import_ray():
 def _run_task(spec: RunSpec, device: str, options: ExecOptions | None) -> RunRecord:
     """Body of one Ray task (module-level, so workers import it rather than unpickle code).
 
-    The run's thread count comes with its options (``run_one`` applies it)."""
+    The run's thread count comes with its options (``run_one`` applies it). Ray reuses
+    worker processes: the first task in each sets the CUDA environment before any CUDA use."""
+    prepare_process()
     return run_one(spec, device, options)
+
+
+def ray_placement(device: str, gpus_per_run: float | None, cluster_gpus: float) -> tuple[str, float]:
+    """(device each task uses, GPUs each task asks Ray for).
+
+    ``auto`` means the cluster's GPUs when it has any, like ``cuda``: a task that uses a GPU
+    must ask Ray for it, or Ray does not count it and every task lands on the same GPU.
+    A task asking for a GPU (``--gpus-per-run``, default 1) sees only its own, as ``cuda``.
+    """
+    if device == "auto":
+        device = "cuda" if cluster_gpus > 0 else "cpu"
+    if not device.startswith("cuda"):
+        return device, gpus_per_run or 0.0
+    if cluster_gpus <= 0:
+        raise ExecutorError(f"--device {device} with --executor ray, but the Ray cluster has no GPU")
+    return device, 1.0 if gpus_per_run is None else gpus_per_run
 
 
 class RayExecutor:
@@ -57,12 +75,12 @@ class RayExecutor:
         device: str = "cpu",
         options: ExecOptions | None = None,
         address: str | None = None,
-        gpus_per_run: float = 0.0,
+        gpus_per_run: float | None = None,
         cpus_per_run: int = 1,
         max_retries: int = 3,
         **_: Any,
     ):
-        if gpus_per_run < 0 or cpus_per_run < 1:
+        if (gpus_per_run is not None and gpus_per_run < 0) or cpus_per_run < 1:
             raise ExecutorError("--gpus-per-run must be >= 0 and cpus_per_run >= 1")
         if device.startswith("cuda") and gpus_per_run == 0:
             raise ExecutorError(f"--device {device} with --executor ray needs --gpus-per-run > 0 (e.g. 0.25)")
@@ -100,6 +118,14 @@ class RayExecutor:
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         ray = self.ray
         started = self._start()
+        try:
+            self.device, self.gpus_per_run = ray_placement(
+                self.device, self.gpus_per_run, ray.cluster_resources().get("GPU", 0)
+            )
+        except ExecutorError:
+            if started:
+                ray.shutdown()
+            raise
         task = ray.remote(_run_task).options(
             num_cpus=self.cpus_per_run,
             num_gpus=self.gpus_per_run,

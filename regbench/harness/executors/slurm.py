@@ -21,7 +21,7 @@ from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record, run_one
 from regbench.store import RunRecord
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import ExecOptions, prepare_process
 
 
 def import_submitit():
@@ -47,6 +47,7 @@ class RunJob:
         self.device, self.options = device, options
 
     def __call__(self, spec: RunSpec) -> RunRecord:
+        prepare_process()  # before the job's first CUDA use
         return run_one(spec, self.device, self.options)  # it applies the options' thread count
 
     def checkpoint(self, spec: RunSpec):
