@@ -90,6 +90,20 @@ class ExecOptions:
         return Path(self.checkpoint_dir) / f"{run_key}.pt"
 
 
+CUBLAS_WORKSPACE = ":4096:8"  # the setting CUDA documents for deterministic cuBLAS ("Reproducibility")
+
+
+def prepare_process() -> None:
+    """Call first thing in a process that will run runs (the CLI, each pool/Ray/Slurm worker).
+
+    cuBLAS reads ``CUBLAS_WORKSPACE_CONFIG`` once, at its first use in the process, so set
+    per run it comes too late for every run after the first; it is set here for every
+    process, deterministic or not, since a later run in the same worker may be (its cost is
+    a few MB of workspace). A value the user set is kept.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
+
+
 @contextlib.contextmanager
 def kernel_mode(device: torch.device, deterministic: bool):
     """Set cuDNN autotuning / deterministic algorithms for one run, restoring them afterwards.
@@ -97,7 +111,10 @@ def kernel_mode(device: torch.device, deterministic: bool):
     cuDNN's benchmark mode picks the fastest convolution algorithm per input shape — our
     shapes are fixed per run, so it pays off — but the choice can differ between runs, so
     deterministic mode turns it off and asks torch for deterministic kernels (``warn_only``:
-    an op without a deterministic version warns rather than killing a long run).
+    an op without a deterministic version warns rather than killing a long run). Under
+    ``warn_only`` the flash and memory-efficient attention backwards only warn and keep
+    their non-deterministic kernels on CUDA, so attention is restricted to the math backend
+    there (seq2seq, ViT).
     """
     old = (
         torch.backends.cudnn.benchmark,
@@ -105,18 +122,27 @@ def kernel_mode(device: torch.device, deterministic: bool):
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
     )
-    if deterministic and device.type == "cuda":
-        # cuBLAS needs this before its first use to be deterministic (CUDA docs, "Reproducibility")
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    prepare_process()  # in time for an API caller whose first cuBLAS use is this run
     torch.backends.cudnn.benchmark = device.type == "cuda" and not deterministic
     torch.backends.cudnn.deterministic = deterministic
     if deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     try:
-        yield
+        with deterministic_attention(device, deterministic):
+            yield
     finally:
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = old[0], old[1]
         torch.use_deterministic_algorithms(old[2], warn_only=old[3])
+
+
+def deterministic_attention(device: torch.device, deterministic: bool):
+    """The math SDPA backend on CUDA in deterministic mode (flash and memory-efficient
+    backwards accumulate with atomics); a no-op otherwise, so CPU numbers do not change."""
+    if deterministic and device.type == "cuda":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel(SDPBackend.MATH)
+    return contextlib.nullcontext()
 
 
 def wants_channels_last(model: nn.Module, device: torch.device) -> bool:
