@@ -25,7 +25,7 @@ from regbench.seeding import seeded_global_rng
 from regbench.store import RunRecord
 from regbench.tasks import task_for
 from regbench.train.checkpoint import Checkpointer
-from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
+from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode, precision
 from regbench.train.loop import DeviceError, Diverged, resolve_device, train
 from regbench.version import __version__
 
@@ -63,6 +63,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
+        "precision": precision(device),  # with the device type, which numbers may be compared (harness/numerics.py)
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "threads": torch.get_num_threads(),
         "git": git_revision(),

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from regbench.harness.executors import get_executor
+from regbench.harness.numerics import MixedNumericsError, check_numerics
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.store import FINAL_STATUSES, Store
@@ -46,6 +47,12 @@ def run_plan(
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
+    # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
+    try:
+        check_numerics(store, plan.suite.name, {r.run_key for r in plan.runs}, ex.device_type())
+    except MixedNumericsError:
+        _close(ex)
+        raise
     store.add_to_suite(
         plan.suite.name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
@@ -65,6 +72,7 @@ def run_plan(
         "diverged": 0,
     }
     if not todo:
+        _close(ex)
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
     # and missing data stops the suite with one clear line before anything trains.
@@ -79,3 +87,10 @@ def run_plan(
         counts[rec.status] = counts.get(rec.status, 0) + 1
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
+
+
+def _close(ex) -> None:
+    """Release what an executor holds when its ``run`` is not going to (Ray's connection)."""
+    close = getattr(ex, "close", None)
+    if close is not None:
+        close()

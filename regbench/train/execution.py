@@ -150,6 +150,11 @@ def wants_channels_last(model: nn.Module, device: torch.device) -> bool:
     return device.type == "cuda" and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+def precision(device: torch.device) -> str:
+    """The precision a run computes its forward pass in on ``device`` (what :func:`autocast` does)."""
+    return "bf16" if device.type == "cuda" else "fp32"
+
+
 def autocast(device: torch.device):
     """bf16 autocast on CUDA (no loss scaling needed, unlike fp16); a no-op elsewhere."""
     if device.type == "cuda":

@@ -79,6 +79,10 @@ class LocalExecutor:
         self.device = device
         self.options = options
 
+    def device_type(self) -> str:
+        """``cuda`` or ``cpu``: where this executor's runs will compute."""
+        return "cuda" if self.device.startswith("cuda") or on_cuda(self.device) else "cpu"
+
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         with RunProgress(len(specs), enabled=progress) as bar:
             if self.workers == 1 or len(specs) == 1:

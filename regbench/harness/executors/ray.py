@@ -88,6 +88,7 @@ class RayExecutor:
         self.workers, self.device, self.options = workers, device, options
         self.address, self.gpus_per_run, self.cpus_per_run = address, gpus_per_run, cpus_per_run
         self.max_retries = max_retries
+        self._started: bool | None = None  # None: not connected yet; True: this executor started Ray
 
     def _start(self) -> bool:
         """Connect to (or start) Ray; True when this executor started it and must shut it down."""
@@ -115,17 +116,33 @@ class RayExecutor:
             n = min(n, int(res.get("GPU", 0) / self.gpus_per_run))
         return max(1, n)
 
-    def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
-        ray = self.ray
-        started = self._start()
+    def _connect(self) -> None:
+        """Connect to (or start) Ray once and place runs on its GPUs or CPUs (:func:`ray_placement`)."""
+        if self._started is not None:
+            return
+        self._started = self._start()
         try:
             self.device, self.gpus_per_run = ray_placement(
-                self.device, self.gpus_per_run, ray.cluster_resources().get("GPU", 0)
+                self.device, self.gpus_per_run, self.ray.cluster_resources().get("GPU", 0)
             )
         except ExecutorError:
-            if started:
-                ray.shutdown()
+            self.close()
             raise
+
+    def close(self) -> None:
+        """Shut down the Ray instance this executor started (no-op otherwise)."""
+        if self._started:
+            self.ray.shutdown()
+        self._started = None
+
+    def device_type(self) -> str:
+        """``cuda`` or ``cpu``: where this executor's runs will compute (connects to Ray)."""
+        self._connect()
+        return "cuda" if self.device.startswith("cuda") else "cpu"
+
+    def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
+        ray = self.ray
+        self._connect()
         task = ray.remote(_run_task).options(
             num_cpus=self.cpus_per_run,
             num_gpus=self.gpus_per_run,
@@ -152,8 +169,7 @@ class RayExecutor:
         finally:
             for ref in in_flight:  # Ctrl-C or an error in the driver: stop what still runs
                 ray.cancel(ref, force=True)
-            if started:
-                ray.shutdown()
+            self.close()
 
     def _result(self, ref, spec: RunSpec) -> RunRecord:
         try:

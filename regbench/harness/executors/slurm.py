@@ -81,10 +81,16 @@ class SlurmExecutor:
             raise ExecutorError("--executor slurm: no Slurm here (sbatch not found); run it on a cluster login node")
         if device.startswith("cuda") and gpus_per_run == 0:
             raise ExecutorError(f"--device {device} with --executor slurm needs --gpus-per-run >= 1")
+        if device == "auto":  # a job sees the GPUs it asked for, or none
+            device = "cuda" if gpus_per_run > 0 else "cpu"
         self.workers, self.device, self.options = workers, device, options
         self.partition, self.gpus, self.time, self.cpus = partition, int(gpus_per_run), time, cpus_per_run
         self.folder = Path(work_dir) / "submitit"
         self.cluster, self.batch_size, self.poll = cluster, batch_size, poll_seconds
+
+    def device_type(self) -> str:
+        """``cuda`` or ``cpu``: where this executor's runs will compute."""
+        return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def _executor(self):
         ex = self.submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=self.cluster)
