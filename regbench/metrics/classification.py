@@ -64,7 +64,8 @@ def brier(probs: torch.Tensor, labels: torch.Tensor) -> float:
 
 def worst_group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> float:
     """Lowest accuracy over the groups present (wilds' ``acc_wg``). pred, labels, groups: (N,)."""
-    correct = (pred == labels).double()
+    # on the CPU: unique and masks have value-dependent shapes (one GPU sync per group)
+    correct, groups = (pred == labels).double().cpu(), groups.cpu()
     accs = [correct[groups == g].mean().item() for g in torch.unique(groups)]
     return min(accs) if accs else float("nan")
 
