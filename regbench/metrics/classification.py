@@ -75,7 +75,7 @@ def auc(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> float:
 
     pos_scores (P,), neg_scores (Q,).
     """
-    scores = torch.cat([pos_scores, neg_scores]).double()
+    scores = torch.cat([pos_scores.cpu(), neg_scores.cpu()]).double()  # ranks: value-dependent shapes
     ranks = _average_ranks(scores)
     p, q = len(pos_scores), len(neg_scores)
     if p == 0 or q == 0:

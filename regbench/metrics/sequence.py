@@ -43,6 +43,8 @@ def _scored(logits: torch.Tensor, targets: torch.Tensor, pad: int) -> tuple[torc
     """Flatten (B, T, V) logits and (B, T) targets to the (M, V), (M,) non-PAD positions."""
     if logits.shape[:2] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} disagree on (B, T)")
+    # on the CPU: the PAD mask's size depends on the values (a GPU sync and a device read)
+    logits, targets = logits.cpu(), targets.cpu()
     keep = targets != pad
     return logits[keep], targets[keep]
 
