@@ -4,6 +4,7 @@ executor, recorded in ``env``, pinned by ``--deterministic`` (issue #12, item 1)
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 
 import pytest
@@ -52,3 +53,30 @@ def test_bad_thread_options_are_one_line_and_train_nothing(tmp_path, capsys, ext
     with pytest.raises(ExecOptionsError):
         exec_options(threads=0)
     assert not store.exists() or not sqlite3.connect(store).execute("SELECT count(*) FROM runs").fetchone()[0]
+
+
+def test_cublas_workspace_is_set_for_the_process_and_a_users_value_is_kept(monkeypatch):
+    from regbench.train.execution import CUBLAS_WORKSPACE, prepare_process
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    prepare_process()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == CUBLAS_WORKSPACE
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    prepare_process()
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":16:8"
+
+
+def test_deterministic_mode_on_cuda_restricts_attention_to_the_math_backend_for_the_run():
+    """The flash and memory-efficient backwards keep non-deterministic kernels under warn_only."""
+    from regbench.train.execution import kernel_mode
+
+    backends = torch.backends.cuda
+    before = (backends.flash_sdp_enabled(), backends.mem_efficient_sdp_enabled(), backends.math_sdp_enabled())
+    with kernel_mode(torch.device("cuda"), deterministic=True):
+        assert (backends.flash_sdp_enabled(), backends.mem_efficient_sdp_enabled()) == (False, False)
+        assert backends.math_sdp_enabled() and torch.are_deterministic_algorithms_enabled()
+    assert (backends.flash_sdp_enabled(), backends.mem_efficient_sdp_enabled(), backends.math_sdp_enabled()) == before
+    with kernel_mode(torch.device("cuda"), deterministic=False):
+        assert backends.flash_sdp_enabled() == before[0]  # only deterministic runs give up the fast kernels
+    with kernel_mode(torch.device("cpu"), deterministic=True):
+        assert backends.flash_sdp_enabled() == before[0]  # CPU numbers unchanged

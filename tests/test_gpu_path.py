@@ -70,16 +70,31 @@ def test_resnet18_trains_through_the_harness_and_deterministic_mode_is_restored(
     assert torch.are_deterministic_algorithms_enabled() == before  # a run does not leak global flags
 
 
+class _CompiledSpy(nn.Module):
+    """Stands in for torch.compile's result: records the train/eval mode of every call."""
+
+    def __init__(self, model: nn.Module, calls: list[bool]):
+        super().__init__()
+        self.model, self.calls = model, calls
+
+    def forward(self, *args):
+        self.calls.append(self.model.training)
+        return self.model(*args)
+
+
 def test_compile_option_reaches_torch_compile_and_keeps_the_run_key(tmp_path, monkeypatch):
-    """A spy stands in for torch.compile (a real compile costs ~60 s on this CPU)."""
-    compiled = []
-    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(model) or model)
+    """A spy stands in for torch.compile (a real compile costs ~60 s on this CPU). Only the
+    training forward goes through the compiled module: validation uses the eager one, so
+    eval graphs are never compiled inside train_seconds."""
+    compiled, calls = [], []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(model) or _CompiledSpy(model, calls))
     suite = write_suite(tmp_path, epochs=1, regularizers=["erm"])
     a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     assert main(["run", str(suite), "--store", str(a), "--workers", "1", "--no-progress"]) == 0
     assert not compiled  # off by default
     assert main(["run", str(suite), "--store", str(b), "--workers", "1", "--no-progress", "--compile"]) == 0
     assert len(compiled) == 1 and isinstance(compiled[0], nn.Module)
+    assert calls and all(calls)  # every compiled call was a training step; no validation pass
     assert statuses(a) == statuses(b) and set(statuses(b).values()) == {"ok"}  # same run key in both stores
 
 
