@@ -19,8 +19,9 @@ for fake tensors only (real tensors keep torch's own behaviour):
   give every leaf a zero gradient on the leaf's own device (the forward graph is real);
 - a fake tensor has no bytes: ``torch.save`` writes a real CPU placeholder for each, and
   keeps what it was given in :data:`SAVED`; ``torch.load`` reads real tensors;
-- a CUDA ``torch.Generator`` cannot be made without a driver: the loop gets a CPU one (a
-  generator's device is not checked on fake tensors, so this tier cannot see that bug);
+- a CUDA ``torch.Generator`` cannot be made without a driver: the loop gets a CPU one, and
+  the device it asked for is kept in :data:`GENERATORS` (a generator's device is not
+  checked on fake tensors);
 - channels-last conversion is off (a layout, not a placement: the ``gpu`` tests check it);
 - ``torch.cuda.is_available()`` stays False (FakeTensorMode consults it), so bf16 autocast
   is off: this tier checks where tensors are, not their precision (the ``gpu`` tests do).
@@ -163,9 +164,13 @@ def _fake_grad(original):
     return grad
 
 
+GENERATORS: list[tuple[tuple, str]] = []  # (keys, device) of every generator the loop asked for
+
+
 def _cpu_generator(*keys, device: str = "cpu"):
     from regbench.seeding import derive_seed
 
+    GENERATORS.append((keys, device))
     return torch.Generator().manual_seed(derive_seed(*keys))
 
 
@@ -200,6 +205,7 @@ def fake_cuda():
     registries()  # import every plugin with real tensors first (module-level tables)
     READS.clear()
     SAVED.clear()
+    GENERATORS.clear()
     caches = (augment._on_device, augment._identity_mask)  # per-device copies: fake ones die with the mode
     patches = [
         mock.patch.object(torch.Tensor, "item", _fake_aware("item", lambda t: 0.5)),

@@ -139,3 +139,18 @@ def test_checkpoint_saved_on_cuda_resumes_on_cuda_with_the_optimizer_state_place
         placed = {(k, v.device.type) for s in states for k, v in s.items()}
     assert result.resumed_from_epoch == 1
     assert placed == {("step", "cpu"), ("exp_avg", "cuda"), ("exp_avg_sq", "cuda")}
+
+
+def test_a_run_on_the_second_gpu_stays_there_and_draws_its_augmentations_there():
+    """cuda:1, not cuda:0: model, data and the augmentation generator follow the run's device."""
+    gpu1 = torch.device("cuda", 1)
+    stack = stack_of("crop_flip")
+    splits = image_splits(2 * BATCH)
+    model = model_for(splits, stack)
+    with fake_cuda(), mock.patch.object(torch.cuda, "device_count", lambda: 2):
+        model.to(gpu1)
+        train(model, splits.training_data(), stack, TrainSpec(epochs=1, batch_size=BATCH), 0, gpu1)
+        placed = {str(p.device) for p in model.parameters()}
+        asked = dict((keys[-1], device) for keys, device in fc.GENERATORS)
+    assert placed == {"cuda:1"}
+    assert asked == {"order": "cpu", "augment": "cuda:1"}

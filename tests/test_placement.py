@@ -45,3 +45,13 @@ def test_each_pool_worker_is_handed_its_own_gpu(two_gpus, tmp_path):
     errors = [e for (e,) in sqlite3.connect(store).execute("SELECT error FROM runs WHERE status='failed'")]
     assert len(errors) == 2 and all(e.startswith("DeviceError") for e in errors)
     assert sorted(e.split("--device ")[1].split()[0] for e in errors) == ["cuda:0", "cuda:1"]
+
+
+def test_slurm_resolves_auto_by_the_gpus_a_job_asks_for(tmp_path):
+    pytest.importorskip("submitit")
+    from regbench.harness.executors.slurm import SlurmExecutor
+
+    def device(**kw) -> str:
+        return SlurmExecutor(device="auto", cluster="local", work_dir=str(tmp_path), **kw).device_type()
+
+    assert device(gpus_per_run=1) == "cuda" and device() == "cpu"
