@@ -41,14 +41,16 @@ class seeded_global_rng:
     global state is left exactly as it was (library code must not disturb it).
     """
 
-    def __init__(self, *keys: object, cuda: bool = False):
+    def __init__(self, *keys: object, device=None):
         self.keys = keys
-        self.cuda = cuda
+        self.device = device  # a torch.device: on CUDA, that GPU's generator is forked too
 
     def __enter__(self):
         import torch
 
-        devices = list(range(torch.cuda.device_count())) if self.cuda else []
+        devices = []
+        if self.device is not None and self.device.type == "cuda":  # only the GPU in use
+            devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
         self._fork = torch.random.fork_rng(devices=devices)
         self._fork.__enter__()
         torch.manual_seed(derive_seed(*self.keys))

@@ -12,6 +12,25 @@ os.environ.setdefault("REGBENCH_CACHE", str(Path(__file__).resolve().parent.pare
 torch_threads = os.environ.get("REGBENCH_TEST_THREADS")
 
 
+@pytest.fixture(autouse=True)
+def cpu_unless_marked_gpu(request, monkeypatch):
+    """Pin every test not marked ``gpu`` to the CPU, so the suite passes alike on a GPU host.
+
+    ``--device auto`` (the CLI default) resolves through ``torch.cuda.is_available``, patched
+    to False here; worker processes (pool, Ray, Slurm) start from this environment, where no
+    GPU is visible. Tests marked ``gpu`` see the machine as it is.
+    """
+    if request.node.get_closest_marker("gpu") is not None:
+        yield
+        return
+    import torch
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    yield
+
+
 @pytest.fixture
 def isolated_cache(tmp_path, monkeypatch):
     """A fresh, empty split cache for one test."""

@@ -10,6 +10,8 @@ aligned through the real code path.
 
 from __future__ import annotations
 
+import hashlib
+
 import pickle
 from pathlib import Path
 
@@ -47,7 +49,13 @@ def make_cifar10(root: Path, per_batch: int = 20, n_test: int = 20, seed: int = 
     (folder / "test_batch").write_bytes(pickle.dumps(test, protocol=2))
     meta = {"num_cases_per_batch": per_batch, "label_names": CLASSES, "num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
-    return {"train_labels": np.concatenate(train_labels), "test_labels": test_labels, "test_data": test["data"]}
+    md5 = {f.name: hashlib.md5(f.read_bytes()).hexdigest() for f in folder.iterdir()}  # what the loader checks
+    return {
+        "train_labels": np.concatenate(train_labels),
+        "test_labels": test_labels,
+        "test_data": test["data"],
+        "md5": md5,
+    }
 
 
 def make_cifar10c(root: Path, test_labels: np.ndarray, corruptions=("gaussian_noise", "fog")) -> dict:

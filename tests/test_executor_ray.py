@@ -72,11 +72,36 @@ def test_missing_ray_gives_one_line_with_the_install_command(tmp_path, monkeypat
     assert len(err.splitlines()) == 1 and "pip install -e '.[ray]'" in err
 
 
-def test_cuda_without_gpus_per_run_is_refused_before_anything_runs(tmp_path, capsys):
+def test_cuda_with_zero_gpus_per_run_is_refused_before_anything_runs(tmp_path, capsys):
     from scaling_helpers import write_suite
 
     suite = write_suite(tmp_path)
     store = tmp_path / "s.sqlite"
-    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--device", "cuda"]) == 1
+    args = ["run", str(suite), "--store", str(store), "--executor", "ray", "--device", "cuda", "--gpus-per-run", "0"]
+    assert main(args) == 1
     assert "--gpus-per-run" in capsys.readouterr().err
     assert not statuses(store)
+
+
+@pytest.mark.parametrize(
+    ("device", "gpus_per_run", "cluster_gpus", "placed"),
+    [
+        ("auto", None, 4, ("cuda", 1.0)),  # auto on a GPU cluster asks Ray for a GPU, like cuda
+        ("auto", 0.25, 4, ("cuda", 0.25)),
+        ("auto", None, 0, ("cpu", 0.0)),  # auto on a CPU cluster: no GPU asked for
+        ("cuda", None, 2, ("cuda", 1.0)),  # --gpus-per-run defaults to 1
+        ("cpu", None, 2, ("cpu", 0.0)),
+    ],
+)
+def test_ray_resolves_auto_like_cuda_and_asks_for_one_gpu_by_default(device, gpus_per_run, cluster_gpus, placed):
+    from regbench.harness.executors.ray import ray_placement
+
+    assert ray_placement(device, gpus_per_run, cluster_gpus) == placed
+
+
+def test_cuda_on_a_ray_cluster_without_gpus_is_one_error():
+    from regbench.harness.executors.base import ExecutorError
+    from regbench.harness.executors.ray import ray_placement
+
+    with pytest.raises(ExecutorError, match="the Ray cluster has no GPU"):
+        ray_placement("cuda", None, 0)

@@ -23,6 +23,23 @@ def test_device_cuda_without_a_gpu_is_one_clear_line_and_exit_1(tmp_path, monkey
     assert not statuses(store)
 
 
+def test_a_test_not_marked_gpu_runs_on_the_cpu_even_where_a_gpu_is_visible(tmp_path):
+    """tests/conftest.py pins unmarked tests to the CPU: --device auto resolves to cpu, and
+    worker processes see no GPU either (this test would fail on a GPU host without it)."""
+    import json
+    import os
+    import sqlite3
+
+    from regbench.train.loop import resolve_device
+
+    assert resolve_device("auto") == torch.device("cpu") and os.environ["CUDA_VISIBLE_DEVICES"] == ""
+    suite = write_suite(tmp_path, epochs=1, regularizers=["erm"])
+    store = tmp_path / "s.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    ((env,),) = sqlite3.connect(store).execute("SELECT env FROM runs").fetchall()
+    assert json.loads(env)["device"] == "cpu"
+
+
 def test_resnet18_has_the_cifar_stem_and_maps_norm_and_dropout():
     build = registries()["models"].get("resnet18")
     m = build((3, 32, 32), 10)
@@ -53,16 +70,31 @@ def test_resnet18_trains_through_the_harness_and_deterministic_mode_is_restored(
     assert torch.are_deterministic_algorithms_enabled() == before  # a run does not leak global flags
 
 
+class _CompiledSpy(nn.Module):
+    """Stands in for torch.compile's result: records the train/eval mode of every call."""
+
+    def __init__(self, model: nn.Module, calls: list[bool]):
+        super().__init__()
+        self.model, self.calls = model, calls
+
+    def forward(self, *args):
+        self.calls.append(self.model.training)
+        return self.model(*args)
+
+
 def test_compile_option_reaches_torch_compile_and_keeps_the_run_key(tmp_path, monkeypatch):
-    """A spy stands in for torch.compile (a real compile costs ~60 s on this CPU)."""
-    compiled = []
-    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(model) or model)
+    """A spy stands in for torch.compile (a real compile costs ~60 s on this CPU). Only the
+    training forward goes through the compiled module: validation uses the eager one, so
+    eval graphs are never compiled inside train_seconds."""
+    compiled, calls = [], []
+    monkeypatch.setattr(torch, "compile", lambda model, **kw: compiled.append(model) or _CompiledSpy(model, calls))
     suite = write_suite(tmp_path, epochs=1, regularizers=["erm"])
     a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     assert main(["run", str(suite), "--store", str(a), "--workers", "1", "--no-progress"]) == 0
     assert not compiled  # off by default
     assert main(["run", str(suite), "--store", str(b), "--workers", "1", "--no-progress", "--compile"]) == 0
     assert len(compiled) == 1 and isinstance(compiled[0], nn.Module)
+    assert calls and all(calls)  # every compiled call was a training step; no validation pass
     assert statuses(a) == statuses(b) and set(statuses(b).values()) == {"ok"}  # same run key in both stores
 
 

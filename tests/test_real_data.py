@@ -52,7 +52,7 @@ def test_registered_names():
 
 def test_cifar10_loads_the_python_batches(cifar_root):
     root, made = cifar_root
-    loaded = load_cifar10(seed=0, root=str(root), verify_md5=False)
+    loaded = load_cifar10(seed=0, root=str(root), md5=made["md5"])
     parts = loaded.parts
     assert sorted(parts) == ["test", "train", "val"]
     assert (len(parts["train"]), len(parts["val"]), len(parts["test"])) == (90, 10, 20)
@@ -64,10 +64,10 @@ def test_cifar10_loads_the_python_batches(cifar_root):
     # the CHW-flattened pickle rows become exactly these pixels
     expect = torch.as_tensor(made["test_data"]).reshape(-1, 3, 32, 32).float() / 255
     assert torch.equal(parts["test"].x, expect)
-    assert loaded.info.flip_invariant and loaded.info.details["md5_verified"] is False
+    assert loaded.info.flip_invariant and loaded.info.details["md5_source"] == "given"
     assert loaded.info.details["classes"][0] == "airplane"
-    again = load_cifar10(seed=0, root=str(root), verify_md5=False).parts["val"]
-    other = load_cifar10(seed=1, root=str(root), verify_md5=False).parts["val"]
+    again = load_cifar10(seed=0, root=str(root), md5=made["md5"]).parts["val"]
+    other = load_cifar10(seed=1, root=str(root), md5=made["md5"]).parts["val"]
     assert torch.equal(again.x, parts["val"].x) and not torch.equal(other.x, parts["val"].x)
 
 
@@ -75,7 +75,35 @@ def test_cifar10_md5_check_rejects_unofficial_files(cifar_root):
     root, _ = cifar_root
     with pytest.raises(DatasetMissingError) as err:
         load_cifar10(seed=0, root=str(root))
-    assert_one_line(err.value, "md5", "verify_md5: false", "regbench data download cifar10")
+    assert_one_line(err.value, "md5", "`md5: {file: sum}`", "regbench data download cifar10")
+
+
+def test_no_cifar_file_is_unpickled_before_its_md5_is_checked(tmp_path):
+    """A planted batch file whose pickle would run code: refused by its md5, nothing runs."""
+    import hashlib
+    import pickle
+
+    made = fx.make_cifar10(tmp_path)
+    marker = tmp_path / "code-ran"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    planted = tmp_path / "cifar-10-batches-py" / "data_batch_3"
+    planted.write_bytes(pickle.dumps({"data": Planted()}))
+    with pytest.raises(DatasetMissingError) as err:  # the sums given are of the real copy
+        load_cifar10(seed=0, root=str(tmp_path), md5=made["md5"])
+    assert_one_line(err.value, "failed the md5 check of `md5`")
+    with pytest.raises(DatasetMissingError):  # nor with the official sums
+        load_cifar10(seed=0, root=str(tmp_path))
+    assert not marker.exists()
+    partial = {k: v for k, v in made["md5"].items() if k != "test_batch"}
+    with pytest.raises(ValueError, match="missing test_batch"):  # every file needs its sum
+        load_cifar10(
+            seed=0, root=str(tmp_path), md5={**partial, "data_batch_3": hashlib.md5(planted.read_bytes()).hexdigest()}
+        )
+    assert not marker.exists()
 
 
 def test_cifar10_missing_names_path_and_command(tmp_path):
@@ -88,14 +116,14 @@ def test_cifar10_missing_names_path_and_command(tmp_path):
 
 
 def test_root_comes_from_regbench_data(cifar_root, monkeypatch):
-    root, _ = cifar_root
+    root, made = cifar_root
     monkeypatch.setenv("REGBENCH_DATA", str(root))
-    assert load_cifar10(seed=0, verify_md5=False).info.details["root"] == str(root)
+    assert load_cifar10(seed=0, md5=made["md5"]).info.details["root"] == str(root)
 
 
 def test_cifar10c_published_parts_and_predefined_shift(cifar_root):
     root, made = cifar_root
-    loaded = load_cifar10_c(seed=0, root=str(root), verify_md5=False, severities=[1, 3, 5])
+    loaded = load_cifar10_c(seed=0, root=str(root), md5=made["md5"], severities=[1, 3, 5])
     d = loaded.info.details
     assert d["cifar10c_source"] == "published" and d["cifar10c_labels_match_test"] is True
     assert d["corruptions"] == ["fog", "gaussian_noise"]  # every published file present, canonical order
@@ -114,8 +142,8 @@ def test_cifar10c_published_parts_and_predefined_shift(cifar_root):
 
 
 def test_cifar10c_generated_when_folder_absent(tmp_path):
-    fx.make_cifar10(tmp_path)
-    loaded = load_cifar10_c(seed=0, root=str(tmp_path), verify_md5=False)
+    made = fx.make_cifar10(tmp_path)
+    loaded = load_cifar10_c(seed=0, root=str(tmp_path), md5=made["md5"])
     assert loaded.info.details["cifar10c_source"] == "generated"
     assert sorted(loaded.parts) == ["test", "train", "val"]
     with pytest.raises(ValueError, match="no OOD parts"):
@@ -123,19 +151,19 @@ def test_cifar10c_generated_when_folder_absent(tmp_path):
 
 
 def test_cifar10c_bad_requests(cifar_root):
-    root, _ = cifar_root
+    root, made = cifar_root
     with pytest.raises(ValueError, match="Did you mean: gaussian_noise"):
-        load_cifar10_c(seed=0, root=str(root), verify_md5=False, corruptions=["gausian_noise"])
+        load_cifar10_c(seed=0, root=str(root), md5=made["md5"], corruptions=["gausian_noise"])
     with pytest.raises(ValueError, match="severities must be in 1..5"):
-        load_cifar10_c(seed=0, root=str(root), verify_md5=False, severities=[0])
+        load_cifar10_c(seed=0, root=str(root), md5=made["md5"], severities=[0])
     with pytest.raises(DatasetMissingError) as err:
-        load_cifar10_c(seed=0, root=str(root), verify_md5=False, corruptions=["snow"])
+        load_cifar10_c(seed=0, root=str(root), md5=made["md5"], corruptions=["snow"])
     assert_one_line(err.value, "snow.npy", "zenodo.org/records/2535967")
 
 
 def test_predefined_shift_rejects_bad_roles(cifar_root):
-    root, _ = cifar_root
-    loaded = load_cifar10_c(seed=0, root=str(root), verify_md5=False, severities=[2])
+    root, made = cifar_root
+    loaded = load_cifar10_c(seed=0, root=str(root), md5=made["md5"], severities=[2])
     with pytest.raises(ValueError, match=r"no part\(s\) \['c/snow/2'\]"):
         Predefined({"ood_parts": ["c/snow/2"]}).apply(loaded, seed=0)
     with pytest.raises(ValueError, match="one role each"):

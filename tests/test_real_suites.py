@@ -40,11 +40,11 @@ def run_suite(write_suite, store_path, benchmark, capsys):
 
 
 def test_cifar10_python_batches(tmp_path, write_suite, store_path, capsys, isolated_cache):
-    fx.make_cifar10(tmp_path)
+    made = fx.make_cifar10(tmp_path)
     b = bench(
         "cifar",
         "cifar10",
-        {"root": str(tmp_path), "verify_md5": False},
+        {"root": str(tmp_path), "md5": made["md5"]},
         {"kind": "covariate", "corruptions": ["gaussian_noise"], "severities": [3]},
     )
     metrics = run_suite(write_suite, store_path, b, capsys)
@@ -57,7 +57,7 @@ def test_cifar10c_published_npy(tmp_path, write_suite, store_path, capsys, isola
     b = bench(
         "cifar-c",
         "cifar10-c",
-        {"root": str(tmp_path), "verify_md5": False, "severities": [1, 5]},
+        {"root": str(tmp_path), "md5": made["md5"], "severities": [1, 5]},
         {"kind": "predefined"},
     )
     metrics = run_suite(write_suite, store_path, b, capsys)

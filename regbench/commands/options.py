@@ -49,6 +49,13 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
     r.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="intra-op threads per run, for every executor alike (default 1; --deterministic pins it to 1)",
+    )
+    r.add_argument(
         "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
     )
     r.add_argument(
@@ -66,6 +73,7 @@ def scaling_kwargs(args) -> dict:
         "checkpoint_every": args.checkpoint_every,
         "deterministic": args.deterministic,
         "compile": args.compile,
+        "threads": args.threads,
         "address": args.address,
         "gpus_per_run": args.gpus_per_run,
         "partition": args.partition,

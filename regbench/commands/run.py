@@ -33,6 +33,9 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     # imported here, not at the top: they import torch, which `regbench --help` should not wait for
+    from regbench.train.execution import prepare_process
+
+    prepare_process()  # before anything in this process uses CUDA (in-process runs)
     from regbench.harness.plan import load_suite
     from regbench.harness.run_plan import run_plan
     from regbench.store import Store

@@ -27,6 +27,7 @@ from regbench.data import register_dataset
 from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError, data_root, download_hint
 from regbench.data.splitting import stratified_parts
+from regbench.registry import UserError
 
 CIFAR_FOLDER = "cifar-10-batches-py"  # torchvision's CIFAR10.base_folder
 CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
@@ -60,40 +61,55 @@ def to_float(examples: Examples) -> Examples:
     return examples.replace(x=examples.x.float().div_(255.0))
 
 
-def _cifar10_class(verify_md5: bool):
-    """torchvision's CIFAR10, or a subclass that checks the files exist but not their md5.
+class CifarMd5Error(UserError, ValueError):
+    """``md5`` does not name a sum for every CIFAR-10 file."""
 
-    torchvision compares every batch file with the official md5 sums. ``verify_md5=False``
-    is for a local copy you trust that is not byte-identical (a re-pickled or fabricated
-    copy in the same format, as the tests use); every record says which check was made.
+
+def _cifar10_class(md5: dict[str, str] | None):
+    """torchvision's CIFAR10, or a subclass that checks each file against the sums in ``md5``.
+
+    The batch files are pickles, and unpickling runs code, so no file is read before its md5
+    is checked: against the official sums (torchvision's), or, for a local copy that is not
+    byte-identical (re-pickled, fabricated in the same format as the tests do), against the
+    sums its owner gives in ``md5`` (file name → hex md5, every file of :data:`CIFAR_FILES`).
     """
     from torchvision.datasets import CIFAR10
 
-    if verify_md5:
+    if md5 is None:
         return CIFAR10
+    missing = [f for f in CIFAR_FILES if not isinstance(md5.get(f), str)]
+    if missing:
+        raise CifarMd5Error(
+            f"cifar10: `md5` must give the md5 sum of every file, missing {', '.join(missing)} "
+            "(no file is unpickled unchecked)"
+        )
 
     class LocalCIFAR10(CIFAR10):
-        # torchvision's check_integrity(path, md5=None) only checks that the file exists.
-        train_list = [[name, None] for name, _ in CIFAR10.train_list]
-        test_list = [[name, None] for name, _ in CIFAR10.test_list]
-        meta = {**CIFAR10.meta, "md5": None}
+        # torchvision checks each file with check_integrity(path, md5) before unpickling it
+        train_list = [[name, md5[name]] for name, _ in CIFAR10.train_list]
+        test_list = [[name, md5[name]] for name, _ in CIFAR10.test_list]
+        meta = {**CIFAR10.meta, "md5": md5[CIFAR10.meta["filename"]]}
 
     return LocalCIFAR10
 
 
-def _load_official(root: Path, download: bool, verify_md5: bool) -> tuple[Examples, Examples, list[str]]:
+def _load_official(root: Path, download: bool, md5: dict[str, str] | None) -> tuple[Examples, Examples, list[str]]:
     """(official train, official test, class names); x still uint8 (N, 3, 32, 32)."""
     folder = root / CIFAR_FOLDER
     if not download and not all((folder / f).is_file() for f in CIFAR_FILES):
         hint = download_hint("cifar10", root) + " (or set `download: true` in the suite)"
         raise DatasetMissingError("cifar10", folder, hint)
-    cls = _cifar10_class(verify_md5)
+    cls = _cifar10_class(md5)
     try:
         train = cls(str(root), train=True, download=download)
         test = cls(str(root), train=False, download=download)
     except RuntimeError as err:  # torchvision: "Dataset not found or corrupted"
-        hint = download_hint("cifar10", root) + "; or pass `verify_md5: false` for a local copy you trust"
-        raise DatasetMissingError("cifar10", folder, hint, problem="failed torchvision's md5 check") from err
+        if md5 is not None:
+            hint, problem = "check the sums given in `md5` against your copy", "failed the md5 check of `md5`"
+        else:
+            hint = download_hint("cifar10", root) + "; or give your trusted copy's sums as `md5: {file: sum}`"
+            problem = "failed torchvision's md5 check"
+        raise DatasetMissingError("cifar10", folder, hint, problem=problem) from err
     return (
         uint8_hwc_to_examples(train.data, train.targets, scale=False),
         uint8_hwc_to_examples(test.data, test.targets, scale=False),
@@ -101,9 +117,9 @@ def _load_official(root: Path, download: bool, verify_md5: bool) -> tuple[Exampl
     )
 
 
-def _cifar10_parts(seed, root, download, val_fraction, verify_md5) -> tuple[dict[str, Examples], dict]:
+def _cifar10_parts(seed, root, download, val_fraction, md5) -> tuple[dict[str, Examples], dict]:
     base = data_root(root)
-    train_pool, test, classes = _load_official(base, download, verify_md5)
+    train_pool, test, classes = _load_official(base, download, md5)
     # Split while uint8: indexing moves 4× fewer bytes, and the float pool never exists.
     parts = stratified_parts(train_pool, {"val": val_fraction}, seed=seed)
     parts["test"] = test
@@ -111,7 +127,7 @@ def _cifar10_parts(seed, root, download, val_fraction, verify_md5) -> tuple[dict
     details = {
         "source": "torchvision.datasets.CIFAR10",
         "root": str(base),
-        "md5_verified": verify_md5,
+        "md5_source": "given" if md5 is not None else "torchvision",  # every file is md5-checked
         "classes": classes,
         "n": {k: len(v) for k, v in parts.items()},
     }
@@ -124,15 +140,16 @@ def load_cifar10(
     root: str | None = None,
     download: bool = False,
     val_fraction: float = 0.1,
-    verify_md5: bool = True,
+    md5: dict[str, str] | None = None,
 ) -> Loaded:
     """CIFAR-10: parts train/val (seeded stratified split of the official train set) / test.
 
     Images are (N, 3, 32, 32) float32 in [0, 1]; labels (N,) int64. ``root`` defaults to
     ``$REGBENCH_DATA`` then ``~/.cache/regbench/data``; nothing is downloaded unless
-    ``download`` is true.
+    ``download`` is true. Every file is md5-checked before it is unpickled: against the
+    official sums, or against ``md5`` (file name → sum) for a copy that is not the official one.
     """
-    parts, details = _cifar10_parts(seed, root, download, val_fraction, verify_md5)
+    parts, details = _cifar10_parts(seed, root, download, val_fraction, md5)
     info = DatasetInfo("cifar10", 10, (3, 32, 32), flip_invariant=True, details=details)
     return Loaded(info, parts)
 
@@ -186,7 +203,7 @@ def load_cifar10_c(
     root: str | None = None,
     download: bool = False,
     val_fraction: float = 0.1,
-    verify_md5: bool = True,
+    md5: dict[str, str] | None = None,
     corruptions: list[str] | None = None,
     severities: list[int] | None = None,
 ) -> Loaded:
@@ -201,7 +218,7 @@ def load_cifar10_c(
     """
     severities = list(SEVERITIES if severities is None else severities)
     _check_names(corruptions or [], severities)
-    parts, details = _cifar10_parts(seed, root, download, val_fraction, verify_md5)
+    parts, details = _cifar10_parts(seed, root, download, val_fraction, md5)
     folder = data_root(root) / CIFAR10C_FOLDER
     details["cifar10c_root"] = str(folder)
     if folder.is_dir():

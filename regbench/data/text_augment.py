@@ -56,7 +56,8 @@ def random_deletion(src: torch.Tensor, p: float, g: torch.Generator, pad_id: int
     # Rows left empty: keep one uniformly chosen real token.
     empty = ~keep.any(dim=1) & real.any(dim=1)
     pick = (torch.rand(src.shape[0], generator=g, device=src.device) * _lengths(src, pad_id).clamp(min=1)).long()
-    keep[empty, pick[empty]] = True
+    rows = torch.arange(src.shape[0], device=src.device)
+    keep[rows, pick] |= empty  # a batch-wide update: a boolean-mask index would sync a GPU
     # A stable sort on "not kept" moves kept tokens to the front in their original order.
     order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices
     out = torch.gather(src, 1, order)

@@ -52,6 +52,9 @@ def evaluate_seq2seq(task, model: nn.Module, splits: Splits, seed: int, device: 
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
         logits, labels = task.teacher_forced(model, ex.x.to(device), ex.y.to(device))
+        # the metrics run on the CPU: PAD masks have value-dependent shapes (a GPU sync each)
+        # and CUDA's weighted bincount is not reproducible; these are (N, T, V) small logits
+        logits, labels = logits.cpu(), labels.cpu()
         exact = S.teacher_forced_exact_match(logits, labels, pad)
         n = len(ex)
         scored = labels != pad

@@ -25,8 +25,8 @@ from regbench.seeding import seeded_global_rng
 from regbench.store import RunRecord
 from regbench.tasks import task_for
 from regbench.train.checkpoint import Checkpointer
-from regbench.train.execution import ExecOptions, kernel_mode
-from regbench.train.loop import Diverged, resolve_device, train
+from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode, precision
+from regbench.train.loop import DeviceError, Diverged, resolve_device, train
 from regbench.version import __version__
 
 
@@ -63,6 +63,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": str(device),
+        "precision": precision(device),  # with the device type, which numbers may be compared (harness/numerics.py)
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "threads": torch.get_num_threads(),
         "git": git_revision(),
@@ -114,10 +115,20 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
     """Train and evaluate one run. Never raises for a run's own failure: it is recorded.
 
     ``options`` (checkpoints, deterministic kernels, compile) change how the run executes,
-    never its run key or — on CPU in deterministic mode — its metrics.
+    never its run key or — on CPU in deterministic mode — its metrics. The run's intra-op
+    thread count (``options.threads``) is applied here, for every executor alike, and
+    recorded in ``env``.
     """
-    dev = resolve_device(device)
     options = options or ExecOptions()
+    with intra_op_threads(options.threads):
+        return _run_one(spec, device, options)
+
+
+def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
+    try:
+        dev = resolve_device(device)
+    except DeviceError as err:  # e.g. a worker given a GPU this host does not have: its run fails, not the worker
+        return record(spec, "failed", error=f"DeviceError: {err}")
     ckpt_path = options.checkpoint_path(spec.run_key)
     ckpt = Checkpointer(ckpt_path, options.checkpoint_every, spec.run_key) if ckpt_path else None
     kind = "none"

@@ -6,11 +6,12 @@ import time
 from typing import Any
 
 from regbench.harness.executors import get_executor
+from regbench.harness.numerics import MixedNumericsError, check_numerics
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.store import FINAL_STATUSES, Store
 from regbench.train.checkpoint import delete_checkpoint
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import exec_options
 
 
 def run_plan(
@@ -23,19 +24,21 @@ def run_plan(
     checkpoint_every: int | None = None,
     deterministic: bool = False,
     compile: bool = False,
+    threads: int | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
 
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
-    deleted once its final record is stored. Returns counts:
+    deleted once its final record is stored. ``threads`` is every run's intra-op thread
+    count whichever executor runs it (default 1; ``deterministic`` pins it to 1). Returns counts:
     {"planned", "reused", "trained", "ok", "failed", "diverged"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
     ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
-    options = ExecOptions(every, ckpt_dir, deterministic, compile)
+    options = exec_options(every, ckpt_dir, deterministic, compile, threads)
     ex = get_executor(
         executor,
         workers=workers,
@@ -44,6 +47,12 @@ def run_plan(
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
+    # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
+    try:
+        check_numerics(store, plan.suite.name, {r.run_key for r in plan.runs}, ex.device_type())
+    except MixedNumericsError:
+        _close(ex)
+        raise
     store.add_to_suite(
         plan.suite.name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
@@ -63,6 +72,7 @@ def run_plan(
         "diverged": 0,
     }
     if not todo:
+        _close(ex)
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
     # and missing data stops the suite with one clear line before anything trains.
@@ -77,3 +87,10 @@ def run_plan(
         counts[rec.status] = counts.get(rec.status, 0) + 1
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
+
+
+def _close(ex) -> None:
+    """Release what an executor holds when its ``run`` is not going to (Ray's connection)."""
+    close = getattr(ex, "close", None)
+    if close is not None:
+        close()

@@ -27,7 +27,10 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = 15) -> 
     probs (N, K), labels (N,) → {"confidence": [n_bins], "accuracy": [n_bins], "count": [n_bins]}.
     """
     conf, pred = probs.double().max(dim=1)
-    correct = (pred == labels).double()
+    # Bin on the CPU whatever device the inputs are on: the counters must share the index's
+    # device, and CUDA's index_add_ accumulates with atomics (not bit-reproducible). These
+    # are two (N,) vectors, read back once per evaluated split.
+    conf, correct = conf.cpu(), (pred == labels).double().cpu()
     b = bin_index(conf, n_bins)
     count = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, torch.ones_like(conf))
     conf_sum = torch.zeros(n_bins, dtype=torch.float64).index_add_(0, b, conf)
@@ -61,7 +64,8 @@ def brier(probs: torch.Tensor, labels: torch.Tensor) -> float:
 
 def worst_group_accuracy(pred: torch.Tensor, labels: torch.Tensor, groups: torch.Tensor) -> float:
     """Lowest accuracy over the groups present (wilds' ``acc_wg``). pred, labels, groups: (N,)."""
-    correct = (pred == labels).double()
+    # on the CPU: unique and masks have value-dependent shapes (one GPU sync per group)
+    correct, groups = (pred == labels).double().cpu(), groups.cpu()
     accs = [correct[groups == g].mean().item() for g in torch.unique(groups)]
     return min(accs) if accs else float("nan")
 
@@ -71,7 +75,7 @@ def auc(pos_scores: torch.Tensor, neg_scores: torch.Tensor) -> float:
 
     pos_scores (P,), neg_scores (Q,).
     """
-    scores = torch.cat([pos_scores, neg_scores]).double()
+    scores = torch.cat([pos_scores.cpu(), neg_scores.cpu()]).double()  # ranks: value-dependent shapes
     ranks = _average_ranks(scores)
     p, q = len(pos_scores), len(neg_scores)
     if p == 0 or q == 0:

@@ -43,6 +43,8 @@ def _scored(logits: torch.Tensor, targets: torch.Tensor, pad: int) -> tuple[torc
     """Flatten (B, T, V) logits and (B, T) targets to the (M, V), (M,) non-PAD positions."""
     if logits.shape[:2] != targets.shape:
         raise ValueError(f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)} disagree on (B, T)")
+    # on the CPU: the PAD mask's size depends on the values (a GPU sync and a device read)
+    logits, targets = logits.cpu(), targets.cpu()
     keep = targets != pad
     return logits[keep], targets[keep]
 
@@ -66,8 +68,9 @@ def token_ece(logits: torch.Tensor, targets: torch.Tensor, pad: int, bins: int =
     """
     lg, y = _scored(logits, targets, pad)
     conf, guess = torch.softmax(lg.float(), dim=-1).max(dim=-1)
-    correct = (guess == y).float()
-    edges = torch.linspace(0, 1, bins + 1, device=conf.device)
+    # binned on the CPU: CUDA's bincount with weights accumulates with atomics (not reproducible)
+    conf, correct = conf.cpu(), (guess == y).float().cpu()
+    edges = torch.linspace(0, 1, bins + 1)
     idx = (torch.bucketize(conf, edges, right=False) - 1).clamp(0, bins - 1)
     n = torch.bincount(idx, minlength=bins).float()
     gap = torch.bincount(idx, weights=correct - conf, minlength=bins)  # Σ (acc − conf) per bin

@@ -237,16 +237,33 @@ def _autoaugment_table(policy: str, h: int, w: int) -> tuple[_ActionTable, torch
     return table, torch.tensor(ids), torch.tensor(probs)
 
 
+@functools.cache
+def _on_device(table: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A cached table's copy on ``device``, made once: a copy per step would sync a GPU."""
+    return table.to(device)
+
+
+@functools.cache
+def _identity_mask(actions: tuple[tuple[str, float], ...], device: torch.device) -> torch.Tensor:
+    """(A + 1,) bool: is action a the identity (the last entry stands for −1, "unchanged")?"""
+    return torch.tensor([n == "Identity" for n, _ in actions] + [True], device=device)
+
+
 def apply_actions(x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]]) -> torch.Tensor:
     """Apply ``actions[action[i]]`` to sample i (−1: unchanged); one op call per distinct action.
 
     x: (B, C, H, W) float in [0, 1]; action: (B,) int64. Uses torchvision's own op code
     (nearest interpolation, zero fill) with parameters drawn by the caller, never its RNG.
+    On the CPU each action runs on the samples that drew it; elsewhere
+    (:func:`apply_actions_masked`) on the whole batch, kept where drawn: grouping needs the
+    groups' sizes on the host, a GPU sync per op slot. Both give the same images.
     """
+    if x.device.type != "cpu":
+        return apply_actions_masked(x, action, actions)
     tv = _tv_auto_augment()
     # Only samples with a real op are touched. Sorting them by action makes each action's
     # samples one contiguous slice of a single gather (a view, no copy per group).
-    identity = torch.tensor([n == "Identity" for n, _ in actions] + [True], device=x.device)  # [-1] → True
+    identity = _identity_mask(tuple(actions), x.device)
     idx = (~identity[action]).nonzero().squeeze(1)
     if idx.numel() == 0:
         return x
@@ -258,6 +275,23 @@ def apply_actions(x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str
     for a, xa, ia in groups:
         name, mag = actions[a]
         out.index_copy_(0, ia, tv._apply_image_or_video_transform(xa, name, mag, **_op_kwargs(tv)))
+    return out
+
+
+def apply_actions_masked(x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]]) -> torch.Tensor:
+    """:func:`apply_actions` with batch-wide masks: every non-identity action runs on the whole
+    batch and each sample keeps the result of the one it drew (no value read on the host).
+
+    x: (B, C, H, W); action: (B,) int64 (−1: unchanged). Costs one op call per action in the
+    table on the full batch, cheap next to a GPU training step on these image sizes.
+    """
+    tv = _tv_auto_augment()
+    out = x
+    for a, (name, mag) in enumerate(actions):
+        if name == "Identity":
+            continue
+        drawn = (action == a).view(-1, 1, 1, 1)
+        out = torch.where(drawn, tv._apply_image_or_video_transform(x, name, mag, **_op_kwargs(tv)), out)
     return out
 
 
@@ -284,7 +318,7 @@ class RandAugment(Regularizer):
         check_images(x, "randaugment")
         b, _, h, w = x.shape
         table, ids = _randaugment_table(self.magnitude, h, w)
-        ids = ids.to(x.device)
+        ids = _on_device(ids, x.device)
         for _ in range(self.num_ops):
             op = _randint(g, ids.shape[0], b, x.device)
             neg = (_uniform(g, b, 0.0, 1.0, x.device) < 0.5).long()
@@ -312,7 +346,7 @@ class AutoAugment(Regularizer):
         check_images(x, "autoaugment")
         b, _, h, w = x.shape
         table, ids, probs = _autoaugment_table(self.policy, h, w)
-        ids, probs = ids.to(x.device), probs.to(x.device)
+        ids, probs = _on_device(ids, x.device), _on_device(probs, x.device)
         sub = _randint(g, ids.shape[0], b, x.device)
         for k in range(ids.shape[1]):
             applied = _uniform(g, b, 0.0, 1.0, x.device) < probs[sub, k]

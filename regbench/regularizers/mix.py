@@ -21,12 +21,49 @@ from regbench.regularizers.base import Regularizer, SetupContext
 
 
 def beta(g: torch.Generator, alpha: float, n: int, device) -> torch.Tensor:
-    """(n,) float32 draws from Beta(alpha, alpha), seeded from g."""
+    """(n,) float32 draws from Beta(alpha, alpha), seeded from g.
+
+    With a CPU generator, one seed is drawn from g for a numpy ``Generator`` (one call per
+    batch). With a CUDA generator that would read the seed back to the host and copy the
+    draws up again, two GPU syncs per call, so the draws are made on g's device instead
+    (:func:`device_beta`).
+    """
+    if g.device.type != "cpu":
+        return device_beta(g, alpha, n).to(device=device, dtype=torch.float32)
     import numpy as np
 
     seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
     lam = np.random.default_rng(seed).beta(alpha, alpha, size=n)
     return torch.from_numpy(lam).to(device=device, dtype=torch.float32)
+
+
+def device_beta(g: torch.Generator, alpha: float, n: int, tries: int = 8) -> torch.Tensor:
+    """(n,) float64 Beta(alpha, alpha) draws made on g's device with no host round-trip.
+
+    torch's own Beta/Gamma samplers read the global RNG only (library code must not), so
+    Beta = X / (X + Y) with X, Y ~ Gamma(alpha) by Marsaglia & Tsang's method (ACM TOMS
+    2000), whose rejection loop becomes ``tries`` candidates per draw, kept where first
+    accepted: each is accepted with probability > 0.95, so all fail with probability
+    < 0.05**8 ≈ 4e-11, and such a draw falls back to 0.5. alpha < 1 uses their boost,
+    Gamma(alpha) = Gamma(alpha + 1) · U^(1/alpha).
+    """
+    a = alpha + 1.0 if alpha < 1 else alpha
+    d = a - 1.0 / 3.0
+    c = 1.0 / (9.0 * d) ** 0.5
+
+    def gamma() -> torch.Tensor:
+        z = torch.randn(tries, n, generator=g, device=g.device, dtype=torch.float64)
+        u = torch.rand(tries, n, generator=g, device=g.device, dtype=torch.float64)
+        v = (1.0 + c * z) ** 3
+        ok = (v > 0) & (torch.log(u) < 0.5 * z**2 + d - d * v + d * torch.log(v.clamp(min=1e-300)))
+        first = ok.to(torch.int8).argmax(0, keepdim=True)  # index of the first accepted candidate
+        x = (d * v).gather(0, first).squeeze(0)
+        if alpha < 1:
+            x = x * torch.rand(n, generator=g, device=g.device, dtype=torch.float64) ** (1.0 / alpha)
+        return torch.where(ok.any(0), x, torch.full_like(x, float("nan")))
+
+    x, y = gamma(), gamma()
+    return torch.nan_to_num(x / (x + y), nan=0.5)  # no accepted candidate, or 0/0 for tiny alpha
 
 
 def partner(g: torch.Generator, n: int, device) -> torch.Tensor:

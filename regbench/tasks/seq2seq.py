@@ -59,7 +59,14 @@ class Seq2Seq:
         return ids[:, : max(1, int((ids != self.pad).sum(1).max()))]
 
     def forward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """(B, T'−1, V) logits of y[:, 1:T'] given x and y[:, :T'−1] (T' = longest target)."""
+        """(B, T'−1, V) logits of y[:, 1:T'] given x and y[:, :T'−1] (T' = longest target).
+
+        Off the CPU the batch keeps its trailing all-PAD columns (T' = the padded length):
+        trimming reads the longest row back to the host, a GPU sync every step, and the
+        extra positions are PAD, masked in attention and never scored.
+        """
+        if x.device.type != "cpu":
+            return model(x, y[:, :-1]).float()
         return model(self._trim(x), self._trim(y)[:, :-1]).float()
 
     def labels(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,16 @@ augmentation generators, CUDA's), the learning curves so far and the regularizer
 own state (e.g. early stopping's best weights) — so that, in deterministic mode on CPU, a
 resumed run ends with exactly the metrics of an uninterrupted one.
 
+Files are read with ``torch.load(weights_only=True)``: the path is predictable, so a planted
+file must not run code. Everything saved is therefore a tensor, a number, a string or a
+container of them (RNG states are byte tensors, the history a dict of float lists); a file
+holding anything else is refused and the run starts over. Tensors are loaded onto the CPU
+and moved by ``load_state_dict`` (model weights and Adam's moments to the parameters'
+device; Adam's ``step`` counters stay on the CPU, where reading them does not sync a GPU).
+A checkpoint written on another device type (CPU ↔ CUDA) is not resumed: its RNG states
+do not carry over (a CUDA generator's state is 16 bytes, a CPU one's 5,056), so the run
+starts over with a one-line warning rather than failing on every retry.
+
 Files are written to a temporary name and moved into place with ``os.replace``, which is
 atomic on POSIX: a kill during the write leaves the previous checkpoint intact. The driver
 deletes a run's checkpoint once the run's final record is in the store.
@@ -22,7 +32,7 @@ from typing import Any
 
 import torch
 
-FORMAT = 1
+FORMAT = 2  # 2: weights-only types, the device type and only the run device's CUDA RNG state
 # Test hook that simulates a crash or preemption right after a checkpoint is written:
 # "EPOCH:MARKER[:MODE]" — after saving epoch EPOCH, if MARKER does not exist, create it and
 # SIGKILL this process (MODE "kill", the default), raise (MODE "raise", for in-process runs)
@@ -44,15 +54,25 @@ class Checkpointer:
         return self.every > 0 and epoch % self.every == 0
 
     def load(self, device: torch.device) -> dict[str, Any] | None:
-        """The saved state, or None when there is none (or it belongs to another run)."""
+        """The saved state (tensors on the CPU), or None when there is none, it belongs to
+        another run, or it was written on another device type (a one-line warning)."""
         if not self.path.exists():
             return None
         try:
-            state = torch.load(self.path, map_location=device, weights_only=False)
-        except Exception as err:  # unreadable: start over rather than fail the run
-            print(f"warning: ignoring unreadable checkpoint {self.path} ({err})", file=sys.stderr)
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as err:  # unreadable, or holds objects weights_only refuses: start over
+            why = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(f"warning: ignoring unreadable checkpoint {self.path} ({why})", file=sys.stderr)
             return None
-        if state.get("format") != FORMAT or state.get("run_key") != self.run_key:
+        if not isinstance(state, dict) or state.get("format") != FORMAT or state.get("run_key") != self.run_key:
+            return None
+        written_on = state.get("rng", {}).get("device_type")
+        if written_on != device.type:
+            print(
+                f"warning: checkpoint {self.path.name} was written on {written_on}, this run is on "
+                f"{device.type}; starting the run over",
+                file=sys.stderr,
+            )
             return None
         return state
 
@@ -77,27 +97,34 @@ def delete_checkpoint(checkpoint_dir: str | Path | None, run_key: str) -> None:
         (Path(checkpoint_dir) / f"{run_key}.pt").unlink(missing_ok=True)
 
 
-def rng_states(order_g: torch.Generator, aug_g: torch.Generator, cuda: bool) -> dict[str, Any]:
-    """Every RNG state the training loop reads. Call inside the run's seeded global-RNG block."""
+def rng_states(order_g: torch.Generator, aug_g: torch.Generator, device: torch.device) -> dict[str, Any]:
+    """Every RNG state the training loop reads, as CPU byte tensors. Call inside the run's
+    seeded global-RNG block. On CUDA only the run's own GPU's state is saved: the others are
+    not used, and a resume may see fewer GPUs."""
     return {
+        "device_type": device.type,  # which generators these states fit (Checkpointer.load checks it)
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if cuda else None,
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "order": order_g.get_state(),
         "augment": aug_g.get_state(),
     }
 
 
-def set_rng_states(states: dict[str, Any], order_g: torch.Generator, aug_g: torch.Generator) -> None:
-    """Restore what :func:`rng_states` captured (RNG states are CPU byte tensors)."""
-    torch.set_rng_state(states["torch"].cpu())
-    if states["cuda"] is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
-    order_g.set_state(states["order"].cpu())
-    aug_g.set_state(states["augment"].cpu())
+def set_rng_states(
+    states: dict[str, Any], order_g: torch.Generator, aug_g: torch.Generator, device: torch.device
+) -> None:
+    """Restore what :func:`rng_states` captured, on the run's device (same device type:
+    :meth:`Checkpointer.load` refuses a checkpoint of another)."""
+    torch.set_rng_state(states["torch"])
+    if states["cuda"] is not None:
+        torch.cuda.set_rng_state(states["cuda"], device)
+    order_g.set_state(states["order"])
+    aug_g.set_state(states["augment"])
 
 
 def history_state(history) -> dict[str, list[float]]:
-    return dataclasses.asdict(history)
+    """The learning curves as a dict of float lists (a type ``weights_only`` loading allows)."""
+    return {k: [float(v) for v in vals] for k, vals in dataclasses.asdict(history).items()}
 
 
 def _maybe_crash(epoch: int) -> None:

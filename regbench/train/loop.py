@@ -143,7 +143,7 @@ def train(
     opt = make_optimizer(model, stack, spec)
     sched = make_scheduler(opt, spec, len(starts))
     order_g = torch_generator(seed, "order")
-    aug_g = torch_generator(seed, "augment", device=device.type)
+    aug_g = torch_generator(seed, "augment", device=str(device))  # on this run's cuda:N, not cuda:0
     autocast = autocast_for(device)
     history = History()
     input_grad = bool(getattr(stack, "needs_input_grad", False))
@@ -159,9 +159,9 @@ def train(
         samples, seconds_before, first_epoch = saved["samples"], saved["seconds"], saved["epoch"] + 1
         cpu_before = saved.get("cpu_seconds", 0.0)
     t0, c0 = time.perf_counter(), time.process_time()
-    with seeded_global_rng(seed, "dropout", cuda=device.type == "cuda"):
+    with seeded_global_rng(seed, "dropout", device=device):
         if saved is not None:  # after the seeding, so the saved global state wins
-            set_rng_states(saved["rng"], order_g, aug_g)
+            set_rng_states(saved["rng"], order_g, aug_g, device)
         for epoch in range(first_epoch, spec.epochs + 1):
             model.train()
             perm = torch.randperm(n, generator=order_g).to(device)
@@ -199,7 +199,7 @@ def train(
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
                 raise Diverged(epoch, total_sum.item(), report() if report else "")
-            val_loss, val_accuracy = task.validate(net, xv, yv)
+            val_loss, val_accuracy = task.validate(model, xv, yv)  # eager: compiling eval graphs costs 3-4 compiles
             if not math.isfinite(val_loss):
                 raise Diverged(epoch, val_loss)
             history.train_loss.append(loss_sum.item() / n)
@@ -218,7 +218,7 @@ def train(
                         "model": model.state_dict(),
                         "optimizer": opt.state_dict(),
                         "scheduler": sched.state_dict() if sched is not None else None,
-                        "rng": rng_states(order_g, aug_g, device.type == "cuda"),
+                        "rng": rng_states(order_g, aug_g, device),
                         "history": history_state(history),
                         "stack": stack.state_dict(),
                         "samples": samples,

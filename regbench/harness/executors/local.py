@@ -13,21 +13,19 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import torch
 
 from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record, run_one
 from regbench.store import RunRecord
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import ExecOptions, prepare_process
 
 
-def _worker(
-    tasks: mp.Queue, results: mp.Queue, threads: int, device: str, parent: int, options: ExecOptions | None = None
-) -> None:
-    """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned."""
-    torch.set_num_threads(threads)
+def _worker(tasks: mp.Queue, results: mp.Queue, device: str, parent: int, options: ExecOptions | None = None) -> None:
+    """Worker loop: take a run from its own queue, run it, send the record. Exits if orphaned.
 
+    The run's thread count comes with its options (``run_one`` applies it)."""
+    prepare_process()  # before this process's first CUDA use
     while True:
         try:
             spec = tasks.get(timeout=1.0)
@@ -40,18 +38,50 @@ def _worker(
         results.put((os.getpid(), run_one(spec, device, options)))
 
 
-class LocalExecutor:
-    """A pool of ``workers`` processes (default: one per core, threads split between them).
+def on_cuda(device: str) -> bool:
+    """True when ``device`` (``auto`` | ``cpu`` | ``cuda[:N]``) means the GPUs of this machine."""
+    import torch
 
-    ``workers=1`` runs in this process (no start-up cost). A worker that dies (killed,
-    out of memory) has its run recorded as ``failed`` with the exit code, is replaced, and
-    the remaining runs go on.
+    return device == "cuda" or (device == "auto" and torch.cuda.is_available())
+
+
+def worker_device(device: str, slot: int) -> str:
+    """The device of pool worker ``slot``: ``cuda:{slot % device_count}`` for ``cuda`` and for
+    ``auto`` on a GPU host, so workers spread over every GPU rather than all opening ``cuda:0``;
+    an explicit ``cuda:N`` or ``cpu`` is kept as given."""
+    if not on_cuda(device):
+        return device
+    import torch
+
+    return f"cuda:{slot % max(1, torch.cuda.device_count())}"
+
+
+def default_workers(device: str) -> int:
+    """One worker per GPU on CUDA (a CUDA context and a copy of the data each), else per core."""
+    if on_cuda(device):
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return os.cpu_count() or 1
+
+
+class LocalExecutor:
+    """A pool of ``workers`` processes (default: one per GPU on CUDA, else one per core).
+
+    ``workers=1`` runs in this process (no start-up cost). In a pool, worker ``i`` runs on
+    :func:`worker_device` (its own GPU). A worker that dies (killed, out of memory) has its
+    run recorded as ``failed`` with the exit code, is replaced on the same device, and the
+    remaining runs go on. Each run's thread count comes with its options.
     """
 
     def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None):
-        self.workers = workers or os.cpu_count() or 1
+        self.workers = workers or default_workers(device)
         self.device = device
         self.options = options
+
+    def device_type(self) -> str:
+        """``cuda`` or ``cpu``: where this executor's runs will compute."""
+        return "cuda" if self.device.startswith("cuda") or on_cuda(self.device) else "cpu"
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         with RunProgress(len(specs), enabled=progress) as bar:
@@ -69,19 +99,18 @@ class LocalExecutor:
         # always knows which run a dead worker took with it.
         ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
         n = min(self.workers, len(specs))
-        threads = max(1, (os.cpu_count() or 1) // n)
         results = ctx.Queue()
         pending = list(reversed(specs))
         workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
         holding: dict[int, RunSpec] = {}  # pid → the run it is executing
+        slots: dict[int, int] = {}  # pid → its slot, which fixes its device
 
-        def spawn() -> None:
+        def spawn(slot: int) -> None:
             tasks = ctx.Queue()
-            p = ctx.Process(
-                target=_worker, args=(tasks, results, threads, self.device, os.getpid(), self.options), daemon=True
-            )
+            device = worker_device(self.device, slot)
+            p = ctx.Process(target=_worker, args=(tasks, results, device, os.getpid(), self.options), daemon=True)
             p.start()
-            workers[p.pid] = (p, tasks)
+            workers[p.pid], slots[p.pid] = (p, tasks), slot
 
         def feed(pid: int) -> None:
             if pending and pid not in holding:
@@ -90,8 +119,8 @@ class LocalExecutor:
                 workers[pid][1].put(spec)
                 bar.started(spec.name)
 
-        for _ in range(n):
-            spawn()
+        for slot in range(n):
+            spawn(slot)
         for pid in list(workers):
             feed(pid)
         try:
@@ -108,7 +137,7 @@ class LocalExecutor:
                                 bar.finished(spec.name, rec.status)
                                 yield rec
                             if pending:
-                                spawn()
+                                spawn(slots.pop(pid))  # the replacement takes the dead worker's GPU
                     for pid in list(workers):
                         feed(pid)
                     continue

@@ -21,7 +21,7 @@ from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record, run_one
 from regbench.store import RunRecord
-from regbench.train.execution import ExecOptions
+from regbench.train.execution import ExecOptions, prepare_process
 
 
 def import_submitit():
@@ -43,14 +43,12 @@ class RunJob:
     state the requeued job picks up.
     """
 
-    def __init__(self, device: str, options: ExecOptions | None, threads: int):
-        self.device, self.options, self.threads = device, options, threads
+    def __init__(self, device: str, options: ExecOptions | None):
+        self.device, self.options = device, options
 
     def __call__(self, spec: RunSpec) -> RunRecord:
-        import torch
-
-        torch.set_num_threads(self.threads)
-        return run_one(spec, self.device, self.options)
+        prepare_process()  # before the job's first CUDA use
+        return run_one(spec, self.device, self.options)  # it applies the options' thread count
 
     def checkpoint(self, spec: RunSpec):
         import submitit
@@ -83,10 +81,16 @@ class SlurmExecutor:
             raise ExecutorError("--executor slurm: no Slurm here (sbatch not found); run it on a cluster login node")
         if device.startswith("cuda") and gpus_per_run == 0:
             raise ExecutorError(f"--device {device} with --executor slurm needs --gpus-per-run >= 1")
+        if device == "auto":  # a job sees the GPUs it asked for, or none
+            device = "cuda" if gpus_per_run > 0 else "cpu"
         self.workers, self.device, self.options = workers, device, options
         self.partition, self.gpus, self.time, self.cpus = partition, int(gpus_per_run), time, cpus_per_run
         self.folder = Path(work_dir) / "submitit"
         self.cluster, self.batch_size, self.poll = cluster, batch_size, poll_seconds
+
+    def device_type(self) -> str:
+        """``cuda`` or ``cpu``: where this executor's runs will compute."""
+        return "cuda" if self.device.startswith("cuda") else "cpu"
 
     def _executor(self):
         ex = self.submitit.AutoExecutor(folder=str(self.folder / "%j"), cluster=self.cluster)
@@ -101,7 +105,7 @@ class SlurmExecutor:
         return ex
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
-        ex, fn = self._executor(), RunJob(self.device, self.options, self.cpus)
+        ex, fn = self._executor(), RunJob(self.device, self.options)
         jobs: list[tuple[Any, RunSpec]] = []
         for i in range(0, len(specs), self.batch_size):
             batch = specs[i : i + self.batch_size]

@@ -1,0 +1,156 @@
+"""The device-placement tier: the CUDA code paths run on a fake CUDA device on the CPU.
+
+Training epochs, every regularizer's hooks, evaluation of both tasks, checkpoint save and
+resume and the metrics run on FakeTensor CUDA tensors (tests/fake_cuda.py), so a CPU tensor
+mixed into device code fails here as it would on a GPU ("Expected all tensors to be on the
+same device"), and a value read from the device inside the step loop (a GPU sync per step)
+is counted. Numbers are placeholders: only placement and reads are checked.
+"""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import fake_cuda as fc
+import pytest
+import torch
+from fake_cuda import CUDA, fake_cuda
+
+from tiny_workloads import BATCH, image_splits, model_for, scan_splits, splits_for, stack_of
+
+from regbench.catalog import registries
+from regbench.config import TrainSpec
+from regbench.metrics import classification as M
+from regbench.metrics import sequence as S
+from regbench.regularizers.stack import Stack
+from regbench.tasks import task_for
+from regbench.train import loop
+from regbench.train.checkpoint import Checkpointer
+from regbench.train.loop import train
+
+NAMES = registries()["regularizers"].names()
+
+
+def fake_epoch(name: str, steps: int) -> tuple[int, set[str]]:
+    """One training epoch of ``steps`` batches on fake CUDA → (device reads, parameter devices)."""
+    stack = stack_of(name)
+    splits = splits_for(stack, steps)
+    model = model_for(splits, stack)
+    with fake_cuda():
+        model.to(CUDA)
+        train(model, splits.training_data(), stack, TrainSpec(epochs=1, batch_size=BATCH), 0, CUDA)
+        reads = len(fc.READS)
+        devices = {p.device.type for p in model.parameters()}
+    return reads, devices
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_training_epoch_stays_on_the_device_and_reads_nothing_per_step(name):
+    """Every registered regularizer's hooks, on CUDA tensors: no device mismatch, and the
+    device reads of an epoch (loss, accuracy, validation) do not grow with its step count."""
+    two, devices = fake_epoch(name, 2)
+    four, _ = fake_epoch(name, 4)
+    assert devices == {"cuda"}
+    assert four == two, f"{name}: {four - two} more device reads over 2 more steps: a GPU sync per step"
+
+
+def test_the_read_counter_sees_a_per_step_sync():
+    """The guard above can fail: a hook that reads a value from the device each step is caught."""
+
+    real_transform = Stack.transform
+
+    def transform(self, x, y, g):  # stands in for a hook that reads a value every step
+        float(x.sum())
+        return real_transform(self, x, y, g)
+
+    with mock.patch.object(Stack, "transform", transform):
+        two, _ = fake_epoch("mixup", 2)
+        four, _ = fake_epoch("mixup", 4)
+    assert four - two == 2
+
+
+@pytest.mark.parametrize("make", [image_splits, scan_splits], ids=["classification", "seq2seq"])
+def test_evaluation_runs_on_the_device(make):
+    """Both tasks' evaluation (temperature, every split's metrics and reliability bins, MIA)
+    with the model and data on CUDA: this is where every CUDA run used to fail."""
+    splits = make(16)
+    stack = Stack([])
+    model = model_for(splits, stack)
+    with fake_cuda():
+        model.to(CUDA)
+        ev = task_for(splits.info).evaluate(model, splits, 0, CUDA)
+    assert {"test_id", "ood/c/1" if make is image_splits else "ood/simple"} <= set(ev.reliability)
+    assert {r["metric"] for r in ev.rows} >= {"accuracy", "ece", "nll", "brier", "mia_auc"}
+
+
+def test_metrics_accept_cuda_inputs():
+    g = torch.Generator().manual_seed(0)
+    probs_cpu = torch.softmax(torch.randn(32, 5, generator=g), 1)
+    labels_cpu = torch.randint(0, 5, (32,), generator=g)
+    with fake_cuda():
+        probs, labels = probs_cpu.to(CUDA), labels_cpu.to(CUDA)
+        rel = M.reliability(probs, labels)
+        values = [
+            M.accuracy(probs, labels),
+            M.ece(probs, labels),
+            M.nll(probs, labels),
+            M.brier(probs, labels),
+            M.worst_group_accuracy(probs.argmax(1), labels, labels % 2),
+            M.auc(probs[:, 0], probs[:, 1]),
+            M.disagreement(probs.argmax(1), labels),
+        ]
+        logits, targets = torch.randn(4, 6, 7, device=CUDA), torch.randint(0, 7, (4, 6), device=CUDA)
+        values += [S.token_ece(logits, targets, 0), S.token_accuracy(logits.cpu(), targets.cpu(), 0)]
+    assert len(rel["count"]) == 15 and all(isinstance(v, float) for v in values)
+
+
+def test_checkpoint_saved_on_cuda_resumes_on_cuda_with_the_optimizer_state_placed(tmp_path):
+    """Saved: RNG states on the CPU, the model's tensors from the device. Resumed: weights and
+    Adam's moments on the device, Adam's step counters on the CPU (reading them does not sync)."""
+    splits, stack = image_splits(16), Stack([])
+    ckpt = Checkpointer(tmp_path / "k.pt", 1, "k")
+    stop = RuntimeError("stop after the first checkpoint")
+    save = Checkpointer.save
+
+    def save_then_stop(self, state):
+        save(self, state)
+        raise stop
+
+    model = model_for(splits, stack)
+    with fake_cuda(), mock.patch.object(Checkpointer, "save", save_then_stop):
+        model.to(CUDA)
+        with pytest.raises(RuntimeError, match="stop after"):
+            train(model, splits.training_data(), stack, TrainSpec(epochs=3, batch_size=BATCH), 0, CUDA, checkpoint=ckpt)
+        saved = fc.SAVED[-1]
+    assert saved["rng"]["device_type"] == "cuda"
+    assert {t.device.type for k, t in saved["rng"].items() if isinstance(t, torch.Tensor)} == {"cpu"}
+    assert {t.device.type for t in saved["model"].values()} == {"cuda"}
+
+    made = []
+    real_make = loop.make_optimizer
+    model = model_for(splits, stack)
+    with fake_cuda(), mock.patch.object(loop, "make_optimizer", lambda *a: made.append(real_make(*a)) or made[-1]):
+        model.to(CUDA)
+        result = train(
+            model, splits.training_data(), stack, TrainSpec(epochs=3, batch_size=BATCH), 0, CUDA, checkpoint=ckpt
+        )
+        (opt,) = made
+        states = list(opt.state.values())
+        placed = {(k, v.device.type) for s in states for k, v in s.items()}
+    assert result.resumed_from_epoch == 1
+    assert placed == {("step", "cpu"), ("exp_avg", "cuda"), ("exp_avg_sq", "cuda")}
+
+
+def test_a_run_on_the_second_gpu_stays_there_and_draws_its_augmentations_there():
+    """cuda:1, not cuda:0: model, data and the augmentation generator follow the run's device."""
+    gpu1 = torch.device("cuda", 1)
+    stack = stack_of("crop_flip")
+    splits = image_splits(2 * BATCH)
+    model = model_for(splits, stack)
+    with fake_cuda(), mock.patch.object(torch.cuda, "device_count", lambda: 2):
+        model.to(gpu1)
+        train(model, splits.training_data(), stack, TrainSpec(epochs=1, batch_size=BATCH), 0, gpu1)
+        placed = {str(p.device) for p in model.parameters()}
+        asked = dict((keys[-1], device) for keys, device in fc.GENERATORS)
+    assert placed == {"cuda:1"}
+    assert asked == {"order": "cpu", "augment": "cuda:1"}

@@ -1,0 +1,56 @@
+"""Tiny workloads shared by the device tests: every regularizer's stack, a 16×16 image task
+and a short SCAN task, each a few batches of ``BATCH`` examples (fake-CUDA tier, gpu guard)."""
+
+from __future__ import annotations
+
+import torch
+
+from regbench.catalog import registries
+from regbench.config import RegularizerConfig
+from regbench.data.base import DatasetInfo, Examples, Splits
+from regbench.data.scan import load_scan
+from regbench.models import build_model
+from regbench.params import resolve_params
+from regbench.regularizers.build import build_stack, lookup
+from regbench.regularizers.stack import Stack
+from regbench.shifts.none import NoShift
+
+BATCH = 8
+
+
+def stack_of(name: str) -> Stack:
+    cfg = RegularizerConfig.model_validate(name)
+    return build_stack(cfg, tuple(resolve_params(lookup(s.name), s.params) for s in cfg.stack))
+
+
+def image_splits(n_train: int) -> Splits:
+    g = torch.Generator().manual_seed(0)
+
+    def part(n: int) -> Examples:
+        x, y = torch.rand(n, 3, 16, 16, generator=g), torch.randint(0, 4, (n,), generator=g)
+        return Examples(x, y, {"group": torch.arange(n) % 2})
+
+    return Splits(part(n_train), part(8), part(8), {"c/1": part(8)}, DatasetInfo("t", 4, (3, 16, 16), True))
+
+
+def scan_splits(n_train: int) -> Splits:
+    loaded = load_scan(0, "simple", max_train=n_train + 16)
+    splits = NoShift().apply(loaded, 0)
+    small = {k: Examples(v.x[:8], v.y[:8]) for k, v in {"val": splits.val, "test_id": splits.test_id}.items()}
+    return Splits(
+        Examples(splits.train.x[:n_train], splits.train.y[:n_train]),
+        small["val"],
+        small["test_id"],
+        {"simple": small["test_id"]},
+        splits.info,
+    )
+
+
+def model_for(splits: Splits, stack: Stack):
+    if splits.info.task == "seq2seq":
+        return build_model("seq2seq", splits.info, width=16, depth=1, heads=2, **stack.model_overrides())
+    return registries()["models"].get("cnn")((3, 16, 16), 4, **stack.model_overrides())
+
+
+def splits_for(stack: Stack, steps: int) -> Splits:
+    return image_splits(steps * BATCH) if "classification" in stack.tasks else scan_splits(steps * BATCH)
