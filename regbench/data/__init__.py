@@ -45,4 +45,5 @@ DATASET_MODULES = [
     "regbench.data.hub",
     "regbench.data.scan",
     "regbench.data.audio_commands",
+    "regbench.data.speech_commands",
 ]
