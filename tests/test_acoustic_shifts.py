@@ -98,18 +98,19 @@ def test_heldout_speaker_noise_pairs_are_never_trained_on(loaded):
     assert total == sum(len(s) for s in (splits.train, splits.val, splits.test_id, *splits.ood.values()))
 
 
-def test_erm_accuracy_falls_with_severity_by_ten_points_at_the_worst(splits):
-    """A small ERM model: every family's severity-5 split is ≥ 10 points below test_id, and below severity 1."""
+def test_erm_accuracy_falls_with_severity_by_ten_points_at_the_worst():
+    """ERM on the audio suite's acoustic benchmark at seed 0 (800 utterances, the 2-D CNN, 10
+    epochs), severities 1 and 5 only: each family's severity-5 split is ≥ 10 points below
+    test_id and below its severity-1 split. (A smaller set overfits this CNN, and the 1-D conv
+    over time is nearly blind to reverberation — README, Audio.)"""
     torch.set_num_threads(1)
+    splits = AcousticShift({"severities": [1, 5]}).apply(load_audio_commands(0, n=800), 0)
     with seeded_global_rng(0, "init"):
-        model = build_model("audio_conv1d", splits.info, width=32, depth=2)
-    train(model, splits.training_data(), Stack([]), TrainSpec(epochs=12, batch_size=32, lr=3e-3), 0)
-    acc = {
-        r["split"]: r["value"]
-        for r in evaluate(model, splits, 0, torch.device("cpu")).rows
-        if r["metric"] == "accuracy"
-    }
-    assert acc["test_id"] >= 0.6, acc
-    for family in ["noise_white", "noise_babble", "reverb", "speaker", "rate"]:
+        model = build_model("audio_cnn", splits.info, width=8, norm="batch")
+    train(model, splits.training_data(), Stack([]), TrainSpec(epochs=10, batch_size=64, lr=3e-3), 0)
+    rows = evaluate(model, splits, 0, torch.device("cpu")).rows
+    acc = {r["split"]: r["value"] for r in rows if r["metric"] == "accuracy"}
+    assert acc["test_id"] >= 0.7, acc
+    for family in ["noise_white", "noise_pink", "noise_babble", "reverb", "speaker", "rate"]:
         worst, mild = acc[f"ood/{family}/5"], acc[f"ood/{family}/1"]
         assert worst <= acc["test_id"] - 0.10 and worst < mild, (family, acc)
