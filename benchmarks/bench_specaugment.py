@@ -8,7 +8,9 @@ one fixed draw of the scaled LD masks (F = 14, m_F = 2, T = 5, m_T = 2):
 - ``test_bare_loop``: a Python loop over samples and masks slicing each band and frame to 0,
   as a per-example augmentation would (the result is asserted equal to the batched one);
 - ``test_draw_and_apply``: drawing the masks from the generator plus applying them (what
-  one training step pays), and ``test_time_warp``: the optional batched warp (W = 4).
+  one training step pays), and ``test_time_warp``: the optional batched warp (W = 4);
+- ``test_log_mel``: the models' front end on 256 one-second 8 kHz waveforms (STFT + mel
+  matmul + standardization), the price of computing features in the model.
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ import platform
 import pytest
 import torch
 
+from regbench.models.audio_features import LogMel
 from regbench.regularizers.specaugment import MaskDraw, apply_masks, draw_masks, scaled_ld, time_warp
 from regbench.seeding import torch_generator
 
 BATCH, M, T = 256, 40, 63
 POLICY = scaled_ld(M, T)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on the shared 2-core machine two OpenMP threads wait on each other in every
+    small op (the batched masks took 60 ms with 2 threads under load, 1.8 ms with 1)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +95,11 @@ def test_time_warp(benchmark, spec):
     out = benchmark(time_warp, spec, POLICY.warp, g)
     assert out.shape == spec.shape
     _record(benchmark, "batched time warp")
+
+
+def test_log_mel(benchmark):
+    wave = torch.randn(BATCH, 1, 8000, generator=torch_generator("bench", "logmel"))
+    frontend = LogMel(8000)
+    out = benchmark(frontend, wave)
+    assert out.shape == (BATCH, 1, M, T)
+    _record(benchmark, "log-mel front end")
