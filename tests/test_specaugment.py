@@ -146,3 +146,12 @@ def test_bad_specaugment_parameters_are_refused_at_load():
         plan_suite(suite([{"name": "specaugment", "freq_masks": -1}]))
     with pytest.raises(ConfigError, match="max_time_fraction"):
         plan_suite(suite([{"name": "specaugment", "max_time_fraction": 1.5}]))
+
+
+def test_list_regularizers_shows_the_inputs_of_modality_bound_ones(capsys):
+    from regbench.cli import main
+
+    assert main(["list", "regularizers"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert "classification (audio)" in rows["specaugment"] and "classification (image)" in rows["crop_flip"]
+    assert "(" not in rows["mixup"].split("augmentation")[1].split()[0]  # mixup applies to every input
