@@ -79,3 +79,10 @@ def test_spectrogram_augment_acts_in_training_only(name):
 def test_images_are_refused_by_the_audio_models():
     with pytest.raises(ValueError, match=r"mono waveforms of shape \(1, L\)"):
         build_model("audio_cnn", DatasetInfo("digits", 10, (1, 8, 8)))
+
+
+def test_log_mel_stays_float32_under_bf16_autocast():
+    x = torch.randn(2, 1, SR)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = LogMel(SR)(x)
+    assert inside.dtype == torch.float32 and torch.allclose(inside, LogMel(SR)(x))

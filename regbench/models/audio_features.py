@@ -67,11 +67,13 @@ class LogMel(nn.Module):
         return 1 + length // self.hop
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        spec = torch.stft(
-            wave.flatten(0, 1).float(), self.n_fft, self.hop, window=self.window, center=True, return_complex=True
-        )  # (B, F, T)
-        mel = torch.matmul(spec.abs().pow(2).transpose(1, 2), self.fbank).transpose(1, 2)  # (B, M, T)
-        logmel = torch.log(mel + 1e-6)
-        mean = logmel.mean(dim=(1, 2), keepdim=True)
-        std = logmel.std(dim=(1, 2), keepdim=True).clamp(min=1e-5)
-        return ((logmel - mean) / std).unsqueeze(1)
+        # float32 even under bf16 autocast: the power spectrum spans ~100 dB before the log
+        with torch.autocast(device_type=wave.device.type, enabled=False):
+            spec = torch.stft(
+                wave.flatten(0, 1).float(), self.n_fft, self.hop, window=self.window, center=True, return_complex=True
+            )  # (B, F, T)
+            mel = torch.matmul(spec.abs().pow(2).transpose(1, 2), self.fbank).transpose(1, 2)  # (B, M, T)
+            logmel = torch.log(mel + 1e-6)
+            mean = logmel.mean(dim=(1, 2), keepdim=True)
+            std = logmel.std(dim=(1, 2), keepdim=True).clamp(min=1e-5)
+            return ((logmel - mean) / std).unsqueeze(1)
