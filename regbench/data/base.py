@@ -23,7 +23,8 @@ MODALITIES = ("image", "audio", "text")
 class Examples:
     """A set of labelled examples held as tensors.
 
-    x: (N, C, H, W) float32 images in [0, 1] (or (N, L) int64 token ids for sequences).
+    x: (N, C, H, W) float32 images in [0, 1] (or (N, L) int64 token ids for sequences, or
+    (N, 1, L) float32 mono waveforms for audio).
     y: (N,) int64 class labels (or (N, T) int64 target tokens for sequences).
     meta: per-example factors, each an (N,) tensor (e.g. ``colour``, ``group``, ``severity``).
     """
