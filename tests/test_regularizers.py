@@ -42,6 +42,9 @@ NAMES = registries()["regularizers"].names()
 # the sequence-only ones are covered by tests/test_seq_harness.py and refused here at load
 CLASSIFICATION = [n for n in NAMES if "classification" in Stack([REGULARIZERS.get(n)()]).tasks]
 SEQUENCE_ONLY = sorted(set(NAMES) - set(CLASSIFICATION))
+# the audio-only ones (specaugment) are covered by tests/test_specaugment.py and refused on images
+AUDIO_ONLY = sorted(n for n in CLASSIFICATION if "image" not in Stack([REGULARIZERS.get(n)()]).modalities)
+CLASSIFICATION = [n for n in CLASSIFICATION if n not in AUDIO_ONLY]
 TIMING = {
     "train_seconds",
     "train_cpu_seconds",
@@ -132,6 +135,15 @@ def test_sequence_only_regularizers_are_refused_on_images_when_the_suite_loads(n
     (line,) = str(err.value).splitlines()
     assert f"'{name}' cannot run on benchmarks[0] 'digits-small'" in line
     assert "does not apply to a classification task" in line
+
+
+@pytest.mark.parametrize("name", AUDIO_ONLY)
+def test_audio_only_regularizers_are_refused_on_images_when_the_suite_loads(name):
+    with pytest.raises(ConfigError) as err:
+        plan_suite(suite([name]))
+    (line,) = str(err.value).splitlines()
+    assert f"'{name}' cannot run on benchmarks[0] 'digits-small'" in line
+    assert "does not apply to image inputs" in line
 
 
 # ---- penalties, smoothing: compared with ERM at the same seed --------------------------------

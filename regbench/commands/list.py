@@ -21,11 +21,15 @@ def run(args) -> int:
             print(f"{path.stem:<24} {desc}")
         return 0
     from regbench.catalog import registries  # imports every registering module (and torch)
+    from regbench.data.base import MODALITIES
 
     for name, obj in registries()[args.what].items():
-        if args.what == "regularizers":  # kind and the tasks it applies to (classification, seq2seq)
+        if args.what == "regularizers":  # kind, the tasks it applies to, and its inputs when not all
             inst = obj if isinstance(obj.tasks, tuple) and isinstance(obj.kind, str) else obj()  # recipes: properties
-            print(f"{name:<24} {inst.kind:<12} {'+'.join(inst.tasks):<23} {describe(obj)}")
+            applies = "+".join(inst.tasks)
+            if set(inst.modalities) != set(MODALITIES):  # e.g. crop_flip "(image)", specaugment "(audio)"
+                applies += f" ({'+'.join(inst.modalities)})"
+            print(f"{name:<24} {inst.kind:<12} {applies:<23} {describe(obj)}")
             continue
         print(f"{name:<24} {describe(obj)}")
     return 0

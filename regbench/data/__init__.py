@@ -12,23 +12,26 @@ from regbench.registry import Registry
 DATASETS: Registry = Registry("dataset")
 
 
-def register_dataset(name: str, task: str = "classification"):
-    """Function decorator: ``@register_dataset("scan", task="seq2seq")``.
+def register_dataset(name: str, task: str = "classification", modality: str = "image"):
+    """Function decorator: ``@register_dataset("scan", task="seq2seq", modality="text")``.
 
-    ``task`` (a name in :mod:`regbench.tasks`) is declared here and nowhere else: the loader
-    carries it as ``.task`` (read when a suite loads, before any data is) and every
-    :class:`~regbench.data.base.Loaded` it returns has ``info.task`` set to it.
+    ``task`` (a name in :mod:`regbench.tasks`) and ``modality`` (one of
+    ``regbench.data.base.MODALITIES``) are declared here and nowhere else: the loader carries
+    them as ``.task`` and ``.modality`` (read when a suite loads, before any data is) and
+    every :class:`~regbench.data.base.Loaded` it returns has ``info.task`` and
+    ``info.modality`` set to them.
     """
 
     def deco(fn):
         @functools.wraps(fn)
         def loader(*args, **kwargs):
             loaded = fn(*args, **kwargs)
-            if loaded.info.task != task:
-                loaded = type(loaded)(replace(loaded.info, task=task), loaded.parts)
+            if (loaded.info.task, loaded.info.modality) != (task, modality):
+                loaded = type(loaded)(replace(loaded.info, task=task, modality=modality), loaded.parts)
             return loaded
 
         loader.task = task
+        loader.modality = modality
         return DATASETS.register(name)(loader)
 
     return deco
@@ -41,4 +44,6 @@ DATASET_MODULES = [
     "regbench.data.wilds_data",
     "regbench.data.hub",
     "regbench.data.scan",
+    "regbench.data.audio_commands",
+    "regbench.data.speech_commands",
 ]

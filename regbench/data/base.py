@@ -14,12 +14,17 @@ from typing import Any
 
 import torch
 
+# What an input is, for regularizers that read it as one thing (``DatasetInfo.modality``):
+# "image": x (N, C, H, W) in [0, 1]; "audio": x (N, 1, L) waveforms; "text": x (N, L) token ids.
+MODALITIES = ("image", "audio", "text")
+
 
 @dataclass(frozen=True)
 class Examples:
     """A set of labelled examples held as tensors.
 
-    x: (N, C, H, W) float32 images in [0, 1] (or (N, L) int64 token ids for sequences).
+    x: (N, C, H, W) float32 images in [0, 1] (or (N, L) int64 token ids for sequences, or
+    (N, 1, L) float32 mono waveforms for audio).
     y: (N,) int64 class labels (or (N, T) int64 target tokens for sequences).
     meta: per-example factors, each an (N,) tensor (e.g. ``colour``, ``group``, ``severity``).
     """
@@ -56,6 +61,7 @@ class DatasetInfo:
     flip_invariant: bool = False  # may a horizontal flip be used as augmentation? never for digits
     factors: tuple[str, ...] = ()  # names of per-example metadata factors
     task: str = "classification"  # what the model predicts (regbench.tasks); set from the dataset's registration
+    modality: str = "image"  # what x is (one of MODALITIES); set from the dataset's registration
     details: dict[str, Any] = field(default_factory=dict)  # provenance: source, root, generated or not
 
 

@@ -31,7 +31,7 @@ import torch
 
 from regbench.data.base import DatasetInfo, Examples, Splits
 
-FORMAT = 2  # 2: DatasetInfo carries its task
+FORMAT = 3  # 2: DatasetInfo carries its task; 3: and its input modality
 
 
 def cache_dir() -> Path:

@@ -162,7 +162,7 @@ def _val_index(train: Pairs, fraction: float, seed: int) -> torch.Tensor:
     return torch.sort(single[torch.randperm(len(single), generator=g)[:k]]).values
 
 
-@register_dataset("scan", task="seq2seq")
+@register_dataset("scan", task="seq2seq", modality="text")
 def load_scan(
     seed: int,
     split: str = "simple",

@@ -151,17 +151,31 @@ def dataset_task(loader: str) -> str:
     return registries()["datasets"].get(loader).task
 
 
+def dataset_modality(loader: str) -> str:
+    """The input modality a registered dataset loader declares (image, audio or text), without loading data."""
+    return getattr(registries()["datasets"].get(loader), "modality", "image")
+
+
 def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: list[str]) -> None:
-    """One error per (benchmark, regularizer config) whose members do not apply to its task."""
+    """One error per (benchmark, regularizer config) whose members do not apply to its task or inputs."""
     for i, (rb, train) in enumerate(zip(benches, trains)):
         task = dataset_task(rb.loader)
+        modality = dataset_modality(rb.loader)
         if task != "classification" and train.label_noise > 0:  # flipping a label needs one label
             errors.append(
                 f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
                 "label noise applies to classification only"
             )
         for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
-            bad = build_stack(cfg, params).unsupported(task)
+            stack = build_stack(cfg, params)
+            bad = stack.unsupported(task)
+            wrong_input = [n for n in stack.unsupported(task, modality) if n not in bad]
+            if wrong_input:
+                errors.append(
+                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
+                    f"'{rb.spec.name}': {', '.join(wrong_input)} {'does' if len(wrong_input) == 1 else 'do'} not apply "
+                    f"to {modality} inputs (dataset '{rb.spec.dataset}'; see `regbench list regularizers`)"
+                )
             if bad:
                 errors.append(
                     f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "

@@ -20,6 +20,7 @@ MODEL_MODULES = [
     "regbench.models.resnet",
     "regbench.models.vit",
     "regbench.models.seq2seq_builder",
+    "regbench.models.audio",
 ]
 
 

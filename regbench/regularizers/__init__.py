@@ -26,4 +26,5 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.clipping",
     "regbench.regularizers.recipes",
     "regbench.regularizers.sequence",
+    "regbench.regularizers.specaugment",
 ]

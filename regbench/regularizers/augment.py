@@ -62,6 +62,7 @@ class CropFlip(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
     def __init__(
         self,
@@ -114,6 +115,7 @@ class ColorJitter(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
     def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.0):
         self.brightness = brightness
@@ -303,6 +305,7 @@ class RandAugment(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
     def __init__(self, num_ops: int = 2, magnitude: int = 9):
         self.num_ops = num_ops
@@ -334,6 +337,7 @@ class AutoAugment(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
     def __init__(self, policy: PolicyName = "cifar10"):
         self.policy = policy

@@ -31,6 +31,8 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from regbench.data.base import MODALITIES
+
 KINDS = (
     "none",
     "penalty",
@@ -103,10 +105,15 @@ class Regularizer:
     On a ``seq2seq`` task the hooks see x (B, L) int64 source ids and y (B, T) int64 target
     ids (BOS … EOS then PAD) instead of images and soft targets; ``transform`` must return
     ids, and ``loss`` gets logits (B, T', V) and the (B, T') next-token ids they predict.
+
+    ``modalities`` (of ``regbench.data.base.MODALITIES``) are the inputs it applies to; the
+    default is all of them. A regularizer that reads x as pixels (crops, colour, CutMix's
+    boxes) declares ``("image",)`` and a suite pairing it with audio fails when it loads.
     """
 
     kind: ClassVar[str] = "none"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
+    modalities: ClassVar[tuple[str, ...]] = MODALITIES
     decoupled_weight_decay: ClassVar[bool] = False
     needs_input_grad: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""

@@ -96,8 +96,11 @@ def mix_targets(y: torch.Tensor, perm: torch.Tensor, lam: torch.Tensor) -> torch
     return lam * y + (1.0 - lam) * y[perm]
 
 
-def _check(name: str, x: torch.Tensor, y: torch.Tensor) -> None:
-    check_images(x, name)
+def _check(name: str, x: torch.Tensor, y: torch.Tensor, images: bool = True) -> None:
+    if images:
+        check_images(x, name)
+    elif x.ndim < 2 or not x.is_floating_point():
+        raise ValueError(f"{name}: expected float inputs of shape (B, ...), got {tuple(x.shape)} {x.dtype}")
     if y.ndim != 2 or y.shape[0] != x.shape[0] or not y.is_floating_point():
         raise ValueError(
             f"{name}: expected float soft targets (B, K) with B={x.shape[0]}, got {tuple(y.shape)} {y.dtype}"
@@ -111,8 +114,8 @@ def _check_alpha(name: str, **alphas: float) -> None:
 
 
 def _mixup(x, perm, lam):
-    """Pixel-wise blend; returns (x, y, weight) with weight = lam."""
-    lx = lam.to(x.dtype).view(-1, 1, 1, 1)
+    """Element-wise blend of any (B, ...) inputs (pixels, waveforms); returns (x, weight = lam)."""
+    lx = lam.to(x.dtype).view(-1, *[1] * (x.ndim - 1))
     return lx * x + (1.0 - lx) * x[perm], lam
 
 
@@ -136,7 +139,7 @@ class Mixup(Regularizer):
         _check_alpha("mixup", alpha=self.alpha)
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
-        _check("mixup", x, y)
+        _check("mixup", x, y, images=False)  # a blend needs no pixels: mixup also mixes waveforms
         perm = partner(g, x.shape[0], x.device)
         x, lam = _mixup(x, perm, beta(g, self.alpha, x.shape[0], x.device))
         return x, mix_targets(y, perm, lam)
@@ -150,6 +153,7 @@ class Cutmix(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # pastes (H, W) boxes: refused on audio when a suite loads
 
     def __init__(self, alpha: float = 1.0):
         self.alpha = alpha
@@ -174,6 +178,7 @@ class MixupCutmix(Regularizer):
     """
 
     kind = "augmentation"
+    modalities = ("image",)  # pastes (H, W) boxes: refused on audio when a suite loads
 
     def __init__(self, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0, switch_prob: float = 0.5):
         self.mixup_alpha = mixup_alpha

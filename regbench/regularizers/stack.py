@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from regbench.data.base import MODALITIES
 from regbench.regularizers.base import TASKS, Batch, History, Regularizer, SetupContext, soft_cross_entropy
 
 
@@ -48,9 +49,19 @@ class Stack(Regularizer):
         """The tasks every member applies to (an empty stack applies to all)."""
         return tuple(t for t in TASKS if all(t in m.tasks for m in self.members))
 
-    def unsupported(self, task: str) -> list[str]:
-        """Registered names of the members that do not apply to ``task`` (a recipe by its own name)."""
-        return [name_of(m) for m in self.members if task not in m.tasks]
+    @property
+    def modalities(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The input modalities every member applies to (an empty stack applies to all)."""
+        return tuple(x for x in MODALITIES if all(x in m.modalities for m in self.members))
+
+    def unsupported(self, task: str, modality: str | None = None) -> list[str]:
+        """Registered names of the members that do not apply to ``task`` (or to ``modality``
+        inputs, when given); a recipe is named by its own name."""
+        return [
+            name_of(m)
+            for m in self.members
+            if task not in m.tasks or (modality is not None and modality not in m.modalities)
+        ]
 
     def target_smoothing(self) -> float:
         """Members' smoothings composed as their target transforms would be: 1 − Π(1 − ε_i)."""

@@ -176,8 +176,8 @@ def train(
                 xb, yb = stack.transform(x[idx], targets[idx], aug_g)
                 if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
                     xb.requires_grad_(True)
-                if channels_last:  # after the transforms, which index pixels in NCHW order
-                    xb = xb.contiguous(memory_format=torch.channels_last)
+                if channels_last and xb.dim() == 4:  # after the transforms, which index pixels in NCHW order;
+                    xb = xb.contiguous(memory_format=torch.channels_last)  # waveforms (B, 1, L) have no NHWC
                 with autocast:
                     logits = task.forward(net, xb, yb)
                 loss = task.loss(logits, yb, stack)
