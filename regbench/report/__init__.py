@@ -80,7 +80,8 @@ def render_terminal(leaderboard: Leaderboard, console=None) -> None:
     header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
     table = Table(
         title=f"regbench leaderboard: {leaderboard.suite.get('name', '')}",
-        caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; selection on validation only",
+        caption=f"ranked by {leaderboard.primary.label}; mean [95% CI] over seeds; "
+        f"{tables.TIED_MARK}: tied (intervals overlap); selection on validation only",
     )
     for i, h in enumerate(header):
         table.add_column(h, justify="left" if i in (1, 2) else "right", overflow="fold")
@@ -90,4 +91,6 @@ def render_terminal(leaderboard: Leaderboard, console=None) -> None:
         console = Console()
         if not console.is_terminal:  # piped or captured (make, CI logs): don't wrap at 80 columns
             console = Console(width=200)
+    for caveat in leaderboard.caveats:
+        console.print(f"Caveat: {caveat}")
     console.print(table)
