@@ -63,6 +63,11 @@ def build_leaderboard(
     tables.write_json(lb, files["leaderboard.json"])
     tables.write_tex(lb, files["leaderboard.tex"])
     site.write_site(lb, files["index.html"], made)
+    if lb.mechanisms is not None and len(lb.mechanisms):
+        from regbench.report.mechanism import render_markdown
+
+        files["mechanisms.md"] = out / "mechanisms.md"
+        files["mechanisms.md"].write_text(render_markdown(lb.mechanisms, str(suite.get("name", ""))), encoding="utf-8")
     lb.files = files | {p.name: p for p in made.values()}
     return lb
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report import stats
+from regbench.report.mechanism import mechanism_table
 from regbench.seeding import derive_seed
 
 RUN_COLUMNS = [
@@ -133,6 +134,7 @@ class Leaderboard:
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)  # said above the table, before any number
+    mechanisms: pd.DataFrame | None = None  # report.mechanism.mechanism_table: does each regularizer act?
 
 
 def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
@@ -437,7 +439,14 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
         frame["short_seeds"] = frame["seeds"] < frame["seeds_max"]
     present = [c for c in columns if np.isfinite(main[c.key]).any() or c.key == primary.key]
     present = _display_order(present) + [c for c in COLUMNS if c.suite_only]
-    lb = Leaderboard(suite, primary, present, main, cells, table, fits, level, reps, notes)
+    mech = mechanism_table(runs, metrics)
+    _flag_inactive(cells, main, mech)
+    lb = Leaderboard(suite, primary, present, main, cells, table, fits, level, reps, notes, mechanisms=mech)
+    if mech["inactive"].eq(True).any():
+        notes.append(
+            "(inactive): the regularizer's mechanism number shows no effect against erm's on that benchmark "
+            "(weight norm, train NLL, restored epoch or clipped steps; mechanisms.md has every number)."
+        )
     most = int(status[..., 0].max()) if status.size else 0
     if most < MIN_SEEDS:
         lb.caveats.append(
@@ -445,6 +454,18 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
             "intervals overlap are tied (rank marked =), not ordered."
         )
     return lb
+
+
+def _flag_inactive(cells: pd.DataFrame, main: pd.DataFrame, mech: pd.DataFrame) -> None:
+    """cells["inactive"] (bool), main["inactive_on"] / main["mechanism_on"] (benchmark counts), in place."""
+    flags = {
+        (b, r): bool(v) for b, r, v in zip(mech["benchmark"], mech["regularizer"], mech["inactive"]) if pd.notna(v)
+    }
+    cells["inactive"] = [flags.get((b, r), False) for b, r in zip(cells["benchmark"], cells["regularizer"])]
+    judged = pd.Series([r for (_, r) in flags], dtype=object)
+    off = pd.Series([r for (b, r), v in flags.items() if v], dtype=object)
+    main["inactive_on"] = main["regularizer"].map(off.value_counts()).fillna(0).astype(int)
+    main["mechanism_on"] = main["regularizer"].map(judged.value_counts()).fillna(0).astype(int)
 
 
 def _suite_t_interval(mean, seed_var, samp_var, count, level):

@@ -59,7 +59,7 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
     rows = []
     for rec in frame.to_dict("records"):
         rank = MISSING if _num(rec["rank"]) is None else (TIED_MARK if rec.get("tied") else "") + str(int(rec["rank"]))
-        name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "")
+        name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "") + _inactive(rec)
         seeds = str(int(rec["seeds"])) + (SHORT_MARK if rec["short_seeds"] else "")
         cells = [fmt_estimate(c, rec[c.key], rec[c.key + "_lo"], rec[c.key + "_hi"]) for c in cols]
         rows.append(
@@ -68,6 +68,14 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
             + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))]
         )
     return header, rows
+
+
+def _inactive(rec: dict) -> str:
+    """' (inactive)' on a benchmark row, ' (inactive on k/n)' on a suite row, else ''."""
+    if rec.get("inactive") is True or rec.get("inactive") is np.True_:
+        return " (inactive)"
+    k = rec.get("inactive_on")
+    return f" (inactive on {int(k)}/{int(rec['mechanism_on'])})" if k and not pd.isna(k) else ""
 
 
 def benchmark_frames(lb: Leaderboard) -> list[tuple[str, pd.DataFrame]]:
