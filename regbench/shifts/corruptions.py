@@ -129,6 +129,9 @@ DATASET_SCALES: dict[str, dict[str, float]] = {
         "jpeg_compression": 1.7,
         "elastic_transform": 0.3,
     },
+    # shapes, measured at 32×32 (the covariate suite): CIFAR-10-C's tables bite, except
+    # pixelate's, whose flat-coloured shapes survive a 0.65 grid (ERM 82.3 → 76.0)
+    "shapes": {"pixelate": 2.0},
 }
 
 
