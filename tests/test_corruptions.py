@@ -18,8 +18,11 @@ from regbench.shifts.corruptions import (
     PARAMS,
     REQUIRES_RGB,
     VALIDATION_CORRUPTIONS,
+    DATASET_SCALES,
     corrupt,
+    corruption_scale,
     rotate_by,
+    severity_table,
 )
 from regbench.shifts.covariate import DEFAULT_CORRUPTIONS, CovariateShift
 
@@ -158,14 +161,19 @@ def test_covariate_apply_on_digits(digits):
         "shift": "pixelate",
         "severity": 3,
         "source": "generated",
+        "scale": 1.0,
+        "parameter": 0.85,
     }
+    assert splits.split_info["gaussian_noise/3"]["scale"] == corruption_scale("digits", "gaussian_noise") > 1
     assert splits.split_info["rotate_22.5"]["angle"] == 22.5
     train, val, test = (digits.parts[k] for k in ("train", "val", "test"))
     assert splits.test_id is test and splits.train is train and splits.val is val
     for name, split in splits.ood.items():
         assert torch.equal(split.y, test.y) and not torch.equal(split.x, test.x), name
-    expected = corrupt(test.x, "gaussian_noise", 3, torch_generator(0, "shift", "gaussian_noise", 3))
+    k = corruption_scale("digits", "gaussian_noise")
+    expected = corrupt(test.x, "gaussian_noise", 3, torch_generator(0, "shift", "gaussian_noise", 3), k)
     assert torch.equal(splits.ood["gaussian_noise/3"].x, expected)
+    assert splits.split_info["gaussian_noise/3"]["parameter"] == pytest.approx(0.08 * k)
     other = shift.apply(digits, seed=1)
     assert not torch.equal(other.ood["gaussian_noise/1"].x, splits.ood["gaussian_noise/1"].x)
 
@@ -203,3 +211,45 @@ def test_none_shift(digits):
     splits = shift.apply(digits, seed=0)
     assert shift.family == "none" and splits.ood == {} and splits.test_id is digits.parts["test"]
     assert SHIFTS.get("covariate").family == "covariate"
+
+
+# --- severity tables scaled to the dataset ---------------------------------------------------
+
+
+def test_scale_one_is_cifar10c_and_cifar_is_not_rescaled():
+    for name in CORRUPTIONS:
+        assert severity_table(name) == PARAMS[name]
+        assert corruption_scale("cifar10", name) == corruption_scale("cifar10-c", name) == 1.0
+    assert "cifar10" not in DATASET_SCALES and "cifar10-c" not in DATASET_SCALES
+
+
+# rotation by twice the angle is not farther from the image past 90°; its rule is a product
+@pytest.mark.parametrize("name,kind", _cases(exclude={("rotate", "rgb"), ("rotate", "digits")}))
+def test_a_larger_scale_corrupts_more(images, name, kind):
+    x = images[kind]
+    g = lambda: torch_generator("test", name)  # noqa: E731  (same draws for both scales)
+    mild = (corrupt(x, name, 5, g(), 1.0) - x).abs().mean()
+    strong = (corrupt(x, name, 5, g(), 2.0) - x).abs().mean()
+    assert strong > mild, name
+
+
+def test_scaled_tables_stay_valid():
+    assert severity_table("contrast", 10.0)[-1] > 0  # a factor never reaches 0 or flips sign
+    assert severity_table("impulse_noise", 100.0)[-1] == 0.5  # at most half the values hit
+    assert min(severity_table("jpeg_compression", 5.0)) >= 1
+    assert severity_table("shot_noise", 2.0)[0] == PARAMS["shot_noise"][0] / 4  # 2x the noise std
+    with pytest.raises(ValueError, match="scale must be > 0"):
+        severity_table("contrast", 0.0)
+    with pytest.raises(UnknownNameError):
+        severity_table("fog")
+
+
+def test_covariate_cifar10c_table_ignores_the_calibration(digits):
+    shift = CovariateShift({"corruptions": ["gaussian_noise"], "severities": [5], "severity_table": "cifar10c"})
+    splits = shift.apply(digits, seed=0)
+    test = digits.parts["test"]
+    expected = corrupt(test.x, "gaussian_noise", 5, torch_generator(0, "shift", "gaussian_noise", 5))
+    assert torch.equal(splits.ood["gaussian_noise/5"].x, expected)
+    assert splits.split_info["gaussian_noise/5"]["scale"] == 1.0
+    with pytest.raises(ValidationError, match="severity_table"):
+        CovariateShift({"severity_table": "imagenet"})

@@ -1,5 +1,6 @@
 """Label shift: re-sampled test priors hit their targets; the TV distance is recorded correctly."""
 
+import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
@@ -49,8 +50,10 @@ def test_splits_names_and_untouched_id_parts():
     assert splits.test_id is data.parts["test"]
     test_ids = set(data.parts["test"].x.flatten().tolist())
     for name, ex in splits.ood.items():
-        assert len(ex) == len(data.parts["test"])  # default size = size of the test part
-        assert set(ex.x.flatten().tolist()) <= test_ids  # drawn from the test part only
+        assert len(ex) <= len(data.parts["test"])  # at most the size of the test part
+        ids = ex.x.flatten().tolist()
+        assert set(ids) <= test_ids  # drawn from the test part only
+        assert len(set(ids)) == len(ids) == splits.split_info[name]["unique_images"]  # no image twice
         assert splits.split_info[name]["family"] == "label"
         assert not RESERVED & splits.split_info[name].keys()
         # x and y stay paired: ids 2000 + 40k .. 2000 + 40k + 39 belong to class k.
@@ -58,7 +61,9 @@ def test_splits_names_and_untouched_id_parts():
 
 
 def test_achieved_prior_hits_target_and_tv_is_computed_against_training_prior():
-    splits = shift(dirichlet_alpha=[0.3, 1.0, 5.0], tweak_one=[0.5], size=997).apply(loaded(), seed=3)
+    splits = shift(dirichlet_alpha=[0.3, 1.0, 5.0], tweak_one=[0.5], size=997, sampling="with_replacement").apply(
+        loaded(), seed=3
+    )
     train_prior = [50 / 100, 30 / 100, 10 / 100, 5 / 100, 5 / 100]
     for name, ex in splits.ood.items():
         info = splits.split_info[name]
@@ -81,7 +86,8 @@ def test_tweak_one_prior_and_monotone_shift():
         expected = [(1 - rho) / (K - 1)] * K
         expected[tweaked] = rho
         assert info["target_prior"] == pytest.approx(expected)
-        assert prior(splits.ood[f"tweak_one_{rho:g}"].y)[tweaked] == pytest.approx(rho, abs=1 / 200)
+        ex = splits.ood[f"tweak_one_{rho:g}"]
+        assert prior(ex.y)[tweaked] == pytest.approx(rho, abs=1 / len(ex))  # rounding: within one example
 
 
 def test_small_alpha_gives_larger_shift_on_average():
@@ -113,3 +119,26 @@ def test_bad_params_and_data_are_refused():
         shift(tweak_one=[0.5]).apply(empty_class, seed=0)
     with pytest.raises(ValueError, match="no part"):
         shift().apply(Loaded(data.info, {"train": data.parts["train"]}), seed=0)
+
+
+def test_without_replacement_shrinks_to_what_the_pool_holds():
+    # 40 test images per class; tweak-one at 0.8 can hold 40 / 0.8 = 50 images, 40 of the tweaked class
+    splits = shift(dirichlet_alpha=[], tweak_one=[0.8]).apply(loaded(), seed=0)
+    ex, info = splits.ood["tweak_one_0.8"], splits.split_info["tweak_one_0.8"]
+    assert len(ex) == 50 and info["unique_images"] == 50 and info["requested_size"] == 200
+    assert prior(ex.y)[info["class"]] == pytest.approx(0.8)
+    assert info["sampling"] == "without_replacement"
+    # the old behaviour, opt-in: the requested size, with repeated images
+    rep = shift(dirichlet_alpha=[], tweak_one=[0.8], sampling="with_replacement").apply(loaded(), seed=0)
+    assert len(rep.ood["tweak_one_0.8"]) == 200 and rep.split_info["tweak_one_0.8"]["unique_images"] < 200
+
+
+def test_feasible_size_and_rounding():
+    from regbench.shifts.label import feasible_size, prior_counts
+
+    available = np.array([40, 40, 40, 40, 0])
+    p = np.array([0.5, 0.2, 0.2, 0.099, 0.001])  # the last class is absent but rounds to 0 at n <= 80
+    n = feasible_size(p, available, 1000)
+    assert n == 80 and (prior_counts(p, n) <= available).all()
+    assert feasible_size(p, available, 30) == 30
+    assert feasible_size(np.array([0.0, 0, 0, 0, 1.0]), available, 100) == 0

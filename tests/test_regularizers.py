@@ -199,8 +199,10 @@ def test_grad_clip_bounds_the_total_norm_and_leaves_small_gradients_alone():
     for p in model.parameters():
         p.grad *= 0.1  # total norm now ≈ 0.1 < max_norm
     before = [p.grad.clone() for p in model.parameters()]
-    GradClip(max_norm=1.0).after_backward(model)
+    clip = GradClip(max_norm=1.0)
+    clip.after_backward(model)
     assert all(torch.equal(b, p.grad) for b, p in zip(before, model.parameters()))
+    assert clip.finish(model, None) == {"clipped_fraction": 0.0}  # it had nothing to clip
 
 
 class GradProbe(Regularizer):
@@ -215,8 +217,11 @@ class GradProbe(Regularizer):
 
 def test_grad_clip_acts_between_backward_and_step_in_training(splits):
     before, after = GradProbe(), GradProbe()
-    fit(splits.training_data(), [before, GradClip(max_norm=1e-3), after], epochs=1, model_args={"width": 16})
+    _, result = fit(
+        splits.training_data(), [before, GradClip(max_norm=1e-3), after], epochs=1, model_args={"width": 16}
+    )
     assert min(before.norms) > 1e-3  # the clip had work to do on every step
+    assert result.extra["clipped_fraction"] == 1.0  # and its mechanism number says so
     assert len(after.norms) == len(before.norms) and max(after.norms) <= 1e-3 + 1e-6
 
 

@@ -15,7 +15,7 @@ from regbench.config import TrainSpec
 from regbench.data.scan import PAD, UNK, load_scan
 from regbench.models import build_model
 from regbench.regularizers.base import KINDS, SetupContext
-from regbench.regularizers.stack import Stack
+from regbench.regularizers.stack import HookError, Stack
 from regbench.seeding import seeded_global_rng
 from regbench.shifts.ood_test import OODTest
 from regbench.tasks import evaluate
@@ -71,7 +71,10 @@ def test_the_sequence_regularizers_are_registered():
     assert not {"mixup", "cutmix", "crop_flip", "randaugment", "modern_recipe", "batchnorm"} & set(SEQ)
 
 
-@pytest.mark.parametrize("name", SEQ)
+EDITS = ("word_swap", "word_deletion")  # refuse SCAN: its target is a function of the command
+
+
+@pytest.mark.parametrize("name", [n for n in SEQ if n not in EDITS])
 def test_every_sequence_regularizer_trains_and_evaluates(splits, name):
     stack = stack_of(name)
     model, result = fit(splits, stack)
@@ -90,13 +93,28 @@ def _batch(splits):
     return x, y
 
 
-def _setup(stack: Stack, splits) -> Stack:
+def _setup(stack: Stack, splits, **details) -> Stack:
     stack.setup(
         SetupContext(
-            splits.info.num_classes, splits.info.input_shape, False, 1, "scan", "cpu", "seq2seq", splits.info.details
+            splits.info.num_classes,
+            splits.info.input_shape,
+            False,
+            1,
+            "scan",
+            "cpu",
+            "seq2seq",
+            {**splits.info.details, **details},
         )
     )
     return stack
+
+
+@pytest.mark.parametrize("name", EDITS)
+def test_command_edits_refuse_scan_whose_target_follows_the_command(splits, name):
+    assert splits.info.details["target_is_function_of_source"]
+    with pytest.raises(HookError, match="target is a function of the command"):
+        fit(splits, stack_of(name))
+    _setup(stack_of("token_dropout"), splits)  # UNK turns no command into another: allowed
 
 
 def test_token_dropout_writes_unk_on_command_words_only(splits):
@@ -109,14 +127,18 @@ def test_token_dropout_writes_unk_on_command_words_only(splits):
 
 def test_word_swap_permutes_words_within_each_command(splits):
     x, y = _batch(splits)
-    xo, yo = _setup(stack_of("word_swap", n=2), splits).transform(x, y, torch.Generator().manual_seed(0))
+    xo, yo = _setup(stack_of("word_swap", n=2), splits, target_is_function_of_source=False).transform(
+        x, y, torch.Generator().manual_seed(0)
+    )
     assert not torch.equal(xo, x) and torch.equal(yo, y)
     assert torch.equal(xo.sort(1).values, x.sort(1).values) and torch.equal(xo == PAD, x == PAD)
 
 
 def test_word_deletion_shortens_commands_but_never_empties_them(splits):
     x, y = _batch(splits)
-    xo, yo = _setup(stack_of("word_deletion", p=0.5), splits).transform(x, y, torch.Generator().manual_seed(0))
+    xo, yo = _setup(stack_of("word_deletion", p=0.5), splits, target_is_function_of_source=False).transform(
+        x, y, torch.Generator().manual_seed(0)
+    )
     before, after = (x != PAD).sum(1), (xo != PAD).sum(1)
     assert (after <= before).all() and (after < before).any() and (after >= 1).all() and torch.equal(yo, y)
 

@@ -1,7 +1,11 @@
 """Hand-worked cases for regbench.report.stats (rliable's definitions)."""
 
+import math
+
 import numpy as np
 import pytest
+from scipy import stats as scipy_stats
+from scipy.special import ndtri
 from scipy.stats import trim_mean
 
 from regbench.report import stats
@@ -106,12 +110,102 @@ def test_average_and_mean_ranks():
     assert np.allclose(stats.mean_rank(s), [2.75, 3.0, 1.75, 1.0])
 
 
-def test_paired_difference():
-    x = np.array([0.8, 0.7, 0.9])
-    est = stats.paired_difference(x + 0.1, x, rng())
-    assert est.mean == pytest.approx(0.1) and est.lo == pytest.approx(0.1) and est.hi == pytest.approx(0.1)
+def test_paired_difference_is_a_paired_t_interval():
+    # differences .01 .02 .03: mean .02, sd .01, t_{0.975, 2} = 4.303
+    d = stats.paired_difference([0.51, 0.52, 0.53], [0.50, 0.50, 0.50])
+    half = 4.302653 * 0.01 / math.sqrt(3)
+    assert (d.mean, d.lo, d.hi, d.n) == pytest.approx((0.02, 0.02 - half, 0.02 + half, 3))
+    assert d.p_value == pytest.approx(scipy_stats.ttest_rel([0.51, 0.52, 0.53], [0.5] * 3).pvalue)
+    # a constant shift is certain; a missing side drops its pair; one pair gives no interval
+    shift = stats.paired_difference([0.9, 0.8, 0.7], [0.8, 0.7, 0.6])
+    assert shift.lo == pytest.approx(0.1) and shift.hi == pytest.approx(0.1) and shift.p_value == 0.0
+    one = stats.paired_difference([0.9, math.nan], [0.1, 0.2])
+    assert one.n == 1 and (one.lo, one.hi, one.p_value) == (-math.inf, math.inf, 1.0)
     with pytest.raises(ValueError, match="same seeds"):
-        stats.paired_difference([1.0, 2.0], [1.0], rng())
+        stats.paired_difference([1.0, 2.0], [1.0])
+
+
+def test_t_interval_adds_the_split_error_and_is_zero_width_only_for_equal_seeds():
+    est = stats.mean_interval([0.80, 0.82, 0.84])
+    half = scipy_stats.t.ppf(0.975, 2) * 0.02 / math.sqrt(3)
+    assert (est.lo, est.hi) == pytest.approx((0.82 - half, 0.82 + half))
+    binom = stats.binomial_variance(0.82, 450)
+    wider = stats.mean_interval([0.80, 0.82, 0.84], binom)
+    assert wider.hi - wider.mean == pytest.approx(scipy_stats.t.ppf(0.975, 2) * math.sqrt(0.02**2 / 3 + binom))
+    same = stats.mean_interval([0.7, 0.7, 0.7])
+    assert same.lo == same.hi == pytest.approx(0.7)  # every seed agrees and no split error
+    assert stats.mean_interval([0.7, 0.7, 0.7], stats.binomial_variance(0.7, 450)).lo < 0.7
+    single = stats.mean_interval([0.7, math.nan])
+    assert single.n == 1 and math.isnan(single.lo) and math.isnan(single.hi)
+    # vectorized over cells: each row is its own cell
+    m, lo, hi, n = stats.t_interval(np.array([[0.80, 0.82, 0.84], [0.5, 0.5, np.nan]]))
+    assert list(n) == [2 + 1, 2] and lo[0] == pytest.approx(est.lo) and lo[1] == hi[1] == 0.5
+
+
+def _simulated_cells(rng, n_seeds, seed_noise, cells=2000, n_test=450, correlation=0.8, mean=0.85, sd=0.03):
+    """Accuracies of ``cells`` x ``n_seeds`` runs, each scored on one test split per cell.
+
+    Every image has a difficulty shared by all seeds (``correlation``), so the seeds' errors
+    on the one split are correlated, as with a real split. Seed s has population accuracy
+    mean + sd * noise_s; the true cell mean is ``mean``. Returns (cells, n_seeds) accuracies.
+    """
+    p = mean + sd * seed_noise((cells, n_seeds))
+    difficulty = rng.standard_normal((cells, 1, n_test))
+    own = rng.standard_normal((cells, n_seeds, n_test))
+    correct = np.sqrt(correlation) * difficulty + np.sqrt(1 - correlation) * own < ndtri(p)[..., None]
+    return correct.mean(axis=-1)
+
+
+@pytest.mark.parametrize("n_seeds", [3, 5])
+@pytest.mark.parametrize("shape", ["normal", "skewed"])
+def test_cell_intervals_cover_the_true_mean(n_seeds, shape):
+    g = rng(n_seeds)
+    noise = {
+        "normal": g.standard_normal,
+        # skewness -1.4: most seeds near the top, an occasional bad one (gamma, shape 2)
+        "skewed": lambda size: -(g.gamma(2.0, size=size) - 2.0) / math.sqrt(2.0),
+    }[shape]
+    acc = _simulated_cells(g, n_seeds, noise)
+    m, lo, hi, _ = stats.t_interval(acc, stats.binomial_variance(acc.mean(axis=1), 450))
+    covered = np.mean((lo <= 0.85) & (0.85 <= hi))
+    assert covered >= 0.93, covered
+    # the old percentile bootstrap over seeds misses far more often on the same cells
+    boot = stats.bootstrap_means(acc.T, g, 500)
+    b_lo, b_hi = stats.percentile_interval(boot)
+    assert np.mean((b_lo <= 0.85) & (0.85 <= b_hi)) < covered
+
+
+def test_seed_only_t_interval_covers_normal_scores():
+    g = rng(11)
+    for n in (3, 5):
+        x = 0.8 + 0.02 * g.standard_normal((2000, n))
+        _, lo, hi, _ = stats.t_interval(x)
+        assert np.mean((lo <= 0.8) & (0.8 <= hi)) >= 0.93
+
+
+def test_holm_step_down():
+    # sorted p .01 .02 .03 .04 against .05/4 .05/3 .05/2 .05/1: only the first is rejected
+    assert list(stats.holm([0.03, 0.01, 0.04, 0.02])) == [False, True, False, False]
+    assert list(stats.holm([0.001, 0.012, 0.02])) == [True, True, True]  # .012 <= .05/2, .02 <= .05
+    assert list(stats.holm([0.04, math.nan])) == [True, False]  # an untested one does not count
+    assert not stats.holm([0.02] * 5).any()  # each alone would pass at .05; together none does
+
+
+def test_holm_keeps_the_family_wise_error_under_alpha():
+    g = rng(5)
+    null_p = g.uniform(size=(4000, 5))  # 5 true nulls per family
+    any_reject = np.mean([stats.holm(p).any() for p in null_p])
+    assert any_reject <= 0.06 and np.mean((null_p < 0.05).any(axis=1)) > 0.2
+
+
+def test_overlap_tiers():
+    lo = np.array([0.80, 0.79, 0.70, 0.69, np.nan, 0.50])
+    hi = np.array([0.90, 0.85, 0.82, 0.75, np.nan, 0.60])
+    # rows 1 and 2 overlap the leader (row 0); row 3 does not and leads tier 1; row 5 misses
+    # row 3; a row without an interval is a tier of its own
+    assert list(stats.overlap_tiers(lo, hi)) == [0, 0, 0, 1, 2, 3]
+    # overlapping a tied row is not enough: row 2 overlaps row 1 but not the leader
+    assert list(stats.overlap_tiers([0.8, 0.7, 0.6], [0.9, 0.81, 0.75])) == [0, 0, 1]
 
 
 @pytest.mark.parametrize(
@@ -122,6 +216,7 @@ def test_paired_difference():
         (lambda: stats.bootstrap_mean_ci([1.0], rng(), level=1.5), "level"),
         (lambda: stats.bootstrap_mean_ci([1.0], rng(), reps=0), "reps"),
         (lambda: stats.probability_of_improvement([np.ones(2)], []), "number of tasks"),
+        (lambda: stats.paired_difference([1.0, 2.0], [1.0, 2.0], level=0.0), "level"),
         (lambda: stats.iqm([]), "empty"),
     ],
 )

@@ -53,8 +53,10 @@ def compare(
         f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
         f"{len(base_keys) - reused_base} trained now.",
         f"Verdicts are on the suite's primary metric ({suite_spec.primary_metric}). A win needs the 95% CI of "
-        "the paired difference (Student t over seeds) to exclude 0 in the new regularizer's favour; "
-        "a loss needs it to exclude 0 against; anything else is inconclusive.",
+        "the paired difference (Student t over seeds) to exclude 0 in the new regularizer's favour and the "
+        "difference to stay significant after Holm-Bonferroni across the benchmarks and the overall row; "
+        "a loss needs the same against; anything else is inconclusive. Every other metric (ID accuracy, "
+        "worst-group accuracy, ECE, train time) that got significantly worse is listed under the verdict.",
     ]
     failed = [r for r in records if r["regularizer"] == name and r["status"] != "ok"]
     if failed:

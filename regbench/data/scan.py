@@ -205,6 +205,7 @@ def load_scan(
             "eos_id": EOS,
             "max_src_len": MAX_SRC_LEN,
             "max_tgt_len": MAX_TGT_LEN,
+            "target_is_function_of_source": True,  # an edited command needs a new target
         },
     )
     return Loaded(info, parts)

@@ -64,7 +64,8 @@ def unpack_predictions(blob: bytes) -> torch.Tensor:
 
 def run_level(ev: Evaluation, model: nn.Module) -> None:
     """Run-level numbers every task shares: train accuracy/loss, generalization gap (train acc −
-    test_id acc), weight sparsity (|w| < NEAR_ZERO among ≥ 2-D weights) and parameter count."""
+    test_id acc), weight sparsity (|w| < NEAR_ZERO among ≥ 2-D weights), their L2 norm and the
+    parameter count."""
     train_acc = ev.value("train", "accuracy")
     ev.add("run", "train_accuracy", train_acc)
     ev.add("run", "train_loss", ev.value("train", "nll"))
@@ -73,4 +74,6 @@ def run_level(ev: Evaluation, model: nn.Module) -> None:
     total = sum(w.numel() for w in weights)
     zeros = sum((w.abs() < NEAR_ZERO).sum().item() for w in weights)
     ev.add("run", "weight_sparsity", zeros / max(total, 1))
+    # the mechanism number of weight penalties and decay: L2 norm of the ≥ 2-D (decayable) weights
+    ev.add("run", "weight_norm", float(torch.sqrt(sum((w.double() ** 2).sum() for w in weights))) if weights else 0.0)
     ev.add("run", "param_count", sum(p.numel() for p in model.parameters()))

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from regbench.regularizers import register_regularizer
-from regbench.regularizers.base import TASKS, Regularizer
+from regbench.regularizers.base import TASKS, History, Regularizer, SetupContext
 
 
 @register_regularizer("grad_clip")
@@ -19,5 +19,15 @@ class GradClip(Regularizer):
     def __init__(self, max_norm: float = 1.0):
         self.max_norm = max_norm
 
+    def setup(self, ctx: SetupContext) -> None:
+        self._steps, self._clipped = 0, 0.0
+
     def after_backward(self, model: nn.Module) -> None:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_norm)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.max_norm)
+        # a tensor sum, so that counting never forces a device sync inside the step
+        self._steps = getattr(self, "_steps", 0) + 1
+        self._clipped = getattr(self, "_clipped", 0.0) + (norm > self.max_norm).float()
+
+    def finish(self, model: nn.Module, history: History) -> dict[str, float]:
+        """The mechanism number: the fraction of steps whose gradient norm was clipped."""
+        return {"clipped_fraction": float(getattr(self, "_clipped", 0.0)) / max(getattr(self, "_steps", 0), 1)}

@@ -5,10 +5,13 @@ Architecture choices are model overrides of :func:`regbench.models.seq2seq_build
 ids, real tokens first, PAD after) through :mod:`regbench.data.text_augment`, with every
 random draw from the run's seeded augmentation generator. The target side is never changed.
 
-Note that on SCAN the EDA edits (swap, deletion) do not preserve meaning — "jump twice after
-walk" swapped is another command or no command at all — so they act as input noise with the
-original target kept, the regime EDA itself runs in on classification (Wei & Zou 2019,
-https://arxiv.org/abs/1901.11196, §3).
+The EDA edits (swap, deletion; Wei & Zou 2019, https://arxiv.org/abs/1901.11196) keep the
+original target, which is right where a small edit keeps the meaning (EDA's classification
+regime) and wrong where the target is a function of the command: on SCAN "jump twice after
+walk" swapped is another command with another action sequence, so keeping the target is
+label corruption. A dataset says so with ``details["target_is_function_of_source"]``, and
+word_swap and word_deletion refuse to run on it (token_dropout writes UNK, which changes no
+command into another, and stays allowed).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from torch import nn
 
 from regbench.data.text_augment import random_deletion, random_swap, token_dropout
 from regbench.regularizers import register_regularizer
+from regbench.registry import UserError
 from regbench.regularizers.base import History, Regularizer, SetupContext
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]  # checked when the suite loads
@@ -85,8 +89,24 @@ class TokenDropout(_SourceNoise):
         return token_dropout(x, self.p, g, self._unk, self._pad), y
 
 
+class EditChangesTarget(UserError):
+    """An edit of the command would need a new target, which the regularizer cannot compute."""
+
+
+class _CommandEdit(_SourceNoise):
+    """An EDA edit that keeps the target: refused where the target is a function of the command."""
+
+    def setup(self, ctx: SetupContext) -> None:
+        if ctx.details.get("target_is_function_of_source"):
+            raise EditChangesTarget(
+                f"{type(self).__name__} edits commands but keeps their targets; on '{ctx.dataset}' the target "
+                "is a function of the command, so the edited pair would be mislabelled. Use token_dropout instead."
+            )
+        super().setup(ctx)
+
+
 @register_regularizer("word_swap")
-class WordSwap(_SourceNoise):
+class WordSwap(_CommandEdit):
     """EDA random swap: swap two random command words, n times per command (Wei & Zou, arXiv:1901.11196)."""
 
     def __init__(self, n: Annotated[int, Field(ge=0)] = 1):
@@ -97,7 +117,7 @@ class WordSwap(_SourceNoise):
 
 
 @register_regularizer("word_deletion")
-class WordDeletion(_SourceNoise):
+class WordDeletion(_CommandEdit):
     """EDA random deletion: drop each command word with probability p, never all (Wei & Zou, arXiv:1901.11196)."""
 
     def __init__(self, p: Probability = 0.1):

@@ -64,6 +64,11 @@ def build_leaderboard(
     tables.write_json(lb, files["leaderboard.json"])
     tex.write_tex(lb, files["leaderboard.tex"], tex_columns)
     site.write_site(lb, files["index.html"], made)
+    if lb.mechanisms is not None and len(lb.mechanisms):
+        from regbench.report.mechanism import render_markdown
+
+        files["mechanisms.md"] = out / "mechanisms.md"
+        files["mechanisms.md"].write_text(render_markdown(lb.mechanisms, str(suite.get("name", ""))), encoding="utf-8")
     lb.files = files | {p.name: p for p in made.values()}
     return lb
 

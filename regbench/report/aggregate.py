@@ -1,15 +1,27 @@
 """Run records -> per-(benchmark, regularizer) and per-regularizer statistics.
 
-One stratified bootstrap underlies every interval: the ok runs (seeds) of each
-(benchmark, regularizer) cell are resampled with their own generator, seeded from the
-suite, benchmark and regularizer names, so a cell's interval never depends on which other
-cells exist. Suite-level intervals average the cells' replicates over benchmarks, which is
-exactly a bootstrap stratified by benchmark (rliable's ``StratifiedBootstrap``).
+Intervals (docs/metrics.md, "Intervals"):
+
+- A cell (benchmark, regularizer) is a mean over seeds and gets a Student-t interval over
+  its seeds (df = n - 1). Every seed is scored on the same test split, so the spread of the
+  seeds cannot show the split's own sampling error; for accuracies the binomial variance
+  p(1 - p) / N of the split is added to the variance of the mean. A mean over several OOD
+  splits that may share images takes the mean of their binomial standard errors (the
+  perfectly-correlated bound, conservative).
+- A suite-level mean over benchmarks combines the cells' variances (divided by B²) with
+  Welch-Satterthwaite degrees of freedom for the seed parts.
+- Aggregates that are not means (IQM, P(>erm), mean rank, cost ratio) keep the stratified
+  bootstrap of rliable: the ok runs of each cell are resampled with their own generator,
+  seeded from the suite, benchmark and regularizer names, so a cell's replicates never
+  depend on which other cells exist.
+- Ranks come in tiers: rows whose interval on the primary metric overlaps the tier
+  leader's share its rank and are marked tied (``stats.overlap_tiers``).
 """
 
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report import stats
+from regbench.report.mechanism import mechanism_table
 from regbench.seeding import derive_seed
 
 RUN_COLUMNS = [
@@ -93,6 +106,8 @@ COLUMNS = [
     ),
 ]
 FAMILY_PREFIX = "ood_acc_"
+SE_PREFIX = "sampling_se:"  # run-table column: binomial standard error of the run's test split(s)
+MIN_SEEDS = 5  # fewer seeds than this and the leaderboard warns above its table
 RUN_KEYS = [
     "id_accuracy",
     "ood_accuracy",
@@ -130,6 +145,8 @@ class Leaderboard:
     reps: int
     notes: list[str] = field(default_factory=list)
     files: dict[str, Path] = field(default_factory=dict)
+    caveats: list[str] = field(default_factory=list)  # said above the table, before any number
+    mechanisms: pd.DataFrame | None = None  # report.mechanism.mechanism_table: does each regularizer act?
 
 
 def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
@@ -182,7 +199,43 @@ def run_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     fam = wide(acc[acc["family"].notna()], "family") if len(acc) else pd.DataFrame()
     for family in sorted(fam.columns):
         table[FAMILY_PREFIX + str(family)] = fam[family].reindex(table.index).to_numpy(np.float64)
+    _add_sampling_errors(table, m[m["metric"] == "accuracy"])
     return table.sort_values(["benchmark", "regularizer", "seed", "run_key"], kind="stable").reset_index()
+
+
+def _add_sampling_errors(table: pd.DataFrame, acc: pd.DataFrame) -> None:
+    """Binomial standard error sqrt(p(1 - p) / N) of each run's accuracy numbers, in place.
+
+    acc: the accuracy rows of the ok runs (split, family, value, n). A mean over OOD splits
+    gets the mean of its splits' errors: the splits may be the same images transformed, so
+    their errors are treated as perfectly correlated (an upper bound). ID - OOD adds both.
+    Records without a split size leave the error NaN, which counts as 0 (seed spread only).
+    """
+    acc = acc.assign(
+        se=np.sqrt(stats.binomial_variance(acc["value"], pd.to_numeric(acc["n"], errors="coerce").astype("float64")))
+    )
+    split = acc["split"].astype(str)
+    ood = acc[split.str.startswith("ood/")]
+    se_id = acc[split == "test_id"].groupby("run_key")["se"].mean().reindex(table.index)
+    se_ood = ood.groupby("run_key")["se"].mean().reindex(table.index)
+    table[SE_PREFIX + "id_accuracy"] = se_id.to_numpy(np.float64)
+    table[SE_PREFIX + "ood_accuracy"] = se_ood.to_numpy(np.float64)
+    table[SE_PREFIX + "ood_drop"] = (se_id + se_ood).to_numpy(np.float64)
+    table[SE_PREFIX + "gen_gap"] = se_id.to_numpy(np.float64)
+    table[SE_PREFIX + "effective_robustness"] = se_ood.to_numpy(np.float64)
+    fam = ood[ood["family"].notna()]
+    if len(fam):
+        by_family = fam.groupby(["run_key", "family"])["se"].mean().unstack()
+        for family in by_family.columns:
+            table[SE_PREFIX + FAMILY_PREFIX + str(family)] = by_family[family].reindex(table.index).to_numpy(np.float64)
+
+
+def sampling_variance(table: pd.DataFrame, key: str) -> np.ndarray:
+    """Per run (rows of ``table``): the squared binomial error of ``key``; 0 where there is none."""
+    col = SE_PREFIX + key
+    if col not in table.columns:
+        return np.zeros(len(table))
+    return np.nan_to_num(table[col].to_numpy(np.float64) ** 2, nan=0.0)
 
 
 def effective_robustness(table: pd.DataFrame) -> tuple[pd.Series, dict]:
@@ -271,13 +324,21 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
         status[bi[b], ri[r], STATUSES.index(st)] = c
     ok = table[table["status"] == "ok"].sort_values(["benchmark", "regularizer", "seed", "run_key"], kind="stable")
     values = ok[keys].to_numpy(np.float64)
+    sampling = np.column_stack([sampling_variance(ok, key) for key in keys])  # (runs, k)
+    t_lo, t_hi = np.full((nb, nr, k), np.nan), np.full((nb, nr, k), np.nan)
+    seed_var = np.full((nb, nr, k), np.nan)  # s² / n of each cell: the seeds' part of its variance
+    samp_var = np.zeros((nb, nr, k))  # binomial variance of each cell's test split(s)
     resamples = {}  # (benchmark, regularizer) -> (row indices into ok, resample counts (reps, n))
     for (b, r), idx in ok.groupby(["benchmark", "regularizer"], sort=True).indices.items():
         v = values[idx]
         finite = np.isfinite(v)
         count[bi[b], ri[r]] = finite.sum(0)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # one-seed or empty columns -> NaN, on purpose
             mean[bi[b], ri[r]] = np.where(finite, v, 0).sum(0) / finite.sum(0)
+            samp_var[bi[b], ri[r]] = np.where(finite, sampling[idx], 0).sum(0) / np.maximum(finite.sum(0), 1)
+            seed_var[bi[b], ri[r]] = np.nanvar(np.where(finite, v, np.nan), axis=0, ddof=1) / finite.sum(0)
+        _, t_lo[bi[b], ri[r]], t_hi[bi[b], ri[r]], _ = stats.t_interval(v.T, samp_var[bi[b], ri[r]], level)
         rng = np.random.default_rng(derive_seed("leaderboard", suite.get("name", ""), b, r))
         counts = stats.resample_counts(len(idx), rng, reps)
         boot[bi[b], ri[r]] = stats.bootstrap_means(v, rng, reps, counts=counts)
@@ -300,8 +361,6 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
             f"{int(wall_only.sum())} of {len(ok)} ok runs were recorded without CPU time: their cost uses "
             "wall-clock train seconds, which depend on what else the machine was running"
         )
-
-    import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # regularizers missing a benchmark -> NaN
@@ -329,6 +388,8 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     cols = _interval_frame(
         mean.reshape(nb * nr, -1), boot.reshape(nb * nr, reps, -1), count.reshape(nb * nr, -1), keys_c, level
     )
+    for j, key in enumerate(keys):  # means over seeds: Student-t (+ binomial), not the bootstrap
+        cols[key + "_lo"], cols[key + "_hi"] = t_lo.reshape(nb * nr, -1)[:, j], t_hi.reshape(nb * nr, -1)[:, j]
     cells = pd.concat([cells, pd.DataFrame(cols)], axis=1)
     cells["seeds"], cells["failed"], cells["diverged"] = (status[..., i].ravel() for i in range(3))
     cells["seeds_max"] = np.repeat(status[..., 0].max(axis=1), nr)
@@ -340,10 +401,16 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
         kind="stable",
         na_position="last",
     ).reset_index(drop=True)
+    cells = pd.concat([_tiered(grp, primary.key) for _, grp in cells.groupby("benchmark", sort=False)])
+    cells = cells.reset_index(drop=True)
 
     # suite frame
     main = pd.DataFrame({"regularizer": regs})
-    main = pd.concat([main, pd.DataFrame(_interval_frame(s_mean, s_boot, count.sum(axis=0), keys_c, level))], axis=1)
+    suite_cols = _interval_frame(s_mean, s_boot, count.sum(axis=0), keys_c, level)
+    s_lo, s_hi = _suite_t_interval(mean[..., :k], seed_var, samp_var, count[..., :k], level)
+    for j, key in enumerate(keys):
+        suite_cols[key + "_lo"], suite_cols[key + "_hi"] = s_lo[:, j], s_hi[:, j]
+    main = pd.concat([main, pd.DataFrame(suite_cols)], axis=1)
     prim = mean[..., p]
     main["mean_rank"] = stats.mean_rank(prim, primary.higher_is_better)
     with warnings.catch_warnings():
@@ -370,7 +437,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
             (scores[b, reg], scores[b, BASELINE]) for b in benches if (b, reg) in scores and (b, BASELINE) in scores
         ]
         pairs = [(x, y) for x, y in pairs if x[0].size and y[0].size]
-        if pairs:
+        if pairs and reg != BASELINE:  # erm against itself is no comparison: shown as missing
             point = stats.probability_of_improvement([sign * x[0] for x, _ in pairs], [sign * y[0] for _, y in pairs])
             rep = np.mean([stats.poi_from_counts(sign * x[0], sign * y[0], x[1], y[1]) for x, y in pairs], axis=0)
             n = sum(x[0].size for x, _ in pairs)
@@ -387,11 +454,76 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     main["failed"], main["diverged"] = status[..., 1].sum(axis=0), status[..., 2].sum(axis=0)
     main["rank"] = main[primary.key].rank(method="min", ascending=not primary.higher_is_better)
     main = main.sort_values(["rank", "regularizer"], kind="stable", na_position="last").reset_index(drop=True)
+    main = _tiered(main, primary.key)
     for frame in (main, cells):
         frame["short_seeds"] = frame["seeds"] < frame["seeds_max"]
     present = [c for c in columns if np.isfinite(main[c.key]).any() or c.key == primary.key]
     present = _display_order(present) + [c for c in COLUMNS if c.suite_only]
-    return Leaderboard(suite, primary, present, main, cells, table, fits, level, reps, notes)
+    mech = mechanism_table(runs, metrics)
+    _flag_inactive(cells, main, mech)
+    lb = Leaderboard(suite, primary, present, main, cells, table, fits, level, reps, notes, mechanisms=mech)
+    if mech["inactive"].eq(True).any():
+        notes.append(
+            "(inactive): the regularizer's mechanism number shows no effect against erm's on that benchmark "
+            "(weight norm, train NLL, restored epoch or clipped steps; mechanisms.md has every number)."
+        )
+    most = int(status[..., 0].max()) if status.size else 0
+    if most < MIN_SEEDS:
+        lb.caveats.append(
+            f"Only {most} seed(s) per cell (fewer than {MIN_SEEDS}): intervals are wide, and rows whose "
+            "intervals overlap are tied (rank marked =), not ordered."
+        )
+    return lb
+
+
+def _flag_inactive(cells: pd.DataFrame, main: pd.DataFrame, mech: pd.DataFrame) -> None:
+    """cells["inactive"] (bool), main["inactive_on"] / main["mechanism_on"] (benchmark counts), in place."""
+    flags = {
+        (b, r): bool(v) for b, r, v in zip(mech["benchmark"], mech["regularizer"], mech["inactive"]) if pd.notna(v)
+    }
+    cells["inactive"] = [flags.get((b, r), False) for b, r in zip(cells["benchmark"], cells["regularizer"])]
+    judged = pd.Series([r for (_, r) in flags], dtype=object)
+    off = pd.Series([r for (b, r), v in flags.items() if v], dtype=object)
+    main["inactive_on"] = main["regularizer"].map(off.value_counts()).fillna(0).astype(int)
+    main["mechanism_on"] = main["regularizer"].map(judged.value_counts()).fillna(0).astype(int)
+
+
+def _suite_t_interval(mean, seed_var, samp_var, count, level):
+    """Interval of each regularizer's mean over benchmarks: (B, R, K) cell arrays -> (R, K) lo, hi.
+
+    Var = sum over benchmarks of (s_b² / n_b + binomial_b) / B²; the t quantile uses the
+    Welch-Satterthwaite degrees of freedom of the seed parts (infinite if no seed varied).
+    A regularizer with a one-seed cell has no interval (NaN).
+    """
+    finite = np.isfinite(mean)
+    nb = finite.sum(axis=0)
+    a = np.where(finite, seed_var, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (a + np.where(finite, samp_var, 0.0)).sum(axis=0) / nb**2
+        denom = np.where(finite & (count > 1), a**2 / (count - 1), 0.0).sum(axis=0)
+        df = np.where(denom > 0, a.sum(axis=0) ** 2 / denom, np.inf)
+        half = stats.t_quantile(df, level) * np.sqrt(var)
+    known = (nb > 0) & ~(finite & (count < 2)).any(axis=0)
+    centre = np.where(nb > 0, np.where(finite, mean, 0.0).sum(axis=0) / np.maximum(nb, 1), np.nan)
+    return np.where(known, centre - half, np.nan), np.where(known, centre + half, np.nan)
+
+
+def _tiered(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Rows sorted best first -> ``rank`` = the rank of the tier's leader, ``tied`` = tier of > 1.
+
+    The point rank is kept as ``point_rank``. A tier holds the rows whose interval on ``key``
+    overlaps its leader's (``stats.overlap_tiers``), so a tie is never shown as a win.
+    """
+    frame = frame.copy()
+    frame["point_rank"] = frame["rank"]
+    has = frame[key].notna().to_numpy()
+    tiers = stats.overlap_tiers(frame[key + "_lo"].to_numpy(np.float64), frame[key + "_hi"].to_numpy(np.float64))
+    tiers = np.where(has, tiers, -1 - np.arange(len(frame)))  # no number: no tier, no rank
+    leader_rank = pd.Series(frame["rank"].to_numpy()).groupby(tiers).transform("min").to_numpy()
+    size = pd.Series(tiers).map(pd.Series(tiers).value_counts()).to_numpy()
+    frame["rank"] = np.where(has, leader_rank, np.nan)
+    frame["tied"] = has & (size > 1)
+    return frame
 
 
 def _display_order(cols: list[Column]) -> list[Column]:
@@ -403,17 +535,12 @@ def _display_order(cols: list[Column]) -> list[Column]:
 
 
 def paired_comparison(
-    table: pd.DataFrame,
-    a: str,
-    b: str,
-    metric: str,
-    rng: np.random.Generator,
-    reps: int = stats.DEFAULT_REPS,
-    level: float = stats.DEFAULT_LEVEL,
+    table: pd.DataFrame, a: str, b: str, metric: str, level: float = stats.DEFAULT_LEVEL
 ) -> pd.DataFrame:
-    """Per benchmark: mean of ``metric``(a) - ``metric``(b) over the seeds both ran ok, with CI.
+    """Per benchmark: mean of ``metric``(a) - ``metric``(b) over the seeds both ran ok, with its
+    paired Student-t interval (``stats.paired_difference``, the one ``compare`` uses).
 
-    table: ``run_table`` output. Returns columns benchmark, diff, diff_lo, diff_hi, n.
+    table: ``run_table`` output. Returns columns benchmark, diff, diff_lo, diff_hi, p, n.
     """
     if metric not in table.columns:
         raise ValueError(f"unknown metric '{metric}'; available: {', '.join(RUN_KEYS)}")
@@ -424,8 +551,17 @@ def paired_comparison(
         y = grp[grp["regularizer"] == b].set_index("seed")[metric]
         both = pd.concat([x, y], axis=1, join="inner").dropna().sort_index()
         if len(both):
-            est = stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1], rng, reps, level)
-            rows.append({"benchmark": bench, "diff": est.mean, "diff_lo": est.lo, "diff_hi": est.hi, "n": est.n})
+            est = stats.paired_difference(both.iloc[:, 0], both.iloc[:, 1], level=level)
+            rows.append(
+                {
+                    "benchmark": bench,
+                    "diff": est.mean,
+                    "diff_lo": est.lo,
+                    "diff_hi": est.hi,
+                    "p": est.p_value,
+                    "n": est.n,
+                }
+            )
     if not rows:
         raise ValueError(f"'{a}' and '{b}' share no ok seed on any benchmark")
     return pd.DataFrame(rows)

@@ -15,6 +15,14 @@ numpy, and its bootstrap draws from the global ``np.random`` state despite a
   (the Mann-Whitney U statistic / (n_x n_y)), averaged over tasks.
 - stratified bootstrap = resample runs with replacement *within* each task (stratum).
 - intervals are percentile intervals of the bootstrap replicates.
+
+A cell that is a mean over seeds is not a bootstrap: with 3-5 seeds a percentile bootstrap
+can never be wider than the range of the seeds and covers a 95% target only ~73% (n = 3) to
+~83% (n = 5) of the time. Such means get a Student-t interval (``mean_interval``,
+``t_interval``), optionally widened by a known sampling variance: the binomial error of the
+test split, which every seed shares and which the seed-to-seed spread therefore cannot see
+(docs/metrics.md, "Intervals"). ``paired_difference`` is the paired Student-t interval and
+``holm`` the Holm-Bonferroni step-down that ``compare`` applies across benchmarks.
 """
 
 from __future__ import annotations
@@ -24,19 +32,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats as _scipy_stats
 
 DEFAULT_REPS = 1000  # bootstrap replicates; rliable's examples use 2,000-50,000 on few cells
 DEFAULT_LEVEL = 0.95  # two-sided confidence level of every interval
+EQUAL_TOL = 1e-12  # scores (fractions, seconds) closer than this are the same value
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with its percentile interval and the number of values behind it."""
+    """A point estimate with its interval [lo, hi] at ``level`` and the number of values behind it."""
 
     mean: float
     lo: float
     hi: float
     n: int
+    level: float = DEFAULT_LEVEL
+    p_value: float = float("nan")  # two-sided p of "mean = 0" where the interval is a t interval
 
 
 def _check(x: object, name: str = "x") -> np.ndarray:
@@ -185,11 +197,19 @@ def _poi_one(x: np.ndarray, y: np.ndarray) -> float:
 def probability_of_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
     """rliable's P(X > Y): per task over all seed pairs, then averaged over tasks.
 
-    xs, ys: one array of run scores per task (task i of xs is compared with task i of ys).
+    xs, ys: one array of run scores per task (task i of xs is compared with task i of ys),
+    higher is better. Non-finite scores (failed runs) are dropped; a task left with no score
+    on either side is skipped; NaN when no task is left.
     """
     if len(xs) != len(ys) or not xs:
         raise ValueError(f"need the same non-zero number of tasks, got {len(xs)} and {len(ys)}")
-    return float(np.mean([_poi_one(_check(x).ravel(), _check(y).ravel()) for x, y in zip(xs, ys)]))
+    per_task = []
+    for x, y in zip(xs, ys):
+        x, y = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
+        x, y = x[np.isfinite(x)], y[np.isfinite(y)]
+        if x.size and y.size:
+            per_task.append(_poi_one(x, y))
+    return float(np.mean(per_task)) if per_task else float("nan")
 
 
 def poi_from_counts(x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
@@ -246,20 +266,122 @@ def mean_rank(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
         return np.nanmean(average_ranks(scores, higher_is_better), axis=-2)
 
 
-def paired_difference(
-    x: Sequence[float],
-    y: Sequence[float],
-    rng: np.random.Generator,
-    reps: int = DEFAULT_REPS,
-    level: float = DEFAULT_LEVEL,
-) -> Estimate:
-    """Mean of x - y over shared seeds with a percentile bootstrap interval.
+def t_quantile(df, level: float = DEFAULT_LEVEL):
+    """Two-sided Student-t quantile t_{(1+level)/2, df}; inf where df < 1 (arrays broadcast)."""
+    df = np.asarray(df, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        q = _scipy_stats.t.ppf(0.5 + level / 2.0, np.where(df >= 1, df, 1.0))
+    out = np.where(df >= 1, q, np.inf)
+    return float(out) if out.ndim == 0 else out
 
-    x, y: (n,) scores of two regularizers, aligned so that x[i] and y[i] used seed i.
-    Pairing removes the seed-to-seed variance the two runs share (same split, same init
-    draw), so the interval is narrower than that of two independent means.
+
+def t_interval(values: np.ndarray, sampling_var=0.0, level: float = DEFAULT_LEVEL):
+    """Means over the last axis with Student-t intervals, vectorized over cells.
+
+    values: (..., n) scores of n seeds per cell, NaN = missing run. sampling_var: (...) known
+    variance of each cell's mean that the seeds share and so cannot show (the binomial error
+    of the test split); it is added to s²/n and keeps the t quantile at df = n - 1, which is
+    conservative (the known part has infinite degrees of freedom).
+    Returns (mean, lo, hi, n), each (...). A cell with one finite value has no interval (NaN
+    bounds): one seed says nothing about seed-to-seed spread. A cell whose seeds all agree
+    and that has no sampling variance gets lo = hi = mean, the only zero-width case.
     """
-    a, b = _check(x, "x").ravel(), _check(y, "y").ravel()
+    v = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(v)
+    n = finite.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(finite, v, 0.0).sum(axis=-1) / n
+        dev = np.where(finite, v - mean[..., None], 0.0)
+        var = (dev**2).sum(axis=-1) / (n - 1)
+        spread = np.where(finite, v, -np.inf).max(axis=-1) - np.where(finite, v, np.inf).min(axis=-1)
+    var = np.where(spread <= EQUAL_TOL, 0.0, var)  # equal seeds: float round-off is not spread
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = t_quantile(n - 1, level) * np.sqrt(var / n + np.asarray(sampling_var, dtype=np.float64))
+    ok = n >= 2
+    mean = np.where(n >= 1, mean, np.nan)
+    return mean, np.where(ok, mean - half, np.nan), np.where(ok, mean + half, np.nan), n
+
+
+def mean_interval(x: Sequence[float], sampling_var: float = 0.0, *, level: float = DEFAULT_LEVEL) -> Estimate:
+    """Mean of x (n,) over seeds with its Student-t interval (see ``t_interval``).
+
+    NaN entries are missing runs and are dropped; with fewer than 2 finite values the
+    bounds are NaN (no interval).
+    """
+    _check_args(1, level)
+    m, lo, hi, n = t_interval(np.asarray(x, dtype=np.float64).ravel(), sampling_var, level)
+    return Estimate(float(m), float(lo), float(hi), int(n), level)
+
+
+def binomial_variance(accuracy, n_test):
+    """Variance p(1 - p) / N of an accuracy measured on N test examples (arrays broadcast)."""
+    p = np.asarray(accuracy, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return p * (1.0 - p) / np.asarray(n_test, dtype=np.float64)
+
+
+def paired_difference(x: Sequence[float], y: Sequence[float], *, level: float = DEFAULT_LEVEL) -> Estimate:
+    """Mean of x - y over shared seeds with its paired Student-t interval and p-value.
+
+    x, y: (n,) scores of two regularizers, aligned so that x[i] and y[i] used seed i (same
+    split, same init draw); a pair with a missing (NaN) side is dropped. Pairing removes the
+    seed-to-seed variance the two runs share, and with it the common test split's error.
+    Fewer than 2 pairs: infinite bounds and p = 1 (no claim is possible).
+    """
+    a, b = np.asarray(x, dtype=np.float64).ravel(), np.asarray(y, dtype=np.float64).ravel()
     if a.shape != b.shape:
         raise ValueError(f"paired scores need the same seeds: got {a.size} and {b.size} values")
-    return bootstrap_mean_ci(a - b, rng, reps, level)
+    _check_args(1, level)
+    d = a - b
+    d = d[np.isfinite(d)]
+    n = d.size
+    if n < 2:
+        mean = float(d.mean()) if n else float("nan")
+        return Estimate(mean, float("-inf"), float("inf"), n, level, 1.0)
+    mean, sd = float(d.mean()), float(d.std(ddof=1))
+    if np.ptp(d) <= EQUAL_TOL:  # equal differences: float round-off is not spread
+        sd = 0.0
+    se = sd / np.sqrt(n)
+    half = float(t_quantile(n - 1, level)) * se
+    if se > 0:
+        p = float(2.0 * _scipy_stats.t.sf(abs(mean) / se, n - 1))
+    else:  # every pair differs by the same amount: certain if that amount is not 0
+        p = 1.0 if mean == 0 else 0.0
+    return Estimate(mean, mean - half, mean + half, n, level, p)
+
+
+def holm(p_values: Sequence[float], alpha: float = 1.0 - DEFAULT_LEVEL) -> np.ndarray:
+    """Holm-Bonferroni step-down: which of m hypotheses are rejected at family-wise ``alpha``.
+
+    p_values: (m,), NaN = not tested (never rejected). Sorted ascending, p_(i) is rejected
+    while p_(i) <= alpha / (m - i) for i = 0, 1, ... (m counts the tested hypotheses only).
+    Returns (m,) bool.
+    """
+    p = np.asarray(p_values, dtype=np.float64).ravel()
+    tested = np.flatnonzero(np.isfinite(p))
+    reject = np.zeros(p.size, dtype=bool)
+    m = tested.size
+    for i, j in enumerate(tested[np.argsort(p[tested], kind="stable")]):
+        if p[j] > alpha / (m - i):
+            break
+        reject[j] = True
+    return reject
+
+
+def overlap_tiers(order_lo: Sequence[float], order_hi: Sequence[float]) -> np.ndarray:
+    """Tiers of rows already sorted best first whose intervals overlap the tier leader's.
+
+    order_lo, order_hi: (M,) interval bounds in rank order. Row 0 leads tier 0; every next
+    row whose interval overlaps the leader's joins it; the first row that does not leads
+    the next tier. A row without an interval (NaN) forms its own tier. Returns (M,) ints.
+    """
+    lo, hi = np.asarray(order_lo, dtype=np.float64), np.asarray(order_hi, dtype=np.float64)
+    tiers = np.zeros(lo.size, dtype=np.int64)
+    tier, lead = -1, None
+    for i in range(lo.size):
+        has = np.isfinite(lo[i]) and np.isfinite(hi[i])
+        joins = has and lead is not None and lo[i] <= hi[lead] and lo[lead] <= hi[i]
+        if not joins:
+            tier, lead = tier + 1, (i if has else None)
+        tiers[i] = tier
+    return tiers

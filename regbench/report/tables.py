@@ -20,6 +20,7 @@ FORMAT_VERSION = 1
 MISSING = "–"  # shown where a number does not exist (no ok run, no erm, metric not recorded)
 SHORT_MARK = "†"  # fewer ok seeds than the most any cell has
 SUBMISSION_MARK = "*"  # a `regbench compare` submission, not a standard config
+TIED_MARK = "="  # the row's interval overlaps its tier leader's: a tie, not a win
 COUNT_HEADERS = ["Seeds", "Failed", "Diverged"]
 
 
@@ -57,8 +58,8 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
     header = ["Rank", "Regularizer", "Kind"] + [c.label for c in cols] + COUNT_HEADERS
     rows = []
     for rec in frame.to_dict("records"):
-        rank = MISSING if _num(rec["rank"]) is None else str(int(rec["rank"]))
-        name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "")
+        rank = MISSING if _num(rec["rank"]) is None else (TIED_MARK if rec.get("tied") else "") + str(int(rec["rank"]))
+        name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "") + _inactive(rec)
         seeds = str(int(rec["seeds"])) + (SHORT_MARK if rec["short_seeds"] else "")
         cells = [fmt_estimate(c, rec[c.key], rec[c.key + "_lo"], rec[c.key + "_hi"]) for c in cols]
         rows.append(
@@ -67,6 +68,14 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
             + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))]
         )
     return header, rows
+
+
+def _inactive(rec: dict) -> str:
+    """' (inactive)' on a benchmark row, ' (inactive on k/n)' on a suite row, else ''."""
+    if rec.get("inactive") is True or rec.get("inactive") is np.True_:
+        return " (inactive)"
+    k = rec.get("inactive_on")
+    return f" (inactive on {int(k)}/{int(rec['mechanism_on'])})" if k and not pd.isna(k) else ""
 
 
 def benchmark_frames(lb: Leaderboard) -> list[tuple[str, pd.DataFrame]]:
@@ -88,8 +97,16 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "the suite's primary metric; suite-level numbers are means over benchmarks.",
         f"Checkpoints and hyper-parameters were selected on the validation split only "
         f"({suite.get('selection', 'val_accuracy')}); test_id and OOD splits were evaluated once, after training.",
-        f"Every number is a mean over ok seeds with its {pct}% percentile bootstrap interval "
-        f"[lo, hi] ({lb.reps} resamples of seeds within each benchmark, seeded; rliable's stratified bootstrap).",
+        f"Every per-benchmark number is a mean over ok seeds with its {pct}% Student-t interval [lo, hi] over "
+        "the seeds. The splits are the same for every seed, so for accuracies (and the OOD drop, gap and "
+        "effective robustness) the binomial error p(1-p)/N of the test split is added to the variance of the "
+        "mean; OOD splits that reuse images count as perfectly correlated (conservative). Suite-level means "
+        "combine the benchmarks' variances (Welch-Satterthwaite df). ECE and MIA AUC carry the seed spread only.",
+        f"IQM, P(>erm), mean rank and cost vs erm are not means over seeds: their {pct}% intervals are "
+        f"percentile intervals of rliable's stratified bootstrap ({lb.reps} resamples of seeds within each "
+        "benchmark, seeded); they carry the seed spread only. erm's own P(>erm) is shown as –.",
+        f"Rank: rows are sorted by {lb.primary.label}, then grouped into tiers; a row whose interval overlaps "
+        f"its tier leader's shares the leader's rank and is marked {TIED_MARK} (tied, not a win).",
         f"{SHORT_MARK}: fewer ok seeds than the other regularizers (Seeds = fewest ok seeds on any benchmark). "
         "Failed and diverged runs are counted in their columns and excluded from the means.",
         f"{SUBMISSION_MARK}: a submitted regularizer (`regbench compare`), not one of the standard configs.",
@@ -112,6 +129,7 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}",
         "",
     ]
+    lines += [f"**Caveat:** {c}" for c in lb.caveats] + ([""] if lb.caveats else [])
     lines += _md_table(*display_rows(lb, lb.main, "suite")) + [""]
     lines += [f"{i}. {n}" for i, n in enumerate(footnotes(lb), 1)] + ["", "## Per benchmark", ""]
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
@@ -137,7 +155,7 @@ def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
     for c in table_columns(lb, scope):
         for suf in ("", "_lo", "_hi", "_n"):
             out[c.key + suf] = _num(rec[c.key + suf])
-    for k in ("seeds", "seeds_max", "short_seeds", "failed", "diverged"):
+    for k in ("tied", "seeds", "seeds_max", "short_seeds", "failed", "diverged"):
         out[k] = _num(rec[k])
     return out
 
@@ -155,6 +173,7 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
         k: flat[k]
         for k in (
             "rank",
+            "tied",
             "regularizer",
             "kind",
             "submission",
@@ -179,6 +198,7 @@ def write_json(lb: Leaderboard, path: Path) -> None:
         "format_version": FORMAT_VERSION,
         "suite": lb.suite,
         "primary_metric": lb.primary.key,
+        "caveats": list(lb.caveats),
         "confidence_level": lb.level,
         "bootstrap_reps": lb.reps,
         "columns": [

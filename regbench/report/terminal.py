@@ -138,6 +138,8 @@ def render_terminal(lb: Leaderboard, console=None, columns: list[Column] | None 
     if console is None:
         console = Console()
     compact = [c.key for c in cols] == [c.key for c in compact_columns(lb)]
+    for caveat in lb.caveats:  # e.g. fewer than 5 seeds: said above the table, not in a footnote
+        console.print(f"Caveat: {caveat}")
     for table in terminal_tables(lb, cols, console, full_hint=compact):
         console.print(table)
 

@@ -109,7 +109,8 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
     cols = choose_columns(lb, columns)
     key = "".join(ch for ch in name if ch.isalnum()) or "suite"
     legend = (
-        rf"Mean over seeds $\pm$ half the width of its {pct}\% interval; bold: best mean; underlined: interval "
+        rf"Mean over seeds $\pm$ half the width of its {pct}\% interval (Student t over seeds plus the test "
+        r"split's binomial error; IQM and P(>erm): stratified bootstrap); bold: best mean; underlined: interval "
         r"overlaps the best one's (a tie). $^\dagger$: fewer ok seeds. Selection on validation data only."
     )
     if any(c.key == "cost_vs_erm" for c in cols):

@@ -1,7 +1,9 @@
 """Covariate shift: the clean test set corrupted at several severities, and rotation domains.
 
 CIFAR-10-C / ImageNet-C style (Hendrycks & Dietterich 2019, https://arxiv.org/abs/1903.12261):
-one OOD split per (corruption, severity), named ``"<corruption>/<severity>"``. Optional
+one OOD split per (corruption, severity), named ``"<corruption>/<severity>"``. Generated
+splits use the dataset's calibrated severity table (``corruptions.corruption_scale``; CIFAR-10
+keeps CIFAR-10-C's parameters) and record the scale and parameter in ``split_info``. Optional
 rotation domains as in RotatedMNIST (Ghifary et al. 2015, https://arxiv.org/abs/1508.07680):
 one OOD split per angle, named ``"rotate_<angle>"``. Train, val and test_id stay clean, so
 nothing the trainer or model selection sees comes from a shifted distribution.
@@ -9,7 +11,7 @@ nothing the trainer or model selection sees comes from a shifted distribution.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -23,7 +25,9 @@ from regbench.shifts.corruptions import (
     REQUIRES_RGB,
     VALIDATION_CORRUPTIONS,
     corrupt,
+    corruption_scale,
     rotate_by,
+    severity_table,
 )
 
 # ImageNet-C's test corruptions that regbench ports and that work on any channel count;
@@ -39,6 +43,9 @@ class CovariateParams(ShiftParams):
     corruptions: list[str] = Field(default_factory=lambda: list(DEFAULT_CORRUPTIONS))
     severities: list[Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
     angles: list[float] | None = None  # each angle → OOD split "rotate_<angle>"
+    # "calibrated": the dataset's measured severity scale (corruptions.DATASET_SCALES);
+    # "cifar10c": CIFAR-10-C's parameters as published, on any dataset
+    severity_table: Literal["calibrated", "cifar10c"] = "calibrated"
 
     @field_validator("corruptions")
     @classmethod
@@ -70,6 +77,11 @@ def _no_duplicates(field: str, values: list) -> None:
     dups = sorted({v for v in values if values.count(v) > 1}, key=str)
     if dups:
         raise ValueError(f"{field} has duplicates {dups}; each names one OOD split")
+
+
+def _plain(value):
+    """A table entry as JSON-friendly floats (tuples become lists)."""
+    return [float(v) for v in value] if isinstance(value, tuple) else float(value)
 
 
 def _angle_name(angle: float) -> str:
@@ -107,11 +119,21 @@ class CovariateShift(Shift):
                 if published is not None:
                     ood[key] = published
                     source = "published"
+                    scale = 1.0  # the published files carry CIFAR-10-C's own parameters
                 else:
                     g = torch_generator(seed, "shift", name, severity)
-                    ood[key] = test.replace(x=corrupt(test.x, name, severity, g))
+                    calibrated = p.severity_table == "calibrated"
+                    scale = corruption_scale(loaded.info.name, name) if calibrated else 1.0
+                    ood[key] = test.replace(x=corrupt(test.x, name, severity, g, scale))
                     source = "generated"
-                split_info[key] = {"family": "covariate", "shift": name, "severity": severity, "source": source}
+                split_info[key] = {
+                    "family": "covariate",
+                    "shift": name,
+                    "severity": severity,
+                    "source": source,
+                    "scale": scale,  # the dataset's calibration of the severity table (1 = CIFAR-10-C)
+                    "parameter": _plain(severity_table(name, scale)[severity - 1]),
+                }
         for angle in p.angles or []:
             key = _angle_name(angle)
             ood[key] = test.replace(x=rotate_by(test.x, angle))

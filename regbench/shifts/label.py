@@ -1,17 +1,25 @@
 """Label shift: P(y) changes, P(x|y) does not.
 
-The test part is re-sampled, class by class and with replacement, to target class priors:
+The test part is re-sampled, class by class, to target class priors:
 Dirichlet shift (priors drawn from Dirichlet(α·1)) and tweak-one shift (one class at ρ,
 the others share 1 − ρ evenly), both from Lipton, Wang & Smola 2018, "Detecting and
 Correcting for Label Shift with Black Box Predictors" (https://arxiv.org/abs/1802.03916).
 Small α gives priors concentrated on a few classes, large α priors close to uniform. The
 achieved total-variation distance to the *training* prior is recorded for every split so
 that accuracy can be plotted against the size of the shift.
+
+Sampling is without replacement by default: a split never holds the same image twice. A
+concentrated prior then limits the split's size to what the held-out test part holds of its
+largest class (``feasible_size``): on digits' 450 test images an α = 0.1 split may keep only
+a few dozen images, and says so in ``split_info`` (``unique_images``, ``requested_size``);
+its binomial error enters the leaderboard's interval. Drawing with replacement
+(``sampling: with_replacement``) keeps the requested size but repeats images (an α = 0.1
+split of 450 held only 134 unique images), so it is opt-in.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import torch
@@ -32,6 +40,8 @@ class LabelShiftParams(ShiftParams):
     # ρ values of the tweak-one shift: one seeded class gets probability ρ.
     tweak_one: list[Annotated[float, Field(ge=0, le=1)]] = Field([])
     size: int | None = Field(None, ge=1)  # examples per shifted split; None = len(test part)
+    # without_replacement: no image twice, the split shrinks to what the pool allows
+    sampling: Literal["without_replacement", "with_replacement"] = "without_replacement"
 
 
 def class_prior(y: torch.Tensor, num_classes: int) -> np.ndarray:
@@ -59,15 +69,38 @@ def prior_counts(prior: np.ndarray, size: int) -> np.ndarray:
     return counts
 
 
-def resample_to_prior(test: Examples, prior: np.ndarray, size: int, rng: np.random.Generator) -> Examples:
-    """Draw ``size`` examples of ``test`` with replacement, per class, to match ``prior`` (K,)."""
+def feasible_size(prior: np.ndarray, available: np.ndarray, at_most: int) -> int:
+    """Largest n <= ``at_most`` whose rounded counts ``prior_counts(prior, n)`` fit ``available`` (K,).
+
+    A class the pool lacks may still appear in the prior if its count rounds to 0.
+    """
+    prior, available = np.asarray(prior, dtype=np.float64), np.asarray(available, dtype=np.int64)
+    held = (prior > 0) & (available > 0)
+    n = int(min(at_most, available.sum(), *np.floor(available[held] / prior[held])))
+    while n > 0 and np.any(prior_counts(prior, n) > available):
+        n -= 1  # largest-remainder rounding can ask one more than floor(n · prior)
+    return n
+
+
+def resample_to_prior(
+    test: Examples, prior: np.ndarray, size: int, rng: np.random.Generator, replace: bool = False
+) -> Examples:
+    """Draw ``size`` examples of ``test`` per class to match ``prior`` (K,).
+
+    ``replace=False`` needs ``size <= feasible_size``: each example is drawn at most once.
+    """
     counts = prior_counts(prior, size)
     chosen = []
     for c in np.nonzero(counts)[0]:
         pool = torch.nonzero(test.y == int(c)).flatten().numpy()
         if len(pool) == 0:
             raise ValueError(f"label shift needs test examples of class {c} (target prior {prior[c]:.3f}), found none")
-        chosen.append(pool[rng.integers(len(pool), size=counts[c])])
+        if not replace and counts[c] > len(pool):
+            raise ValueError(
+                f"class {c}: {counts[c]} examples wanted without replacement, the test part has {len(pool)}"
+            )
+        picked = rng.integers(len(pool), size=counts[c]) if replace else rng.permutation(len(pool))[: counts[c]]
+        chosen.append(pool[picked])
     index = np.sort(np.concatenate(chosen))
     return test.subset(torch.from_numpy(index))
 
@@ -112,12 +145,21 @@ class LabelShift(Shift):
         split_info["test_id"] = {
             "family": self.family,
             "shift": "none",
+            "unique_images": len(test),
             "achieved_prior": test_prior.tolist(),
             "tv_distance": tv_distance(test_prior, train_prior),
         }
+        available = torch.bincount(test.y, minlength=k).numpy()
+        replace = self.params.sampling == "with_replacement"  # type: ignore[attr-defined]
         for name, (prior, desc) in self.target_priors(k, seed).items():
             rng = numpy_generator(seed, "shift", "label", "sample", name)
-            ood[name] = resample_to_prior(test, prior, size, rng)
+            n = size if replace else feasible_size(prior, available, size)
+            if n == 0:
+                c = int(np.argmax(np.where(available == 0, prior, -1.0)))  # the most-wanted missing class
+                raise ValueError(
+                    f"label shift needs test examples of class {c} (target prior {prior[c]:.3f}), found none"
+                )
+            ood[name] = resample_to_prior(test, prior, n, rng, replace)
             achieved = class_prior(ood[name].y, k)
             split_info[name] = {
                 "family": self.family,
@@ -127,5 +169,13 @@ class LabelShift(Shift):
                 "train_prior": train_prior.tolist(),
                 "tv_distance": tv_distance(achieved, train_prior),
                 "target_tv_distance": tv_distance(prior, train_prior),
+                "sampling": self.params.sampling,  # type: ignore[attr-defined]
+                "requested_size": size,
+                "unique_images": _unique(ood[name]),
             }
         return Splits(train, val, test, ood, loaded.info, split_info)
+
+
+def _unique(ex: Examples) -> int:
+    """How many distinct examples a split holds (rows of x that differ)."""
+    return int(torch.unique(ex.x.flatten(1), dim=0).shape[0])
