@@ -49,6 +49,13 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
     r.add_argument(
+        "--batch-seeds",
+        action="store_true",
+        default=None,
+        help="train the seeds of each benchmark × regularizer together as one stacked model "
+        "(default: the suite's batch_seeds); falls back to separate runs where it cannot, saying why once",
+    )
+    r.add_argument(
         "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
     )
     r.add_argument(
@@ -66,6 +73,7 @@ def scaling_kwargs(args) -> dict:
         "checkpoint_every": args.checkpoint_every,
         "deterministic": args.deterministic,
         "compile": args.compile,
+        "batch_seeds": args.batch_seeds,
         "address": args.address,
         "gpus_per_run": args.gpus_per_run,
         "partition": args.partition,

@@ -23,13 +23,16 @@ def run_plan(
     checkpoint_every: int | None = None,
     deterministic: bool = False,
     compile: bool = False,
+    batch_seeds: bool | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
 
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
-    deleted once its final record is stored. Returns counts:
+    deleted once its final record is stored. ``batch_seeds`` (default: the suite's
+    ``batch_seeds``) trains the seeds of each benchmark × regularizer together in this process
+    (regbench.harness.seed_groups); what cannot be batched goes to the executor. Returns counts:
     {"planned", "reused", "trained", "ok", "failed", "diverged"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
@@ -69,11 +72,23 @@ def run_plan(
     for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
         build_splits(bench)
     t0 = time.perf_counter()
-    for rec in ex.run(todo, progress=progress):
-        store.put(rec)
-        if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
-            delete_checkpoint(ckpt_dir, rec.run_key)
-        counts["trained"] += 1
-        counts[rec.status] = counts.get(rec.status, 0) + 1
+    separate = todo
+    if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
+        from regbench.harness.seed_groups import batched_records
+
+        separate = []
+        for rec in batched_records(todo, device, options, separate):
+            _keep(rec, store, ckpt_dir, counts)
+    for rec in ex.run(separate, progress=progress) if separate else ():
+        _keep(rec, store, ckpt_dir, counts)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
+
+
+def _keep(rec, store: Store, ckpt_dir: str | None, counts: dict[str, int]) -> None:
+    """Store one finished record and count it."""
+    store.put(rec)
+    if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
+        delete_checkpoint(ckpt_dir, rec.run_key)
+    counts["trained"] += 1
+    counts[rec.status] = counts.get(rec.status, 0) + 1
