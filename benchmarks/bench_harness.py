@@ -72,3 +72,45 @@ def test_train_loop(benchmark, digits, arch, loop):
         return (BUILD[arch](digits.info.input_shape, 10), digits, EPOCHS[arch]), {}
 
     benchmark.pedantic(fn, setup=setup, rounds=7, warmup_rounds=1)
+
+
+def interleaved(arch: str = "mlp", rounds: int = 12, threads: int = 1) -> dict[str, float]:
+    """Harness and bare rounds alternating in one process: ratios of medians and of minimums.
+
+    Wall and this process's CPU seconds; on a machine shared with other jobs the CPU ratio
+    is the one load distorts least.
+    """
+    import gc
+    import statistics
+    import time
+
+    torch.set_num_threads(threads)
+    loaded = load_digits(0)
+    data = TrainingData(loaded.parts["train"], loaded.parts["val"], loaded.info)
+    times: dict[str, list[tuple[float, float]]] = {"bare": [], "harness": []}
+    for r in range(rounds + 1):  # round 0 warms up
+        for name, fn in (("bare", bare_loop), ("harness", harness)):
+            torch.manual_seed(0)
+            model = BUILD[arch](data.info.input_shape, 10)
+            gc.collect()
+            w, c = time.perf_counter(), time.process_time()
+            fn(model, data, EPOCHS[arch])
+            if r:
+                times[name].append((time.perf_counter() - w, time.process_time() - c))
+    out = {}
+    for i, clock in enumerate(("wall", "cpu")):
+        h, b = ([t[i] for t in times[k]] for k in ("harness", "bare"))
+        out[f"{clock} median ratio"] = statistics.median(h) / statistics.median(b)
+        out[f"{clock} min ratio"] = min(h) / min(b)
+        out[f"{clock} bare median s"] = statistics.median(b)
+    return out
+
+
+if __name__ == "__main__":  # `python benchmarks/bench_harness.py [mlp|cnn] [ROUNDS] [THREADS]`
+    import sys
+
+    args = sys.argv[1:]
+    result = interleaved(
+        args[0] if args else "mlp", int(args[1]) if len(args) > 1 else 12, int(args[2]) if len(args) > 2 else 1
+    )
+    print(", ".join(f"{k} {v:.3f}" for k, v in result.items()))

@@ -53,7 +53,8 @@ def setup():
 def checked_step(model, opt, x, y, g, stack):
     xb, yb = stack.transform(x, y, g)
     logits = model(xb)
-    loss = stack.loss(logits, yb) + stack.penalty(model, Batch(xb, yb, logits))
+    # data_loss: the member's loss, else cross-entropy (Stack.loss returns None without one)
+    loss = stack.data_loss(logits, yb) + stack.penalty(model, Batch(xb, yb, logits))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     stack.after_backward(model)
@@ -81,7 +82,7 @@ def checked_hooks(model, opt, x, y, g, stack):
     """Only the regularizer side of a step (no forward/backward): isolates the checks' cost."""
     xb, yb = stack.transform(x, y, g)
     logits = LOGITS
-    return stack.loss(logits, yb) + stack.penalty(model, Batch(xb, yb, logits))
+    return stack.data_loss(logits, yb) + stack.penalty(model, Batch(xb, yb, logits))
 
 
 def unchecked_hooks(model, opt, x, y, g, members):

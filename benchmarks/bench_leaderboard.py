@@ -38,25 +38,6 @@ def test_build_leaderboard_100k_runs(benchmark, store, tmp_path):
     assert len(lb.main) == 25 and (tmp_path / "index.html").exists()
 
 
-if __name__ == "__main__":
-    import tempfile
-
-    t0 = time.perf_counter()
-    frames = make_frames(**SHAPE)
-    t1 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as out:
-        build_leaderboard(*frames, out)  # cold: includes importing seaborn/matplotlib
-        t2 = time.perf_counter()
-        build_leaderboard(*frames, out)
-        t3 = time.perf_counter()
-        build_leaderboard(*frames, out, plots=False)
-        t4 = time.perf_counter()
-    print(
-        f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
-        f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)"
-    )
-
-
 def write_store(path, runs, metrics, reliability, suite: str) -> None:
     """Bulk-load synthetic frames into a real regbench SQLite store (schema of regbench.store)."""
     import sqlite3
@@ -124,3 +105,66 @@ def test_leaderboard_from_sqlite_100k_runs(benchmark, sqlite_store, tmp_path):
 
     lb = benchmark.pedantic(build, rounds=2, iterations=1)
     assert len(lb.main) == 25
+    # once more, stage by stage, wall and this process's CPU seconds (the CPU figure is the
+    # one to compare on a loaded machine: other processes stretch wall time, not CPU time)
+    for stage, seconds in stage_times(path, suite, tmp_path).items():
+        benchmark.extra_info[stage] = seconds
+
+
+def stage_times(path, suite: dict, out) -> dict[str, str]:
+    """{stage: "wall s / cpu s"} for read, aggregate, plots and the written files of one build."""
+    from regbench.report import tables
+    from regbench.report.aggregate import aggregate
+    from regbench.report.plots import plot_all
+    from regbench.report.site import write_site
+    from regbench.store import Store
+
+    out = Path(out)
+    marks = [("start", time.perf_counter(), time.process_time())]
+
+    def mark(stage):
+        marks.append((stage, time.perf_counter(), time.process_time()))
+
+    runs, metrics, reliability = Store(path).frames(suite["name"])
+    mark("read store")
+    lb = aggregate(runs, metrics, suite)
+    mark("aggregate + bootstrap")
+    made, _ = plot_all(lb, metrics, reliability, out)
+    mark("plots")
+    tables.write_markdown(lb, out / "README.md", made)
+    tables.write_csv(lb, out / "leaderboard.csv")
+    tables.write_json(lb, out / "leaderboard.json")
+    tables.write_tex(lb, out / "leaderboard.tex")
+    write_site(lb, out / "index.html", made)
+    mark("tables + page")
+    times = {s: f"{w - w0:.2f} s wall / {c - c0:.2f} s cpu" for (_, w0, c0), (s, w, c) in zip(marks, marks[1:])}
+    (_, w0, c0), (_, w, c) = marks[0], marks[-1]
+    return times | {"total": f"{w - w0:.2f} s wall / {c - c0:.2f} s cpu"}
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    if "--stages" in sys.argv:  # `python benchmarks/bench_leaderboard.py --stages`: the SQLite path, by stage
+        import seaborn  # noqa: F401  (imported once per process, not part of a build)
+
+        frames = make_frames(**SHAPE)
+        with tempfile.TemporaryDirectory() as tmp:
+            write_store(Path(tmp) / "s.sqlite", *frames[:3], frames[3]["name"])
+            for stage, took in stage_times(Path(tmp) / "s.sqlite", frames[3], tmp).items():
+                print(f"{stage:>22}: {took}")
+        sys.exit(0)
+    t0 = time.perf_counter()
+    frames = make_frames(**SHAPE)
+    t1 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        build_leaderboard(*frames, out)  # cold: includes importing seaborn/matplotlib
+        t2 = time.perf_counter()
+        build_leaderboard(*frames, out)
+        t3 = time.perf_counter()
+        build_leaderboard(*frames, out, plots=False)
+        t4 = time.perf_counter()
+    print(
+        f"generate {t1 - t0:.1f} s | build cold {t2 - t1:.1f} s | build warm {t3 - t2:.1f} s | "
+        f"without plots {t4 - t3:.1f} s ({platform.machine()}, CPU)"
+    )

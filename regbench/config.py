@@ -133,6 +133,9 @@ class SuiteSpec(Frozen):
     # execution option, not part of any run key: save an in-run checkpoint every N epochs
     # (0 = never); `regbench run --checkpoint-every N` overrides it
     checkpoint_every: int = Field(0, ge=0)
+    # execution option, not part of any run key: train the seeds of each benchmark × regularizer
+    # as one stacked model (`regbench run --batch-seeds` turns it on for one invocation)
+    batch_seeds: bool = False
 
     @field_validator("seeds")
     @classmethod

@@ -285,16 +285,14 @@ class Store:
         return runs, metrics, reliability
 
     def _suite_frame(self, table: str, suite: str):
-        """Every row of ``table`` for the runs of ``suite`` (fetchall + from_records: ~2× faster
-        than read_sql_query on a million rows)."""
-        import pandas as pd
-
+        """Every row of ``table`` for the runs of ``suite`` (one query, fetchall, then built column
+        by column: ~2× faster than read_sql_query on a million rows)."""
         cur = self.db.execute(
             f"SELECT t.* FROM {table} t JOIN (SELECT DISTINCT run_key FROM suite_runs WHERE suite = ?) USING (run_key)",
             (suite,),
         )
         cols = [d[0] for d in cur.description]
-        return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
+        return _columnar(cur.fetchall(), cols, _TEXT_COLUMNS)
 
     def _frame(self, table: str, keys: tuple[str, ...]):
         import pandas as pd
@@ -303,6 +301,31 @@ class Store:
         self.db.execute("DELETE FROM wanted")
         self.db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(k,) for k in keys])
         return pd.read_sql_query(f"SELECT t.* FROM {table} t JOIN wanted USING (run_key)", self.db)
+
+
+_TEXT_COLUMNS = {"run_key", "split", "family", "shift", "metric"}
+
+
+def _columnar(rows: list[tuple], cols: list[str], text: set[str]):
+    """A frame built column by column from fetched rows.
+
+    Text columns stay numpy object arrays (None for NULL): pandas' default Arrow-backed
+    strings cost ~1 s per million cells to build and make every later ``isin``/``map`` on
+    run keys convert back to Python objects; numbers are inferred as pandas always did.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    columns = zip(*rows)
+    return pd.DataFrame(
+        {
+            c: pd.Series(np.array(v, dtype=object), dtype=object) if c in text else pd.Series(v)
+            for c, v in zip(cols, columns)
+        },
+        copy=False,
+    )
 
 
 def pack_floats(values: list[float]) -> bytes:
@@ -324,8 +347,9 @@ def unpack_reliability(packed):
     out = {c: np.frombuffer(b"".join(packed[c]), dtype=np.float64) for c in ("confidence", "accuracy", "count")}
     return pd.DataFrame(
         {
-            "run_key": np.repeat(packed["run_key"].to_numpy(), n_bins),
-            "split": np.repeat(packed["split"].to_numpy(), n_bins),
+            # object dtype, as _columnar: Arrow strings of 3 M keys cost ~1 s to build
+            "run_key": pd.Series(np.repeat(packed["run_key"].to_numpy(object), n_bins), dtype=object),
+            "split": pd.Series(np.repeat(packed["split"].to_numpy(object), n_bins), dtype=object),
             "bin": np.arange(n_bins.sum()) - np.repeat(np.cumsum(n_bins) - n_bins, n_bins),
             **out,
         }

@@ -199,7 +199,6 @@ def fake_cuda():
     ``.to("cuda")`` inside the block; CPU data passed in is moved by the code under test.
     """
     from regbench.catalog import registries
-
     from regbench.regularizers import augment
 
     registries()  # import every plugin with real tensors first (module-level tables)

@@ -11,7 +11,6 @@ aligned through the real code path.
 from __future__ import annotations
 
 import hashlib
-
 import pickle
 from pathlib import Path
 

@@ -8,10 +8,10 @@ import sys
 import torch
 from conftest import tiny_suite
 
-from regbench.harness import run_one as runner
 from regbench.cli import main
 from regbench.config import parse_suite
 from regbench.data import cache
+from regbench.harness import run_one as runner
 from regbench.harness.plan import plan_suite
 
 

@@ -15,10 +15,10 @@ from regbench.seeding import torch_generator
 from regbench.shifts import SHIFTS
 from regbench.shifts.corruptions import (
     CORRUPTIONS,
+    DATASET_SCALES,
     PARAMS,
     REQUIRES_RGB,
     VALIDATION_CORRUPTIONS,
-    DATASET_SCALES,
     corrupt,
     corruption_scale,
     rotate_by,

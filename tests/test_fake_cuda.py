@@ -15,7 +15,6 @@ import fake_cuda as fc
 import pytest
 import torch
 from fake_cuda import CUDA, fake_cuda
-
 from tiny_workloads import BATCH, image_splits, model_for, scan_splits, splits_for, stack_of
 
 from regbench.catalog import registries

@@ -56,6 +56,13 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
         help="intra-op threads per run, for every executor alike (default 1; --deterministic pins it to 1)",
     )
     r.add_argument(
+        "--batch-seeds",
+        action="store_true",
+        default=None,
+        help="train the seeds of each benchmark × regularizer together as one stacked model "
+        "(default: the suite's batch_seeds); falls back to separate runs where it cannot, saying why once",
+    )
+    r.add_argument(
         "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
     )
     r.add_argument(
@@ -74,6 +81,7 @@ def scaling_kwargs(args) -> dict:
         "deterministic": args.deterministic,
         "compile": args.compile,
         "threads": args.threads,
+        "batch_seeds": args.batch_seeds,
         "address": args.address,
         "gpus_per_run": args.gpus_per_run,
         "partition": args.partition,

@@ -135,11 +135,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
     try:
         stack = build_stack(spec.regularizer, spec.reg_params)
         kind = stack.kind
-        splits = build_splits(spec.benchmark)
-        data = apply_training_options(splits, spec)
-        model_args = {**spec.benchmark.model_args, **stack.model_overrides()}
-        with seeded_global_rng(spec.seed, "init"):
-            model = build_model(spec.benchmark.spec.model, splits.info, **model_args).to(dev)
+        splits, data, model = build_run(spec, stack, dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
         with kernel_mode(dev, options.deterministic):
@@ -152,6 +148,22 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
     except Exception as err:  # a run's failure is isolated and recorded, never fatal to the suite
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
+    return ok_record(spec, result, ev, kind, dev)
+
+
+def build_run(spec: RunSpec, stack, dev: torch.device):
+    """(splits, training data, freshly initialized model on ``dev``) of ``spec`` with ``stack``."""
+    splits = build_splits(spec.benchmark)
+    data = apply_training_options(splits, spec)
+    model_args = {**spec.benchmark.model_args, **stack.model_overrides()}
+    with seeded_global_rng(spec.seed, "init"):  # per-seed initialization, batched or not
+        model = build_model(spec.benchmark.spec.model, splits.info, **model_args).to(dev)
+    return splits, data, model
+
+
+def ok_record(spec: RunSpec, result, ev, kind: str, dev: torch.device, timings: dict | None = None) -> RunRecord:
+    """The ``ok`` record of a trained (``result``) and evaluated (``ev``) run; ``timings`` adds provenance."""
+    extra_timings = timings or {}
     timings = {
         "train_seconds": result.train_seconds,
         # process CPU time (all threads) of the training epochs: unlike wall time it barely moves
@@ -164,6 +176,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
     run_rows = {**timings, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run, **result.extra}
     if result.resumed_from_epoch:  # provenance only: not a metric row, so metrics match an uninterrupted run
         timings["resumed_from_epoch"] = result.resumed_from_epoch
+    timings.update(extra_timings)  # provenance only (e.g. the seed batch a run trained in)
     for metric, value in run_rows.items():
         ev.add("run", metric, value)
     h = result.history

@@ -9,6 +9,7 @@ from regbench.harness.executors import get_executor
 from regbench.harness.numerics import MixedNumericsError, check_numerics
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
+from regbench.harness.seed_groups import batched_records
 from regbench.store import FINAL_STATUSES, Store
 from regbench.train.checkpoint import delete_checkpoint
 from regbench.train.execution import exec_options
@@ -25,6 +26,7 @@ def run_plan(
     deterministic: bool = False,
     compile: bool = False,
     threads: int | None = None,
+    batch_seeds: bool | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
@@ -32,7 +34,10 @@ def run_plan(
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
     deleted once its final record is stored. ``threads`` is every run's intra-op thread
-    count whichever executor runs it (default 1; ``deterministic`` pins it to 1). Returns counts:
+    count whichever executor runs it (default 1; ``deterministic`` pins it to 1).
+    ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
+    regularizer together in this process (regbench.harness.seed_groups); what cannot be
+    batched goes to the executor. Returns counts:
     {"planned", "reused", "trained", "ok", "failed", "diverged"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
@@ -79,12 +84,15 @@ def run_plan(
     for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
         build_splits(bench)
     t0 = time.perf_counter()
-    for rec in ex.run(todo, progress=progress):
-        store.put(rec)
-        if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
-            delete_checkpoint(ckpt_dir, rec.run_key)
-        counts["trained"] += 1
-        counts[rec.status] = counts.get(rec.status, 0) + 1
+    separate = todo
+    if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
+        separate = []
+        for rec in batched_records(todo, device, options, separate):
+            _keep(rec, store, ckpt_dir, counts)
+    for rec in ex.run(separate, progress=progress) if separate else ():
+        _keep(rec, store, ckpt_dir, counts)
+    if not separate:  # every run was batched: the executor never ran
+        _close(ex)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
 
@@ -94,3 +102,12 @@ def _close(ex) -> None:
     close = getattr(ex, "close", None)
     if close is not None:
         close()
+
+
+def _keep(rec, store: Store, ckpt_dir: str | None, counts: dict[str, int]) -> None:
+    """Store one finished record and count it."""
+    store.put(rec)
+    if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
+        delete_checkpoint(ckpt_dir, rec.run_key)
+    counts["trained"] += 1
+    counts[rec.status] = counts.get(rec.status, 0) + 1

@@ -23,8 +23,8 @@ from pydantic import Field
 from torch import nn
 
 from regbench.data.text_augment import random_deletion, random_swap, token_dropout
-from regbench.regularizers import register_regularizer
 from regbench.registry import UserError
+from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import History, Regularizer, SetupContext
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]  # checked when the suite loads

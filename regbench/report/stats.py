@@ -82,8 +82,8 @@ def resample_counts(n: int, rng: np.random.Generator, reps: int) -> np.ndarray:
     Counts instead of index arrays turn every bootstrap mean into one matrix product.
     """
     idx = rng.integers(0, n, size=(reps, n))
-    flat = (idx + n * np.arange(reps)[:, None]).ravel()
-    return np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(np.float64)
+    idx += n * np.arange(reps)[:, None]  # in place: one (reps, n) pass fewer than a sum
+    return np.bincount(idx.ravel(), minlength=reps * n).reshape(reps, n).astype(np.float64)
 
 
 def bootstrap_means(
@@ -165,12 +165,16 @@ def iqm_from_counts(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     averages the positions between int(0.25 * total) and total - int(0.25 * total).
     """
     order = np.argsort(values, kind="stable")
-    v, w = values[order], counts[:, order].astype(np.int32)  # int32 halves memory traffic
-    end = np.cumsum(w, axis=1, dtype=np.int32)
-    total = end[:, -1:]
-    cut = total // 4  # int(0.25 * total), as trim_mean
-    overlap = np.minimum(end, total - cut) - np.maximum(end - w, cut)
-    np.maximum(overlap, 0, out=overlap)
+    v = values[order]
+    # float64 positions are exact (integers far below 2**53) and go to BLAS without a cast
+    # np.take along an axis gathers ~4x faster than fancy indexing counts[:, order]
+    end = np.cumsum(np.take(counts, order, axis=1), axis=1, dtype=np.float64)
+    total = end[:, -1:].copy()  # a copy: end is clipped in place below
+    cut = np.floor(total / 4)  # int(0.25 * total), as trim_mean
+    # clip every value's end position into the kept window; consecutive differences are
+    # then each value's overlap with it (start = previous end), in two passes over (reps, N)
+    np.clip(end, cut, total - cut, out=end)
+    overlap = np.diff(end, axis=1, prepend=cut)
     return (overlap @ v) / (total[:, 0] - 2 * cut[:, 0])
 
 
@@ -224,8 +228,11 @@ def poi_from_counts(x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray
     reps = cx.shape[0]
     flat = (ry[None, :] + k * np.arange(reps)[:, None]).ravel()
     hist = np.bincount(flat, weights=cy.ravel(), minlength=reps * k).reshape(reps, k)
-    below = np.cumsum(hist, axis=1) - hist  # weight of y strictly below each rank
-    wins = (cx * np.take_along_axis(below + 0.5 * hist, np.broadcast_to(rx, cx.shape), axis=1)).sum(axis=1)
+    # weight of y strictly below each rank plus half the ties: cumsum - hist/2, in place
+    half = np.cumsum(hist, axis=1)
+    hist *= 0.5
+    half -= hist
+    wins = np.einsum("ij,ij->i", cx, np.take(half, rx, axis=1))
     return wins / (cx.sum(axis=1) * cy.sum(axis=1))
 
 

@@ -19,7 +19,6 @@ from torch import nn
 
 from regbench.registry import UserError
 
-
 # One intra-op thread per run: the pool's split when it runs one worker per core (its
 # default), the one count every Ray/Slurm slot can give (a slot has >= 1 CPU), and the
 # count whose CPU reductions are sequential, hence reproducible on any machine. It is also

@@ -134,6 +134,9 @@ def train(
         model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if compile else model
     penalized = stack.has("penalty")
+    # decided once per run: most stacks (erm, penalties) define neither hook, and skipping the
+    # calls keeps the per-step path as short as a hand-written loop's
+    transforms, after_backward = stack.has("transform"), stack.has("after_backward")
     targets = task.targets(
         y, k
     )  # (N, K) soft targets from here on (docs/architecture.md, Conventions: Hooks); seq2seq: token ids
@@ -169,11 +172,14 @@ def train(
             # synchronize a GPU every step
             loss_sum = torch.zeros((), device=device)
             total_sum = torch.zeros((), device=device) if penalized else loss_sum
-            correct = torch.zeros((), device=device)
+            # an integer count: adding an int64 sum into a float zero cost a cast and a copy per step
+            correct = torch.zeros((), dtype=torch.long, device=device)
             for j, i in enumerate(starts):
                 end = starts[j + 1] if j + 1 < len(starts) else n
                 idx = perm[i:end]
-                xb, yb = stack.transform(x[idx], targets[idx], aug_g)
+                xb, yb = x[idx], targets[idx]
+                if transforms:
+                    xb, yb = stack.transform(xb, yb, aug_g)
                 if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
                     xb.requires_grad_(True)
                 if channels_last and xb.dim() == 4:  # after the transforms, which index pixels in NCHW order;
@@ -187,14 +193,16 @@ def train(
                     total = loss
                 opt.zero_grad(set_to_none=True)
                 total.backward()
-                stack.after_backward(model)
+                if after_backward:
+                    stack.after_backward(model)
                 opt.step()
                 if sched is not None:
                     sched.step()
-                loss_sum += loss.detach() * len(idx)
+                # in-place with alpha: one op per step where `+= loss * len(idx)` took a multiply too
+                loss_sum.add_(loss.detach(), alpha=len(idx))
                 if penalized:
-                    total_sum += total.detach()
-                correct += task.correct(logits, yb)
+                    total_sum.add_(total.detach())
+                correct.add_(task.correct(logits, yb))
                 samples += len(idx)
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one

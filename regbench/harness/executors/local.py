@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-
 from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record, run_one

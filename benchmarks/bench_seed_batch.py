@@ -1,0 +1,101 @@
+"""Seed-batched training (`--batch-seeds`) against the same seeds trained as separate runs.
+
+End to end through ``run_plan`` into a fresh SQLite store (build, train, evaluate, record),
+in this process (``workers=1``), for an MLP (digits, 10 epochs) and the default CNN (digits,
+3 epochs) at S = 3, 5 and 10 seeds of erm. Batched and separate rounds of one configuration
+run interleaved in one process, so machine load hits both alike; the ratio of their times
+is the speed-up (goal: ≥ 1.5× for the MLP on the 2-core CPU).
+
+    PYTHONPATH=. python -m pytest benchmarks/bench_seed_batch.py --benchmark-only -q
+    PYTHONPATH=. python benchmarks/bench_seed_batch.py [ROUNDS] [mlp] [cnn]   # a table: wall, CPU, median, min
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from regbench.config import parse_suite
+from regbench.harness.plan import plan_suite
+from regbench.harness.run_plan import run_plan
+from regbench.store import Store
+
+EPOCHS = {"mlp": 10, "cnn": 3}
+SEEDS = (3, 5, 10)
+
+
+def plan_for(arch: str, seeds: int):
+    suite = {
+        "name": f"seedbatch-{arch}-{seeds}",
+        "seeds": list(range(seeds)),
+        "train": {"epochs": EPOCHS[arch], "batch_size": 128, "lr": 1e-3},
+        "benchmarks": [{"name": "digits", "dataset": "digits", "model": arch, "shift": {"kind": "none"}}],
+        "regularizers": ["erm"],
+    }
+    return plan_suite(parse_suite(suite))
+
+
+def run_once(plan, batched: bool, folder: Path) -> dict:
+    """Train every run of ``plan`` into a new store under ``folder``; the counts of run_plan."""
+    store = Store(folder / f"{'batched' if batched else 'separate'}-{time.monotonic_ns()}.sqlite")
+    try:
+        counts = run_plan(plan, store, workers=1, device="cpu", progress=False, batch_seeds=batched)
+    finally:
+        store.close()
+    assert counts["ok"] == len(plan.runs), counts
+    return counts
+
+
+@pytest.mark.parametrize("seeds", SEEDS)
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+@pytest.mark.parametrize("mode", ["separate", "batched"])
+def test_seed_batch(benchmark, tmp_path, arch, seeds, mode):
+    plan = plan_for(arch, seeds)
+    run_once(plan, mode == "batched", tmp_path)  # warm-up: splits cached, kernels loaded
+    benchmark.group = f"seeds-{arch}-S{seeds}"
+    benchmark.extra_info.update(threads=torch.get_num_threads(), epochs=EPOCHS[arch], seeds=seeds)
+    benchmark.pedantic(run_once, args=(plan, mode == "batched", tmp_path), rounds=3 if arch == "mlp" else 2)
+
+
+def table(rounds: int = 3, archs: tuple[str, ...] = tuple(EPOCHS)) -> list[dict]:
+    """Interleaved batched/separate rounds per (arch, S): median and min, wall and CPU seconds.
+
+    One intra-op thread for both modes: on a machine shared with other jobs, two spinning
+    OpenMP threads per process made a 10-epoch MLP run ~30× slower and the timings meaningless.
+    """
+    torch.set_num_threads(1)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for arch in archs:
+            for seeds in SEEDS:
+                plan = plan_for(arch, seeds)
+                times = {"separate": [], "batched": []}
+                run_once(plan, True, Path(tmp))
+                run_once(plan, False, Path(tmp))
+                for _ in range(rounds):
+                    for mode in times:
+                        w, c = time.perf_counter(), time.process_time()
+                        run_once(plan, mode == "batched", Path(tmp))
+                        times[mode].append((time.perf_counter() - w, time.process_time() - c))
+                row = {"arch": arch, "seeds": seeds}
+                for mode, t in times.items():
+                    row[mode] = (statistics.median(w for w, _ in t), min(w for w, _ in t), min(c for _, c in t))
+                rows.append(row)
+                s, b = row["separate"], row["batched"]
+                print(
+                    f"{arch} S={seeds:2d}: separate {s[0]:.2f} s (min {s[1]:.2f}, cpu {s[2]:.2f}) | batched "
+                    f"{b[0]:.2f} s (min {b[1]:.2f}, cpu {b[2]:.2f}) | speed-up median {s[0] / b[0]:.2f}× "
+                    f"min {s[1] / b[1]:.2f}× cpu {s[2] / b[2]:.2f}×",
+                    flush=True,
+                )
+    return rows
+
+
+if __name__ == "__main__":
+    table(int(sys.argv[1]) if len(sys.argv) > 1 else 3, tuple(sys.argv[2:]) or tuple(EPOCHS))
