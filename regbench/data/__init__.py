@@ -41,4 +41,5 @@ DATASET_MODULES = [
     "regbench.data.wilds_data",
     "regbench.data.hub",
     "regbench.data.scan",
+    "regbench.data.mnist",
 ]

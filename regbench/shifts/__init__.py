@@ -21,4 +21,6 @@ SHIFT_MODULES = [
     "regbench.shifts.drift",
     "regbench.shifts.predefined",
     "regbench.shifts.ood_test",
+    "regbench.shifts.colored_mnist",
+    "regbench.shifts.rotated",
 ]
