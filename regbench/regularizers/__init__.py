@@ -26,4 +26,10 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.clipping",
     "regbench.regularizers.recipes",
     "regbench.regularizers.sequence",
+    "regbench.regularizers.spectral_decoupling",
+    "regbench.regularizers.irm",
+    "regbench.regularizers.vrex",
+    "regbench.regularizers.group_dro",
+    "regbench.regularizers.feature_alignment",
+    "regbench.regularizers.fishr",
 ]
