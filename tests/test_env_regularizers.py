@@ -64,6 +64,12 @@ def test_irm_penalty_is_the_product_of_half_batch_scale_gradients_and_anneals():
     assert b.logits.grad is not None and b.logits.grad.abs().sum() > 0
 
 
+def test_irm_paper_form_is_the_squared_whole_environment_scale_gradient():
+    reg = lookup("irm")(lam=7.0, anneal_iters=0, unbiased=False)
+    expected = sum(scale_grad(*env_rows(e)) ** 2 for e in (0, 1)) / 2
+    assert reg.penalty(nn.Identity(), batch()).item() == pytest.approx(7 * expected, rel=1e-5)
+
+
 def test_vrex_is_the_variance_of_environment_risks():
     reg = lookup("vrex")(lam=10.0, anneal_iters=0)
     r0, r1 = ce(*env_rows(0)), ce(*env_rows(1))

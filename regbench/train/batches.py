@@ -46,7 +46,8 @@ class ShuffledBatches:
 
 
 class EnvBalancedBatches:
-    """Every step takes ``share = max(1, batch_size // E)`` examples from each of E environments.
+    """Every step takes ``share = batch_size // E`` examples (at most the smallest environment's
+    size) from each of E environments.
 
     env: (N,) int64 environment id per training example. Within a step the examples are
     grouped by environment in ascending id order (env 0's share first), which per-environment
@@ -59,7 +60,9 @@ class EnvBalancedBatches:
             raise ValueError(f"environment-balanced batches need at least 2 environments, got ids {self.ids}")
         self.members = [torch.nonzero(env == e).flatten() for e in self.ids]
         self.steps = len(step_starts(len(env), batch_size))
-        self.share = max(1, batch_size // len(self.ids))
+        # capped at the smallest environment, so that a full batch (batch_size ≥ N) holds each
+        # example of every environment at most once, as full-batch IRM training does
+        self.share = max(1, min(batch_size // len(self.ids), min(len(m) for m in self.members)))
 
     def __len__(self) -> int:
         return self.steps
