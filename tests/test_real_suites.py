@@ -66,7 +66,7 @@ def test_cifar10c_published_npy(tmp_path, write_suite, store_path, capsys, isola
 
 
 def test_wilds_waterbirds_records_wilds_own_eval(tmp_path, write_suite, store_path, capsys, isolated_cache):
-    fx.make_waterbirds(tmp_path, per_cell=6)
+    fx.make_waterbirds(tmp_path, per_cell=20)  # worst-group needs ≥ 20 per group
     b = bench("wb", "wilds:waterbirds", {"root": str(tmp_path), "image_size": 8}, {"kind": "predefined"})
     metrics = run_suite(write_suite, store_path, b, capsys)
     ood = [s for s, m in metrics if m == "wilds/acc_wg"]
