@@ -9,7 +9,9 @@ https://arxiv.org/abs/2007.01434). For every example of a part:
 2. the colour is the label, flipped with the environment's probability: ``train_flips``
    (0.1, 0.2) in the training environments, ``test_flip`` (0.9) in the test environment,
    so colour predicts the label 85 % of the time in training and 10 % at test;
-3. the image gets 2 channels, the grey digit in channel ``colour`` and channel
+3. (``copies`` > 1 only: every image is repeated ``copies`` times, each copy shifted by one
+   pixel or none, a larger procedural variant of small datasets);
+4. the image gets 2 channels, the grey digit in channel ``colour`` and channel
    ``1 − colour`` zeroed (optionally subsampled every ``downsample`` pixels first: the paper
    takes 28×28 MNIST to 14×14 with ``downsample: 2``; 8×8 digits are kept as they are).
 
@@ -42,6 +44,7 @@ class ColoredMNISTParams(ShiftParams):
     test_flip: float = Field(0.9, ge=0, le=1)  # P(colour ≠ label) in the test environment
     label_noise: float = Field(0.25, ge=0, lt=0.5)  # P(label ≠ digit < 5)
     downsample: int = Field(1, ge=1)  # keep every n-th pixel (2 takes MNIST's 28×28 to 14×14)
+    copies: int = Field(1, ge=1)  # the larger procedural variant: each image n times, shifted (see jittered_copies)
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -59,6 +62,26 @@ def two_channel(grey: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
     """(N, 1, H, W) grey images → (N, 2, H, W) with the digit in channel ``colour``, the other zeroed."""
     keep = torch.nn.functional.one_hot(colour, 2).to(grey.dtype).view(-1, 2, 1, 1)
     return grey * keep
+
+
+def jittered_copies(ex: Examples, copies: int, g: torch.Generator) -> Examples:
+    """Each example ``copies`` times, every copy but the first shifted by one pixel or none.
+
+    The procedural enlargement of 8×8 digits (1,797 images against MNIST's 70,000): a copy
+    is the image rolled by (dy, dx) ∈ {−1, 0, 1}², drawn per copy; digits' outer pixels are
+    background, so a one-pixel roll moves the stroke without wrapping it. x (N, 1, H, W).
+    """
+    if copies == 1:
+        return ex
+    n = len(ex)
+    x = ex.x.repeat(copies, 1, 1, 1)
+    shifts = torch.randint(-1, 2, (len(x), 2), generator=g)
+    shifts[:n] = 0  # the originals stay as they are
+    for dy, dx in torch.unique(shifts, dim=0).tolist():
+        sel = (shifts[:, 0] == dy) & (shifts[:, 1] == dx)
+        x[sel] = torch.roll(x[sel], shifts=(dy, dx), dims=(2, 3))
+    meta = {k: v.repeat(copies) for k, v in ex.meta.items()}
+    return Examples(x, ex.y.repeat(copies), meta)
 
 
 def round_robin_envs(n: int, num_envs: int, g: torch.Generator) -> torch.Tensor:
@@ -97,6 +120,7 @@ class ColoredMNIST(Shift):
         train_flips = torch.tensor(p.train_flips)
         out: dict[str, Examples] = {}
         for name, ex in parts.items():
+            ex = jittered_copies(ex, p.copies, torch_generator(seed, "shift", "colored_mnist", name, "copies"))
             label = binary_noisy_labels(
                 ex.y, p.label_noise, torch_generator(seed, "shift", "colored_mnist", name, "label")
             )
