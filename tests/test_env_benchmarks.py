@@ -11,7 +11,7 @@ import torch
 from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError
 from regbench.data.mnist import load_mnist
-from regbench.shifts.colored_mnist import ColoredMNIST
+from regbench.shifts.colored_mnist import ColoredMNIST, ColoredMNISTLarge
 from regbench.shifts.rotated import Rotated
 
 
@@ -163,7 +163,7 @@ def test_mnist_missing_is_one_line_naming_files_where_and_how(tmp_path):
 
 def test_colored_mnist_copies_are_one_pixel_shifts_of_the_originals():
     loaded = fake_digits(50, size=8)
-    plain, big = ColoredMNIST().apply(loaded, 0), ColoredMNIST({"copies": 3}).apply(loaded, 0)
+    plain, big = ColoredMNIST().apply(loaded, 0), ColoredMNISTLarge({"copies": 3}).apply(loaded, 0)
     assert len(big.train) == 3 * len(plain.train) and len(big.ood["test_env"]) == 3 * len(plain.ood["test_env"])
     grey = loaded.parts["train"].x
     copies = big.train.x.sum(1, keepdim=True)  # one channel is zero: the sum is the grey image

@@ -9,9 +9,7 @@ https://arxiv.org/abs/2007.01434). For every example of a part:
 2. the colour is the label, flipped with the environment's probability: ``train_flips``
    (0.1, 0.2) in the training environments, ``test_flip`` (0.9) in the test environment,
    so colour predicts the label 85 % of the time in training and 10 % at test;
-3. (``copies`` > 1 only: every image is repeated ``copies`` times, each copy shifted by one
-   pixel or none, a larger procedural variant of small datasets);
-4. the image gets 2 channels, the grey digit in channel ``colour`` and channel
+3. the image gets 2 channels, the grey digit in channel ``colour`` and channel
    ``1 − colour`` zeroed (optionally subsampled every ``downsample`` pixels first: the paper
    takes 28×28 MNIST to 14×14 with ``downsample: 2``; 8×8 digits are kept as they are).
 
@@ -20,6 +18,9 @@ in the order of ``train_flips``, examples dealt round-robin after a seeded shuff
 DomainBed deals ``images[i::3]``); the OOD split ``test_env`` is the test part with
 ``test_flip`` (env id ``len(train_flips)``), its noisy labels the same as test_id's. Groups
 are label × colour (``group = 2 · label + colour``, 4 groups).
+
+``colored_mnist_large`` is the same with every image first repeated ``copies`` times, each
+copy shifted by one pixel or none: a larger procedural variant for 8×8 digits.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ class ColoredMNISTParams(ShiftParams):
     test_flip: float = Field(0.9, ge=0, le=1)  # P(colour ≠ label) in the test environment
     label_noise: float = Field(0.25, ge=0, lt=0.5)  # P(label ≠ digit < 5)
     downsample: int = Field(1, ge=1)  # keep every n-th pixel (2 takes MNIST's 28×28 to 14×14)
-    copies: int = Field(1, ge=1)  # the larger procedural variant: each image n times, shifted (see jittered_copies)
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -101,6 +101,10 @@ class ColoredMNIST(Shift):
     def training_envs(self) -> int:
         return len(self.params.train_flips)  # type: ignore[attr-defined]
 
+    def enlarge(self, ex: Examples, g: torch.Generator) -> Examples:
+        """The part's images before colouring (the larger variant adds shifted copies)."""
+        return ex
+
     def colour_part(self, ex: Examples, label: torch.Tensor, flips: torch.Tensor, env: torch.Tensor, g) -> Examples:
         """One part coloured: label (N,), per-example colour-flip probability flips (N,), env (N,)."""
         colour = colour_by_label(label, flips, g)
@@ -120,7 +124,7 @@ class ColoredMNIST(Shift):
         train_flips = torch.tensor(p.train_flips)
         out: dict[str, Examples] = {}
         for name, ex in parts.items():
-            ex = jittered_copies(ex, p.copies, torch_generator(seed, "shift", "colored_mnist", name, "copies"))
+            ex = self.enlarge(ex, torch_generator(seed, "shift", "colored_mnist", name, "copies"))
             label = binary_noisy_labels(
                 ex.y, p.label_noise, torch_generator(seed, "shift", "colored_mnist", name, "label")
             )
@@ -148,3 +152,17 @@ class ColoredMNIST(Shift):
             TEST_SPLIT: {**common, "agreement": 1 - p.test_flip},
         }
         return Splits(out["train"], out["val"], out["test_id"], {TEST_SPLIT: out[TEST_SPLIT]}, info, split_info)
+
+
+class LargeParams(ColoredMNISTParams):
+    copies: int = Field(4, ge=1)  # each image this many times (the original and shifted copies)
+
+
+@register_shift("colored_mnist_large")
+class ColoredMNISTLarge(ColoredMNIST):
+    """ColoredMNIST over ``copies`` one-pixel-shifted copies of every image (see :func:`jittered_copies`)."""
+
+    Params = LargeParams
+
+    def enlarge(self, ex: Examples, g: torch.Generator) -> Examples:
+        return jittered_copies(ex, self.params.copies, g)  # type: ignore[attr-defined]
