@@ -87,7 +87,7 @@ def fit(data: TrainingData, members: list[Regularizer], seed: int = 0, model_arg
     return model, train(model, data, stack, TrainSpec(**spec), seed)
 
 
-def suite(regularizers, seeds=(0,), model="mlp", **train_args):
+def suite(regularizers, seeds=(0,), model="mlp", shift="none", **train_args):
     """A one-benchmark digits suite; a smaller train part (test_fraction 0.6) keeps runs quick."""
     return parse_suite(
         {
@@ -101,7 +101,7 @@ def suite(regularizers, seeds=(0,), model="mlp", **train_args):
                     "dataset_args": {"test_fraction": 0.6},
                     "model": model,
                     "model_args": {"width": 16, "depth": 1},
-                    "shift": "none",
+                    "shift": shift,
                 }
             ],
             "regularizers": regularizers,
@@ -115,7 +115,9 @@ def suite(regularizers, seeds=(0,), model="mlp", **train_args):
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 @pytest.mark.parametrize("name", CLASSIFICATION)
 def test_every_regularizer_trains_and_records(name, model):
-    (spec,) = plan_suite(suite([name], model=model)).runs
+    # the environment baselines need training environments: colored_mnist has two
+    shift = "colored_mnist" if REGULARIZERS.get(name).needs_envs else "none"
+    (spec,) = plan_suite(suite([name], model=model, shift=shift)).runs
     rec = run_one(spec)
     assert rec.status == "ok", rec.error
     assert rec.regularizer_kind in KINDS

@@ -46,4 +46,5 @@ DATASET_MODULES = [
     "regbench.data.scan",
     "regbench.data.audio_commands",
     "regbench.data.speech_commands",
+    "regbench.data.mnist",
 ]

@@ -184,6 +184,26 @@ def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: li
                 )
 
 
+def check_envs(suite: SuiteSpec, benches, regs, source: str, errors: list[str]) -> None:
+    """One error per (benchmark, regularizer config) where a member needs environments the benchmark lacks."""
+    from regbench.regularizers.build import build_stack
+    from regbench.regularizers.stack import name_of
+
+    shifts = registries()["shifts"]
+    for i, rb in enumerate(benches):
+        envs = shifts.get(rb.spec.shift.kind)(rb.shift_params).training_envs()
+        if envs >= 2:
+            continue
+        for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
+            needy = [name_of(m) for m in build_stack(cfg, params).members if m.needs_envs]
+            if needy:
+                errors.append(
+                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
+                    f"'{rb.spec.name}': {', '.join(needy)} needs training environments and this benchmark "
+                    f"has {envs} (use a shift that declares them, e.g. colored_mnist or rotated)"
+                )
+
+
 @dataclass(frozen=True)
 class Plan:
     suite: SuiteSpec
@@ -204,6 +224,7 @@ def plan_suite(suite: SuiteSpec, source: str = "<suite>") -> Plan:
             errors.append(format_validation_error(err, source, (f"benchmarks[{i}]", "train")))
     if not errors:
         check_tasks(suite, benches, regs, trains, source, errors)
+        check_envs(suite, benches, regs, source, errors)
     if errors:
         raise ConfigError("\n".join(errors))
     runs = tuple(

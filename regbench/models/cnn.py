@@ -8,6 +8,7 @@ from torch import nn
 
 from regbench.models import register_model
 from regbench.models.norms import make_norm
+from regbench.models.parts import SequentialClassifier
 
 
 @register_model("cnn")
@@ -43,4 +44,4 @@ def cnn(
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(channels * side * side, num_classes))
-    return nn.Sequential(*layers)
+    return SequentialClassifier(*layers)

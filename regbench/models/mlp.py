@@ -9,6 +9,7 @@ from torch import nn
 
 from regbench.models import register_model
 from regbench.models.norms import make_norm
+from regbench.models.parts import SequentialClassifier
 
 
 @register_model("mlp")
@@ -32,4 +33,4 @@ def mlp(
             layers.append(nn.Dropout(dropout))
         fan_in = width
     layers.append(nn.Linear(fan_in, num_classes))
-    return nn.Sequential(*layers)
+    return SequentialClassifier(*layers)

@@ -28,14 +28,13 @@ def resnet18(
     normalization-free baseline); ``dropout`` applies before the final linear layer.
     ``width`` scales the stem (64 in the paper); stages have width·(1, 2, 4, 8) channels.
     """
-    from torchvision.models import resnet18 as tv_resnet18
-    from torchvision.models.resnet import BasicBlock, ResNet
+    from torchvision.models.resnet import BasicBlock
 
     norm_layer = partial(make_norm, norm, spatial=True)
-    if width == 64:
-        model = tv_resnet18(weights=None, num_classes=num_classes, norm_layer=norm_layer)
-    else:  # same layout, narrower (for quick tests and small budgets)
-        model = ResNet(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, norm_layer=norm_layer)
+    # torchvision's resnet18(weights=None) is exactly ResNet(BasicBlock, [2, 2, 2, 2]); the
+    # subclass only adds the features / classifier split (models/parts.py)
+    model = _resnet_class()(BasicBlock, [2, 2, 2, 2], num_classes=num_classes, norm_layer=norm_layer)
+    if width != 64:  # same layout, narrower (for quick tests and small budgets)
         _rescale(model, width, num_classes, norm_layer)
     model.conv1 = nn.Conv2d(input_shape[0], model.conv1.out_channels, 3, stride=1, padding=1, bias=False)
     nn.init.kaiming_normal_(model.conv1.weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
@@ -43,6 +42,27 @@ def resnet18(
     if dropout > 0:
         model.fc = nn.Sequential(nn.Dropout(dropout), model.fc)
     return model
+
+
+def _resnet_class():
+    """torchvision's ResNet with ``features(x)`` (B, 8·width) and ``classifier`` (``fc``)."""
+    import torch
+    from torchvision.models.resnet import ResNet
+
+    class FeaturesResNet(ResNet):
+        def features(self, x: torch.Tensor) -> torch.Tensor:
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return torch.flatten(self.avgpool(x), 1)
+
+        @property
+        def classifier(self) -> nn.Module:
+            return self.fc
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(self.features(x))
+
+    return FeaturesResNet
 
 
 def _rescale(model: nn.Module, width: int, num_classes: int, norm_layer) -> None:

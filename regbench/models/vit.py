@@ -62,11 +62,19 @@ class ViT(nn.Module):
         self.norm = _norm(norm, width) if prenorm else nn.Identity()
         self.head = nn.Linear(width, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) → the class token's final representation (B, D) (models/parts.py)."""
         z = self.embed(x).flatten(2).transpose(1, 2)  # (B, T, D)
         z = torch.cat([self.cls.expand(len(z), -1, -1), z], dim=1) + self.pos  # (B, T+1, D)
         z = self.norm(self.blocks(self.drop(z)))
-        return self.head(z[:, 0])
+        return z[:, 0]
+
+    @property
+    def classifier(self) -> nn.Module:
+        return self.head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
 
 
 @register_model("vit")

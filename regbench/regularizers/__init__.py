@@ -27,4 +27,10 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.recipes",
     "regbench.regularizers.sequence",
     "regbench.regularizers.specaugment",
+    "regbench.regularizers.spectral_decoupling",
+    "regbench.regularizers.irm",
+    "regbench.regularizers.vrex",
+    "regbench.regularizers.group_dro",
+    "regbench.regularizers.feature_alignment",
+    "regbench.regularizers.fishr",
 ]

@@ -69,12 +69,17 @@ class Batch:
     """One training batch as the hooks see it.
 
     x: (B, C, H, W) inputs after transforms; y: (B, K) soft targets after transforms;
-    logits: (B, K) model outputs (set before ``penalty`` is called).
+    logits: (B, K) model outputs (set before ``penalty`` is called);
+    env: (B,) int64 training environment of each example, None when the benchmark has none
+    (with ``needs_envs`` the batch holds an equal share of every environment);
+    group: (B,) int64 group (e.g. label × colour) where the benchmark defines groups, else None.
     """
 
     x: torch.Tensor
     y: torch.Tensor
     logits: torch.Tensor | None = None
+    env: torch.Tensor | None = None
+    group: torch.Tensor | None = None
 
 
 @dataclass
@@ -98,6 +103,9 @@ class Regularizer:
     ``decoupled_weight_decay`` (True asks the trainer for AdamW instead of Adam) and
     ``needs_input_grad`` (True makes the trainer call ``x.requires_grad_(True)`` on the
     transformed batch, so ``penalty`` can differentiate with respect to ``batch.x``) and
+    ``needs_envs`` (True: the penalty reads ``Batch.env``, so the trainer draws
+    environment-balanced batches, and a suite pairing it with a benchmark of fewer than two
+    training environments fails when it loads) and
     ``tasks`` (the tasks of ``TASKS`` it applies to; a suite pairing it with a dataset of
     another task fails when it loads). The default is classification only, because hooks
     written for images and (B, K) soft targets would silently misbehave on token ids.
@@ -116,6 +124,7 @@ class Regularizer:
     modalities: ClassVar[tuple[str, ...]] = MODALITIES
     decoupled_weight_decay: ClassVar[bool] = False
     needs_input_grad: ClassVar[bool] = False
+    needs_envs: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
 
     def setup(self, ctx: SetupContext) -> None:
@@ -155,6 +164,14 @@ class Regularizer:
 
     def after_backward(self, model: nn.Module) -> None:
         """Called after ``loss.backward()`` and before ``optimizer.step()`` (clipping)."""
+
+    def resets_optimizer(self) -> bool:
+        """True clears the optimizer's state (Adam's moments) before this step's update.
+
+        Asked once per step after ``after_backward``. DomainBed resets Adam when IRM's
+        penalty weight jumps, because the old moments do not fit the new gradient scale.
+        """
+        return False
 
     def after_epoch(self, model: nn.Module, history: History) -> None:
         """Called after each epoch's validation (e.g. remember the best weights)."""

@@ -121,6 +121,13 @@ class Stack(Regularizer):
     def needs_input_grad(self) -> bool:  # type: ignore[override]
         return any(m.needs_input_grad for m in self.members)
 
+    @property
+    def needs_envs(self) -> bool:  # type: ignore[override]
+        return any(m.needs_envs for m in self.members)
+
+    def resets_optimizer(self) -> bool:
+        return any([_call(m, "resets_optimizer") for m in self._hooked("resets_optimizer")])
+
     def setup(self, ctx: SetupContext) -> None:
         for m in self.members:
             _call(m, "setup", ctx)

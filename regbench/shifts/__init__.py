@@ -23,4 +23,6 @@ SHIFT_MODULES = [
     "regbench.shifts.ood_test",
     "regbench.shifts.acoustic",
     "regbench.shifts.speaker_noise",
+    "regbench.shifts.colored_mnist",
+    "regbench.shifts.rotated",
 ]

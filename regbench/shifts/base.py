@@ -35,6 +35,14 @@ class Shift:
     def __init__(self, params: ShiftParams | dict[str, Any] | None = None):
         self.params = params if isinstance(params, ShiftParams) else self.Params(**(params or {}))
 
+    def training_envs(self) -> int:
+        """How many training environments the splits' ``meta["env"]`` holds (1: none declared).
+
+        Read when a suite loads, before any data, to refuse a regularizer that needs
+        environments on a benchmark without them.
+        """
+        return 1
+
     def apply(self, loaded: Loaded, seed: int) -> Splits:  # pragma: no cover - interface
         raise NotImplementedError
 

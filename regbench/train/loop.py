@@ -22,6 +22,7 @@ from regbench.regularizers.base import Batch, History, SetupContext
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import check_supported, task_for
+from regbench.train.batches import epoch_batches
 from regbench.train.checkpoint import Checkpointer, history_state, rng_states, set_rng_states
 from regbench.train.execution import autocast as autocast_for
 from regbench.train.execution import wants_channels_last
@@ -65,6 +66,11 @@ class TrainResult:
     extra: dict[str, float] = field(default_factory=dict)
     resumed_from_epoch: int = 0  # the checkpoint's epoch when this run resumed, else 0
     train_cpu_seconds: float = 0.0  # process CPU time over the same epochs as train_seconds
+
+
+def _at(values: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
+    """``values[idx]`` for a per-example meta tensor (N,), or None when the data has none."""
+    return None if values is None else values[idx]
 
 
 def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
@@ -140,11 +146,13 @@ def train(
     targets = task.targets(
         y, k
     )  # (N, K) soft targets from here on (docs/architecture.md, Conventions: Hooks); seq2seq: token ids
-    n, bs = len(x), spec.batch_size
-    # a final batch of one breaks BatchNorm's statistics; fold it into the previous batch
-    starts = [i for i in range(0, n, bs) if not (i > 0 and n - i == 1)]
+    n = len(x)
+    # environment-balanced steps when a member needs environments (regbench.train.batches)
+    env, group = (data.train.meta.get(k) for k in ("env", "group"))
+    env, group = (t.to(device) if t is not None else None for t in (env, group))
+    order = epoch_batches(env, n, spec.batch_size, bool(getattr(stack, "needs_envs", False)))
     opt = make_optimizer(model, stack, spec)
-    sched = make_scheduler(opt, spec, len(starts))
+    sched = make_scheduler(opt, spec, len(order))
     order_g = torch_generator(seed, "order")
     aug_g = torch_generator(seed, "augment", device=str(device))  # on this run's cuda:N, not cuda:0
     autocast = autocast_for(device)
@@ -167,16 +175,14 @@ def train(
             set_rng_states(saved["rng"], order_g, aug_g, device)
         for epoch in range(first_epoch, spec.epochs + 1):
             model.train()
-            perm = torch.randperm(n, generator=order_g).to(device)
             # accumulate on the device and read once per epoch: a .item() per step would
             # synchronize a GPU every step
             loss_sum = torch.zeros((), device=device)
             total_sum = torch.zeros((), device=device) if penalized else loss_sum
             # an integer count: adding an int64 sum into a float zero cost a cast and a copy per step
             correct = torch.zeros((), dtype=torch.long, device=device)
-            for j, i in enumerate(starts):
-                end = starts[j + 1] if j + 1 < len(starts) else n
-                idx = perm[i:end]
+            epoch_n = 0
+            for idx in order.epoch(order_g, device):
                 xb, yb = x[idx], targets[idx]
                 if transforms:
                     xb, yb = stack.transform(xb, yb, aug_g)
@@ -188,13 +194,16 @@ def train(
                     logits = task.forward(net, xb, yb)
                 loss = task.loss(logits, yb, stack)
                 if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
-                    total = loss + stack.penalty(model, Batch(xb, task.hook_targets(yb, k), logits))
+                    hook_batch = Batch(xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)))
+                    total = loss + stack.penalty(model, hook_batch)
                 else:
                     total = loss
                 opt.zero_grad(set_to_none=True)
                 total.backward()
                 if after_backward:
                     stack.after_backward(model)
+                if stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
+                    opt.state.clear()
                 opt.step()
                 if sched is not None:
                     sched.step()
@@ -204,14 +213,15 @@ def train(
                     total_sum.add_(total.detach())
                 correct.add_(task.correct(logits, yb))
                 samples += len(idx)
+                epoch_n += len(idx)
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
                 raise Diverged(epoch, total_sum.item(), report() if report else "")
             val_loss, val_accuracy = task.validate(model, xv, yv)  # eager: compiling eval graphs costs 3-4 compiles
             if not math.isfinite(val_loss):
                 raise Diverged(epoch, val_loss)
-            history.train_loss.append(loss_sum.item() / n)
-            history.train_accuracy.append(correct.item() / n)
+            history.train_loss.append(loss_sum.item() / epoch_n)
+            history.train_accuracy.append(correct.item() / epoch_n)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_accuracy)
             stack.after_epoch(model, history)

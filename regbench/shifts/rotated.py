@@ -1,0 +1,78 @@
+"""Rotated digits: one domain per rotation angle, the held-out angle as the OOD test.
+
+DomainBed's ``RotatedMNIST`` (Gulrajani & Lopez-Paz 2020, https://arxiv.org/abs/2007.01434;
+after Ghifary et al. 2015): domains at 0, 15, 30, 45, 60 and 75 degrees, evaluated leave one
+domain out. Here one benchmark holds out ``test_domain``: every train, val and test_id
+example is dealt to one of the other (training) domains after a seeded shuffle and rotated
+by its angle (``meta["env"]`` = the domain's index among the training domains), and the OOD
+split ``rotation_<angle>`` is the whole test part rotated by the held-out angle. Rotation is
+torchvision's bilinear ``rotate`` about the centre, filling with 0 (the background).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from pydantic import Field, model_validator
+from torchvision.transforms.v2.functional import InterpolationMode, rotate
+
+from regbench.data.base import Examples, Loaded, Splits
+from regbench.seeding import torch_generator
+from regbench.shifts import register_shift
+from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.colored_mnist import round_robin_envs
+
+
+class RotatedParams(ShiftParams):
+    """The domains (angles in degrees) and which one is held out for the OOD test."""
+
+    domains: tuple[float, ...] = Field((0, 15, 30, 45, 60, 75), min_length=3)
+    test_domain: float = 75
+
+    @model_validator(mode="after")
+    def _held_out_is_a_domain(self):
+        if self.test_domain not in self.domains:
+            raise ValueError(f"test_domain {self.test_domain:g} is not one of domains {list(self.domains)}")
+        return self
+
+
+def rotate_by(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
+    """x (N, C, H, W) with example i rotated by angles[i] degrees (N,); one call per distinct angle."""
+    out = x.clone()
+    for a in torch.unique(angles).tolist():
+        sel = angles == a
+        out[sel] = rotate(x[sel], a, interpolation=InterpolationMode.BILINEAR)
+    return out
+
+
+@register_shift("rotated")
+class Rotated(Shift):
+    """Leave-one-domain-out over rotation angles; training envs are the other domains."""
+
+    family = "covariate"
+    Params = RotatedParams
+
+    def train_domains(self) -> list[float]:
+        p: RotatedParams = self.params  # type: ignore[assignment]
+        return [a for a in p.domains if a != p.test_domain]
+
+    def training_envs(self) -> int:
+        return len(self.train_domains())
+
+    def apply(self, loaded: Loaded, seed: int) -> Splits:
+        """train/val/test_id over the training domains; ``rotation_<test_domain>`` the held-out one."""
+        p: RotatedParams = self.params  # type: ignore[assignment]
+        angles = torch.tensor(self.train_domains())
+        out: dict[str, Examples] = {}
+        for name, ex in zip(("train", "val", "test_id"), base_splits(loaded)):
+            env = round_robin_envs(len(ex), len(angles), torch_generator(seed, "shift", "rotated", name))
+            out[name] = Examples(rotate_by(ex.x, angles[env]), ex.y, {**ex.meta, "env": env, "angle": angles[env]})
+        test = base_splits(loaded)[2]
+        held_out = torch.full((len(test),), float(p.test_domain))
+        ood_name = f"rotation_{p.test_domain:g}"
+        ood = Examples(rotate_by(test.x, held_out), test.y, {**test.meta, "angle": held_out})
+        info = {"family": self.family, "shift": "rotation", "severity": p.test_domain, "train_domains": angles.tolist()}
+        factors = tuple(dict.fromkeys([*loaded.info.factors, "env", "angle"]))
+        data_info = dataclasses.replace(loaded.info, factors=factors)
+        return Splits(out["train"], out["val"], out["test_id"], {ood_name: ood}, data_info, {ood_name: info})
