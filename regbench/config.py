@@ -122,6 +122,7 @@ class BenchmarkSpec(Frozen):
 class SuiteSpec(Frozen):
     """A suite: benchmarks × regularizers × seeds, trained with one training spec."""
 
+    # the name becomes a folder (leaderboard/<name>/): one path component, never "." or ".."
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
@@ -133,6 +134,12 @@ class SuiteSpec(Frozen):
     # execution option, not part of any run key: save an in-run checkpoint every N epochs
     # (0 = never); `regbench run --checkpoint-every N` overrides it
     checkpoint_every: int = Field(0, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _one_path_component(cls, v: str) -> str:
+        check_path_component(v, "a suite name")
+        return v
 
     @field_validator("seeds")
     @classmethod
@@ -155,6 +162,17 @@ class SuiteSpec(Frozen):
     def train_for(self, bench: BenchmarkSpec) -> TrainSpec:
         """The suite's training spec with the benchmark's overrides applied (validated)."""
         return TrainSpec.model_validate({**self.train.model_dump(), **bench.train})
+
+
+def check_path_component(name: str, what: str) -> str:
+    """``name`` if it is usable as one file or folder name; else ValueError.
+
+    Suite and report names become paths (``leaderboard/<suite>/compare-<name>.md``): a name
+    that is empty, ``.``, ``..`` or holds a separator would write outside that folder.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"{what} must be one path component (no '/', not '.' or '..'), got {name!r}")
+    return name
 
 
 def _no_repeats(value, names: list[str], what: str, hint: str = ""):
@@ -267,6 +285,12 @@ def read_yaml(path: str | Path, what: str = "suite file") -> Any:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a {what} (YAML)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (not UTF-8), expected a {what} (YAML)") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read this {what} (permission denied)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -19,6 +19,17 @@ def ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
 
 
+def positive_int(text: str) -> int:
+    """``"4"`` → 4; zero, negatives and non-integers are an argparse error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def names(text: str) -> list[str]:
     """``"erm, l2"`` → ``["erm", "l2"]`` (an argparse type)."""
     return [x.strip() for x in text.split(",") if x.strip()]
@@ -29,7 +40,7 @@ def add_store(sp: argparse.ArgumentParser) -> None:
 
 
 def add_device(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    sp.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
     sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
 
 

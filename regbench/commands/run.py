@@ -1,4 +1,9 @@
-"""``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store."""
+"""``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store.
+
+Exit status (README, "The command line"): 0 when every planned run is recorded ``ok``; 1 when
+any planned run is ``failed`` or ``diverged`` (or the suite, store or options are unusable);
+2 for a malformed command line; 130 when interrupted.
+"""
 
 from __future__ import annotations
 
@@ -66,7 +71,21 @@ def run(args) -> int:
             f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
             f"{counts['failed']} failed, {counts['diverged']} diverged"
         )
-    return 0
+    return exit_status(store.statuses(r.run_key for r in plan.runs), [r.run_key for r in plan.runs])
+
+
+def exit_status(statuses: dict[str, str], planned: list[str]) -> int:
+    """0 when every planned run is recorded ``ok``, else 1 (one line per kind of problem)."""
+    bad: dict[str, int] = {}
+    for key in planned:
+        status = statuses.get(key, "not recorded")
+        if status != "ok":
+            bad[status] = bad.get(status, 0) + 1
+    if not bad:
+        return 0
+    what = ", ".join(f"{n} {status}" for status, n in sorted(bad.items()))
+    print(f"not every planned run is ok: {what} (exit status 1)", file=sys.stderr)
+    return 1
 
 
 def run_sweep_command(args, plan, store, progress: bool) -> int:
@@ -97,4 +116,4 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
         f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
         f"selection written to {out / 'selection.md'})"
     )
-    return 0
+    return exit_status(counts["statuses"], counts["planned_keys"])

@@ -32,6 +32,8 @@ def run_sweep(
     swept, candidates = sweep_plan(plan, n, sweep_seed, spaces_path)
     counts = run_plan(swept, store, **run_args)
     records = labelled_records(store, swept)
+    counts["planned_keys"] = [r.run_key for r in swept.runs]  # for the exit status
+    counts["statuses"] = store.statuses(counts["planned_keys"])
     chosen = select(records, candidates, criterion)
     # the selected runs become the suite's members under the base name (the leaderboard row)
     store.add_to_suite(

@@ -1,0 +1,164 @@
+"""Fault injection through the command line: bad options, hostile files, failing and hanging
+plugins, damaged or foreign stores, concurrent processes (issue #12, README "Reliability").
+
+Every case asserts the exit status and that the message is one line (never a traceback).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from urllib.error import URLError
+
+import pytest
+from conftest import tiny_suite
+from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
+
+from regbench.cli import main
+
+
+def fast_suite(**overrides) -> dict:
+    """One benchmark, MLP width 16, one epoch, one seed: well under a second per run."""
+    suite = tiny_suite(seeds=[0], train={"epochs": 1, "batch_size": 128, "lr": 0.003})
+    suite["benchmarks"][0]["model_args"] = {"width": 16, "depth": 1}
+    suite["regularizers"] = ["erm"]
+    suite.update(overrides)
+    return suite
+
+
+PLUGINS = textwrap.dedent(
+    """
+    import os, time
+    from regbench import Regularizer
+
+    class Boom(Regularizer):
+        def penalty(self, model, batch):
+            raise ValueError("boom")
+
+    class ExitInHook(Regularizer):
+        def penalty(self, model, batch):
+            raise SystemExit(3)
+
+    class Hangs(Regularizer):
+        def penalty(self, model, batch):
+            time.sleep(1000)
+    """
+)
+
+
+@pytest.fixture
+def plugins(tmp_path):
+    path = tmp_path / "tp_faults.py"
+    path.write_text(PLUGINS)
+    return path
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("error: ") or "error:" in err, err
+    return err
+
+
+# ---- item 6: the command line says the truth ------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_workers_below_one_is_a_usage_error(workers, write_suite, store_path, capsys):
+    path = write_suite(fast_suite())
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(path), "--store", str(store_path), "--workers", workers, "--no-progress"])
+    assert info.value.code == 2
+    assert "--workers" in capsys.readouterr().err
+    assert not store_path.exists()  # nothing was planned, nothing written
+
+
+def test_run_plan_refuses_workers_below_one_through_the_api(write_suite, store_path, isolated_cache):
+    from regbench.harness.executors import ExecutorError
+    from regbench.harness.plan import load_suite
+    from regbench.harness.run_plan import run_plan
+    from regbench.store import Store
+
+    with pytest.raises(ExecutorError, match="workers must be an integer >= 1"):
+        run_plan(load_suite(write_suite(fast_suite())), Store(store_path), workers=-1, progress=False)
+
+
+def test_exit_status_is_1_when_a_run_fails_and_0_when_all_are_ok(
+    write_suite, store_path, plugins, capsys, isolated_cache
+):
+    ok = write_suite(fast_suite(), "ok.yaml")
+    assert main(["run", str(ok), "--store", str(store_path), "--workers", "1", "--no-progress"]) == 0
+    bad = write_suite(fast_suite(regularizers=["erm", f"{plugins}:Boom"]), "bad.yaml")
+    assert main(["run", str(bad), "--store", str(store_path), "--workers", "1", "--no-progress"]) == 1
+    out = capsys.readouterr()
+    assert "1 reused" in out.out and "0 ok, 1 failed" in out.out  # erm reused; only Boom trained
+    assert "not every planned run is ok: 1 failed" in out.err
+    # rerunning retries the failed run; it fails again, so the status stays 1
+    assert main(["run", str(bad), "--store", str(store_path), "--workers", "1", "--no-progress"]) == 1
+
+
+def test_a_suite_named_dot_dot_is_refused(write_suite, capsys):
+    path = write_suite(fast_suite(name=".."))
+    assert main(["validate", str(path)]) == 1
+    err = one_line_error(capsys)
+    assert "name" in err and "one path component" in err
+
+
+def test_compare_name_must_be_one_path_component(write_suite, store_path, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = write_suite(fast_suite())
+    assert main(["compare", "l1", "--suite", str(path), "--store", str(store_path), "--name", ".."]) == 1
+    assert "one path component" in one_line_error(capsys)
+    assert not store_path.exists()
+
+
+def test_a_suite_path_that_is_a_directory_or_binary_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "suite.yaml"
+    folder.mkdir()
+    assert main(["validate", str(folder)]) == 1
+    assert "is a directory" in one_line_error(capsys)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert main(["validate", str(binary)]) == 1
+    assert "not a text file" in one_line_error(capsys)
+
+
+def test_download_cifar10_offline_is_one_line_with_the_url(tmp_path, monkeypatch, capsys):
+    import torchvision.datasets
+
+    class Offline(torchvision.datasets.CIFAR10):
+        def __init__(self, *args, **kwargs):
+            raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
+    assert main(["data", "download", "cifar10", "--root", str(tmp_path)]) == 1
+    err = one_line_error(capsys)
+    assert Offline.url in err and "by hand" in err and "name resolution" in err
+
+
+def test_download_hf_offline_is_one_line_with_the_url(tmp_path, monkeypatch, capsys):
+    import regbench.data.hub as hub
+
+    class NoNetwork:
+        @staticmethod
+        def load_dataset(path, config):
+            raise ConnectionError("Couldn't reach 'x/y' on the Hub")
+
+    monkeypatch.setattr(hub, "import_datasets", lambda offline=True: NoNetwork)
+    assert main(["data", "download", "hf:x/y", "--root", str(tmp_path)]) == 1
+    err = one_line_error(capsys)
+    assert "https://huggingface.co/datasets/x/y" in err and "save_to_disk" in err
+
+
+def test_download_wilds_offline_names_the_url_and_leaves_no_empty_folder(tmp_path, monkeypatch, capsys):
+    wilds = pytest.importorskip("wilds")
+
+    def offline(name, root_dir, download):
+        (tmp_path / f"{name}_v1.0").mkdir()  # what WILDS leaves behind before it fails
+        raise FileNotFoundError(f"{root_dir}/{name}_v1.0/metadata.csv")
+
+    monkeypatch.setattr(wilds, "get_dataset", offline)
+    assert main(["data", "download", "wilds:waterbirds", "--root", str(tmp_path)]) == 1
+    err = one_line_error(capsys)
+    assert "codalab.org" in err and "waterbirds_v1.0" in err
+    assert not (tmp_path / "waterbirds_v1.0").exists()
