@@ -9,6 +9,7 @@ reads records through it.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from array import array
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from regbench.registry import UserError
 
@@ -78,30 +80,67 @@ class RunRecord:
 
 
 class StoreError(UserError, RuntimeError):
-    """The store file cannot be used (wrong schema, not a regbench store, unwritable)."""
+    """The store file cannot be used (wrong schema, not a regbench store, damaged, unwritable)."""
 
 
 class Store:
-    """A regbench results store at ``path`` (created on first use)."""
+    """A regbench results store at ``path``.
 
-    def __init__(self, path: str | Path = DEFAULT_STORE):
+    Opening checks before it writes (docs/architecture.md, Store): the schema version is read
+    first (``PRAGMA user_version`` and ``meta.schema_version``), so a foreign SQLite file or
+    one from a newer regbench is refused untouched. ``readonly=True`` (export, leaderboard,
+    diagnose) opens with ``mode=ro``: it never creates a file and works in a read-only folder.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-            self._check_schema()
+            self.db = self._open_readonly() if readonly else self._open_for_writing()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a usable regbench store ({err})") from None
+            raise store_error(self.path, err) from None
 
-    def _check_schema(self) -> None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {row[0]}, this regbench reads {SCHEMA_VERSION}")
+    def _open_for_writing(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"{self.path}: cannot create its folder ({err.strerror})") from None
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise StoreError(
+                f"{self.path}: the store is read-only here; runs cannot be recorded (pass another --store)"
+            )
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        version = read_schema_version(db, self.path)  # reads only: a refused file stays untouched
+        db.executescript(_SCHEMA)  # CREATE … IF NOT EXISTS: adds only tables this version added
+        if version is None:  # an empty file: a new store
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("PRAGMA journal_mode=WAL")  # a leaderboard reads while a sweep writes
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(
+                f"{self.path}: no store there (a read-only command creates none); "
+                f"record runs first with `regbench run SUITE --store {self.path}`"
+            )
+        uri = "file:" + quote(str(self.path.resolve()))
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+        try:
+            version = read_schema_version(db, self.path)
+        except sqlite3.OperationalError:
+            # a WAL store in a folder we cannot write: SQLite cannot create its -shm file. With
+            # no pending -wal content the main file is complete, and immutable=1 reads it as is.
+            wal = Path(f"{self.path}-wal")
+            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+            db.close()
+            db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            version = read_schema_version(db, self.path)
+        if version is None:
+            raise StoreError(f"{self.path}: an empty file, not a regbench store yet (no runs recorded)")
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -303,6 +342,62 @@ class Store:
         self.db.execute("DELETE FROM wanted")
         self.db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(k,) for k in keys])
         return pd.read_sql_query(f"SELECT t.* FROM {table} t JOIN wanted USING (run_key)", self.db)
+
+
+def read_schema_version(db: sqlite3.Connection, path: Path) -> int | None:
+    """The store's schema version, read without writing anything; None for an empty database.
+
+    Raises :class:`StoreError` for a foreign SQLite file (tables, but no regbench ``meta``),
+    a version that is not a number, or another version than :data:`SCHEMA_VERSION`.
+    """
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if not tables and user_version == 0:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
+    if row is None or "runs" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) or "none"
+        raise StoreError(
+            f"{path}: not a regbench store (an SQLite file with tables: {shown}); refusing to touch it, "
+            "pass another --store"
+        )
+    try:
+        version = int(row[0])
+    except ValueError:
+        raise StoreError(f"{path}: schema version {row[0]!r} is not a number; not a store regbench wrote") from None
+    if max(version, user_version) > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: schema version {max(version, user_version)} is newer than this regbench reads "
+            f"({SCHEMA_VERSION}); upgrade regbench to read it (the file was left untouched)"
+        )
+    if user_version not in (0, version):  # 0: written before regbench set user_version
+        raise StoreError(f"{path}: schema version {version} but user_version {user_version}; not a regbench store")
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"{path}: schema version {version}, this regbench reads {SCHEMA_VERSION}")
+    return version
+
+
+def store_error(path: str | Path, err: BaseException) -> StoreError:
+    """One line for an SQLite error from the store at ``path`` (pandas' wrapper included)."""
+    cause = err.__cause__ if not isinstance(err, sqlite3.Error) and err.__cause__ is not None else err
+    text = str(cause)
+    if "file is not a database" in text:
+        return StoreError(f"{path}: not a usable regbench store ({text})")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StoreError(f"{path}: the store is read-only here ({text}); pass another --store")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: the store stayed locked by another process for 60 s ({text}); try again")
+    return StoreError(
+        f"{path}: the store is damaged ({text}); recover what is readable with "
+        f'`sqlite3 {path} ".recover" | sqlite3 recovered.sqlite` and pass --store recovered.sqlite'
+    )
+
+
+def is_store_error(err: BaseException) -> bool:
+    """True for an SQLite error, raised directly or wrapped by pandas' ``read_sql_query``."""
+    if isinstance(err, sqlite3.Error):
+        return True
+    return type(err).__name__ == "DatabaseError" and isinstance(err.__cause__, sqlite3.Error)
 
 
 def pack_floats(values: list[float]) -> bytes:

@@ -162,3 +162,131 @@ def test_download_wilds_offline_names_the_url_and_leaves_no_empty_folder(tmp_pat
     err = one_line_error(capsys)
     assert "codalab.org" in err and "waterbirds_v1.0" in err
     assert not (tmp_path / "waterbirds_v1.0").exists()
+
+
+# ---- item 4: a store is checked before it is written --------------------------------------
+
+
+def filled_store(path, n: int = 40):
+    """A store holding ``n`` finished runs (no training: records written directly)."""
+    from test_store import record
+
+    from regbench.store import Store
+
+    store = Store(path)
+    for i in range(n):
+        store.put(record(f"k{i:03d}", seed=i))
+    store.close()
+    return path
+
+
+def digest(path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def export_lines(store, capsys) -> int:
+    assert main(["export", "--store", str(store), "--format", "jsonl"]) == 0
+    return len(capsys.readouterr().out.splitlines())
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """make(folder): make ``folder`` unwritable (chmod, and chattr +i when running as root)."""
+    import os
+    import subprocess
+
+    made = []
+
+    def make(folder):
+        folder.chmod(0o555)
+        made.append(folder)
+        if os.access(folder, os.W_OK):  # root ignores modes: make the folder immutable instead
+            if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+                pytest.skip("cannot make a read-only folder here (root without chattr)")
+        return folder
+
+    yield make
+    for folder in made:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path, capsys):
+    import sqlite3
+
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE runs (a, b)")
+        db.execute("INSERT INTO runs VALUES (1, 2)")
+    before = digest(foreign)
+    for argv in (["export"], ["run", str(tmp_path / "missing.yaml")]):
+        assert main([*argv, "--store", str(foreign)]) == 1
+        capsys.readouterr()
+    assert main(["export", "--store", str(foreign)]) == 1
+    assert "not a regbench store" in one_line_error(capsys)
+    assert digest(foreign) == before
+    with sqlite3.connect(foreign) as db:
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["runs"]
+
+
+@pytest.mark.parametrize("version,words", [("99", "newer than this regbench"), ("2.1-beta", "not a number")])
+def test_a_future_or_odd_schema_version_is_refused_untouched(version, words, tmp_path, capsys):
+    import sqlite3
+
+    store = filled_store(tmp_path / "s.sqlite", n=2)
+    with sqlite3.connect(store) as db:
+        db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (version,))
+    before = digest(store)
+    assert main(["export", "--store", str(store)]) == 1
+    assert words in one_line_error(capsys)
+    from regbench.store import Store, StoreError
+
+    with pytest.raises(StoreError, match=words):  # the writing side refuses it too
+        Store(store)
+    assert digest(store) == before
+
+
+def test_a_new_store_records_its_version_in_user_version(tmp_path):
+    import sqlite3
+
+    from regbench.store import SCHEMA_VERSION
+
+    store = filled_store(tmp_path / "s.sqlite", n=1)
+    with sqlite3.connect(store) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_export_of_a_missing_store_creates_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", "--store", "typo/dir/x.sqlite"]) == 1
+    assert "no store there" in one_line_error(capsys)
+    assert not (tmp_path / "typo").exists()
+
+
+def test_read_only_commands_work_in_a_read_only_folder(tmp_path, read_only_dir, capsys):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    store = filled_store(folder / "s.sqlite", n=3)
+    read_only_dir(folder)
+    assert export_lines(store, capsys) == 3
+    assert sorted(p.name for p in folder.iterdir()) == ["s.sqlite"]  # no -wal/-shm left behind
+    # writing is refused with one line rather than a traceback
+    from regbench.store import Store, StoreError
+
+    with pytest.raises(StoreError, match="read-only"):
+        Store(store).put(__import__("test_store").record("new"))
+
+
+def test_a_damaged_store_is_one_line_suggesting_recover(tmp_path, capsys):
+    store = filled_store(tmp_path / "s.sqlite", n=200)
+    data = bytearray(store.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    for start in range(2 * page, len(data) - page, 3 * page):  # keep the header, wreck pages
+        data[start : start + page] = b"\xff" * page
+    store.write_bytes(bytes(data))
+    assert main(["export", "--store", str(store)]) == 1
+    err = one_line_error(capsys)
+    assert ".recover" in err and str(store) in err

@@ -39,7 +39,7 @@ def write_leaderboard(
     from regbench.report import build_leaderboard, render_terminal
 
     meta = suite_meta(suite)
-    store = Store(store_path)
+    store = Store(store_path, readonly=True)
     runs, metrics, reliability = store.frames(meta["name"])
     missing = runs["status"] == "missing"
     if missing.any():
