@@ -290,3 +290,153 @@ def test_a_damaged_store_is_one_line_suggesting_recover(tmp_path, capsys):
     assert main(["export", "--store", str(store)]) == 1
     err = one_line_error(capsys)
     assert ".recover" in err and str(store) in err
+
+
+# ---- item 3: one store, many processes ----------------------------------------------------
+
+COUNTED = textwrap.dedent(
+    """
+    import os
+    from regbench import Regularizer
+
+    class Counted(Regularizer):
+        '''Appends one line per run it trains to $TP_LOG: how often each run was trained.'''
+
+        def __init__(self, lam: float = 0.0):
+            self.lam = lam
+
+        def setup(self, ctx):
+            with open(os.environ["TP_LOG"], "a") as log:
+                log.write(f"{self.lam} {os.getpid()}\\n")
+    """
+)
+
+
+def counted_suite(tmp_path, write_suite, epochs: int = 1, lams=(0.1, 0.2, 0.3)):
+    plugin = tmp_path / "tp_counted.py"
+    plugin.write_text(COUNTED)
+    regs = [{"name": f"{plugin}:Counted", "lam": lam} for lam in lams]
+    suite = fast_suite(regularizers=regs, seeds=[0, 1])
+    suite["train"]["epochs"] = epochs
+    return write_suite(suite, "counted.yaml")
+
+
+def cli_env(tmp_path) -> dict:
+    import os
+    from pathlib import Path
+
+    repo = str(Path(__file__).resolve().parent.parent)
+    return {
+        **os.environ,
+        "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", ""),
+        "REGBENCH_CACHE": str(tmp_path / "cache"),
+        "TP_LOG": str(tmp_path / "trained.log"),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def regbench_cmd(*argv) -> list[str]:
+    import sys
+
+    return [sys.executable, "-m", "regbench.cli", *map(str, argv)]
+
+
+def test_claim_skips_live_leases_and_reclaims_expired_ones(tmp_path):
+    import os
+    import subprocess
+    import time
+
+    from regbench.store import Lease, Store
+
+    store = Store(tmp_path / "s.sqlite")
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        live = Lease(pid=sleeper.pid)
+        assert store.claim(["a", "b"], live).mine == ["a", "b"]
+        mine = Lease()
+        claim = store.claim(["a", "b", "c"], mine)
+        assert (claim.mine, claim.elsewhere, claim.reclaimed) == (["c"], ["a", "b"], 0)
+        sleeper.kill()
+        sleeper.wait()  # the holder is gone: its leases expire at once on this host
+        claim = store.claim(["a", "b", "c"], mine)
+        assert (claim.mine, claim.elsewhere, claim.reclaimed) == (["a", "b", "c"], [], 2)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # on another host only the heartbeat tells: fresh → held, older than the timeout → expired
+    far = Lease(pid=os.getpid(), host="another-host")
+    store.release(mine)
+    assert store.claim(["x"], far).mine == ["x"]
+    assert store.claim(["x"], mine, timeout=60).elsewhere == ["x"]
+    store.db.execute("UPDATE leases SET heartbeat=? WHERE run_key='x'", (time.time() - 61,))
+    assert store.claim(["x"], mine, timeout=60).mine == ["x"]
+    # a finished run is never claimed; recording a run ends its lease
+    from test_store import record
+
+    assert [r["run_key"] for r in store.leases()] == ["x"]
+    store.put(record("x"))
+    assert store.leases() == []
+    assert store.claim(["x"], far).finished == ["x"]
+
+
+def test_three_concurrent_runs_train_every_run_exactly_once(tmp_path, write_suite):
+    import sqlite3
+    import subprocess
+
+    suite = counted_suite(tmp_path, write_suite)
+    store = tmp_path / "s.sqlite"
+    env = cli_env(tmp_path)
+    cmd = regbench_cmd("run", suite, "--store", store, "--workers", "1", "--no-progress")
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    codes = [p.returncode for p in procs]
+    trained_lines = (tmp_path / "trained.log").read_text().splitlines()
+    assert len(trained_lines) == 6, f"each of the 6 runs trained once, got {trained_lines}"
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*), COUNT(DISTINCT run_key), SUM(status='ok') FROM runs").fetchone() == (
+            6,
+            6,
+            6,
+        )
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+    # whoever did not train a run said where it was: reused, or running elsewhere (exit 3)
+    assert sorted(codes)[0] == 0 and set(codes) <= {0, 3}, outs
+    for (out, err), code in zip(outs, codes):
+        if code == 3:
+            assert "running elsewhere" in out and "not recorded" in err
+    assert sum(int(o.split("trained ")[1].split()[0]) for o, _ in outs if "trained " in o) == 6
+
+
+def test_kill_9_of_the_holder_lets_the_next_invocation_reclaim(tmp_path, write_suite):
+    import signal
+    import sqlite3
+    import subprocess
+    import time
+
+    suite = counted_suite(tmp_path, write_suite, epochs=30)
+    store = tmp_path / "s.sqlite"
+    env = cli_env(tmp_path)
+    cmd = regbench_cmd("run", suite, "--store", store, "--workers", "1", "--no-progress")
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, leased = time.time() + 300, 0
+    while time.time() < deadline and proc.poll() is None and not leased:
+        time.sleep(0.05)
+        try:
+            with sqlite3.connect(store) as db:
+                leased = db.execute("SELECT COUNT(*) FROM leases").fetchone()[0]
+        except sqlite3.OperationalError:
+            continue
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert leased == 6, "the kill should land while the runs are leased"
+    with sqlite3.connect(store) as db:
+        recorded = db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 6 - recorded  # the dead holder's
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert f"{6 - recorded} runs reclaimed from expired leases" in out.stdout
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*), SUM(status='ok') FROM runs").fetchone() == (6, 6)
+        assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0

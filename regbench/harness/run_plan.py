@@ -8,7 +8,7 @@ from typing import Any
 from regbench.harness.executors import get_executor
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
-from regbench.store import FINAL_STATUSES, Store
+from regbench.store import FINAL_STATUSES, Lease, Store
 from regbench.train.checkpoint import delete_checkpoint
 from regbench.train.execution import ExecOptions
 
@@ -29,8 +29,10 @@ def run_plan(
 
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
-    deleted once its final record is stored. Returns counts:
-    {"planned", "reused", "trained", "ok", "failed", "diverged"}.
+    deleted once its final record is stored. Each run to train is first leased in the store
+    (:meth:`Store.claim`); runs another live process holds are skipped and counted. Returns
+    counts: {"planned", "reused", "trained", "ok", "failed", "diverged", "elsewhere" (leased
+    by another live process), "reclaimed" (taken over from a dead holder's lease), "seconds"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
@@ -53,27 +55,40 @@ def run_plan(
     for r in plan.runs:
         if r.run_key not in done:
             unique.setdefault(r.run_key, r)
-    todo = list(unique.values())
     counts = {
         "planned": len(plan.runs),
-        "reused": len(plan.runs) - len(todo),
+        "reused": len(plan.runs) - len(unique),
         "trained": 0,
         "ok": 0,
         "failed": 0,
         "diverged": 0,
+        "elsewhere": 0,
+        "reclaimed": 0,
     }
-    if not todo:
+    if not unique:
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
     # and missing data stops the suite with one clear line before anything trains.
-    for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
+    for bench in {fingerprint(r.benchmark): r.benchmark for r in unique.values()}.values():
         build_splits(bench)
+    # Claim the runs in one transaction: a run leased by another live process, or finished
+    # meanwhile, is not trained here (docs/architecture.md, Store: leases).
+    lease = Lease()
+    claim = store.claim(unique, lease)
+    counts["reused"] += len(claim.finished)
+    counts["elsewhere"] = len(claim.elsewhere)
+    counts["reclaimed"] = claim.reclaimed
+    todo = [unique[k] for k in claim.mine]
+    if not todo:
+        store.release(lease)
+        return counts
     t0 = time.perf_counter()
-    for rec in ex.run(todo, progress=progress):
-        store.put(rec)
-        if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
-            delete_checkpoint(ckpt_dir, rec.run_key)
-        counts["trained"] += 1
-        counts[rec.status] = counts.get(rec.status, 0) + 1
+    with store.heartbeat(lease):
+        for rec in ex.run(todo, progress=progress):
+            store.put(rec)  # ends the run's lease
+            if rec.status in FINAL_STATUSES:  # a failed run keeps its checkpoint for the retry
+                delete_checkpoint(ckpt_dir, rec.run_key)
+            counts["trained"] += 1
+            counts[rec.status] = counts.get(rec.status, 0) + 1
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
