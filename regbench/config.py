@@ -134,6 +134,9 @@ class SuiteSpec(Frozen):
     # execution option, not part of any run key: save an in-run checkpoint every N epochs
     # (0 = never); `regbench run --checkpoint-every N` overrides it
     checkpoint_every: int = Field(0, ge=0)
+    # execution option too: seconds one run may take before it is killed and recorded
+    # `failed: timeout` (None = no limit); `regbench run --run-timeout S` overrides it
+    run_timeout: float | None = Field(None, gt=0)
 
     @field_validator("name")
     @classmethod

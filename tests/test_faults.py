@@ -440,3 +440,55 @@ def test_kill_9_of_the_holder_lets_the_next_invocation_reclaim(tmp_path, write_s
     with sqlite3.connect(store) as db:
         assert db.execute("SELECT COUNT(*), SUM(status='ok') FROM runs").fetchone() == (6, 6)
         assert db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+
+
+# ---- item 5: a failing plugin fails its own run ---------------------------------------------
+
+
+def test_system_exit_in_a_hook_fails_only_that_run_in_process(write_suite, store_path, plugins, capsys, isolated_cache):
+    from regbench.store import Store
+
+    path = write_suite(fast_suite(regularizers=[f"{plugins}:ExitInHook", "erm"]))
+    assert main(["run", str(path), "--store", str(store_path), "--workers", "1", "--no-progress"]) == 1
+    assert "1 ok, 1 failed" in capsys.readouterr().out
+    recs = {r["regularizer"].rpartition(":")[2]: r for r in Store(store_path).records()}
+    assert recs["erm"]["status"] == "ok"
+    assert recs["ExitInHook"]["status"] == "failed"
+    assert "hook penalty raised SystemExit: 3" in recs["ExitInHook"]["error"]
+
+
+def test_a_hung_hook_is_killed_by_run_timeout_and_the_rest_goes_on(
+    write_suite, store_path, plugins, capsys, isolated_cache
+):
+    import time
+
+    from regbench.store import Store
+
+    path = write_suite(fast_suite(regularizers=[f"{plugins}:Hangs", "erm"]))
+    t0 = time.monotonic()
+    argv = ["run", str(path), "--store", str(store_path), "--workers", "1", "--no-progress", "--run-timeout", "20"]
+    assert main(argv) == 1  # --workers 1 with a time limit: the run goes to a worker process
+    assert time.monotonic() - t0 < 600  # not the hook's 1000 s
+    recs = {r["regularizer"].rpartition(":")[2]: r for r in Store(store_path).records()}
+    assert recs["erm"]["status"] == "ok"
+    assert recs["Hangs"]["status"] == "failed" and recs["Hangs"]["error"].startswith("timeout:")
+    assert "20 s" in recs["Hangs"]["error"]
+
+
+def test_the_suite_field_run_timeout_applies_in_the_pool(write_suite, store_path, plugins, isolated_cache):
+    from regbench.store import Store
+
+    path = write_suite(fast_suite(regularizers=[f"{plugins}:Hangs", "erm"], run_timeout=20))
+    assert main(["run", str(path), "--store", str(store_path), "--workers", "2", "--no-progress"]) == 1
+    statuses = {
+        r["regularizer"].rpartition(":")[2]: (r["status"], r["error"] or "") for r in Store(store_path).records()
+    }
+    assert statuses["erm"][0] == "ok"
+    assert statuses["Hangs"][0] == "failed" and statuses["Hangs"][1].startswith("timeout:")
+
+
+@pytest.mark.parametrize("bad", ["0", "-3"])
+def test_run_timeout_must_be_positive(bad, write_suite, store_path, capsys):
+    path = write_suite(fast_suite())
+    assert main(["run", str(path), "--store", str(store_path), "--run-timeout", bad]) == 1
+    assert "--run-timeout must be > 0" in one_line_error(capsys)

@@ -60,6 +60,13 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
     )
     r.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
     r.add_argument(
+        "--run-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="kill a run that takes longer and record it failed: timeout (default: the suite's run_timeout, none)",
+    )
+    r.add_argument(
         "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
     )
     r.add_argument(
@@ -73,10 +80,13 @@ def scaling_kwargs(args) -> dict:
     """The execution options of :func:`add_scaling` as keyword arguments of ``run_plan``."""
     if args.checkpoint_every is not None and args.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if args.run_timeout is not None and not args.run_timeout > 0:
+        raise ConfigError(f"--run-timeout must be > 0 seconds, got {args.run_timeout}")
     return {
         "checkpoint_every": args.checkpoint_every,
         "deterministic": args.deterministic,
         "compile": args.compile,
+        "run_timeout": args.run_timeout,
         "address": args.address,
         "gpus_per_run": args.gpus_per_run,
         "partition": args.partition,

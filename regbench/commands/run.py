@@ -125,6 +125,7 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
         device=args.device,
         executor=args.executor,
         progress=progress,
+        run_timeout=args.run_timeout,
     )
     print(text, end="")
     print(

@@ -138,7 +138,9 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
         return record(
             spec, "diverged", error=str(err), kind=kind, env=environment(dev), timings={"diverged_epoch": err.epoch}
         )
-    except Exception as err:  # a run's failure is isolated and recorded, never fatal to the suite
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a run's failure (even a SystemExit) is recorded, never fatal to the suite
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
     timings = {

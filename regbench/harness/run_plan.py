@@ -23,13 +23,15 @@ def run_plan(
     checkpoint_every: int | None = None,
     deterministic: bool = False,
     compile: bool = False,
+    run_timeout: float | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
 
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
-    deleted once its final record is stored. Each run to train is first leased in the store
+    deleted once its final record is stored. ``run_timeout`` (default: the suite's, None = no
+    limit) kills a run that takes longer, recorded ``failed`` with ``timeout:``. Each run to train is first leased in the store
     (:meth:`Store.claim`); runs another live process holds are skipped and counted. Returns
     counts: {"planned", "reused", "trained", "ok", "failed", "diverged", "elsewhere" (leased
     by another live process), "reclaimed" (taken over from a dead holder's lease), "seconds"}.
@@ -38,11 +40,14 @@ def run_plan(
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
     ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
     options = ExecOptions(every, ckpt_dir, deterministic, compile)
+    # a suite's run_timeout applies where regbench kills runs itself (local); Slurm has --time
+    timeout = run_timeout if run_timeout is not None else plan.suite.run_timeout if executor == "local" else None
     ex = get_executor(
         executor,
         workers=workers,
         device=device,
         options=options,
+        run_timeout=timeout,
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )

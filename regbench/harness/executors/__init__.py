@@ -33,7 +33,10 @@ def get_executor(name: str, **kwargs: Any):
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name == "local":
         return LocalExecutor(
-            workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"), options=kwargs.get("options")
+            workers=kwargs.get("workers"),
+            device=kwargs.get("device", "cpu"),
+            options=kwargs.get("options"),
+            run_timeout=kwargs.get("run_timeout"),
         )
     if name == "ray":  # imported on demand: ray and submitit take seconds to import and are optional
         from regbench.harness.executors.ray import RayExecutor
