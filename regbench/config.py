@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from regbench.params import MODELS, StrictNumbers, did_you_mean
 from regbench.registry import UnknownNameError, UserError
 
 # the suites that ship with regbench: package data, so an installed wheel has them too
@@ -25,7 +26,7 @@ SEARCH_SPACES = SUITES_DIR / "regularizers.yaml"  # not a suite: the standard re
 PRIMARY_METRICS = ("ood_accuracy", "id_accuracy", "worst_group_accuracy", "ece_ood")
 
 
-class Frozen(BaseModel):
+class Frozen(StrictNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -190,8 +191,12 @@ class ConfigError(UserError, ValueError):
     what was expected and what was found."""
 
 
-def format_validation_error(err: ValidationError, source: str, prefix: tuple = ()) -> str:
-    """One line per error: ``FILE: a.b[0].c: expected …, found …``."""
+def format_validation_error(
+    err: ValidationError, source: str, prefix: tuple = (), model: type[BaseModel] | None = None
+) -> str:
+    """One line per error: ``FILE: a.b[0].c: expected …, found …``; an unknown field gets a
+    "did you mean" from the fields of ``model`` (default: the parameter model named in ``err``)."""
+    model = model or MODELS.get(err.title)
     lines = []
     errors = err.errors()
     for e in errors:
@@ -207,12 +212,34 @@ def format_validation_error(err: ValidationError, source: str, prefix: tuple = (
             if msg.startswith(lead):
                 msg = msg[len(lead) :]
         if e["type"] == "extra_forbidden":
-            lines.append(f"{source}: {loc}: unknown field (not allowed here)")
+            known = model_at(model, e["loc"][:-1])
+            hint = did_you_mean(known, str(e["loc"][-1])) if known else ""
+            lines.append(f"{source}: {loc}: unknown field (not allowed here){'.' + hint if hint else ''}")
         elif e["type"] == "missing":
             lines.append(f"{source}: {loc}: required field is missing")
         else:
             lines.append(f"{source}: {loc}: expected {msg}; found {found!r}")
     return "\n".join(lines)
+
+
+def model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that field path ``loc`` of ``model`` leads to (None when it leaves models)."""
+    for part in loc:
+        if model is None or isinstance(part, int) or "function-" in str(part):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _path(loc: tuple) -> str:
@@ -278,7 +305,7 @@ def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
     try:
         return SuiteSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, model=SuiteSpec)) from None
 
 
 def read_yaml(path: str | Path, what: str = "suite file") -> Any:

@@ -492,3 +492,57 @@ def test_run_timeout_must_be_positive(bad, write_suite, store_path, capsys):
     path = write_suite(fast_suite())
     assert main(["run", str(path), "--store", str(store_path), "--run-timeout", bad]) == 1
     assert "--run-timeout must be > 0" in one_line_error(capsys)
+
+
+# ---- item 7: parameters are checked before anything trains --------------------------------
+
+
+def with_model_args(**args) -> dict:
+    suite = fast_suite()
+    suite["benchmarks"][0]["model_args"] = {**suite["benchmarks"][0]["model_args"], **args}
+    return suite
+
+
+@pytest.mark.parametrize(
+    "suite,where,words",
+    [
+        (
+            fast_suite(regularizers=[{"name": "mixup", "alpha": -5}]),
+            "regularizers[0].stack[0].params.alpha",
+            "greater than 0",
+        ),
+        (fast_suite(regularizers=[{"name": "dropout", "p": 1.5}]), "regularizers[0].stack[0].params.p", "less than 1"),
+        (fast_suite(regularizers=[{"name": "l1", "lam": -1}]), "params.lam", "greater than or equal to 0"),
+        (fast_suite(regularizers=[{"name": "label_smoothing", "smoothing": 1.0}]), "params.smoothing", "less than 1"),
+        (
+            fast_suite(regularizers=[{"name": "randaugment", "magnitude": 99}]),
+            "params.magnitude",
+            "less than or equal to 30",
+        ),
+        (with_model_args(width=0), "benchmarks[0].model_args.width", "greater than or equal to 1"),
+        (with_model_args(width=-5), "benchmarks[0].model_args.width", "greater than or equal to 1"),
+        (fast_suite(train={"epochs": True}), "train.epochs", "a number, not a boolean"),
+        (fast_suite(seeds=[True]), "seeds", "numbers, not booleans"),
+        (fast_suite(regularizers=[{"name": "l1", "lam": True}]), "params.lam", "a number, not a boolean"),
+        (fast_suite(regularizers=[{"name": "l1", "lamda": 0.1}]), "params.lamda", "Did you mean: lam?"),
+        (fast_suite(train={"epoch": 3}), "train.epoch", "Did you mean: epochs?"),
+    ],
+)
+def test_validate_refuses_out_of_range_and_mistyped_parameters(suite, where, words, write_suite, capsys):
+    assert main(["validate", str(write_suite(suite))]) == 1
+    err = one_line_error(capsys)
+    assert where in err and words in err
+
+
+def test_a_shift_parameter_typo_suggests_the_field(write_suite, capsys):
+    suite = fast_suite()
+    suite["benchmarks"][0]["shift"]["severitis"] = [1]
+    assert main(["validate", str(write_suite(suite))]) == 1
+    assert "shift.severitis: unknown field (not allowed here). Did you mean: severities?" in one_line_error(capsys)
+
+
+def test_compare_param_typo_suggests_the_parameter(write_suite, store_path, capsys):
+    path = write_suite(fast_suite())
+    assert main(["compare", "l1", "--suite", str(path), "--store", str(store_path), "--param", "lamda=0.1"]) == 1
+    assert "Did you mean: lam?" in one_line_error(capsys)
+    assert not store_path.exists()

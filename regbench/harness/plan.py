@@ -117,7 +117,7 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
     except UnknownNameError as err:
         errors.append(f"{where}.shift.kind: {err}")
     except ValidationError as err:
-        errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift")))
+        errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift"), shift.Params))
     if len(out) < 3:
         return None
     return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"])

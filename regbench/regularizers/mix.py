@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from regbench.params import Positive, Probability
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.augment import check_images
 from regbench.regularizers.base import Regularizer, SetupContext
@@ -92,7 +93,7 @@ class Mixup(Regularizer):
 
     kind = "augmentation"
 
-    def __init__(self, alpha: float = 0.2):
+    def __init__(self, alpha: Positive = 0.2):
         self.alpha = alpha
 
     def setup(self, ctx: SetupContext) -> None:
@@ -114,7 +115,7 @@ class Cutmix(Regularizer):
 
     kind = "augmentation"
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: Positive = 1.0):
         self.alpha = alpha
 
     def setup(self, ctx: SetupContext) -> None:
@@ -138,7 +139,7 @@ class MixupCutmix(Regularizer):
 
     kind = "augmentation"
 
-    def __init__(self, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0, switch_prob: float = 0.5):
+    def __init__(self, mixup_alpha: Positive = 0.8, cutmix_alpha: Positive = 1.0, switch_prob: Probability = 0.5):
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
         self.switch_prob = switch_prob
