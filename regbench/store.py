@@ -344,6 +344,18 @@ class Store:
                 [(suite, k, b, r, s) for k, b, r, s in entries],
             )
 
+    def remove_runs(self, keys: Iterable[str]) -> int:
+        """Delete runs ``keys`` with their metrics, bins, predictions, suite memberships and
+        leases, in one transaction; returns how many runs were deleted."""
+        rows = [(k,) for k in dict.fromkeys(keys)]
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany("DELETE FROM runs WHERE run_key=?", rows)
+            removed = db.total_changes - before
+            for table in ("metrics", "reliability", "predictions", "suite_runs", "leases"):
+                db.executemany(f"DELETE FROM {table} WHERE run_key=?", rows)
+        return removed
+
     def mark_submission(self, keys: Iterable[str]) -> None:
         """Flag runs as a submission (a new regularizer compared against the baselines)."""
         with self.transaction() as db:

@@ -546,3 +546,69 @@ def test_compare_param_typo_suggests_the_parameter(write_suite, store_path, caps
     assert main(["compare", "l1", "--suite", str(path), "--store", str(store_path), "--param", "lamda=0.1"]) == 1
     assert "Did you mean: lam?" in one_line_error(capsys)
     assert not store_path.exists()
+
+
+# ---- item 8: a plugin is identified by its code -------------------------------------------
+
+PLUG = textwrap.dedent(
+    """
+    from regbench import Regularizer
+
+    class Plug(Regularizer):
+        def __init__(self, lam: float = 0.0):
+            self.lam = lam
+
+        def penalty(self, model, batch):
+            return self.lam * batch.logits.pow(2).mean()
+    """
+)
+
+
+def test_editing_a_plugin_trains_new_runs_and_runs_rm_removes_the_stale_ones(
+    write_suite, store_path, tmp_path, capsys, isolated_cache, monkeypatch
+):
+    import re
+    import sys
+
+    monkeypatch.chdir(tmp_path)
+    plugin = tmp_path / "tp_plug.py"
+    plugin.write_text(PLUG)
+    suite = write_suite(fast_suite())
+    argv = ["compare", f"{plugin}:Plug", "--suite", str(suite), "--store", str(store_path), "--workers", "1"]
+    argv += ["--no-leaderboard", "--no-progress"]
+
+    def compare() -> tuple[str, str]:
+        for name in [m for m in sys.modules if m.startswith("regbench_plugin_tp_plug")]:
+            sys.modules.pop(name)  # a new invocation reads the file again, as a new process would
+        assert main(argv) == 0
+        out = capsys.readouterr().out
+        return out, re.search(r"code (sha256:[0-9a-f]{16})", out).group(1)
+
+    first, code1 = compare()
+    assert "Its runs: 0 of 1 reused" in first
+    again, code2 = compare()
+    assert "Its runs: 1 of 1 reused" in again and code2 == code1
+    plugin.write_text(PLUG.replace("self.lam * ", "2 * self.lam * "))  # same name, new code
+    edited, code3 = compare()
+    assert "Its runs: 0 of 1 reused" in edited and code3 != code1
+
+    from regbench.store import Store
+
+    assert sum(r["regularizer"] == "Plug" for r in Store(store_path).records()) == 2
+    assert main(["runs", "rm", "--regularizer", "Plug", "--stale", "--store", str(store_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"recorded with code {code1}, is now {code3}" in out and "removed 1 of 2 runs of 'Plug'" in out
+    left = [r for r in Store(store_path).records() if r["regularizer"] == "Plug"]
+    assert [r["spec"]["regularizer"][0]["code"] for r in left] == [code3]
+    assert main(["runs", "rm", "--regularizer", "Plug", "--store", str(store_path)]) == 0
+    assert "removed 1 of 1 runs" in capsys.readouterr().out
+    assert {r["regularizer"] for r in Store(store_path).records()} == {"erm"}  # the baseline stays
+    assert main(["runs", "rm", "--regularizer", "Plug", "--store", str(store_path)]) == 1
+    assert "no runs of regularizer 'Plug'" in one_line_error(capsys)
+
+
+def test_standard_regularizers_keep_their_run_keys(write_suite):
+    from regbench.harness.plan import load_suite
+
+    run = load_suite(write_suite(fast_suite())).runs[0]
+    assert run.code == (None,) and "code" not in run.canonical["regularizer"][0]

@@ -32,11 +32,13 @@ def compare(
     from regbench.harness.sweep_plan import labelled_records
     from regbench.report.compare_report import build_sections, render
     from regbench.store import Store
+    from regbench.version import __version__
 
     full, new_runs, baselines, name = plan_compare(spec, suite, params, name)
     store = Store(store_path)
     base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
     reused_base = len(store.done_keys(base_keys))
+    reused_new = len(store.done_keys(r.run_key for r in new_runs))
     counts = run_plan(full, store, **run_args)
     store.mark_submission([r.run_key for r in new_runs])
     records = labelled_records(store, full)
@@ -47,7 +49,10 @@ def compare(
     header = [
         f"# {name} vs the baselines of suite {suite_spec.name}",
         "",
-        f"New regularizer `{spec}` (parameters: {params_text}); baselines: {', '.join(baselines)}.",
+        f"New regularizer `{spec}` (parameters: {params_text}; code {new_runs[0].code[0] or 'regbench ' + __version__}); "
+        f"baselines: {', '.join(baselines)}.",
+        f"Its runs: {reused_new} of {len(new_runs)} reused from the store (same code and parameters), "
+        f"{len(new_runs) - reused_new} trained now.",
         f"Seeds {list(suite_spec.seeds)}; {len(full.runs)} runs planned: {len(new_runs)} of the new regularizer, "
         f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
         f"{len(base_keys) - reused_base} trained now.",
