@@ -612,3 +612,41 @@ def test_standard_regularizers_keep_their_run_keys(write_suite):
 
     run = load_suite(write_suite(fast_suite())).runs[0]
     assert run.code == (None,) and "code" not in run.canonical["regularizer"][0]
+
+
+# ---- item 9: Markdown outputs escape what they quote ---------------------------------------
+
+HOSTILE = "<img src=x onerror=alert(1)>|x"
+
+
+def test_markdown_reports_escape_html_and_pipes_from_names(write_suite, store_path, tmp_path, isolated_cache):
+    suite = fast_suite(
+        description="<script>alert('desc')</script> | a pipe",
+        seeds=[0, 1],
+        regularizers=["erm", {"stack": ["l1"], "label": HOSTILE}],
+    )
+    path = write_suite(suite)
+    out = tmp_path / "lb"
+    assert main(["run", str(path), "--store", str(store_path), "--workers", "1", "--no-progress"]) == 0
+    assert main(["leaderboard", str(path), "--store", str(store_path), "--out", str(out), "--no-plots"]) == 0
+    argv = ["compare", "l2", "--suite", str(path), "--store", str(store_path), "--workers", "1"]
+    assert main([*argv, "--out", str(out), "--no-leaderboard", "--no-progress"]) == 0
+    for name in ("README.md", "diagnostics.md", "compare-l2.md"):
+        text = (out / name).read_text()
+        assert "<img" not in text and "<script>" not in text, name
+        assert "&lt;img src=x onerror=alert(1)>\\|x" in text, name
+    assert "&lt;script>alert('desc')&lt;/script> \\| a pipe" in (out / "README.md").read_text()
+
+
+def test_selection_table_escapes_config_labels():
+    from regbench.report.escape import md
+    from regbench.report.selection import Selection, selection_table
+
+    chosen = {
+        ("b|1", "erm"): Selection("b|1", "erm", HOSTILE, 0.5, 2, run_keys=("k",), params=[{"params": {"x": "<b>"}}])
+    }
+    rec = {"run_key": "k", "metrics": {"test_id": {"accuracy": 0.5}}, "spec": {}}
+    table = selection_table(chosen, [rec], "val_accuracy")
+    assert "<img" not in table and "<b>" not in table
+    assert f"| b\\|1 | erm | {md(HOSTILE)} | x=&lt;b> |" in table
+    assert md("a\nb|c<d>&") == "a b\\|c&lt;d>&amp;"

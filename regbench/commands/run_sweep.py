@@ -8,6 +8,7 @@ from typing import Any
 from regbench.harness.plan import Plan
 from regbench.harness.run_plan import run_plan
 from regbench.harness.sweep_plan import labelled_records, sweep_plan
+from regbench.report.escape import md
 from regbench.report.selection import oracle_select, select, selection_table
 from regbench.store import Store
 from regbench.sweep import DEFAULT_SPACES
@@ -56,7 +57,7 @@ def run_sweep(
     if missing:
         lines += [
             "",
-            "No config finished on every seed (no selection): " + ", ".join(f"{b}/{base}" for b, base in missing),
+            "No config finished on every seed (no selection): " + md(", ".join(f"{b}/{base}" for b, base in missing)),
         ]
     if oracle:
         lines += [

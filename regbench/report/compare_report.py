@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from regbench.report.escape import md
 from regbench.report.selection import run_numbers
 from regbench.report.verdict import PairedDiff, paired_difference, probability_of_improvement, verdict, verdict_line
 
@@ -143,7 +144,7 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
     ptitle = PRIMARY[primary][1]
     out = [*header]
     for sec in sections:
-        title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {sec.name}"
+        title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {md(sec.name)}"
         out += [
             "",
             f"## {title}",
@@ -155,7 +156,7 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
         for reg in shown:
             tag = " (new)" if reg == new else (" (best baseline)" if reg == sec.best_baseline else "")
             cells = " | ".join(_pct(sec.means[reg][m]) for m, _, _ in METRICS)
-            out.append(f"| {reg}{tag} | {cells} | {sec.not_ok[reg]} |")
+            out.append(f"| {md(reg)}{tag} | {cells} | {sec.not_ok[reg]} |")
         if sec.diffs:
             out += [
                 "",
@@ -168,8 +169,8 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
             for opp, diffs in sec.diffs.items():
                 cells = " | ".join(_diff(diffs[m]) for m, _, _ in METRICS)
                 poi = "—" if math.isnan(sec.poi[opp]) else f"{sec.poi[opp]:.2f}"
-                out.append(f"| {opp} | {cells} | {poi} |")
-            out += [""] + [f"**Verdict:** {line}  " for line in sec.lines.values()]
+                out.append(f"| {md(opp)} | {cells} | {poi} |")
+            out += [""] + [f"**Verdict:** {md(line)}  " for line in sec.lines.values()]
         else:
             out += ["", "**Verdict:** none — no baseline has a finished run here."]
     return "\n".join(out) + "\n"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics import Thresholds
+from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS
 from regbench.report.diagnostics.view import (
     bias_variance_table,
@@ -17,6 +17,7 @@ from regbench.report.diagnostics.view import (
     diagnostics_columns,
     width_table,
 )
+from regbench.report.escape import md
 
 HEADERS = {
     "benchmark": "Benchmark",
@@ -63,7 +64,8 @@ def table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _md(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    cells = [" | ".join(map(md, r)) for r in rows]  # names from suites and plugins: escaped
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *(f"| {c} |" for c in cells)]
 
 
 def build_diagnostics(
@@ -105,7 +107,7 @@ def build_diagnostics(
 
 def write_markdown(d: Diagnostics, suite: str, path: Path) -> None:
     """diagnostics.md: the table, the thresholds, definitions, and the plots."""
-    lines = [f"# Diagnostics — {suite}", ""]
+    lines = [f"# Diagnostics — {md(suite)}", ""]
     if d.table.empty:
         lines += ["No ok runs recorded.", ""]
     else:
