@@ -50,8 +50,8 @@ def compare(
     header = [
         f"# {md(name)} vs the baselines of suite {md(suite_spec.name)}",
         "",
-        f"New regularizer `{md(spec)}` (parameters: {md(params_text)}; code {new_runs[0].code[0] or 'regbench ' + __version__}); "
-        f"baselines: {md(', '.join(baselines))}.",
+        f"New regularizer `{md(spec)}` (parameters: {md(params_text)}), "
+        f"code {new_runs[0].code[0] or 'regbench ' + __version__}; baselines: {md(', '.join(baselines))}.",
         f"Its runs: {reused_new} of {len(new_runs)} reused from the store (same code and parameters), "
         f"{len(new_runs) - reused_new} trained now.",
         f"Seeds {list(suite_spec.seeds)}; {len(full.runs)} runs planned: {len(new_runs)} of the new regularizer, "
