@@ -11,6 +11,7 @@ import sys
 
 from regbench.commands import COMMANDS
 from regbench.registry import UserError
+from regbench.store import is_store_error, store_error
 from regbench.version import __version__
 
 
@@ -36,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `regbench list … | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as err:  # (not a broken pipe) an SQLite error reading or writing the store: one line too
+        if not (is_store_error(err) and getattr(args, "store", None)):
+            raise
+        print(f"error: {store_error(args.store, err)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

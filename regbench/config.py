@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from regbench.params import MODELS, StrictNumbers, did_you_mean
 from regbench.registry import UnknownNameError, UserError
 
 # the suites that ship with regbench: package data, so an installed wheel has them too
@@ -25,7 +26,7 @@ SEARCH_SPACES = SUITES_DIR / "regularizers.yaml"  # not a suite: the standard re
 PRIMARY_METRICS = ("ood_accuracy", "id_accuracy", "worst_group_accuracy", "ece_ood")
 
 
-class Frozen(BaseModel):
+class Frozen(StrictNumbers):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -122,6 +123,7 @@ class BenchmarkSpec(Frozen):
 class SuiteSpec(Frozen):
     """A suite: benchmarks × regularizers × seeds, trained with one training spec."""
 
+    # the name becomes a folder (leaderboard/<name>/): one path component, never "." or ".."
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
@@ -136,6 +138,15 @@ class SuiteSpec(Frozen):
     # execution option, not part of any run key: train the seeds of each benchmark × regularizer
     # as one stacked model (`regbench run --batch-seeds` turns it on for one invocation)
     batch_seeds: bool = False
+    # execution option too: seconds one run may take before it is killed and recorded
+    # `failed: timeout` (None = no limit); `regbench run --run-timeout S` overrides it
+    run_timeout: float | None = Field(None, gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _one_path_component(cls, v: str) -> str:
+        check_path_component(v, "a suite name")
+        return v
 
     @field_validator("seeds")
     @classmethod
@@ -160,6 +171,17 @@ class SuiteSpec(Frozen):
         return TrainSpec.model_validate({**self.train.model_dump(), **bench.train})
 
 
+def check_path_component(name: str, what: str) -> str:
+    """``name`` if it is usable as one file or folder name; else ValueError.
+
+    Suite and report names become paths (``leaderboard/<suite>/compare-<name>.md``): a name
+    that is empty, ``.``, ``..`` or holds a separator would write outside that folder.
+    """
+    if not name or name in (".", "..") or any(c in name for c in "/\\\0"):
+        raise ValueError(f"{what} must be one path component (no '/', not '.' or '..'), got {name!r}")
+    return name
+
+
 def _no_repeats(value, names: list[str], what: str, hint: str = ""):
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
@@ -172,8 +194,12 @@ class ConfigError(UserError, ValueError):
     what was expected and what was found."""
 
 
-def format_validation_error(err: ValidationError, source: str, prefix: tuple = ()) -> str:
-    """One line per error: ``FILE: a.b[0].c: expected …, found …``."""
+def format_validation_error(
+    err: ValidationError, source: str, prefix: tuple = (), model: type[BaseModel] | None = None
+) -> str:
+    """One line per error: ``FILE: a.b[0].c: expected …, found …``; an unknown field gets a
+    "did you mean" from the fields of ``model`` (default: the parameter model named in ``err``)."""
+    model = model or MODELS.get(err.title)
     lines = []
     errors = err.errors()
     for e in errors:
@@ -189,12 +215,34 @@ def format_validation_error(err: ValidationError, source: str, prefix: tuple = (
             if msg.startswith(lead):
                 msg = msg[len(lead) :]
         if e["type"] == "extra_forbidden":
-            lines.append(f"{source}: {loc}: unknown field (not allowed here)")
+            known = model_at(model, e["loc"][:-1])
+            hint = did_you_mean(known, str(e["loc"][-1])) if known else ""
+            lines.append(f"{source}: {loc}: unknown field (not allowed here){'.' + hint if hint else ''}")
         elif e["type"] == "missing":
             lines.append(f"{source}: {loc}: required field is missing")
         else:
             lines.append(f"{source}: {loc}: expected {msg}; found {found!r}")
     return "\n".join(lines)
+
+
+def model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model that field path ``loc`` of ``model`` leads to (None when it leaves models)."""
+    for part in loc:
+        if model is None or isinstance(part, int) or "function-" in str(part):
+            continue
+        field = model.model_fields.get(str(part))
+        model = _model_in(field.annotation) if field else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
 
 
 def _path(loc: tuple) -> str:
@@ -260,7 +308,7 @@ def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
     try:
         return SuiteSpec.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, model=SuiteSpec)) from None
 
 
 def read_yaml(path: str | Path, what: str = "suite file") -> Any:
@@ -270,6 +318,12 @@ def read_yaml(path: str | Path, what: str = "suite file") -> Any:
         return yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a {what} (YAML)") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (not UTF-8), expected a {what} (YAML)") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: cannot read this {what} (permission denied)") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -9,14 +9,19 @@ reads records through it.
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import threading
 import time
+import uuid
 from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from regbench.registry import UserError
 
@@ -43,11 +48,56 @@ CREATE TABLE IF NOT EXISTS reliability (
 CREATE INDEX IF NOT EXISTS reliability_run ON reliability(run_key);
 CREATE TABLE IF NOT EXISTS predictions (run_key TEXT, split TEXT, labels BLOB, PRIMARY KEY (run_key, split));
 CREATE TABLE IF NOT EXISTS targets (fingerprint TEXT, split TEXT, labels BLOB, PRIMARY KEY (fingerprint, split));
+CREATE TABLE IF NOT EXISTS leases (  -- a run being trained by a live process (docs/architecture.md, Store)
+    run_key TEXT PRIMARY KEY, pid INTEGER, host TEXT, started REAL, heartbeat REAL, token TEXT
+);
 CREATE TABLE IF NOT EXISTS suite_runs (
     suite TEXT, run_key TEXT, benchmark TEXT, regularizer TEXT, seed INTEGER,
     PRIMARY KEY (suite, benchmark, regularizer, seed)
 );
 """
+
+
+# A holder refreshes its leases every HEARTBEAT_S seconds; a lease whose heartbeat is older
+# than LEASE_TIMEOUT_S (holder on another host, frozen or gone) may be reclaimed. On the same
+# host a lease whose pid no longer exists is reclaimed at once (the holder was killed).
+HEARTBEAT_S = 10.0
+LEASE_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who holds runs: this process (pid, host) and a token unique to one ``run_plan`` call."""
+
+    pid: int = field(default_factory=os.getpid)
+    host: str = field(default_factory=socket.gethostname)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`Store.claim` found: runs now ours, held by a live process, already finished,
+    and how many of ours were taken over from expired leases."""
+
+    mine: list[str]
+    elsewhere: list[str]
+    finished: list[str]
+    reclaimed: int
+
+
+def holder_alive(pid: int, host: str, heartbeat: float, now: float, timeout: float = LEASE_TIMEOUT_S) -> bool:
+    """Whether a lease's holder may still be training: a fresh heartbeat and, on this host, a live pid."""
+    if now - heartbeat > timeout:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 @dataclass
@@ -78,30 +128,67 @@ class RunRecord:
 
 
 class StoreError(UserError, RuntimeError):
-    """The store file cannot be used (wrong schema, not a regbench store, unwritable)."""
+    """The store file cannot be used (wrong schema, not a regbench store, damaged, unwritable)."""
 
 
 class Store:
-    """A regbench results store at ``path`` (created on first use)."""
+    """A regbench results store at ``path``.
 
-    def __init__(self, path: str | Path = DEFAULT_STORE):
+    Opening checks before it writes (docs/architecture.md, Store): the schema version is read
+    first (``PRAGMA user_version`` and ``meta.schema_version``), so a foreign SQLite file or
+    one from a newer regbench is refused untouched. ``readonly=True`` (export, leaderboard,
+    diagnose) opens with ``mode=ro``: it never creates a file and works in a read-only folder.
+    """
+
+    def __init__(self, path: str | Path = DEFAULT_STORE, readonly: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
         try:
-            self.db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.executescript(_SCHEMA)
-            self._check_schema()
+            self.db = self._open_readonly() if readonly else self._open_for_writing()
         except sqlite3.DatabaseError as err:
-            raise StoreError(f"{self.path}: not a usable regbench store ({err})") from None
+            raise store_error(self.path, err) from None
 
-    def _check_schema(self) -> None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(row[0]) != SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {row[0]}, this regbench reads {SCHEMA_VERSION}")
+    def _open_for_writing(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise StoreError(f"{self.path}: cannot create its folder ({err.strerror})") from None
+        if self.path.exists() and not os.access(self.path, os.R_OK | os.W_OK):
+            raise StoreError(
+                f"{self.path}: the store is read-only here; runs cannot be recorded (pass another --store)"
+            )
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        version = read_schema_version(db, self.path)  # reads only: a refused file stays untouched
+        db.executescript(_SCHEMA)  # CREATE … IF NOT EXISTS: adds only tables this version added
+        if version is None:  # an empty file: a new store
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        db.execute("PRAGMA journal_mode=WAL")  # a leaderboard reads while a sweep writes
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+
+    def _open_readonly(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise StoreError(
+                f"{self.path}: no store there (a read-only command creates none); "
+                f"record runs first with `regbench run SUITE --store {self.path}`"
+            )
+        uri = "file:" + quote(str(self.path.resolve()))
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60, isolation_level=None)
+        try:
+            version = read_schema_version(db, self.path)
+        except sqlite3.OperationalError:
+            # a WAL store in a folder we cannot write: SQLite cannot create its -shm file. With
+            # no pending -wal content the main file is complete, and immutable=1 reads it as is.
+            wal = Path(f"{self.path}-wal")
+            if os.access(self.path.parent, os.W_OK) or (wal.exists() and wal.stat().st_size > 0):
+                raise
+            db.close()
+            db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+            version = read_schema_version(db, self.path)
+        if version is None:
+            raise StoreError(f"{self.path}: an empty file, not a regbench store yet (no runs recorded)")
+        return db
 
     def close(self) -> None:
         self.db.close()
@@ -116,10 +203,79 @@ class Store:
             raise
         self.db.execute("COMMIT")
 
+    # ---- leases: one store, many processes --------------------------------------------------
+    def claim(self, keys: Iterable[str], lease: Lease, timeout: float = LEASE_TIMEOUT_S) -> Claim:
+        """Lease every run of ``keys`` that is neither finished nor held by a live process, in one
+        transaction, so two processes never train the same run. Expired leases are taken over."""
+        now = time.time()
+        mine, elsewhere, finished, reclaimed = [], [], [], 0
+        with self.transaction() as db:
+            wanted = list(dict.fromkeys(keys))
+            status = dict(db.execute("SELECT run_key, status FROM runs").fetchall()) if wanted else {}
+            held = {r[0]: r[1:] for r in db.execute("SELECT run_key, pid, host, heartbeat, token FROM leases")}
+            for key in wanted:
+                if status.get(key) in FINAL_STATUSES:
+                    finished.append(key)
+                    continue
+                if key in held:
+                    pid, host, beat, token = held[key]
+                    if token != lease.token and holder_alive(pid, host, beat, now, timeout):
+                        elsewhere.append(key)
+                        continue
+                    reclaimed += token != lease.token
+                mine.append(key)
+            db.executemany(
+                "INSERT OR REPLACE INTO leases VALUES (?,?,?,?,?,?)",
+                [(k, lease.pid, lease.host, now, now, lease.token) for k in mine],
+            )
+        return Claim(mine, elsewhere, finished, reclaimed)
+
+    def release(self, lease: Lease, keys: Iterable[str] | None = None) -> None:
+        """Give up ``lease``'s runs (all of them when ``keys`` is None): another process may take them."""
+        with self.transaction() as db:
+            if keys is None:
+                db.execute("DELETE FROM leases WHERE token=?", (lease.token,))
+            else:
+                db.executemany("DELETE FROM leases WHERE token=? AND run_key=?", [(lease.token, k) for k in keys])
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every current lease: run_key, pid, host, started, heartbeat, token."""
+        cur = self.db.execute("SELECT * FROM leases ORDER BY started, run_key")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    @contextmanager
+    def heartbeat(self, lease: Lease, every: float = HEARTBEAT_S) -> Iterator[None]:
+        """Refresh ``lease``'s heartbeat from a thread (its own connection) while the block runs,
+        then release whatever it still holds (an interrupted run is free for the next invocation)."""
+        stop = threading.Event()
+
+        def beat() -> None:
+            db = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            try:
+                while not stop.wait(every):
+                    try:
+                        db.execute("UPDATE leases SET heartbeat=? WHERE token=?", (time.time(), lease.token))
+                    except sqlite3.OperationalError:  # busy for 60 s: the next beat tries again
+                        continue
+            finally:
+                db.close()
+
+        thread = threading.Thread(target=beat, name="regbench-lease-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            self.release(lease)
+
     # ---- writing -------------------------------------------------------------------------
     def put(self, rec: RunRecord) -> None:
-        """Write one run (replacing an earlier failed attempt of the same key) atomically."""
+        """Write one run (replacing an earlier failed attempt of the same key) atomically; the
+        run's lease, if any, ends in the same transaction."""
         with self.transaction() as db:
+            db.execute("DELETE FROM leases WHERE run_key=?", (rec.run_key,))
             old = db.execute("SELECT status FROM runs WHERE run_key=?", (rec.run_key,)).fetchone()
             if old is not None and old[0] in FINAL_STATUSES:
                 return  # a finished run is never overwritten (append-only results)
@@ -187,6 +343,18 @@ class Store:
                 "INSERT OR REPLACE INTO suite_runs VALUES (?,?,?,?,?)",
                 [(suite, k, b, r, s) for k, b, r, s in entries],
             )
+
+    def remove_runs(self, keys: Iterable[str]) -> int:
+        """Delete runs ``keys`` with their metrics, bins, predictions, suite memberships and
+        leases, in one transaction; returns how many runs were deleted."""
+        rows = [(k,) for k in dict.fromkeys(keys)]
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany("DELETE FROM runs WHERE run_key=?", rows)
+            removed = db.total_changes - before
+            for table in ("metrics", "reliability", "predictions", "suite_runs", "leases"):
+                db.executemany(f"DELETE FROM {table} WHERE run_key=?", rows)
+        return removed
 
     def mark_submission(self, keys: Iterable[str]) -> None:
         """Flag runs as a submission (a new regularizer compared against the baselines)."""
@@ -326,6 +494,62 @@ def _columnar(rows: list[tuple], cols: list[str], text: set[str]):
         },
         copy=False,
     )
+
+
+def read_schema_version(db: sqlite3.Connection, path: Path) -> int | None:
+    """The store's schema version, read without writing anything; None for an empty database.
+
+    Raises :class:`StoreError` for a foreign SQLite file (tables, but no regbench ``meta``),
+    a version that is not a number, or another version than :data:`SCHEMA_VERSION`.
+    """
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if not tables and user_version == 0:
+        return None
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() if "meta" in tables else None
+    if row is None or "runs" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) or "none"
+        raise StoreError(
+            f"{path}: not a regbench store (an SQLite file with tables: {shown}); refusing to touch it, "
+            "pass another --store"
+        )
+    try:
+        version = int(row[0])
+    except ValueError:
+        raise StoreError(f"{path}: schema version {row[0]!r} is not a number; not a store regbench wrote") from None
+    if max(version, user_version) > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path}: schema version {max(version, user_version)} is newer than this regbench reads "
+            f"({SCHEMA_VERSION}); upgrade regbench to read it (the file was left untouched)"
+        )
+    if user_version not in (0, version):  # 0: written before regbench set user_version
+        raise StoreError(f"{path}: schema version {version} but user_version {user_version}; not a regbench store")
+    if version != SCHEMA_VERSION:
+        raise StoreError(f"{path}: schema version {version}, this regbench reads {SCHEMA_VERSION}")
+    return version
+
+
+def store_error(path: str | Path, err: BaseException) -> StoreError:
+    """One line for an SQLite error from the store at ``path`` (pandas' wrapper included)."""
+    cause = err.__cause__ if not isinstance(err, sqlite3.Error) and err.__cause__ is not None else err
+    text = str(cause)
+    if "file is not a database" in text:
+        return StoreError(f"{path}: not a usable regbench store ({text})")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return StoreError(f"{path}: the store is read-only here ({text}); pass another --store")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path}: the store stayed locked by another process for 60 s ({text}); try again")
+    return StoreError(
+        f"{path}: the store is damaged ({text}); recover what is readable with "
+        f'`sqlite3 {path} ".recover" | sqlite3 recovered.sqlite` and pass --store recovered.sqlite'
+    )
+
+
+def is_store_error(err: BaseException) -> bool:
+    """True for an SQLite error, raised directly or wrapped by pandas' ``read_sql_query``."""
+    if isinstance(err, sqlite3.Error):
+        return True
+    return type(err).__name__ == "DatabaseError" and isinstance(err.__cause__, sqlite3.Error)
 
 
 def pack_floats(values: list[float]) -> bytes:

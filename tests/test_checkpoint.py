@@ -51,7 +51,7 @@ def test_crash_after_checkpoint_resumes_with_identical_metrics(reference, tmp_pa
         "0",
     ]
     monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'crashed'}:raise")
-    assert main(args) == 0
+    assert main(args) == 1  # a planned run failed: the exit status says so
     ((key, status),) = statuses(store).items()
     assert status == "failed"  # the crash is recorded as a failure …
     assert (ckpt_dir / f"{key}.pt").exists()  # … and its epoch-2 checkpoint is kept for the retry
@@ -80,7 +80,7 @@ def test_worker_killed_by_sigkill_resumes_through_the_process_pool(reference, tm
         "1",
     ]
     monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'killed'}")
-    assert main(args) == 0
+    assert main(args) == 1  # the killed worker's run failed: the exit status says so
     st = statuses(store)
     assert sorted(st.values()) == ["failed", "ok"]  # one worker was killed, the other run went on
     killed = next(k for k, s in st.items() if s == "failed")

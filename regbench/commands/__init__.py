@@ -16,4 +16,5 @@ COMMANDS = {
     "validate": "regbench.commands.validate",
     "data": "regbench.commands.data",
     "export": "regbench.commands.export",
+    "runs": "regbench.commands.runs",
 }

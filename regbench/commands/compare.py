@@ -32,12 +32,15 @@ def compare(
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
     from regbench.report.compare_report import build_sections, render
+    from regbench.report.escape import md
     from regbench.store import Store
+    from regbench.version import __version__
 
     full, new_runs, baselines, name = plan_compare(spec, suite, params, name)
     store = Store(store_path)
     base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
     reused_base = len(store.done_keys(base_keys))
+    reused_new = len(store.done_keys(r.run_key for r in new_runs))
     counts = run_plan(full, store, **run_args)
     store.mark_submission([r.run_key for r in new_runs])
     records = labelled_records(store, full)
@@ -46,9 +49,12 @@ def compare(
     sections = build_sections(records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric)
     params_text = ", ".join(f"{k}={v}" for k, v in sorted(new_runs[0].reg_params[0].items())) or "none"
     header = [
-        f"# {name} vs the baselines of suite {suite_spec.name}",
+        f"# {md(name)} vs the baselines of suite {md(suite_spec.name)}",
         "",
-        f"New regularizer `{spec}` (parameters: {params_text}); baselines: {', '.join(baselines)}.",
+        f"New regularizer `{md(spec)}` (parameters: {md(params_text)}), "
+        f"code {new_runs[0].code[0] or 'regbench ' + __version__}; baselines: {md(', '.join(baselines))}.",
+        f"Its runs: {reused_new} of {len(new_runs)} reused from the store (same code and parameters), "
+        f"{len(new_runs) - reused_new} trained now.",
         f"Seeds {list(suite_spec.seeds)}; {len(full.runs)} runs planned: {len(new_runs)} of the new regularizer, "
         f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
         f"{len(base_keys) - reused_base} trained now.",
@@ -63,8 +69,8 @@ def compare(
         first = (failed[0].get("error") or "").strip().splitlines()
         header += [
             "",
-            f"**{len(failed)} of {len(new_runs)} runs of {name} did not finish** "
-            f"({failed[0]['status']}): {first[0] if first else 'no error text'}",
+            f"**{len(failed)} of {len(new_runs)} runs of {md(name)} did not finish** "
+            f"({failed[0]['status']}): {md(first[0]) if first else 'no error text'}",
         ]
     text = render(sections, name, suite_spec.primary_metric, header)
     out = Path(out_dir) if out_dir else Path("leaderboard") / suite_spec.name

@@ -18,7 +18,7 @@ def write_diagnostics(suite: str, store_path: str, out_dir: Path, show: bool = T
     from regbench.report.diagnostics.markdown import build_diagnostics
 
     name = read_suite_file(suite_path(suite)).name
-    store = Store(store_path)
+    store = Store(store_path, readonly=True)
     runs, metrics, _ = store.frames(name)
     if runs.empty:
         raise ConfigError(f"no runs of suite '{name}' in {store_path}; run `regbench run {suite}` first")

@@ -22,7 +22,7 @@ def flat(record: dict) -> dict:
 
 def export(store_path: str, fmt: str, out: str | None, suite: str | None = None) -> None:
     """Write the store's records in ``fmt`` to ``out`` (stdout when None for jsonl/csv)."""
-    store = Store(store_path)
+    store = Store(store_path, readonly=True)
     keys = None
     if suite is not None:
         keys = [r[0] for r in store.db.execute("SELECT run_key FROM suite_runs WHERE suite=?", (suite,))]

@@ -51,7 +51,7 @@ def write_leaderboard(
     from regbench.report import build_leaderboard
 
     meta = suite_meta(suite)
-    store = Store(store_path)
+    store = Store(store_path, readonly=True)
     runs, metrics, reliability = store.frames(meta["name"])
     missing = runs["status"] == "missing"
     if missing.any():

@@ -19,6 +19,17 @@ def ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
 
 
+def positive_int(text: str) -> int:
+    """``"4"`` → 4; zero, negatives and non-integers are an argparse error (exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def names(text: str) -> list[str]:
     """``"erm, l2"`` → ``["erm", "l2"]`` (an argparse type)."""
     return [x.strip() for x in text.split(",") if x.strip()]
@@ -29,7 +40,7 @@ def add_store(sp: argparse.ArgumentParser) -> None:
 
 
 def add_device(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+    sp.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
     sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
 
 
@@ -63,6 +74,13 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
         "(default: the suite's batch_seeds); falls back to separate runs where it cannot, saying why once",
     )
     r.add_argument(
+        "--run-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="kill a run that takes longer and record it failed: timeout (default: the suite's run_timeout, none)",
+    )
+    r.add_argument(
         "--address", default=None, help="ray: cluster address (auto | HOST:PORT; default: start a local Ray)"
     )
     r.add_argument(
@@ -76,12 +94,15 @@ def scaling_kwargs(args) -> dict:
     """The execution options of :func:`add_scaling` as keyword arguments of ``run_plan``."""
     if args.checkpoint_every is not None and args.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0, got {args.checkpoint_every}")
+    if args.run_timeout is not None and not args.run_timeout > 0:
+        raise ConfigError(f"--run-timeout must be > 0 seconds, got {args.run_timeout}")
     return {
         "checkpoint_every": args.checkpoint_every,
         "deterministic": args.deterministic,
         "compile": args.compile,
         "threads": args.threads,
         "batch_seeds": args.batch_seeds,
+        "run_timeout": args.run_timeout,
         "address": args.address,
         "gpus_per_run": args.gpus_per_run,
         "partition": args.partition,

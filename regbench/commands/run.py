@@ -1,4 +1,10 @@
-"""``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store."""
+"""``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store.
+
+Exit status (README, "The command line"): 0 when every planned run is recorded ``ok``; 1 when
+any planned run is ``failed`` or ``diverged`` (or the suite, store or options are unusable);
+2 for a malformed command line; 3 when the only runs missing are leased by another live
+process; 130 when interrupted.
+"""
 
 from __future__ import annotations
 
@@ -64,13 +70,41 @@ def run(args) -> int:
         progress=progress,
         **scaling_kwargs(args),
     )
+    report_counts(counts)
+    print(next_steps(args.suite, plan.suite.name, args.store))
+    return exit_status(store.statuses(r.run_key for r in plan.runs), [r.run_key for r in plan.runs])
+
+
+def report_counts(counts: dict) -> None:
+    """What this invocation trained, took over, and left to other processes."""
+    if counts.get("reclaimed"):
+        print(f"{counts['reclaimed']} runs reclaimed from expired leases (their process is gone)")
     if counts["trained"]:
         print(
             f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
             f"{counts['failed']} failed, {counts['diverged']} diverged"
         )
-    print(next_steps(args.suite, plan.suite.name, args.store))
-    return 0
+    if counts.get("elsewhere"):
+        print(
+            f"{counts['elsewhere']} running elsewhere (leased by another live regbench process on this store); "
+            "run the same command later to see them"
+        )
+
+
+def exit_status(statuses: dict[str, str], planned: list[str]) -> int:
+    """0 when every planned run is recorded ``ok``; 1 when any is failed or diverged; 3 when
+    none is, but some are not recorded yet (another process is training them)."""
+    bad: dict[str, int] = {}
+    for key in dict.fromkeys(planned):
+        status = statuses.get(key, "not recorded")
+        if status != "ok":
+            bad[status] = bad.get(status, 0) + 1
+    if not bad:
+        return 0
+    code = 1 if bad.keys() - {"not recorded"} else 3
+    what = ", ".join(f"{n} {status}" for status, n in sorted(bad.items()))
+    print(f"not every planned run is ok: {what} (exit status {code})", file=sys.stderr)
+    return code
 
 
 def next_steps(suite_arg: str, suite_name: str, store: str) -> str:
@@ -107,10 +141,11 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
         device=args.device,
         executor=args.executor,
         progress=progress,
+        run_timeout=args.run_timeout,
     )
     print(text, end="")
     print(
         f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
         f"selection written to {out / 'selection.md'})"
     )
-    return 0
+    return exit_status(counts["statuses"], counts["planned_keys"])

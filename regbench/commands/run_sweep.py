@@ -8,6 +8,7 @@ from typing import Any
 from regbench.harness.plan import Plan
 from regbench.harness.run_plan import run_plan
 from regbench.harness.sweep_plan import labelled_records, sweep_plan
+from regbench.report.escape import md
 from regbench.report.selection import oracle_select, select, selection_table
 from regbench.store import Store
 from regbench.sweep import DEFAULT_SPACES
@@ -32,6 +33,8 @@ def run_sweep(
     swept, candidates = sweep_plan(plan, n, sweep_seed, spaces_path)
     counts = run_plan(swept, store, **run_args)
     records = labelled_records(store, swept)
+    counts["planned_keys"] = [r.run_key for r in swept.runs]  # for the exit status
+    counts["statuses"] = store.statuses(counts["planned_keys"])
     chosen = select(records, candidates, criterion)
     # the selected runs become the suite's members under the base name (the leaderboard row)
     store.add_to_suite(
@@ -54,7 +57,7 @@ def run_sweep(
     if missing:
         lines += [
             "",
-            "No config finished on every seed (no selection): " + ", ".join(f"{b}/{base}" for b, base in missing),
+            "No config finished on every seed (no selection): " + md(", ".join(f"{b}/{base}" for b, base in missing)),
         ]
     if oracle:
         lines += [

@@ -35,6 +35,13 @@ class DatasetMissingError(UserError):
         super().__init__(" ".join(message.split()))  # one line, whatever the parts held
 
 
+class DownloadError(UserError):
+    """A download failed (no network, server down); the message names the URL and the manual way."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(message.split()))  # one line, whatever the library's error held
+
+
 def download_hint(dataset: str, root: str | Path | None = None) -> str:
     """The exact command that fetches ``dataset`` (run where there is internet)."""
     return f"run `regbench data download {dataset} --root {root or 'DIR'}` on a machine with internet"

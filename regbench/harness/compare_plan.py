@@ -13,7 +13,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from regbench.config import ConfigError, RegularizerConfig, RegularizerSpec, format_validation_error
+from regbench.config import (
+    ConfigError,
+    RegularizerConfig,
+    RegularizerSpec,
+    check_path_component,
+    format_validation_error,
+)
 from regbench.harness.plan import Plan, load_suite, plan_suite
 from regbench.params import resolve_params
 from regbench.regularizers.build import lookup
@@ -64,6 +70,10 @@ def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str
     name = name or default_name(spec)
     if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]+=,()]+", name):
         raise ConfigError(f"--name {name!r}: use letters, digits and _ . - only")
+    try:  # the name is a file name: compare-<name>.md
+        check_path_component(name, "--name")
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     baselines = [c.display for c in plan.suite.regularizers]
     if name in baselines:
         raise ConfigError(

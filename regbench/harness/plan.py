@@ -64,15 +64,24 @@ class RunSpec:
     reg_params: tuple[dict[str, Any], ...]  # resolved params per stack member
     train: TrainSpec
     seed: int
+    # per stack member: the plugin's code identity (None for a standard regularizer), fixed
+    # when the run is planned so that a worker computes the same run key as the driver
+    code: tuple[str | None, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.code:
+            object.__setattr__(self, "code", plugin_codes(self.regularizer))
 
     @property
     def canonical(self) -> dict[str, Any]:
+        members = zip(self.regularizer.stack, self.reg_params, self.code)
         return {
             "version": RESULT_FORMAT_VERSION,
             **self.benchmark.data_key(),
             "model": self.benchmark.spec.model,
             "model_args": self.benchmark.model_args,
-            "regularizer": [{"name": s.name, "params": p} for s, p in zip(self.regularizer.stack, self.reg_params)],
+            # a plugin's code hash joins its entry, so editing the plugin trains new runs
+            "regularizer": [{"name": s.name, "params": p, **({"code": c} if c else {})} for s, p, c in members],
             "train": self.train.model_dump(mode="json"),
             "seed": self.seed,
         }
@@ -85,6 +94,14 @@ class RunSpec:
     @property
     def name(self) -> str:
         return f"{self.benchmark.spec.name}/{self.regularizer.display}/seed{self.seed}"
+
+
+def plugin_codes(cfg: RegularizerConfig) -> tuple[str | None, ...]:
+    """Each stack member's code identity (:func:`regbench.regularizers.plugins.code_identity`)."""
+    from regbench.regularizers.build import lookup
+    from regbench.regularizers.plugins import code_identity
+
+    return tuple(code_identity(lookup(s.name), s.name) for s in cfg.stack)
 
 
 def dataset_loader(name: str) -> tuple[str, dict[str, Any]]:
@@ -118,7 +135,7 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
     except UnknownNameError as err:
         errors.append(f"{where}.shift.kind: {err}")
     except ValidationError as err:
-        errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift")))
+        errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift"), shift.Params))
     if len(out) < 3:
         return None
     return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"])

@@ -145,7 +145,9 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
         return record(
             spec, "diverged", error=str(err), kind=kind, env=environment(dev), timings={"diverged_epoch": err.epoch}
         )
-    except Exception as err:  # a run's failure is isolated and recorded, never fatal to the suite
+    except KeyboardInterrupt:
+        raise
+    except BaseException as err:  # a run's failure (even a SystemExit) is recorded, never fatal to the suite
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
     return ok_record(spec, result, ev, kind, dev)

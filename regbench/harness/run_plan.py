@@ -10,7 +10,7 @@ from regbench.harness.numerics import MixedNumericsError, check_numerics
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.harness.seed_groups import batched_records
-from regbench.store import FINAL_STATUSES, Store
+from regbench.store import FINAL_STATUSES, Lease, Store
 from regbench.train.checkpoint import delete_checkpoint
 from regbench.train.execution import exec_options
 
@@ -27,6 +27,7 @@ def run_plan(
     compile: bool = False,
     threads: int | None = None,
     batch_seeds: bool | None = None,
+    run_timeout: float | None = None,
     **executor_args: Any,
 ) -> dict[str, int]:
     """Train every run of ``plan`` not yet finished in ``store``; record each as it completes.
@@ -37,18 +38,25 @@ def run_plan(
     count whichever executor runs it (default 1; ``deterministic`` pins it to 1).
     ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
     regularizer together in this process (regbench.harness.seed_groups); what cannot be
-    batched goes to the executor. Returns counts:
-    {"planned", "reused", "trained", "ok", "failed", "diverged"}.
+    batched goes to the executor. ``run_timeout`` (default: the suite's, None = no limit) kills
+    a run that takes longer, recorded ``failed`` with ``timeout:``. Each run to train is first
+    leased in the store (:meth:`Store.claim`); runs another live process holds are skipped and
+    counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged",
+    "elsewhere" (leased by another live process), "reclaimed" (taken over from a dead holder's
+    lease), "seconds"}.
     """
     # the executor is built (and its options checked) before anything is written to the store
     every = plan.suite.checkpoint_every if checkpoint_every is None else checkpoint_every
     ckpt_dir = str((store.path.parent / "checkpoints").resolve()) if every > 0 else None
     options = exec_options(every, ckpt_dir, deterministic, compile, threads)
+    # a suite's run_timeout applies where regbench kills runs itself (local); Slurm has --time
+    timeout = run_timeout if run_timeout is not None else plan.suite.run_timeout if executor == "local" else None
     ex = get_executor(
         executor,
         workers=workers,
         device=device,
         options=options,
+        run_timeout=timeout,
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
@@ -67,30 +75,44 @@ def run_plan(
     for r in plan.runs:
         if r.run_key not in done:
             unique.setdefault(r.run_key, r)
-    todo = list(unique.values())
     counts = {
         "planned": len(plan.runs),
-        "reused": len(plan.runs) - len(todo),
+        "reused": len(plan.runs) - len(unique),
         "trained": 0,
         "ok": 0,
         "failed": 0,
         "diverged": 0,
+        "elsewhere": 0,
+        "reclaimed": 0,
     }
-    if not todo:
+    if not unique:
         _close(ex)
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
     # and missing data stops the suite with one clear line before anything trains.
-    for bench in {fingerprint(r.benchmark): r.benchmark for r in todo}.values():
+    for bench in {fingerprint(r.benchmark): r.benchmark for r in unique.values()}.values():
         build_splits(bench)
+    # Claim the runs in one transaction: a run leased by another live process, or finished
+    # meanwhile, is not trained here (docs/architecture.md, Store: leases).
+    lease = Lease()
+    claim = store.claim(unique, lease)
+    counts["reused"] += len(claim.finished)
+    counts["elsewhere"] = len(claim.elsewhere)
+    counts["reclaimed"] = claim.reclaimed
+    todo = [unique[k] for k in claim.mine]
+    if not todo:
+        store.release(lease)
+        _close(ex)
+        return counts
     t0 = time.perf_counter()
     separate = todo
-    if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
-        separate = []
-        for rec in batched_records(todo, device, options, separate):
-            _keep(rec, store, ckpt_dir, counts)
-    for rec in ex.run(separate, progress=progress) if separate else ():
-        _keep(rec, store, ckpt_dir, counts)
+    with store.heartbeat(lease):
+        if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
+            separate = []
+            for rec in batched_records(todo, device, options, separate):
+                _keep(rec, store, ckpt_dir, counts)
+        for rec in ex.run(separate, progress=progress) if separate else ():
+            _keep(rec, store, ckpt_dir, counts)  # store.put ends the run's lease
     if not separate:  # every run was batched: the executor never ran
         _close(ex)
     counts["seconds"] = round(time.perf_counter() - t0, 2)

@@ -9,15 +9,16 @@ from torch import nn
 from regbench.models import register_model
 from regbench.models.norms import make_norm
 from regbench.models.parts import SequentialClassifier
+from regbench.params import PositiveInt, Rate
 
 
 @register_model("cnn")
 def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,
-    width: int = 32,
-    depth: int = 2,
-    dropout: float = 0.0,
+    width: PositiveInt = 32,
+    depth: PositiveInt = 2,
+    dropout: Rate = 0.0,
     norm: Literal["none", "batch", "layer", "group", "rms"] = "none",
 ) -> nn.Module:
     """CNN: depth × [Conv3×3(width·2^i) → norm → ReLU (→ Dropout2d(p) between blocks)], 2×2

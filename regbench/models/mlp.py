@@ -10,15 +10,16 @@ from torch import nn
 from regbench.models import register_model
 from regbench.models.norms import make_norm
 from regbench.models.parts import SequentialClassifier
+from regbench.params import NonNegativeInt, PositiveInt, Rate
 
 
 @register_model("mlp")
 def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,
-    width: int = 256,
-    depth: int = 2,
-    dropout: float = 0.0,
+    width: PositiveInt = 256,
+    depth: NonNegativeInt = 2,  # 0: logistic regression
+    dropout: Rate = 0.0,
     norm: Literal["none", "batch", "layer", "group", "rms"] = "none",
 ) -> nn.Module:
     """MLP: flatten → depth × [Linear(width) → norm → ReLU → Dropout(p)] → Linear(num_classes).

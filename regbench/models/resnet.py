@@ -9,15 +9,16 @@ from torch import nn
 
 from regbench.models import register_model
 from regbench.models.norms import make_norm
+from regbench.params import PositiveInt, Rate
 
 
 @register_model("resnet18")
 def resnet18(
     input_shape: tuple[int, ...],
     num_classes: int,
-    dropout: float = 0.0,
+    dropout: Rate = 0.0,
     norm: Literal["none", "batch", "layer", "group", "rms"] = "batch",
-    width: int = 64,
+    width: PositiveInt = 64,
 ) -> nn.Module:
     """torchvision's ResNet-18 with a CIFAR stem: 3×3 conv, stride 1, no max-pool.
 

@@ -9,6 +9,7 @@ from torch import nn
 from regbench.data.base import DatasetInfo
 from regbench.models import register_model
 from regbench.models.seq2seq import Seq2SeqTransformer
+from regbench.params import PositiveInt, Rate
 
 
 @register_model("seq2seq")
@@ -16,10 +17,10 @@ def seq2seq(
     input_shape: tuple[int, ...],
     num_classes: int,
     info: DatasetInfo | None = None,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    dropout: float = 0.0,
+    width: PositiveInt = 64,
+    depth: PositiveInt = 2,
+    heads: PositiveInt = 4,
+    dropout: Rate = 0.0,
     norm: Literal["layer", "rms"] = "layer",
     norm_first: bool = True,
     tie_weights: bool = False,

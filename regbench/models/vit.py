@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from regbench.models import register_model
+from regbench.params import PositiveInt, Rate
 
 
 def _norm(kind: str, dim: int) -> nn.Module:
@@ -81,11 +82,11 @@ class ViT(nn.Module):
 def vit(
     input_shape: tuple[int, ...],
     num_classes: int,
-    patch: int = 2,
-    width: int = 64,
-    depth: int = 2,
-    heads: int = 4,
-    dropout: float = 0.0,
+    patch: PositiveInt = 2,
+    width: PositiveInt = 64,
+    depth: PositiveInt = 2,
+    heads: PositiveInt = 4,
+    dropout: Rate = 0.0,
     norm: Literal["layer", "rms"] = "layer",
     prenorm: bool = True,
 ) -> nn.Module:

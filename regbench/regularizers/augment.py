@@ -20,11 +20,13 @@ quantized to uint8 here: samples that draw Identity come back bit-for-bit unchan
 from __future__ import annotations
 
 import functools
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
+from regbench.params import NonNegative, NonNegativeInt
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Regularizer, SetupContext
 
@@ -66,7 +68,7 @@ class CropFlip(Regularizer):
 
     def __init__(
         self,
-        padding: int | None = None,
+        padding: NonNegativeInt | None = None,
         flip: bool = True,
         padding_mode: PadMode = "zeros",
     ):
@@ -117,7 +119,13 @@ class ColorJitter(Regularizer):
     kind = "augmentation"
     modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
-    def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.0):
+    def __init__(
+        self,
+        brightness: NonNegative = 0.4,
+        contrast: NonNegative = 0.4,
+        saturation: NonNegative = 0.4,
+        hue: Annotated[float, Field(ge=0.0, le=0.5)] = 0.0,  # torchvision ColorJitter's range
+    ):
         self.brightness = brightness
         self.contrast = contrast
         self.saturation = saturation
@@ -307,7 +315,7 @@ class RandAugment(Regularizer):
     kind = "augmentation"
     modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
 
-    def __init__(self, num_ops: int = 2, magnitude: int = 9):
+    def __init__(self, num_ops: NonNegativeInt = 2, magnitude: Annotated[int, Field(ge=0, le=30)] = 9):
         self.num_ops = num_ops
         self.magnitude = magnitude
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from regbench.params import Positive
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, History, Regularizer, SetupContext
 
@@ -16,7 +17,7 @@ class GradClip(Regularizer):
     kind = "gradient"
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
-    def __init__(self, max_norm: float = 1.0):
+    def __init__(self, max_norm: Positive = 1.0):
         self.max_norm = max_norm
 
     def setup(self, ctx: SetupContext) -> None:

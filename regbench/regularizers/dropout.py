@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from regbench.params import Rate
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, Regularizer
 
@@ -15,7 +16,7 @@ class Dropout(Regularizer):
     kind = "architecture"
     tasks = TASKS  # any model with a ``dropout`` argument (mlp, cnn, seq2seq)
 
-    def __init__(self, p: float = 0.1):
+    def __init__(self, p: Rate = 0.1):
         self.p = p
 
     def model_overrides(self) -> dict[str, Any]:
@@ -26,5 +27,5 @@ class Dropout(Regularizer):
 class DropoutHalf(Dropout):
     """Dropout p = 0.5, the classic fully-connected setting (Hinton et al., arXiv:1207.0580)."""
 
-    def __init__(self, p: float = 0.5):
+    def __init__(self, p: Rate = 0.5):
         self.p = p

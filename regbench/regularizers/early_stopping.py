@@ -6,6 +6,7 @@ import copy
 
 from torch import nn
 
+from regbench.params import NonNegative, NonNegativeInt
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, History, Regularizer
 
@@ -21,7 +22,7 @@ class EarlyStopping(Regularizer):
     kind = "stopping"
     tasks = TASKS  # reads the validation loss only: any task
 
-    def __init__(self, patience: int = 3, min_delta: float = 0.0):
+    def __init__(self, patience: NonNegativeInt = 3, min_delta: NonNegative = 0.0):
         self.patience = patience
         self.min_delta = min_delta
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from regbench.params import Rate
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, Regularizer
 
@@ -20,7 +21,7 @@ class LabelSmoothing(Regularizer):
     kind = "loss"
     tasks = TASKS
 
-    def __init__(self, smoothing: float = 0.1):
+    def __init__(self, smoothing: Rate = 0.1):
         self.smoothing = smoothing
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from regbench.params import Positive, Probability
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.augment import check_images
 from regbench.regularizers.base import Regularizer, SetupContext
@@ -132,7 +133,7 @@ class Mixup(Regularizer):
 
     kind = "augmentation"
 
-    def __init__(self, alpha: float = 0.2):
+    def __init__(self, alpha: Positive = 0.2):
         self.alpha = alpha
 
     def setup(self, ctx: SetupContext) -> None:
@@ -155,7 +156,7 @@ class Cutmix(Regularizer):
     kind = "augmentation"
     modalities = ("image",)  # pastes (H, W) boxes: refused on audio when a suite loads
 
-    def __init__(self, alpha: float = 1.0):
+    def __init__(self, alpha: Positive = 1.0):
         self.alpha = alpha
 
     def setup(self, ctx: SetupContext) -> None:
@@ -180,7 +181,7 @@ class MixupCutmix(Regularizer):
     kind = "augmentation"
     modalities = ("image",)  # pastes (H, W) boxes: refused on audio when a suite loads
 
-    def __init__(self, mixup_alpha: float = 0.8, cutmix_alpha: float = 1.0, switch_prob: float = 0.5):
+    def __init__(self, mixup_alpha: Positive = 0.8, cutmix_alpha: Positive = 1.0, switch_prob: Probability = 0.5):
         self.mixup_alpha = mixup_alpha
         self.cutmix_alpha = cutmix_alpha
         self.switch_prob = switch_prob

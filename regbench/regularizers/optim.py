@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from regbench.params import NonNegative
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, History, Regularizer
 
@@ -23,7 +24,7 @@ class WeightDecay(Regularizer):
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
     decoupled_weight_decay = True
 
-    def __init__(self, weight_decay: float = 0.05):
+    def __init__(self, weight_decay: NonNegative = 0.05):
         self.weight_decay = weight_decay
 
     def param_groups(self, model: nn.Module) -> list[dict[str, Any]]:

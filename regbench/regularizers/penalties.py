@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from regbench.params import NonNegative, Probability
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import TASKS, Batch, Regularizer
 
@@ -25,7 +26,7 @@ class L2(Regularizer):
     kind = "penalty"
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
-    def __init__(self, lam: float = 1e-4):
+    def __init__(self, lam: NonNegative = 1e-4):
         self.lam = lam
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -39,7 +40,7 @@ class L1(Regularizer):
     kind = "penalty"
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
-    def __init__(self, lam: float = 1e-4):
+    def __init__(self, lam: NonNegative = 1e-4):
         self.lam = lam
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -53,7 +54,7 @@ class ElasticNet(Regularizer):
     kind = "penalty"
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
-    def __init__(self, lam: float = 1e-4, l1_ratio: float = 0.5):
+    def __init__(self, lam: NonNegative = 1e-4, l1_ratio: Probability = 0.5):
         self.lam = lam
         self.l1_ratio = l1_ratio
 

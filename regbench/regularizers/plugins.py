@@ -15,6 +15,7 @@ has its own one-line :class:`PluginError`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -148,3 +149,35 @@ def entry_points() -> dict[str, Any]:
 def _one_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def code_identity(cls: type, spec: str) -> str | None:
+    """What identifies a plugin's code in its run key: ``sha256:<16 hex>`` of its source file,
+    prefixed ``<distribution>==<version>+`` for an entry point; None for regbench's own
+    regularizers (their code is versioned with regbench, and their run keys stay as they were).
+
+    Editing a plugin file therefore changes its run keys: its old runs are never reused.
+    """
+    module = sys.modules.get(cls.__module__)
+    path = getattr(module, "__file__", None)
+    if cls.__module__.startswith("regbench.") or path is None:
+        return None
+    digest = f"sha256:{source_hash(str(Path(path).resolve()), *_stat(path))}"
+    if not is_plugin_spec(spec):
+        ep = entry_points().get(spec)
+        dist = getattr(ep, "dist", None) if ep is not None else None
+        if dist is not None:
+            return f"{dist.metadata['Name']}=={dist.version}+{digest}"
+    return digest
+
+
+def _stat(path: str) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=256)
+def source_hash(path: str, mtime_ns: int, size: int) -> str:
+    """First 16 hex digits of the sha256 of ``path`` (cached per mtime and size: planning a
+    suite hashes each plugin file once, however many runs use it)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
+from regbench.params import NonNegative, Positive, Rate
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.augment import RandAugment
 from regbench.regularizers.label_smoothing import LabelSmoothing
@@ -23,10 +28,10 @@ class ModernRecipe(Stack):
 
     def __init__(
         self,
-        weight_decay: float = 0.05,
-        magnitude: int = 9,
-        mix_alpha: float = 0.2,
-        smoothing: float = 0.1,
+        weight_decay: NonNegative = 0.05,
+        magnitude: Annotated[int, Field(ge=0, le=30)] = 9,
+        mix_alpha: Positive = 0.2,
+        smoothing: Rate = 0.1,
     ):
         self.weight_decay = weight_decay
         self.magnitude = magnitude

@@ -23,6 +23,7 @@ from pydantic import Field
 from torch import nn
 
 from regbench.data.text_augment import random_deletion, random_swap, token_dropout
+from regbench.params import NonNegativeInt
 from regbench.registry import UserError
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import History, Regularizer, SetupContext
@@ -109,7 +110,7 @@ class _CommandEdit(_SourceNoise):
 class WordSwap(_CommandEdit):
     """EDA random swap: swap two random command words, n times per command (Wei & Zou, arXiv:1901.11196)."""
 
-    def __init__(self, n: Annotated[int, Field(ge=0)] = 1):
+    def __init__(self, n: NonNegativeInt = 1):
         self.n = n
 
     def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):

@@ -241,9 +241,9 @@ def hook_error(m: Regularizer, hook: str, what: str) -> HookError:
 def _call(m: Regularizer, hook: str, *args: Any) -> Any:
     try:  # zero-cost on Python ≥ 3.11 when nothing is raised
         return getattr(m, hook)(*args)
-    except HookError:
+    except (HookError, KeyboardInterrupt):  # Ctrl-C stops the suite cleanly, as everywhere
         raise
-    except Exception as err:
+    except BaseException as err:  # SystemExit, GeneratorExit, …: a plugin's, so it fails its own run
         raise hook_error(m, hook, f"raised {type(err).__name__}: {err}") from err
 
 

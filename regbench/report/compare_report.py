@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from regbench.report.escape import md
 from regbench.report.selection import run_numbers
 from regbench.report.stats import DEFAULT_LEVEL, Estimate, holm, paired_difference, probability_of_improvement
 from regbench.report.verdict import verdict, verdict_line, worse
@@ -215,7 +216,7 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
     ptitle = PRIMARY[primary][1]
     out = [*header]
     for sec in sections:
-        title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {sec.name}"
+        title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {md(sec.name)}"
         out += [
             "",
             f"## {title}",
@@ -227,7 +228,7 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
         for reg in shown:
             tag = " (new)" if reg == new else (" (best baseline)" if reg == sec.best_baseline else "")
             cells = " | ".join(_num(sec.means[reg][m.key], m) for m in METRICS)
-            out.append(f"| {reg}{tag} | {cells} | {sec.not_ok[reg]} |")
+            out.append(f"| {md(reg)}{tag} | {cells} | {sec.not_ok[reg]} |")
         if sec.diffs:
             out += [
                 "",
@@ -240,11 +241,13 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
             for opp, diffs in sec.diffs.items():
                 cells = " | ".join(_diff(diffs[m.key], m) for m in METRICS)
                 poi = "—" if math.isnan(sec.poi[opp]) else f"{sec.poi[opp]:.2f}"
-                out.append(f"| {opp} | {cells} | {poi} |")
-            out += [""] + [f"**Verdict:** {line}  " for line in sec.lines.values()]
+                out.append(f"| {md(opp)} | {cells} | {poi} |")
+            out += [""] + [f"**Verdict:** {md(line)}  " for line in sec.lines.values()]
             for opp, harms in sec.harms.items():
                 if harms:
-                    out.append(f"**Significantly worse than {opp}** (Holm-corrected): " + "; ".join(harms) + ".  ")
+                    out.append(
+                        f"**Significantly worse than {md(opp)}** (Holm-corrected): " + md("; ".join(harms)) + ".  "
+                    )
         else:
             out += ["", "**Verdict:** none — no baseline has a finished run here."]
     return "\n".join(out) + "\n"

@@ -18,6 +18,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from regbench.report.escape import md
+
 CRITERIA = ("val_accuracy", "val_loss")
 
 
@@ -159,7 +161,7 @@ def selection_table(
             for k, v in sorted(p.get("params", {}).items())
         )
         lines.append(
-            f"| {bench} | {base} | {s.label} | {params or '—'} | {s.score:.4f} | {id_acc:.2f} | "
+            f"| {md(bench)} | {md(base)} | {md(s.label)} | {md(params or '—')} | {s.score:.4f} | {id_acc:.2f} | "
             f"{ood_acc:.2f} | {s.candidates} |"
         )
     return "\n".join(lines)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report.aggregate import Column, Leaderboard
+from regbench.report.escape import md
 
 FORMAT_VERSION = 1
 MISSING = "–"  # shown where a number does not exist (no ok run, no erm, metric not recorded)
@@ -116,14 +117,14 @@ def footnotes(lb: Leaderboard) -> list[str]:
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    esc = lambda s: s.replace("|", "\\|")  # noqa: E731
+    esc = md  # a name holding HTML or "|" stays text in its cell
     lines = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return lines + ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
 
 
 def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
-    lines = [f"# Leaderboard: {s.get('name', '')}", "", str(s.get("description", "")), ""]
+    lines = [f"# Leaderboard: {md(s.get('name', ''))}", "", md(s.get("description", ""), one_line=False), ""]
     lines += [
         f"Seeds: {s.get('seeds', '')} · primary metric: `{lb.primary.key}` · selection: "
         f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}",
@@ -135,8 +136,8 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
     for bench, grp in benchmark_frames(lb):
         b = meta.get(bench, {})
-        extra = ", ".join(f"{k}: {b[k]}" for k in ("shift_kind", "dataset", "model") if b.get(k))
-        lines += [f"### {bench}" + (f" ({extra})" if extra else ""), ""]
+        extra = ", ".join(f"{k}: {md(b[k])}" for k in ("shift_kind", "dataset", "model") if b.get(k))
+        lines += [f"### {md(bench)}" + (f" ({extra})" if extra else ""), ""]
         lines += _md_table(*display_rows(lb, grp, "benchmark")) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]

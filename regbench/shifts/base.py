@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from regbench.data.base import Loaded, Splits
+from regbench.params import StrictNumbers
 
 
-class ShiftParams(BaseModel):
+class ShiftParams(StrictNumbers):
     """Base of every shift's parameter model: frozen, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

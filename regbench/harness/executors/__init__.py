@@ -27,10 +27,16 @@ def get_executor(name: str, **kwargs: Any):
         if kwargs.get(key) is not None and name not in names:
             flag = "--" + key.replace("_", "-")
             raise ExecutorError(f"{flag} applies to --executor {' or '.join(names)}, not '{name}'")
+    workers = kwargs.get("workers")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ExecutorError(f"workers must be an integer >= 1 (or None: one per core), got {workers!r}")
     kwargs = {k: v for k, v in kwargs.items() if v is not None}
     if name == "local":
         return LocalExecutor(
-            workers=kwargs.get("workers"), device=kwargs.get("device", "cpu"), options=kwargs.get("options")
+            workers=kwargs.get("workers"),
+            device=kwargs.get("device", "cpu"),
+            options=kwargs.get("options"),
+            run_timeout=kwargs.get("run_timeout"),
         )
     if name == "ray":  # imported on demand: ray and submitit take seconds to import and are optional
         from regbench.harness.executors.ray import RayExecutor

@@ -6,7 +6,13 @@ from regbench.registry import UserError
 
 EXECUTORS = ("local", "ray", "slurm")
 # options that only some executors understand (CLI flag → executors that take it)
-EXECUTOR_ONLY = {"address": ("ray",), "gpus_per_run": ("ray", "slurm"), "partition": ("slurm",), "time": ("slurm",)}
+EXECUTOR_ONLY = {
+    "address": ("ray",),
+    "gpus_per_run": ("ray", "slurm"),
+    "partition": ("slurm",),
+    "time": ("slurm",),  # Slurm's own per-job limit
+    "run_timeout": ("local",),
+}
 
 
 class ExecutorError(UserError, RuntimeError):

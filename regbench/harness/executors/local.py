@@ -34,6 +34,7 @@ def _worker(tasks: mp.Queue, results: mp.Queue, device: str, parent: int, option
             continue
         if spec is None:
             return
+        results.put((os.getpid(), None))  # started: the run's time limit counts from here
         results.put((os.getpid(), run_one(spec, device, options)))
 
 
@@ -67,16 +68,25 @@ def default_workers(device: str) -> int:
 class LocalExecutor:
     """A pool of ``workers`` processes (default: one per GPU on CUDA, else one per core).
 
-    ``workers=1`` runs in this process (no start-up cost). In a pool, worker ``i`` runs on
-    :func:`worker_device` (its own GPU). A worker that dies (killed, out of memory) has its
-    run recorded as ``failed`` with the exit code, is replaced on the same device, and the
-    remaining runs go on. Each run's thread count comes with its options.
+    ``workers=1`` runs in this process (no start-up cost), unless ``run_timeout`` is set: a
+    run then always runs in a worker, so that a hung one can be killed. In a pool, worker ``i``
+    runs on :func:`worker_device` (its own GPU). A worker that dies (killed, out of memory) or
+    outlives ``run_timeout`` seconds on one run has its run recorded as ``failed`` (with the
+    exit code, or ``timeout:``), is replaced on the same device, and the remaining runs go on.
+    Each run's thread count comes with its options.
     """
 
-    def __init__(self, workers: int | None = None, device: str = "cpu", options: ExecOptions | None = None):
+    def __init__(
+        self,
+        workers: int | None = None,
+        device: str = "cpu",
+        options: ExecOptions | None = None,
+        run_timeout: float | None = None,
+    ):
         self.workers = workers or default_workers(device)
         self.device = device
         self.options = options
+        self.run_timeout = run_timeout
 
     def device_type(self) -> str:
         """``cuda`` or ``cpu``: where this executor's runs will compute."""
@@ -84,7 +94,7 @@ class LocalExecutor:
 
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         with RunProgress(len(specs), enabled=progress) as bar:
-            if self.workers == 1 or len(specs) == 1:
+            if (self.workers == 1 or len(specs) == 1) and not self.run_timeout:
                 for spec in specs:
                     bar.started(spec.name)
                     rec = run_one(spec, self.device, self.options)
@@ -92,6 +102,13 @@ class LocalExecutor:
                     yield rec
                 return
             yield from self._run_pool(specs, bar)
+
+    def _overdue(self, started: dict[int, float], holding: dict[int, RunSpec]) -> list[int]:
+        """Workers whose current run has run longer than ``run_timeout``."""
+        if not self.run_timeout:
+            return []
+        now = time.monotonic()
+        return [pid for pid, t in started.items() if pid in holding and now - t > self.run_timeout]
 
     def _run_pool(self, specs: list[RunSpec], bar) -> Iterator[RunRecord]:
         # Each worker has its own task queue and holds one run at a time, so the driver
@@ -103,6 +120,7 @@ class LocalExecutor:
         workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
         holding: dict[int, RunSpec] = {}  # pid → the run it is executing
         slots: dict[int, int] = {}  # pid → its slot, which fixes its device
+        started: dict[int, float] = {}  # pid → when its run started (monotonic seconds)
 
         def spawn(slot: int) -> None:
             tasks = ctx.Queue()
@@ -115,6 +133,7 @@ class LocalExecutor:
             if pending and pid not in holding:
                 spec = pending.pop()
                 holding[pid] = spec
+                started.pop(pid, None)
                 workers[pid][1].put(spec)
                 bar.started(spec.name)
 
@@ -124,6 +143,20 @@ class LocalExecutor:
             feed(pid)
         try:
             while holding:
+                for pid in self._overdue(started, holding):
+                    p, _ = workers.pop(pid)
+                    p.kill()  # a hung hook ignores everything else
+                    p.join()
+                    spec = holding.pop(pid)
+                    rec = _timed_out(spec, self.run_timeout)
+                    bar.finished(spec.name, rec.status)
+                    yield rec
+                    if pending:
+                        spawn(slots.pop(pid))  # the replacement takes the killed worker's GPU
+                for pid in list(workers):  # a replacement takes the next run
+                    feed(pid)
+                if not holding:
+                    break
                 try:
                     pid, rec = results.get(timeout=0.5)
                 except queue.Empty:
@@ -140,6 +173,11 @@ class LocalExecutor:
                     for pid in list(workers):
                         feed(pid)
                     continue
+                if rec is None:  # the worker started its run
+                    started[pid] = time.monotonic()
+                    continue
+                if pid not in holding:  # a late result of a run already recorded as timed out
+                    continue
                 spec = holding.pop(pid)
                 bar.finished(spec.name, rec.status)
                 yield rec
@@ -152,6 +190,10 @@ class LocalExecutor:
                 p.join(timeout=max(0.1, deadline - time.time()))
                 if p.is_alive():
                     p.terminate()
+
+
+def _timed_out(spec: RunSpec, seconds: float | None) -> RunRecord:
+    return record(spec, "failed", error=f"timeout: the run exceeded its time limit of {seconds:g} s and was killed")
 
 
 def _worker_died(spec: RunSpec, exitcode: int | None) -> RunRecord:

@@ -17,6 +17,7 @@ from regbench.report.diagnostics.view import (
     diagnostics_columns,
     width_table,
 )
+from regbench.report.escape import md
 from regbench.report.theme import save
 
 HEADERS = {
@@ -64,7 +65,8 @@ def table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _md(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    cells = [" | ".join(map(md, r)) for r in rows]  # names from suites and plugins: escaped
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *(f"| {c} |" for c in cells)]
 
 
 def build_diagnostics(
@@ -106,7 +108,7 @@ def build_diagnostics(
 
 def write_markdown(d: Diagnostics, suite: str, path: Path) -> None:
     """diagnostics.md: the table, the thresholds, definitions, and the plots."""
-    lines = [f"# Diagnostics — {suite}", ""]
+    lines = [f"# Diagnostics — {md(suite)}", ""]
     if d.table.empty:
         lines += ["No ok runs recorded.", ""]
     else:
