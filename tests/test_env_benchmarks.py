@@ -172,3 +172,12 @@ def test_colored_mnist_copies_are_one_pixel_shifts_of_the_originals():
     for i in range(50, 150):
         assert any(torch.equal(copies[i], r[i % 50]) for r in rolls)
     assert torch.equal(big.train.meta["digit"], loaded.parts["train"].y.repeat(3))
+
+
+def test_colored_mnist_with_three_channels_adds_only_an_empty_channel():
+    """``channels: 3`` (for colour augmentations, which need RGB) carries the same image and labels."""
+    two = ColoredMNIST().apply(fake_digits(200, size=8), 1)
+    three = ColoredMNIST({"channels": 3}).apply(fake_digits(200, size=8), 1)
+    assert three.info.input_shape == (3, 8, 8) and three.train.x.shape[1:] == (3, 8, 8)
+    assert torch.equal(three.train.x[:, :2], two.train.x) and not three.train.x[:, 2].any()
+    assert torch.equal(three.train.y, two.train.y) and torch.equal(three.ood["test_env"].y, two.ood["test_env"].y)

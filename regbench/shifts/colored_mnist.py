@@ -10,7 +10,8 @@ https://arxiv.org/abs/2007.01434). For every example of a part:
    (0.1, 0.2) in the training environments, ``test_flip`` (0.9) in the test environment,
    so colour predicts the label 85 % of the time in training and 10 % at test;
 3. the image gets 2 channels, the grey digit in channel ``colour`` and channel
-   ``1 − colour`` zeroed (optionally subsampled every ``downsample`` pixels first: the paper
+   ``1 − colour`` zeroed (``channels: 3`` appends an all-zero third channel, for colour
+   augmentations that need RGB) (optionally subsampled every ``downsample`` pixels first: the paper
    takes 28×28 MNIST to 14×14 with ``downsample: 2``; 8×8 digits are kept as they are).
 
 train, val and test_id are split into the training environments (``meta["env"]`` = 0, 1, …
@@ -45,6 +46,9 @@ class ColoredMNISTParams(ShiftParams):
     test_flip: float = Field(0.9, ge=0, le=1)  # P(colour ≠ label) in the test environment
     label_noise: float = Field(0.25, ge=0, lt=0.5)  # P(label ≠ digit < 5)
     downsample: int = Field(1, ge=1)  # keep every n-th pixel (2 takes MNIST's 28×28 to 14×14)
+    # 2: the paper's red/green image; 3 adds an all-zero third channel, the same information,
+    # so that colour augmentations (which need 1 or 3 channels) apply in a suite of every regularizer
+    channels: int = Field(2, ge=2, le=3)
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -111,7 +115,10 @@ class ColoredMNIST(Shift):
         d = self.params.downsample  # type: ignore[attr-defined]
         grey = ex.x[:, :1, ::d, ::d]
         meta = {**ex.meta, "digit": ex.y, "colour": colour, "env": env, "group": 2 * label + colour}
-        return Examples(two_channel(grey, colour), label, meta)
+        x = two_channel(grey, colour)
+        if self.params.channels == 3:  # type: ignore[attr-defined]
+            x = torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
+        return Examples(x, label, meta)
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """train/val/test_id over the training envs; ``test_env`` is the test part at ``test_flip``."""
@@ -142,7 +149,7 @@ class ColoredMNIST(Shift):
         info = dataclasses.replace(
             loaded.info,
             num_classes=2,
-            input_shape=(2, h, w),
+            input_shape=(p.channels, h, w),
             factors=tuple(dict.fromkeys([*loaded.info.factors, "digit", "colour", "env", "group"])),
             details={**loaded.info.details, "colored_mnist": p.model_dump(mode="json")},
         )
