@@ -121,7 +121,8 @@ def test_suite_level_checkpoint_every_is_used_and_flag_is_validated(tmp_path, mo
     suite = write_suite(tmp_path, name="ck", checkpoint_every=1)
     store = tmp_path / "s.sqlite"
     monkeypatch.setenv(CRASH_ENV, f"1:{tmp_path / 'crashed'}:raise")
-    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
+    # the injected crash fails the run (exit 1) after its epoch-1 checkpoint was saved
+    assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 1
     assert list((tmp_path / "checkpoints").glob("*.pt"))  # the suite's checkpoint_every: 1 applied
     assert main(["run", str(suite), "--store", str(store), "--checkpoint-every", "-1"]) == 1
 

@@ -130,7 +130,7 @@ def test_environment_batches_resume_exactly_from_an_in_run_checkpoint(tmp_path, 
     store = tmp_path / "s.sqlite"
     args = [*base, "--store", str(store), "--checkpoint-every", "1"]
     monkeypatch.setenv(CRASH_ENV, f"2:{tmp_path / 'crashed'}:raise")
-    assert main(args) == 0
+    assert main(args) == 1  # a run failed: the exit status says so
     assert sorted(statuses(store).values()) == ["failed", "ok"]  # the first run crashed after epoch 2
     assert main(args) == 0
     assert set(statuses(store).values()) == {"ok"}

@@ -63,7 +63,7 @@ def test_a_preempted_job_is_requeued_and_resumes_from_its_checkpoint(reference, 
     t.start()
     counts = _run_local_slurm(suite, tmp_path / "s.sqlite", checkpoint_every=1)
     t.join(timeout=5)
-    assert counts["ok"] == 1 and counts["trained"] == 1
+    assert counts["ok"] == 1 and counts["trained"] == 1, counts
     db = sqlite3.connect(tmp_path / "s.sqlite")
     resumed = [json.loads(t).get("resumed_from_epoch") for (t,) in db.execute("SELECT timings FROM runs")]
     assert resumed == [2]  # the requeued job went on from epoch 2

@@ -538,7 +538,7 @@ def test_a_shift_parameter_typo_suggests_the_field(write_suite, capsys):
     suite = fast_suite()
     suite["benchmarks"][0]["shift"]["severitis"] = [1]
     assert main(["validate", str(write_suite(suite))]) == 1
-    assert "shift.severitis: unknown field (not allowed here). Did you mean: severities?" in one_line_error(capsys)
+    assert "shift.severitis: unknown field (not allowed here). Did you mean: severities" in one_line_error(capsys)
 
 
 def test_compare_param_typo_suggests_the_parameter(write_suite, store_path, capsys):

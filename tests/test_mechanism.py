@@ -91,3 +91,12 @@ def test_leaderboard_flags_inactive_rows(frames, tmp_path):
     assert "(inactive): the regularizer's mechanism number shows no effect" in readme
     mech = (tmp_path / "mechanisms.md").read_text()
     assert f"| {b0} | l2 | weight L2 norm |" in mech and "**inactive**" in mech
+
+
+def test_only_weight_penalties_are_judged_by_the_weight_norm():
+    """irm's or vrex's penalty acts on the risks, not the weights: no weight-norm verdict for them."""
+    from regbench.report.mechanism import mechanism_for
+
+    assert mechanism_for("l2", "penalty").metric == "weight_norm"
+    assert mechanism_for("weight_decay", "optimizer").metric == "weight_norm"
+    assert mechanism_for("irm", "penalty") is None and mechanism_for("vrex", "penalty") is None

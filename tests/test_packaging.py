@@ -3,6 +3,7 @@ works from any directory, outside the checkout (suites are package data)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -37,11 +38,14 @@ def test_a_built_wheel_runs_the_smoke_suite_outside_the_checkout(tmp_path):
     work = tmp_path / "elsewhere"
     work.mkdir()
     py = env_dir / "bin" / "python"
-    run = lambda *a: subprocess.run([str(py), "-m", "regbench.cli", *a], cwd=work, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing may point back at the checkout
+    run = lambda *a: subprocess.run(
+        [str(py), "-m", "regbench.cli", *a], cwd=work, capture_output=True, text=True, env=env
+    )
     where = run("--version")
     assert where.returncode == 0 and where.stdout.strip() == f"regbench {__version__}"
     origin = subprocess.run(
-        [str(py), "-c", "import regbench; print(regbench.__file__)"], cwd=work, capture_output=True, text=True
+        [str(py), "-c", "import regbench; print(regbench.__file__)"], cwd=work, capture_output=True, text=True, env=env
     )
     assert str(site) in origin.stdout, origin.stdout + origin.stderr  # the wheel, not the checkout
     listed = run("list", "suites")

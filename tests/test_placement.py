@@ -41,7 +41,8 @@ def test_each_pool_worker_is_handed_its_own_gpu(two_gpus, tmp_path):
     naming the device it was handed, which shows that the two workers got cuda:0 and cuda:1."""
     suite = write_suite(tmp_path, epochs=1, seeds=(0, 1), regularizers=["erm"])
     store = tmp_path / "s.sqlite"
-    assert main(["run", str(suite), "--store", str(store), "--device", "auto", "--no-progress"]) == 0
+    # both runs fail by design, so the exit status says so (1)
+    assert main(["run", str(suite), "--store", str(store), "--device", "auto", "--no-progress"]) == 1
     errors = [e for (e,) in sqlite3.connect(store).execute("SELECT error FROM runs WHERE status='failed'")]
     assert len(errors) == 2 and all(e.startswith("DeviceError") for e in errors)
     assert sorted(e.split("--device ")[1].split()[0] for e in errors) == ["cuda:0", "cuda:1"]

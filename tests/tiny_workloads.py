@@ -31,7 +31,8 @@ def image_splits(n_train: int) -> Splits:
 
     def part(n: int) -> Examples:
         x, y = torch.rand(n, 3, 16, 16, generator=g), torch.randint(0, 4, (n,), generator=g)
-        return Examples(x, y, {"group": torch.arange(n) % 2})
+        # two training environments, so the environment baselines (irm, vrex, …) can train here too
+        return Examples(x, y, {"group": torch.arange(n) % 2, "env": torch.arange(n) % 2})
 
     return Splits(part(n_train), part(8), part(8), {"c/1": part(8)}, DatasetInfo("t", 4, (3, 16, 16), True))
 

@@ -31,8 +31,9 @@ def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, 
     ev.add(name, "brier", M.brier(probs, y), n, info)
     if "group" in ex.meta:
         groups = ex.meta["group"].to(probs.device)
-        # a group the split should have but lacks counts as size 0 (num_groups from the shift)
-        sizes = torch.bincount(groups, minlength=int(info.get("num_groups", 0)))
+        # a group the split should have but lacks counts as size 0 (num_groups from the shift);
+        # counted on the CPU, where the labels live anyway: a data-dependent shape on a GPU syncs
+        sizes = torch.bincount(ex.meta["group"].cpu(), minlength=int(info.get("num_groups", 0)))
         sizes = sizes if "num_groups" in info else sizes[sizes > 0]
         smallest = int(sizes.min()) if len(sizes) else 0
         ev.add(name, "smallest_group", smallest, n, info)

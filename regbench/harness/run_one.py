@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -147,6 +148,13 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
         )
     except KeyboardInterrupt:
         raise
+    except SystemExit:
+        # inside a submitit job a SystemExit is how a preempted job requeues itself: let it go
+        # (a plugin's own SystemExit from a hook was already turned into a HookError)
+        if os.environ.get("SUBMITIT_EXECUTOR"):
+            raise
+        tb = traceback.format_exc(limit=-3)
+        return record(spec, "failed", error=f"SystemExit\n{tb}", kind=kind, env=environment(dev))
     except BaseException as err:  # a run's failure (even a SystemExit) is recorded, never fatal to the suite
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))

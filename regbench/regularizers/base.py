@@ -80,6 +80,9 @@ class Batch:
     logits: torch.Tensor | None = None
     env: torch.Tensor | None = None
     group: torch.Tensor | None = None
+    # the training environments' ids, known before training (the trainer's balanced sampler):
+    # splitting a batch by them needs no torch.unique, which would sync a GPU every step
+    env_ids: tuple[int, ...] = ()
 
 
 @dataclass

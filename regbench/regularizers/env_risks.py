@@ -13,11 +13,15 @@ import torch
 from regbench.regularizers.base import Batch, Regularizer
 
 
-def env_masks(env: torch.Tensor | None) -> list[torch.Tensor]:
-    """One (B,) bool mask per environment present in ``env`` (B,), in ascending id order."""
+def env_masks(env: torch.Tensor | None, ids: tuple[int, ...] = ()) -> list[torch.Tensor]:
+    """One (B,) bool mask per environment of ``env`` (B,), in ascending id order.
+
+    ``ids`` (``Batch.env_ids``: every training environment, known before training) avoid a
+    ``torch.unique``, a device sync per step on a GPU; without them the ids present are used.
+    """
     if env is None:
         raise ValueError("this regularizer needs Batch.env (training environments); the batch has none")
-    return [env == e for e in torch.unique(env)]
+    return [env == e for e in (ids or torch.unique(env).tolist())]
 
 
 def per_example_risk(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -25,10 +29,12 @@ def per_example_risk(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -(y * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
 
 
-def env_risks(logits: torch.Tensor, y: torch.Tensor, env: torch.Tensor | None) -> torch.Tensor:
-    """Mean risk of each environment: logits, y (B, K), env (B,) → (E,)."""
+def env_risks(
+    logits: torch.Tensor, y: torch.Tensor, env: torch.Tensor | None, ids: tuple[int, ...] = ()
+) -> torch.Tensor:
+    """Mean risk of each environment: logits, y (B, K), env (B,) → (E,) (``ids``: see env_masks)."""
     risk = per_example_risk(logits, y)
-    return torch.stack([risk[m].mean() for m in env_masks(env)])
+    return torch.stack([risk[m].mean() for m in env_masks(env, ids)])
 
 
 class AnnealedPenalty(Regularizer):

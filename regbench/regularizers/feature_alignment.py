@@ -61,7 +61,7 @@ class FeatureAlignment(Regularizer):
         features, _ = features_and_classifier(model)
         # a second pass through the feature extractor: the trainer's forward returns logits only
         z = features(batch.x)  # (B, D)
-        parts = [z[m] for m in env_masks(env)]
+        parts = [z[m] for m in env_masks(env, batch.env_ids)]
         pairs = list(itertools.combinations(parts, 2))
         return self.gamma * torch.stack([self.distance(a, b) for a, b in pairs]).mean()
 

@@ -67,8 +67,8 @@ class Fishr(AnnealedPenalty):
         _, y, env = check_batch(batch)
         features, classifier = features_and_classifier(model)
         g = per_example_grads(classifier, features(batch.x), y)  # (B, P)
-        ids = torch.unique(env).tolist()
-        variances = [self.smoothed(e, gradient_variance(g[m])) for e, m in zip(ids, env_masks(env))]
+        ids = batch.env_ids or tuple(torch.unique(env).tolist())
+        variances = [self.smoothed(e, gradient_variance(g[m])) for e, m in zip(ids, env_masks(env, ids))]
         mean = torch.stack(variances).mean(0)
         pen = torch.stack([(v - mean).pow(2).mean() for v in variances]).mean()
         return self.weight() * pen

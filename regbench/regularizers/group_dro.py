@@ -30,7 +30,7 @@ class GroupDRO(Regularizer):
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         logits, y, env = check_batch(batch)
-        risks = env_risks(logits, y, env)  # (E,)
+        risks = env_risks(logits, y, env, batch.env_ids)  # (E,)
         q = getattr(self, "_q", None)
         if q is None or len(q) != len(risks):
             q = torch.ones(len(risks), device=risks.device)

@@ -52,5 +52,5 @@ class IRM(AnnealedPenalty):
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         logits, y, env = check_batch(batch)
-        pen = torch.stack([irm_penalty(logits[m], y[m], self.unbiased) for m in env_masks(env)]).mean()
+        pen = torch.stack([irm_penalty(logits[m], y[m], self.unbiased) for m in env_masks(env, batch.env_ids)]).mean()
         return self.weight() * pen

@@ -24,5 +24,5 @@ class VREx(AnnealedPenalty):
         self.lam, self.anneal_iters = lam, anneal_iters
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        risks = env_risks(*check_batch(batch))  # (E,)
+        risks = env_risks(*check_batch(batch), batch.env_ids)  # (E,)
         return self.weight() * (risks - risks.mean()).pow(2).mean()

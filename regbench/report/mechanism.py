@@ -53,10 +53,18 @@ MECHANISMS = {
 COLUMNS = ["benchmark", "regularizer", "mechanism", "value", "erm_value", "effect", "inactive"]
 
 
+# the penalties whose mechanism is shrinking the weights; other penalties (irm, vrex, coral,
+# the logit and input-gradient penalties …) act on something else, and get no verdict here
+WEIGHT_PENALTIES = ("l1", "l2", "elastic_net", "weight_decay")
+
+
 def mechanism_for(regularizer: str, kind: str | None) -> Mechanism | None:
-    """The mechanism of a regularizer (display name, kind); None for norms, recipes, erm."""
+    """The mechanism of a regularizer (display name, kind); None for norms, recipes, erm and
+    for penalties that are not weight penalties."""
     if kind == "architecture":  # dropout changes the model; norm layers are structural
         return MECHANISMS["dropout"] if regularizer.startswith("dropout") else None
+    if kind in ("penalty", "optimizer") and not regularizer.startswith(WEIGHT_PENALTIES):
+        return None
     return MECHANISMS.get(kind or "")
 
 

@@ -149,8 +149,10 @@ def train(
     n = len(x)
     # environment-balanced steps when a member needs environments (regbench.train.batches)
     env, group = (data.train.meta.get(k) for k in ("env", "group"))
-    env, group = (t.to(device) if t is not None else None for t in (env, group))
+    # the sampler is built from the CPU copy: unique/nonzero on a GPU would sync
     order = epoch_batches(env, n, spec.batch_size, bool(getattr(stack, "needs_envs", False)))
+    env_ids = tuple(getattr(order, "ids", ()))  # the balanced sampler's environments, read on the CPU
+    env, group = (t.to(device) if t is not None else None for t in (env, group))
     opt = make_optimizer(model, stack, spec)
     sched = make_scheduler(opt, spec, len(order))
     order_g = torch_generator(seed, "order")
@@ -194,7 +196,9 @@ def train(
                     logits = task.forward(net, xb, yb)
                 loss = task.loss(logits, yb, stack)
                 if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
-                    hook_batch = Batch(xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)))
+                    hook_batch = Batch(
+                        xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids
+                    )
                     total = loss + stack.penalty(model, hook_batch)
                 else:
                     total = loss
