@@ -27,8 +27,8 @@ leaderboard: install
 
 test: install
 	$(BIN)/ruff check regbench tests benchmarks examples
-	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
 	$(BIN)/python -m pytest benchmarks --collect-only -q  # every benchmark imports; nothing is timed
+	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
 
 perf: install
 	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)
