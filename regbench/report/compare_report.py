@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from regbench.report import markdown
 from regbench.report.escape import md
 from regbench.report.selection import run_numbers
 from regbench.report.stats import DEFAULT_LEVEL, Estimate, holm, paired_difference, probability_of_improvement
@@ -221,27 +222,36 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
             "",
             f"## {title}",
             "",
-            "| regularizer | " + " | ".join(f"{m.title} {_unit(m)}" for m in METRICS) + " | runs not ok |",
-            "|---|" + "---:|" * (len(METRICS) + 1),
         ]
         shown = [new, *[o for o in dict.fromkeys(["erm", sec.best_baseline]) if o and o in sec.means]]
-        for reg in shown:
-            tag = " (new)" if reg == new else (" (best baseline)" if reg == sec.best_baseline else "")
-            cells = " | ".join(_num(sec.means[reg][m.key], m) for m in METRICS)
-            out.append(f"| {md(reg)}{tag} | {cells} | {sec.not_ok[reg]} |")
+        tags = {new: " (new)", sec.best_baseline: " (best baseline)"}
+        out += markdown.table(
+            ["regularizer", *(f"{m.title} {_unit(m)}" for m in METRICS), "runs not ok"],
+            [
+                [reg + tags.get(reg, ""), *(_num(sec.means[reg][m.key], m) for m in METRICS), sec.not_ok[reg]]
+                for reg in shown
+            ],
+            "l" + "r" * (len(METRICS) + 1),
+        )
         if sec.diffs:
             out += [
                 "",
                 "Paired difference new − opponent over seeds (accuracy and ECE in points, train time in "
                 f"seconds) with 95% Student-t CI (for ECE and time, lower is better); P(improvement) on {ptitle}:",
                 "",
-                "| opponent | " + " | ".join(f"Δ {m.title}" for m in METRICS) + " | P(improvement) |",
-                "|---|" + "---:|" * (len(METRICS) + 1),
             ]
-            for opp, diffs in sec.diffs.items():
-                cells = " | ".join(_diff(diffs[m.key], m) for m in METRICS)
-                poi = "—" if math.isnan(sec.poi[opp]) else f"{sec.poi[opp]:.2f}"
-                out.append(f"| {md(opp)} | {cells} | {poi} |")
+            out += markdown.table(
+                ["opponent", *(f"Δ {m.title}" for m in METRICS), "P(improvement)"],
+                [
+                    [
+                        opp,
+                        *(_diff(diffs[m.key], m) for m in METRICS),
+                        "—" if math.isnan(sec.poi[opp]) else f"{sec.poi[opp]:.2f}",
+                    ]
+                    for opp, diffs in sec.diffs.items()
+                ],
+                "l" + "r" * (len(METRICS) + 1),
+            )
             out += [""] + [f"**Verdict:** {md(line)}  " for line in sec.lines.values()]
             for opp, harms in sec.harms.items():
                 if harms:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regbench.report.escape import md
+from regbench.report import markdown
 
 CRITERIA = ("val_accuracy", "val_loss")
 
@@ -146,11 +146,8 @@ def selection_table(
     """A markdown table: benchmark, regularizer, chosen config and params, score, test numbers
     of the chosen runs (means over seeds, in %)."""
     by_key = {r["run_key"]: r for r in records}
-    lines = [
-        f"| benchmark | regularizer | selected config | params | {score_name} | ID acc (%) | OOD acc (%) | "
-        "candidates |",
-        "|---|---|---|---|---:|---:|---:|---:|",
-    ]
+    header = ["benchmark", "regularizer", "selected config", "params", score_name, "ID acc (%)", "OOD acc (%)"]
+    rows = []
     for (bench, base), s in selected.items():
         nums = [run_numbers(by_key[k]) for k in s.run_keys if k in by_key]
         id_acc = 100 * sum(n["id_accuracy"] for n in nums) / max(len(nums), 1)
@@ -160,8 +157,7 @@ def selection_table(
             for p in (s.params or [])
             for k, v in sorted(p.get("params", {}).items())
         )
-        lines.append(
-            f"| {md(bench)} | {md(base)} | {md(s.label)} | {md(params or '—')} | {s.score:.4f} | {id_acc:.2f} | "
-            f"{ood_acc:.2f} | {s.candidates} |"
+        rows.append(
+            [bench, base, s.label, params or "—", f"{s.score:.4f}", f"{id_acc:.2f}", f"{ood_acc:.2f}", s.candidates]
         )
-    return "\n".join(lines)
+    return "\n".join(markdown.table([*header, "candidates"], rows, "llllrrrr"))

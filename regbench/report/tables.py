@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.report import markdown
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.escape import md
 
@@ -116,12 +117,6 @@ def footnotes(lb: Leaderboard) -> list[str]:
     return notes + list(lb.notes)
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    esc = md  # a name holding HTML or "|" stays text in its cell
-    lines = ["| " + " | ".join(map(esc, header)) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(map(esc, r)) + " |" for r in rows]
-
-
 def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     lines = [f"# Leaderboard: {md(s.get('name', ''))}", "", md(s.get("description", ""), one_line=False), ""]
@@ -131,14 +126,14 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         "",
     ]
     lines += [f"**Caveat:** {c}" for c in lb.caveats] + ([""] if lb.caveats else [])
-    lines += _md_table(*display_rows(lb, lb.main, "suite")) + [""]
+    lines += markdown.table(*display_rows(lb, lb.main, "suite")) + [""]
     lines += [f"{i}. {n}" for i, n in enumerate(footnotes(lb), 1)] + ["", "## Per benchmark", ""]
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
     for bench, grp in benchmark_frames(lb):
         b = meta.get(bench, {})
         extra = ", ".join(f"{k}: {md(b[k])}" for k in ("shift_kind", "dataset", "model") if b.get(k))
         lines += [f"### {md(bench)}" + (f" ({extra})" if extra else ""), ""]
-        lines += _md_table(*display_rows(lb, grp, "benchmark")) + [""]
+        lines += markdown.table(*display_rows(lb, grp, "benchmark")) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -12,7 +12,7 @@ import io
 
 import pandas as pd
 
-from regbench.report import tables
+from regbench.report import markdown, tables
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.views import fmt_pm
 
@@ -149,7 +149,7 @@ def format_text(lb: Leaderboard, columns: list[Column], fmt: str) -> str:
     with their interval, the units of leaderboard.csv), for ``--format`` and pipes."""
     if fmt == "markdown":
         header = ["Rank", "Regularizer"] + [c.label for c in columns]
-        return "\n".join(tables._md_table(header, cell_texts(lb, columns, "bracket"))) + "\n"
+        return "\n".join(markdown.table(header, cell_texts(lb, columns, "bracket"))) + "\n"
     if fmt == "csv":
         keep = ["rank", "regularizer"] + [k for c in columns for k in (c.key, c.key + "_lo", c.key + "_hi")]
         frame = lb.main[keep].copy()

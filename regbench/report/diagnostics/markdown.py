@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from regbench.report import markdown
 from regbench.report.diagnostics import Thresholds
 from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS
@@ -65,8 +66,7 @@ def table_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def _md(header: list[str], rows: list[list[str]]) -> list[str]:
-    cells = [" | ".join(map(md, r)) for r in rows]  # names from suites and plugins: escaped
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *(f"| {c} |" for c in cells)]
+    return markdown.table(header, rows)
 
 
 def build_diagnostics(
