@@ -20,20 +20,6 @@ def run_suite(
     return run_plan(load_suite(suite), Store(store), workers=workers, device=device, progress=progress)
 
 
-RUN_METADATA = [
-    "run_key",
-    "suite",
-    "benchmark",
-    "regularizer",
-    "regularizer_kind",
-    "params",
-    "seed",
-    "status",
-    "error",
-    "submission",
-]
-
-
 def load_runs(store: str | Path | Store = DEFAULT_STORE, suite: str | None = None):
     """Every recorded number as a tidy pandas DataFrame: one row per run × split × metric.
 
@@ -45,13 +31,13 @@ def load_runs(store: str | Path | Store = DEFAULT_STORE, suite: str | None = Non
     never silently dropped. Run-level numbers (``train_seconds``, ``train_cpu_seconds``,
     ``samples_per_second``, …) have ``split == "run"``.
     """
-    from regbench.report.aggregate import METRIC_COLUMNS
+    from regbench.report.aggregate import METRIC_COLUMNS, RUN_COLUMNS
 
     if not isinstance(store, Store) and not Path(store).exists():  # Store() would create it
         raise StoreError(f"{store}: no such store (run `regbench run SUITE --store {store}` first)")
     st = store if isinstance(store, Store) else Store(store)
     runs, metrics, _ = st.frames(suite)
-    runs = runs[runs["status"] != "missing"][RUN_METADATA]
+    runs = runs[runs["status"] != "missing"][RUN_COLUMNS]
     if suite is not None and runs.empty:
         known = ", ".join(st.suites()) or "none"
         raise StoreError(f"{st.path}: no runs of suite '{suite}' (suites in this store: {known})")

@@ -73,6 +73,14 @@ def _at(values: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
     return None if values is None else values[idx]
 
 
+def setup_context(data: TrainingData, spec: TrainSpec, device: torch.device, task: str) -> SetupContext:
+    """What a stack may know before training: the data's description (never the data), the budget, the device."""
+    info = data.info
+    return SetupContext(
+        info.num_classes, info.input_shape, info.flip_invariant, spec.epochs, info.name, device.type, task, info.details
+    )
+
+
 def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
     """The optimizer of ``spec`` over the stack's parameter groups (decay 0 unless a group sets it).
 
@@ -120,18 +128,7 @@ def train(
     k = data.info.num_classes
     task = task_for(data.info, stack)  # classification, or seq2seq (teacher forcing): regbench.tasks
     check_supported(stack, task.name)
-    stack.setup(
-        SetupContext(
-            k,
-            data.info.input_shape,
-            data.info.flip_invariant,
-            spec.epochs,
-            data.info.name,
-            device.type,
-            task.name,
-            data.info.details,
-        )
-    )
+    stack.setup(setup_context(data, spec, device, task.name))
     # the whole dataset moves to the device once; batches are slices of it (docs/architecture.md, Conventions: Data path)
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)

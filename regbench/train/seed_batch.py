@@ -24,11 +24,11 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
-from regbench.regularizers.base import History, SetupContext
+from regbench.regularizers.base import History
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import task_for
-from regbench.train.loop import CPU, Diverged, TrainResult, make_optimizer, make_scheduler
+from regbench.train.loop import CPU, Diverged, TrainResult, make_optimizer, make_scheduler, setup_context
 
 PER_STEP_HOOKS = ("transform", "loss", "penalty", "after_backward")
 
@@ -68,20 +68,9 @@ def train_seed_batch(
     stack's ``finish``, e.g. early stopping's restore). A seed whose loss becomes non-finite
     gets a :class:`Diverged` in its place and stops; the others go on.
     """
-    n_seeds, k = len(models), data.info.num_classes
+    n_seeds = len(models)
     for stack in stacks:
-        stack.setup(
-            SetupContext(
-                k,
-                data.info.input_shape,
-                data.info.flip_invariant,
-                spec.epochs,
-                data.info.name,
-                device.type,
-                "classification",
-                data.info.details,
-            )
-        )
+        stack.setup(setup_context(data, spec, device, "classification"))
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)
     params, _ = stack_module_state(models)  # name → (S, …) leaf tensors
