@@ -118,6 +118,19 @@ class BenchmarkSpec(Frozen):
     shift: ShiftSpec = ShiftSpec()
     data_seed: int = Field(0, ge=0)  # fixes the split and the shift across run seeds
     train: dict[str, Any] = {}
+    # regularizer configs (by row label) that cannot run on this benchmark, each with why:
+    # they are not planned here and the leaderboard shows "n/a" (README, Suites).
+    # YAML: ``not_applicable: [irm, vrex]`` or ``{irm: needs training environments}``
+    not_applicable: dict[str, str] = {}
+
+    @field_validator("not_applicable", mode="before")
+    @classmethod
+    def _labels_or_reasons(cls, v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            if not all(isinstance(n, str) for n in v):
+                raise ValueError(f"a list of regularizer labels or a mapping label: reason, got {list(v)!r}")
+            return {n: "" for n in v}
+        return v
 
 
 class SuiteSpec(Frozen):
@@ -165,6 +178,17 @@ class SuiteSpec(Frozen):
     def _unique_regularizers(cls, v):
         names = [r.display for r in v]
         return _no_repeats(v, names, "regularizer configs must be distinct", " (use label: to name variants)")
+
+    def with_not_applicable_renamed(self, labels: dict[str, list[str]]) -> SuiteSpec:
+        """The suite with each benchmark's ``not_applicable`` labels replaced by ``labels[label]``
+        (a sweep's candidates of that config); labels not in ``labels`` are dropped."""
+        benches = tuple(
+            b.model_copy(
+                update={"not_applicable": {c: why for n, why in b.not_applicable.items() for c in labels.get(n, [])}}
+            )
+            for b in self.benchmarks
+        )
+        return self.model_copy(update={"benchmarks": benches})
 
     def train_for(self, bench: BenchmarkSpec) -> TrainSpec:
         """The suite's training spec with the benchmark's overrides applied (validated)."""

@@ -32,6 +32,7 @@ STAGES = {
     "regbench.regularizers": 4,
     "regbench.catalog": 4,
     "regbench.harness.plan": 5,
+    "regbench.harness.applicability": 5,  # the plan's applicability checks and row kinds
     "regbench.sweep": 5,
     "regbench.metrics": 6,
     "regbench.evaluate": 7,

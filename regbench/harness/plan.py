@@ -26,6 +26,7 @@ from regbench.config import (
     read_suite_file,
     suite_path,
 )
+from regbench.harness.applicability import check_pairs, dataset_task, row_kinds
 from regbench.params import resolve_params
 from regbench.registry import UnknownNameError
 from regbench.regularizers.build import build_stack, lookup
@@ -67,6 +68,9 @@ class RunSpec:
     # per stack member: the plugin's code identity (None for a standard regularizer), fixed
     # when the run is planned so that a worker computes the same run key as the driver
     code: tuple[str | None, ...] = ()
+    # what the row adds to the suite's shared base, as a kind (applicability.row_kinds); not
+    # part of the run key: it describes the suite's row, recorded as the run's regularizer_kind
+    kind: str = ""
 
     def __post_init__(self) -> None:
         if not self.code:
@@ -163,62 +167,15 @@ def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -
     return tuple(resolved)
 
 
-def dataset_task(loader: str) -> str:
-    """The task a registered dataset loader declares (regbench.data.register_dataset), without loading data."""
-    return registries()["datasets"].get(loader).task
-
-
-def dataset_modality(loader: str) -> str:
-    """The input modality a registered dataset loader declares (image, audio or text), without loading data."""
-    return getattr(registries()["datasets"].get(loader), "modality", "image")
-
-
-def check_tasks(suite: SuiteSpec, benches, regs, trains, source: str, errors: list[str]) -> None:
-    """One error per (benchmark, regularizer config) whose members do not apply to its task or inputs."""
+def check_label_noise(benches, trains, source: str, errors: list[str]) -> None:
+    """One error per benchmark that asks for label noise on a task without one label per example."""
     for i, (rb, train) in enumerate(zip(benches, trains)):
         task = dataset_task(rb.loader)
-        modality = dataset_modality(rb.loader)
         if task != "classification" and train.label_noise > 0:  # flipping a label needs one label
             errors.append(
                 f"{source}: benchmarks[{i}].train.label_noise: '{rb.spec.name}' is a {task} task; "
                 "label noise applies to classification only"
             )
-        for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
-            stack = build_stack(cfg, params)
-            bad = stack.unsupported(task)
-            wrong_input = [n for n in stack.unsupported(task, modality) if n not in bad]
-            if wrong_input:
-                errors.append(
-                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
-                    f"'{rb.spec.name}': {', '.join(wrong_input)} {'does' if len(wrong_input) == 1 else 'do'} not apply "
-                    f"to {modality} inputs (dataset '{rb.spec.dataset}'; see `regbench list regularizers`)"
-                )
-            if bad:
-                errors.append(
-                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
-                    f"'{rb.spec.name}': {', '.join(bad)} {'does' if len(bad) == 1 else 'do'} not apply "
-                    f"to a {task} task (see `regbench list regularizers`)"
-                )
-
-
-def check_envs(suite: SuiteSpec, benches, regs, source: str, errors: list[str]) -> None:
-    """One error per (benchmark, regularizer config) where a member needs environments the benchmark lacks."""
-    from regbench.regularizers.build import build_stack
-    from regbench.regularizers.stack import name_of
-
-    shifts = registries()["shifts"]
-    for i, rb in enumerate(benches):
-        envs = shifts.get(rb.spec.shift.kind)(rb.shift_params).training_envs()
-        if envs >= 2:
-            continue
-        for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
-            needy = [name_of(m) for m in build_stack(cfg, params).members if m.needs_envs]
-            if needy:
-                errors.append(
-                    f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
-                    f"'{rb.spec.name}': {', '.join(needy)} needs training environments and this benchmark "
-                    f"has {envs} (use a shift that declares them, e.g. colored_mnist or rotated)"
-                )
 
 
 @dataclass(frozen=True)
@@ -239,15 +196,18 @@ def plan_suite(suite: SuiteSpec, source: str = "<suite>") -> Plan:
             trains.append(suite.train_for(b))
         except ValidationError as err:
             errors.append(format_validation_error(err, source, (f"benchmarks[{i}]", "train")))
+    declared: set[tuple[int, int]] = set()
     if not errors:
-        check_tasks(suite, benches, regs, trains, source, errors)
-        check_envs(suite, benches, regs, source, errors)
+        check_label_noise(benches, trains, source, errors)
+        declared = check_pairs(suite, benches, regs, source, errors)
     if errors:
         raise ConfigError("\n".join(errors))
+    kinds = row_kinds(suite, regs)
     runs = tuple(
-        RunSpec(suite.name, rb, cfg, params, train, seed)
-        for rb, train in zip(benches, trains)
-        for cfg, params in zip(suite.regularizers, regs)
+        RunSpec(suite.name, rb, cfg, params, train, seed, kind=kind)
+        for i, (rb, train) in enumerate(zip(benches, trains))
+        for j, (cfg, params, kind) in enumerate(zip(suite.regularizers, regs, kinds))
+        if (i, j) not in declared  # declared not applicable: not trained, "n/a" on the leaderboard
         for seed in suite.seeds
     )
     return Plan(suite, source, runs)

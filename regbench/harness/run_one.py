@@ -135,7 +135,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
     kind = "none"
     try:
         stack = build_stack(spec.regularizer, spec.reg_params)
-        kind = stack.kind
+        kind = spec.kind or stack.kind  # the suite row's kind (harness/applicability.row_kinds)
         splits, data, model = build_run(spec, stack, dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)

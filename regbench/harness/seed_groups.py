@@ -96,7 +96,7 @@ def _train_group(group: list[RunSpec], device: str, options: ExecOptions) -> lis
     kind = "none"
     try:
         stacks = [build_stack(s.regularizer, s.reg_params) for s in group]
-        kind = stacks[0].kind
+        kind = group[0].kind or stacks[0].kind  # the suite row's kind, as run_one records it
         built = [build_run(s, st, dev) for s, st in zip(group, stacks)]
         splits, data = built[0][0], built[0][1]
         models = [m for _, _, m in built]

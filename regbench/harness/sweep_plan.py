@@ -26,6 +26,7 @@ def sweep_plan(plan: Plan, n: int, sweep_seed: int = 0, spaces_path: str | Path 
     seeds = tuple(s for s in plan.suite.seeds if s in {r.seed for r in plan.runs})
     suite = plan.suite.model_copy(update={"regularizers": configs, "seeds": seeds})
     swept, candidates = expand(suite, load_spaces(spaces_path), n, sweep_seed)
+    swept = swept.with_not_applicable_renamed(candidates)  # a pair that cannot run: none of its candidates can
     return plan_suite(swept, plan.source), candidates
 
 
