@@ -63,14 +63,23 @@ def _md_tables(text):
     return tables
 
 
-def _fmt(col, m):
+def _fmt(col, m, regularizer):
     if m["mean"] is None:
         return MISSING
-    f = "{:.%df}" % col["digits"]  # noqa: UP031 (builds a format string)
+    lo, hi, digits = m["lo"], m["hi"], col["digits"]
+    if col["key"] == "cost_vs_erm" and regularizer == "erm":  # 1 by definition: no interval
+        lo = hi = None
+    bootstrap = col["key"] in ("cost_vs_erm", "mean_rank", "iqm", "poi_vs_erm")
+    if lo is not None and bootstrap and lo == hi:  # every resample the same: the point and ‡
+        return ("{:.%df}" % digits).format(m["mean"] * col["scale"]) + "‡"  # noqa: UP031
+    # a real interval is never printed as x [x, x]: up to 3 more decimals until its bounds differ
+    while lo is not None and lo < hi and digits < col["digits"] + 3:
+        if ("{:.%df}" % digits).format(lo * col["scale"]) != ("{:.%df}" % digits).format(hi * col["scale"]):  # noqa: UP031
+            break
+        digits += 1
+    f = "{:.%df}" % digits  # noqa: UP031 (builds a format string)
     s = f.format(m["mean"] * col["scale"])
-    return s + (
-        f" [{f.format(m['lo'] * col['scale'])}, {f.format(m['hi'] * col['scale'])}]" if m["lo"] is not None else ""
-    )
+    return s + (f" [{f.format(lo * col['scale'])}, {f.format(hi * col['scale'])}]" if lo is not None else "")
 
 
 def _expected_rows(doc, rows, scope):
@@ -80,7 +89,7 @@ def _expected_rows(doc, rows, scope):
         seeds = str(r["seeds"]) + (SHORT_MARK if r["short_seeds"] else "")
         out.append(
             [("=" if r["tied"] else "") + str(int(r["rank"])), r["regularizer"], r["kind"]]
-            + [_fmt(c, r["metrics"][c["key"]]) for c in cols]
+            + [_fmt(c, r["metrics"][c["key"]], r["regularizer"]) for c in cols]
             + [seeds, str(r["failed"]), str(r["diverged"])]
         )
     return out

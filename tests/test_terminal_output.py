@@ -34,8 +34,8 @@ def _render(lb, width, columns=None) -> list[str]:
 
 
 def _row_lines(lines, lb):
-    """The table lines that start with a rank (one per regularizer and table part)."""
-    return [ln for ln in lines if ln.split() and ln.split()[0].isdigit()]
+    """The table lines that start with a rank, "=" marking a tie (one per regularizer and table part)."""
+    return [ln for ln in lines if ln.split() and ln.split()[0].removeprefix("=").isdigit()]
 
 
 @pytest.mark.parametrize("width", [80, 100])

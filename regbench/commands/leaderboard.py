@@ -25,7 +25,15 @@ def suite_meta(suite_name_or_path: str) -> dict:
         "selection": s.selection,
         "train": s.train.model_dump(mode="json"),
         "benchmarks": [
-            {"name": b.name, "dataset": b.dataset, "model": b.model, "shift_kind": b.shift.kind} for b in s.benchmarks
+            {
+                "name": b.name,
+                "dataset": b.dataset,
+                "model": b.model,
+                "shift_kind": b.shift.kind,
+                # the pairs that cannot run: "n/a" cells (report/applicability.py)
+                **({"not_applicable": dict(b.not_applicable)} if b.not_applicable else {}),
+            }
+            for b in s.benchmarks
         ],
         "regularizers": [r.display for r in s.regularizers],
         "source": str(path),

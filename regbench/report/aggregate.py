@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import stats
+from regbench.report import applicability, stats
 from regbench.report.mechanism import mechanism_table
 from regbench.seeding import derive_seed
 
@@ -303,7 +303,10 @@ def aggregate(
 ) -> Leaderboard:
     """Compute every leaderboard number (no files written)."""
     with _one_blas_thread():
-        return _aggregate(runs, metrics, suite, reps, level)
+        runs = applicability.without_declared(runs, suite)
+        lb = _aggregate(runs, metrics, suite, reps, level)
+        # n/a cells, suite-level columns over the common benchmarks, smallest groups
+        return applicability.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
 
 
 def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboard:

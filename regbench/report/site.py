@@ -13,7 +13,7 @@ import json
 from html import escape
 from pathlib import Path
 
-from regbench.report import tables
+from regbench.report import cells, tables
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.template import CSS, PAGE, SCRIPT
 from regbench.report.views import COMPACT_KEYS, GROUPS, group_of, half_width
@@ -31,14 +31,19 @@ def _metric_cell(col: Column, rec: dict, level: float) -> str:
     """'93.7<span class=ci> ±0.2</span>' with the interval in its tooltip and data-v to sort by."""
     mean = tables._num(rec[col.key])
     cls = _classes(col.key)
+    special = cells.special(col, rec)
+    if special is not None:
+        why = rec.get("not_applicable") or "worst-group accuracy needs every group to have 20 examples"
+        return f'<td class="{cls}" data-v="" title="{escape(str(why))}">{escape(special)}</td>'
     if mean is None:
         return f'<td class="{cls}" data-v="">{tables.MISSING}</td>'
-    f = f"{{:.{col.digits}f}}"
-    text = escape(f.format(mean * col.scale))
-    hw = half_width(col, rec.get(col.key + "_lo"), rec.get(col.key + "_hi"))
+    lo_v, hi_v, mark = cells.shown_interval(col, rec)
+    f = f"{{:.{cells.interval_digits(col, lo_v, hi_v)}f}}"
+    text = escape(f.format(mean * col.scale) + mark)
+    hw = half_width(col, lo_v, hi_v)
     tip = ""
     if hw is not None:
-        lo, hi = (f.format(rec[col.key + s] * col.scale) for s in ("_lo", "_hi"))
+        lo, hi = f.format(lo_v * col.scale), f.format(hi_v * col.scale)
         text += f'<span class="ci"> ±{escape(f.format(hw))}</span>'
         tip = f' title="{int(round(level * 100))}% interval [{lo}, {hi}], n = {int(rec.get(col.key + "_n") or 0)}"'
     return f'<td class="{cls}" data-v="{mean * col.scale!r}"{tip}>{text}</td>'
@@ -110,6 +115,7 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     parts = [
         f"<h1>Leaderboard: {escape(name)}</h1>",
         f"<p>{escape(str(s.get('description', '')))}</p>",
+        *(f'<p class="note"><strong>Caveat:</strong> {escape(c)}</p>' for c in lb.caveats),
         _controls(),
         f'<nav class="tabs">{"".join(tabs)}</nav>',
         '<section class="panel" id="panel-main">',

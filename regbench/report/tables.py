@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from regbench.report import cells as special_cells
 from regbench.report import markdown
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.escape import md
@@ -42,12 +43,21 @@ def fmt_estimate(col: Column, mean, lo=None, hi=None) -> str:
     m = _num(mean)
     if m is None:
         return MISSING
-    f = f"{{:.{col.digits}f}}"
-    text = f.format(m * col.scale)
     lo, hi = _num(lo), _num(hi)
+    f = f"{{:.{special_cells.interval_digits(col, lo, hi)}f}}"
+    text = f.format(m * col.scale)
     if lo is not None and hi is not None:
         text += f" [{f.format(lo * col.scale)}, {f.format(hi * col.scale)}]"
     return text
+
+
+def cell_text(col: Column, rec: dict) -> str:
+    """One cell as every text writer shows it: n/a cases (report/cells.py), else 'mean [lo, hi]'."""
+    text = special_cells.special(col, rec)
+    if text is not None:
+        return text
+    lo, hi, mark = special_cells.shown_interval(col, rec)
+    return fmt_estimate(col, rec[col.key], lo, hi) + (mark if _num(rec[col.key]) is not None else "")
 
 
 def table_columns(lb: Leaderboard, scope: str) -> list[Column]:
@@ -63,7 +73,7 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
         rank = MISSING if _num(rec["rank"]) is None else (TIED_MARK if rec.get("tied") else "") + str(int(rec["rank"]))
         name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "") + _inactive(rec)
         seeds = str(int(rec["seeds"])) + (SHORT_MARK if rec["short_seeds"] else "")
-        cells = [fmt_estimate(c, rec[c.key], rec[c.key + "_lo"], rec[c.key + "_hi"]) for c in cols]
+        cells = [cell_text(c, rec) for c in cols]
         rows.append(
             [rank, name, str(rec.get("kind") or "")]
             + cells
@@ -113,6 +123,7 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "Failed and diverged runs are counted in their columns and excluded from the means.",
         f"{SUBMISSION_MARK}: a submitted regularizer (`regbench compare`), not one of the standard configs.",
     ]
+    notes += special_cells.footnotes(lb)
     notes += [f"{c.label}: {c.help}." for c in lb.columns]
     return notes + list(lb.notes)
 
@@ -147,6 +158,8 @@ def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
         "regularizer": rec["regularizer"],
         "kind": rec.get("kind"),
         "submission": bool(rec.get("submission")),
+        "not_applicable": rec.get("not_applicable") or None,  # why the pair cannot run; its numbers are null
+        "smallest_group": _num(rec.get("smallest_group")),  # over the OOD splits; worst-group needs >= 20
     }
     for c in table_columns(lb, scope):
         for suf in ("", "_lo", "_hi", "_n"):
@@ -173,6 +186,8 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
             "regularizer",
             "kind",
             "submission",
+            "not_applicable",
+            "smallest_group",
             "seeds",
             "seeds_max",
             "short_seeds",

@@ -13,6 +13,8 @@ import io
 import pandas as pd
 
 from regbench.report import markdown, tables
+from regbench.report.cells import ZERO_MARK, shown_interval
+from regbench.report.cells import special as special_text
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.views import fmt_pm
 
@@ -27,7 +29,7 @@ def _name(rec: dict) -> str:
 
 def _rank(rec: dict) -> str:
     r = tables._num(rec["rank"])
-    return tables.MISSING if r is None else str(int(r))
+    return tables.MISSING if r is None else (tables.TIED_MARK if rec.get("tied") else "") + str(int(r))
 
 
 def truncate(text: str, width: int) -> str:
@@ -41,8 +43,12 @@ def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[
     for rec in lb.main.to_dict("records"):
         cells = []
         for c in columns:
-            m, lo, hi = rec[c.key], rec.get(c.key + "_lo"), rec.get(c.key + "_hi")
-            cells.append(tables.fmt_estimate(c, m, lo, hi) if style == "bracket" else fmt_pm(c, m, lo, hi))
+            special = special_text(c, rec)
+            if style == "bracket" or special is not None:
+                cells.append(tables.cell_text(c, rec))
+                continue
+            lo, hi, mark = shown_interval(c, rec)
+            cells.append(fmt_pm(c, rec[c.key], lo, hi) + (mark if tables._num(rec[c.key]) is not None else ""))
         rows.append([_rank(rec), _name(rec), *cells])
     return rows
 
@@ -81,7 +87,9 @@ def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
     interval = f"mean [{pct}% CI]" if style == "bracket" else f"mean ± half-width of the {pct}% CI"
     parts = [
         f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
+        f"{tables.TIED_MARK} tied: its interval overlaps the rank's leader (not a win)",
         f"{tables.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+        f"{ZERO_MARK} no interval: every bootstrap resample gave the same value",
     ]
     if any(c.key == "cost_vs_erm" for c in lb.columns):
         parts.append("cost = train CPU time / erm's")

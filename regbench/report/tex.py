@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import tables
+from regbench.report import cells, tables
 from regbench.report.aggregate import Column, Leaderboard
 from regbench.report.views import choose_columns, half_width
 
@@ -30,6 +30,7 @@ TEX_ESCAPES = {
     "^": r"\^{}",
     tables.SHORT_MARK: r"$^\dagger$",
     tables.MISSING: "--",
+    cells.ZERO_MARK: r"$^\ddagger$",
 }
 
 
@@ -58,13 +59,18 @@ def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
 
 def cell(col: Column, rec: dict, bold: bool, tied: bool) -> str:
     """'\\textbf{93.7} $\\pm$ 0.2' in the column's display units."""
+    special = cells.special(col, rec)
+    if special is not None:
+        return tex_escape(special)
     mean = tables._num(rec[col.key])
     if mean is None:
         return "--"
-    f = f"{{:.{col.digits}f}}"
+    lo, hi, mark = cells.shown_interval(col, rec)
+    f = f"{{:.{cells.interval_digits(col, lo, hi)}f}}"
     text = f.format(mean * col.scale)
     text = rf"\textbf{{{text}}}" if bold else (rf"\underline{{{text}}}" if tied else text)
-    hw = half_width(col, rec[col.key + "_lo"], rec[col.key + "_hi"])
+    text += tex_escape(mark)
+    hw = half_width(col, lo, hi)
     return text if hw is None else text + rf" $\pm$ {f.format(hw)}"
 
 
@@ -115,8 +121,12 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
     )
     if any(c.key == "cost_vs_erm" for c in cols):
         legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."
+    legend += " " + tex_escape(" ".join(cells.footnotes(lb)[:1]))
+    notes = [n for n in lb.notes if n.startswith(cells.NA)]  # which pairs are n/a, and why
+    main_legend = legend + "".join(" " + tex_escape(c) for c in lb.caveats)  # e.g. benchmarks left out
     lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs}}", ""]
-    lines += tex_table(lb.main, cols, f"{tex_escape(name)}: mean over benchmarks. {legend}", f"tab:regbench-{key}")
+    lines += tex_table(lb.main, cols, f"{tex_escape(name)}: mean over benchmarks. {main_legend}", f"tab:regbench-{key}")
+    legend += "".join(" " + tex_escape(n) for n in notes)
     bench_cols = [c for c in cols if not c.suite_only]
     for i, (bench, grp) in enumerate(tables.benchmark_frames(lb)):
         caption = f"{tex_escape(name)} / {tex_escape(bench)}. {legend}"

@@ -18,6 +18,7 @@ BASELINE_COLOR = "black"
 # kinds in a fixed order so that a kind keeps its colour across suites and plots
 KIND_ORDER = (
     "none",
+    "baseline",  # erm's row (harness/applicability.row_kinds): black, like "none"
     "penalty",
     "optimizer",
     "augmentation",
@@ -66,11 +67,11 @@ def kind_colors(kinds) -> dict[str, tuple]:
     """kind → colour from seaborn's colour-blind palette; 'none' (erm) is black."""
     import seaborn as sns
 
-    known = [k for k in KIND_ORDER if k != "none"]
+    known = [k for k in KIND_ORDER if k not in ("none", "baseline")]
     extra = sorted(set(kinds) - set(KIND_ORDER))
     palette = sns.color_palette("colorblind", len(known) + len(extra))
     colors = dict(zip(known + extra, palette))
-    colors["none"] = BASELINE_COLOR
+    colors["none"] = colors["baseline"] = BASELINE_COLOR
     return colors
 
 

@@ -13,6 +13,7 @@ import difflib
 
 from regbench.registry import UserError
 from regbench.report.aggregate import COLUMNS, FAMILY_PREFIX, Column, Leaderboard
+from regbench.report.cells import interval_digits
 
 COMPACT_KEYS = ("id_accuracy", "ood_accuracy", "worst_group_accuracy", "ece_ood", "cost_vs_erm")
 
@@ -91,7 +92,8 @@ def fmt_pm(col: Column, mean, lo, hi, missing: str = "–") -> str:
     """'91.2 ±0.8': the mean with half the interval's width, in the column's units."""
     if mean is None or mean != mean:
         return missing
-    f = f"{{:.{col.digits}f}}"
-    text = f.format(float(mean) * col.scale)
     hw = half_width(col, lo, hi)
+    # a real interval that would round to "±0.0" gets the decimals that show it (report/cells.py)
+    f = f"{{:.{interval_digits(col, *((float(lo), float(hi)) if hw is not None else (None, None)))}f}}"
+    text = f.format(float(mean) * col.scale)
     return text if hw is None else f"{text} ±{f.format(hw)}"
