@@ -265,3 +265,20 @@ def test_no_published_cell_is_a_zero_width_bootstrap_interval(tmp_path):
             if len(parts) == 3 and parts[0] == parts[1] == parts[2]:
                 pytest.fail(f"zero-width interval printed: {cell.strip()!r} in {line!r}")
     assert "| erm | baseline |" in readme
+
+
+def test_records_of_a_declared_pair_are_ignored_and_no_common_benchmark_leaves_suite_cells_na(tmp_path):
+    # mixup was recorded on bench00 before the suite declared it n/a there; dropout is n/a on bench01
+    runs, metrics, rel, suite = make_frames(n_benchmarks=2, regularizers=["erm", "mixup", "dropout"], seed=3)
+    suite["benchmarks"][0]["not_applicable"] = {"mixup": "why a"}
+    suite["benchmarks"][1]["not_applicable"] = {"dropout": ""}
+    lb = build_leaderboard(runs, metrics, rel, suite, tmp_path, reps=50, plots=False)
+    cells = lb.per_benchmark.set_index(["benchmark", "regularizer"])
+    assert cells.loc[("bench00-covariate", "mixup"), "not_applicable"] == "why a"
+    assert cells.loc[("bench00-covariate", "mixup"), "seeds"] == 0  # its records are not averaged
+    assert cells.loc[("bench01-label", "dropout"), "not_applicable"] == "declared not applicable in the suite"
+    assert cells.loc[("bench01-label", "mixup"), "seeds"] == 3
+    header, rows = tables.display_rows(lb, lb.main, "suite")
+    metric_cells = {c for r in rows for c in r[3 : header.index("Seeds")]}
+    assert metric_cells == {"n/a"}  # no benchmark on which every row runs: nothing to average
+    assert any("every row runs: none" in c for c in lb.caveats)
