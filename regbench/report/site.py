@@ -20,7 +20,7 @@ from regbench.report.views import COMPACT_KEYS, GROUPS, group_of, half_width
 
 # the columns that are not metrics: (header, group, definition)
 COUNTS = [
-    ("Kind", "statistics", "what the regularizer changes: loss, penalty, optimizer, augmentation, …"),
+    ("Kind", "statistics", "what the row adds to the stack every row shares: baseline, loss, penalty, optimizer, …"),
     ("Seeds", "statistics", "ok seeds (fewest on any benchmark); † = fewer than the others"),
     ("Failed", "statistics", "runs that raised an error: counted, excluded from the means"),
     ("Diverged", "statistics", "runs whose loss became NaN/inf: counted, excluded from the means"),
