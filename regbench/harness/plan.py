@@ -206,9 +206,13 @@ def check_envs(suite: SuiteSpec, benches, regs, source: str, errors: list[str]) 
     from regbench.regularizers.build import build_stack
     from regbench.regularizers.stack import name_of
 
-    shifts = registries()["shifts"]
+    shifts, datasets = registries()["shifts"], registries()["datasets"]
     for i, rb in enumerate(benches):
-        envs = shifts.get(rb.spec.shift.kind)(rb.shift_params).training_envs()
+        shift = shifts.get(rb.spec.shift.kind)(rb.shift_params)
+        envs = shift.training_envs()
+        if shift.keeps_dataset_envs:  # e.g. WILDS' own groups through `predefined`
+            declared = getattr(datasets.get(rb.loader), "training_envs", lambda **_: 1)
+            envs = max(envs, declared(**rb.dataset_args))
         if envs >= 2:
             continue
         for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
@@ -217,7 +221,7 @@ def check_envs(suite: SuiteSpec, benches, regs, source: str, errors: list[str]) 
                 errors.append(
                     f"{source}: regularizers[{j}]: '{cfg.display}' cannot run on benchmarks[{i}] "
                     f"'{rb.spec.name}': {', '.join(needy)} needs training environments and this benchmark "
-                    f"has {envs} (use a shift that declares them, e.g. colored_mnist or rotated)"
+                    f"has {envs} (use a shift that declares them, e.g. colored_mnist, rotated or shape_domains)"
                 )
 
 
