@@ -103,6 +103,8 @@ def test_evaluation_runs_on_the_device(make):
         ev = task_for(splits.info).evaluate(model, splits, 0, CUDA)
     assert {"test_id", "ood/c/1" if make is image_splits else "ood/simple"} <= set(ev.reliability)
     assert {r["metric"] for r in ev.rows} >= {"accuracy", "ece", "nll", "brier", "mia_auc"}
+    if make is image_splits:  # its val holds two environments: per-environment rows, from the device
+        assert {"val/env0", "val/env1"} <= {r["split"] for r in ev.rows}
 
 
 def test_metrics_accept_cuda_inputs():
