@@ -38,6 +38,24 @@ def test_balanced_batches_hold_an_equal_share_of_every_environment():
     assert not all(torch.equal(a, b) for a, b in zip(order.epoch(g1), order.epoch(torch.Generator().manual_seed(6))))
 
 
+def test_a_full_batch_holds_every_example_once_laid_out_by_environment():
+    """The paper's full-batch protocol on environments of unequal sizes: nothing dropped, nothing mixed."""
+    env = torch.tensor([1, 0, 1, 1, 0, 2, 1, 2, 1])  # sizes 2, 5, 2
+    order = EnvBalancedBatches(env, batch_size=4096)
+    (step,) = order.epoch(torch.Generator().manual_seed(0))
+    assert order.counts == (2, 5, 2) and len(order) == 1
+    assert sorted(step.tolist()) == list(range(9))  # each example exactly once
+    assert env[step].tolist() == [0, 0, 1, 1, 1, 1, 1, 2, 2]  # contiguous, env 0's rows first
+    # equal environments keep the equal shares (and the draws) of a balanced step
+    equal = EnvBalancedBatches(torch.tensor([0, 1] * 5), batch_size=4096)
+    assert equal.counts == (5, 5)
+    # a minibatch is balanced: every step's counts are the equal shares
+    small = EnvBalancedBatches(env, batch_size=6)
+    assert small.counts == (2, 2, 2)
+    for idx in small.epoch(torch.Generator().manual_seed(0)):
+        assert env[idx].tolist() == [0, 0, 1, 1, 2, 2]
+
+
 def test_shuffled_batches_are_todays_permutation_slices():
     order = ShuffledBatches(11, 5)  # the last batch of one is folded into the previous one
     steps = order.epoch(torch.Generator().manual_seed(1))
@@ -59,7 +77,12 @@ class EnvProbe(Regularizer):
         self.seen: list[tuple[list[int], bool]] = []
 
     def penalty(self, model: nn.Module, batch: Batch):
-        self.seen.append((torch.bincount(batch.env).tolist(), batch.group is not None))
+        counts = torch.bincount(batch.env).tolist()
+        if self.needs_envs:  # the trainer's layout: contiguous rows, env 0's first, counts on the CPU
+            assert list(batch.env_counts) == counts and batch.env.tolist() == sorted(batch.env.tolist())
+        else:
+            assert batch.env_counts == ()
+        self.seen.append((counts, batch.group is not None))
         return 0.0
 
 

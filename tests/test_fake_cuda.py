@@ -19,6 +19,7 @@ from tiny_workloads import BATCH, image_splits, model_for, scan_splits, splits_f
 
 from regbench.catalog import registries
 from regbench.config import TrainSpec
+from regbench.data.base import DatasetInfo, Examples, Splits
 from regbench.metrics import classification as M
 from regbench.metrics import sequence as S
 from regbench.regularizers.stack import Stack
@@ -43,22 +44,7 @@ def fake_epoch(name: str, steps: int) -> tuple[int, set[str]]:
     return reads, devices
 
 
-# Known per-step syncs, found by this tier and not fixed yet: the environment baselines split a
-# batch by environment with boolean masks (x[env == e] is a nonzero, a device sync per step; the
-# balanced layout's equal contiguous shares would allow a reshape instead), and fishr's
-# per-example gradients (torch.func) do not run under fake CUDA tensors at all.
-PER_STEP_SYNC = {"coral", "fishr", "group_dro", "irm", "mmd", "vrex"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="per-environment boolean-mask split"))
-        if n in PER_STEP_SYNC
-        else n
-        for n in NAMES
-    ],
-)
+@pytest.mark.parametrize("name", NAMES)
 def test_a_training_epoch_stays_on_the_device_and_reads_nothing_per_step(name):
     """Every registered regularizer's hooks, on CUDA tensors: no device mismatch, and the
     device reads of an epoch (loss, accuracy, validation) do not grow with its step count."""
@@ -66,6 +52,28 @@ def test_a_training_epoch_stays_on_the_device_and_reads_nothing_per_step(name):
     four, _ = fake_epoch(name, 4)
     assert devices == {"cuda"}
     assert four == two, f"{name}: {four - two} more device reads over 2 more steps: a GPU sync per step"
+
+
+def full_batch_reads(name: str, env: torch.Tensor) -> int:
+    """Device reads of 2 full-batch epochs of ``name`` on fake CUDA, training environments ``env`` (N,)."""
+    n = len(env)
+    g = torch.Generator().manual_seed(0)
+    ex = Examples(torch.rand(n, 3, 16, 16, generator=g), torch.randint(0, 4, (n,), generator=g), {"env": env})
+    splits = Splits(ex, ex, ex, {"c/1": ex}, DatasetInfo("t", 4, (3, 16, 16), True))
+    stack = stack_of(name)
+    model = model_for(splits, stack)
+    with fake_cuda():
+        model.to(CUDA)
+        train(model, splits.training_data(), stack, TrainSpec(epochs=2, batch_size=4 * n), 0, CUDA)
+        return len(fc.READS)
+
+
+@pytest.mark.parametrize("name", ["irm", "vrex", "group_dro", "coral", "mmd", "fishr"])
+def test_a_full_batch_of_unequal_environments_splits_without_a_device_read(name):
+    """The paper's full-batch protocol with environments of 5 and 3 examples: the batch holds
+    all 8, split by counts known on the CPU; as many reads as ERM's (per epoch, not per split)."""
+    env = torch.tensor([0, 1, 0, 0, 1, 0, 1, 0])
+    assert full_batch_reads(name, env) == full_batch_reads("erm", env)
 
 
 def test_the_read_counter_sees_a_per_step_sync():
@@ -95,6 +103,8 @@ def test_evaluation_runs_on_the_device(make):
         ev = task_for(splits.info).evaluate(model, splits, 0, CUDA)
     assert {"test_id", "ood/c/1" if make is image_splits else "ood/simple"} <= set(ev.reliability)
     assert {r["metric"] for r in ev.rows} >= {"accuracy", "ece", "nll", "brier", "mia_auc"}
+    if make is image_splits:  # its val holds two environments: per-environment rows, from the device
+        assert {"val/env0", "val/env1"} <= {r["split"] for r in ev.rows}
 
 
 def test_metrics_accept_cuda_inputs():

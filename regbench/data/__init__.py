@@ -12,14 +12,16 @@ from regbench.registry import Registry
 DATASETS: Registry = Registry("dataset")
 
 
-def register_dataset(name: str, task: str = "classification", modality: str = "image"):
+def register_dataset(name: str, task: str = "classification", modality: str = "image", training_envs=None):
     """Function decorator: ``@register_dataset("scan", task="seq2seq", modality="text")``.
 
     ``task`` (a name in :mod:`regbench.tasks`) and ``modality`` (one of
     ``regbench.data.base.MODALITIES``) are declared here and nowhere else: the loader carries
     them as ``.task`` and ``.modality`` (read when a suite loads, before any data is) and
     every :class:`~regbench.data.base.Loaded` it returns has ``info.task`` and
-    ``info.modality`` set to them.
+    ``info.modality`` set to them. ``training_envs(**dataset_args) -> int``: how many
+    training environments the loader's ``meta["env"]`` holds (default: 1, none), read when a
+    suite loads for shifts that keep the dataset's environments (``Shift.keeps_dataset_envs``).
     """
 
     def deco(fn):
@@ -32,6 +34,7 @@ def register_dataset(name: str, task: str = "classification", modality: str = "i
 
         loader.task = task
         loader.modality = modality
+        loader.training_envs = training_envs or (lambda **_: 1)
         return DATASETS.register(name)(loader)
 
     return deco

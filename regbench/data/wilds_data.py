@@ -11,8 +11,12 @@ Every official split with examples becomes a part (waterbirds: train/val/test; c
 train/id_val/val/test). Neither has an official in-distribution test split, so ``id_test``
 is carved, seeded and stratified by group, from the part named in ``WILDS_TABLE`` (the
 record says so in ``details["carved"]``). ``meta`` holds every WILDS metadata field plus
-``group``, the dataset's own evaluation grouper's id (worst-group accuracy). The package is
-imported only inside functions, so ``import regbench`` does not import ``wilds``.
+``group``, the dataset's own evaluation grouper's id (worst-group accuracy), and ``env``,
+the training environment: WILDS' own convention, the ``CombinatorialGrouper`` over the
+dataset's ``groupby_fields`` that WILDS' example scripts hand to IRM, CORAL and GroupDRO
+(their per-dataset defaults): Waterbirds background × label (4 environments, the
+same ids as ``group``), Camelyon17 the hospital (3 in train). The package is imported only
+inside functions, so ``import regbench`` does not import ``wilds``.
 """
 
 from __future__ import annotations
@@ -41,16 +45,20 @@ from regbench.seeding import torch_generator
 #               transform resizes 224/0.875 = 256 and crops 224);
 #   id_test_from / id_test_fraction: where the carved in-distribution test split comes from;
 #   val: the part used for model selection (the WILDS protocol's);
-#   split_info: how the report describes each OOD part.
+#   split_info: how the report describes each OOD part;
+#   env_fields / training_envs: WILDS' groupby_fields (the training environments' grouper)
+#               and how many environments the official train split holds.
 WILDS_TABLE: dict[str, dict[str, Any]] = {
     "waterbirds": {
         "image_size": 64, "crop_ratio": 0.875, "flip_invariant": True,
         "id_test_from": "train", "id_test_fraction": 0.1, "val": "val",
         "split_info": {"test": {"family": "spurious", "shift": "group-balanced test"}},
+        "env_fields": ["background", "y"], "training_envs": 4,
     },
     "camelyon17": {
         "image_size": 96, "crop_ratio": 1.0, "flip_invariant": True,
         "id_test_from": "id_val", "id_test_fraction": 0.5, "val": "id_val",
+        "env_fields": ["hospital"], "training_envs": 3,
         "split_info": {
             "val": {"family": "domain", "shift": "hospital 1 (OOD val)"},
             "test": {"family": "domain", "shift": "hospital 2"},
@@ -182,6 +190,15 @@ def _groups(dataset) -> torch.Tensor:
     return grouper.metadata_to_group(dataset.metadata_array).to(torch.int64)
 
 
+def _envs(dataset, fields: list[str] | None) -> torch.Tensor | None:
+    """(N,) int64 training environment of each example: the group under ``CombinatorialGrouper(fields)``."""
+    if not fields:
+        return None
+    from wilds.common.grouper import CombinatorialGrouper
+
+    return CombinatorialGrouper(dataset, fields).metadata_to_group(dataset.metadata_array).to(torch.int64)
+
+
 def load_wilds(
     name: str,
     seed: int,
@@ -190,11 +207,13 @@ def load_wilds(
     max_per_part: int | None = None,
     id_test_fraction: float | None = None,
     num_workers: int | None = None,
+    environments: bool = True,
 ) -> Loaded:
     """A WILDS image dataset as parts (official splits + carved ``id_test``).
 
     x: (N, 3, S, S) float32 in [0, 1], S = ``image_size`` (default from ``WILDS_TABLE``);
-    y: (N,) int64; meta: each WILDS metadata field (N,) int64 and ``group`` (N,) int64.
+    y: (N,) int64; meta: each WILDS metadata field (N,) int64, ``group`` (N,) int64 and, with
+    ``environments`` and a dataset in ``WILDS_TABLE``, ``env`` (N,) int64 (module docstring).
     ``max_per_part`` keeps a seeded random subset of each part (for quick runs).
     """
     table = WILDS_TABLE.get(name, OTHER_WILDS)
@@ -205,12 +224,16 @@ def load_wilds(
     metadata = dataset.metadata_array.to(torch.int64)
     fields = list(dataset.metadata_fields)
     group = _groups(dataset)
+    env_fields = table.get("env_fields") if environments else None
+    env = _envs(dataset, env_fields)
     y_all = torch.as_tensor(dataset.y_array).to(torch.int64)
     workers = num_workers or min(8, os.cpu_count() or 1)
     parts = {}
     for split, idx in index.items():
         meta = {f: metadata[idx, j] for j, f in enumerate(fields)}
         meta["group"] = group[idx]
+        if env is not None:
+            meta["env"] = env[idx]
         parts[split] = Examples(_decode(dataset, idx, image_size, table["crop_ratio"], workers), y_all[idx], meta)
     grouper = getattr(dataset, "_eval_grouper", None)
     details = {
@@ -223,11 +246,13 @@ def load_wilds(
         "split_info": table["split_info"],
         "carved": {"id_test": {"from": table["id_test_from"], "fraction": fraction, "stratified_by": "group"}},
         "max_per_part": max_per_part,
+        "env_fields": env_fields or [],
         "n": {k: len(v) for k, v in parts.items()},
     }
     info = DatasetInfo(
         f"wilds:{name}", int(dataset.n_classes), (3, image_size, image_size),
-        flip_invariant=table["flip_invariant"], factors=(*fields, "group"), details=details,
+        flip_invariant=table["flip_invariant"], factors=(*fields, "group", *(["env"] if env is not None else [])),
+        details=details,
     )  # fmt: skip
     return Loaded(info, parts)
 
@@ -276,12 +301,16 @@ def _register(name: str) -> None:
         max_per_part: int | None = None,
         id_test_fraction: float | None = None,
         num_workers: int | None = None,
+        environments: bool = True,
     ) -> Loaded:
-        return load_wilds(name, seed, root, image_size, max_per_part, id_test_fraction, num_workers)
+        return load_wilds(name, seed, root, image_size, max_per_part, id_test_fraction, num_workers, environments)
+
+    def training_envs(environments: bool = True, **_) -> int:
+        return WILDS_TABLE[name]["training_envs"] if environments else 1
 
     loader.__name__ = f"load_wilds_{name}"
     loader.__doc__ = f"WILDS {name} (official splits + carved id_test); see regbench.data.wilds_data.load_wilds."
-    register_dataset(f"wilds:{name}")(loader)
+    register_dataset(f"wilds:{name}", training_envs=training_envs)(loader)
 
 
 for _name in WILDS_TABLE:

@@ -45,6 +45,29 @@ def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, 
     ev.reliability[name] = M.reliability(probs, y)
 
 
+def env_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples) -> None:
+    """Accuracy and NLL of each training environment of a split, as splits ``<name>/env<e>``.
+
+    DomainBed's training-domain validation reads every training environment's held-out
+    accuracy; model selection here stays on the pooled ``val`` split (report/selection.py),
+    these rows show how far the environments agree. probs (N, K); ``ex.meta["env"]`` (N,),
+    read on the CPU (the ids set the number of rows); nothing for fewer than 2 environments.
+    """
+    env = ex.meta.get("env")
+    if env is None:
+        return
+    env = env.cpu()
+    ids = torch.unique(env).tolist()
+    if len(ids) < 2:
+        return
+    y = ex.y.to(probs.device)
+    for e in ids:
+        idx = torch.nonzero(env == e).flatten().to(probs.device)
+        part, labels = probs[idx], y[idx]
+        ev.add(f"{name}/env{e}", "accuracy", M.accuracy(part, labels), len(idx))
+        ev.add(f"{name}/env{e}", "nll", M.nll(part, labels), len(idx))
+
+
 def scaled_metrics(ev: Evaluation, name: str, logits: torch.Tensor, y: torch.Tensor, temperature: float) -> None:
     """``ece_ts`` and ``nll_ts`` of softmax(logits / T); rows carry the split's family/shift/severity."""
     probs = torch.softmax(logits / temperature, dim=1)
@@ -82,6 +105,8 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
         logits = predict_logits(model, ex.x.to(device))
         probs = torch.softmax(logits, dim=1)
         split_metrics(ev, name, probs, ex, info)
+        if name == "val":
+            env_metrics(ev, name, probs, ex)
         if name not in ("train", "val"):
             ev.predictions[name] = pack_predictions(probs.argmax(1))
             ev.targets[name] = pack_predictions(ex.y)

@@ -39,11 +39,15 @@ def pair_problems(suite: SuiteSpec, benches, regs) -> dict[tuple[int, int], list
 
     benches: resolved benchmarks; regs: each config's resolved member params.
     """
-    shifts = registries()["shifts"]
+    shifts, datasets = registries()["shifts"], registries()["datasets"]
     out: dict[tuple[int, int], list[str]] = {}
     for i, rb in enumerate(benches):
         task, modality = dataset_task(rb.loader), dataset_modality(rb.loader)
-        envs = shifts.get(rb.spec.shift.kind)(rb.shift_params).training_envs()
+        shift = shifts.get(rb.spec.shift.kind)(rb.shift_params)
+        envs = shift.training_envs()
+        if shift.keeps_dataset_envs:  # e.g. WILDS' own groups through `predefined`
+            declared = getattr(datasets.get(rb.loader), "training_envs", lambda **_: 1)
+            envs = max(envs, declared(**rb.dataset_args))
         for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
             stack = build_stack(cfg, params)
             bad = stack.unsupported(task)
@@ -62,7 +66,7 @@ def pair_problems(suite: SuiteSpec, benches, regs) -> dict[tuple[int, int], list
             if needy:
                 why.append(
                     f"{', '.join(needy)} needs training environments and this benchmark has {envs} "
-                    "(use a shift that declares them, e.g. colored_mnist or rotated)"
+                    "(use a shift that declares them, e.g. colored_mnist, rotated or shape_domains)"
                 )
             if why:
                 out[i, j] = why

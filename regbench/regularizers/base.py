@@ -83,6 +83,11 @@ class Batch:
     # the training environments' ids, known before training (the trainer's balanced sampler):
     # splitting a batch by them needs no torch.unique, which would sync a GPU every step
     env_ids: tuple[int, ...] = ()
+    # the layout of an environment-balanced batch: rows are contiguous by environment, the
+    # first env_counts[0] of env_ids[0], and so on; () when unknown. With it a penalty splits
+    # the batch by reshape or slices (regularizers/env_risks.py), with no boolean mask: x[env == e]
+    # is a nonzero, whose data-dependent shape syncs a GPU every step
+    env_counts: tuple[int, ...] = ()
 
 
 @dataclass

@@ -18,10 +18,46 @@ def env_masks(env: torch.Tensor | None, ids: tuple[int, ...] = ()) -> list[torch
 
     ``ids`` (``Batch.env_ids``: every training environment, known before training) avoid a
     ``torch.unique``, a device sync per step on a GPU; without them the ids present are used.
+    Indexing with these masks syncs too (a nonzero): the fallback for a batch whose layout is
+    unknown (``Batch.env_counts`` empty), e.g. one built by hand.
     """
     if env is None:
         raise ValueError("this regularizer needs Batch.env (training environments); the batch has none")
     return [env == e for e in (ids or torch.unique(env).tolist())]
+
+
+def _layout(batch: Batch, n: int) -> tuple[int, ...]:
+    """``batch.env_counts`` checked against a leading dimension ``n`` (() when the layout is unknown)."""
+    counts = batch.env_counts
+    if counts and (sum(counts) != n or (batch.env_ids and len(batch.env_ids) != len(counts))):
+        raise ValueError(
+            f"Batch.env_counts {counts} do not describe {n} rows of {len(batch.env_ids) or '?'} environments"
+        )
+    return counts
+
+
+def env_parts(t: torch.Tensor, batch: Batch) -> list[torch.Tensor]:
+    """``t`` (B, ...) split into one (n_e, ...) tensor per environment, in ``env_ids`` order.
+
+    With the trainer's layout (``Batch.env_counts``) these are slices, read from counts on the
+    CPU; otherwise boolean masks of ``Batch.env``.
+    """
+    counts = _layout(batch, len(t))
+    if counts:
+        return list(t.split(list(counts)))
+    return [t[m] for m in env_masks(batch.env, batch.env_ids)]
+
+
+def env_means(t: torch.Tensor, batch: Batch, rows: slice = slice(None)) -> torch.Tensor:
+    """Mean of ``t`` (B, ...) over each environment's ``rows`` (e.g. ``slice(0, None, 2)``): → (E, ...).
+
+    Equal counts (every balanced step but a full batch of unequal environments): one reshape
+    to (E, B/E, ...), no per-environment kernels; else a mean per :func:`env_parts` slice.
+    """
+    counts = _layout(batch, len(t))
+    if counts and len(set(counts)) == 1:
+        return t.view(len(counts), counts[0], *t.shape[1:])[:, rows].mean(1)
+    return torch.stack([p[rows].mean(0) for p in env_parts(t, batch)])
 
 
 def per_example_risk(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -29,12 +65,10 @@ def per_example_risk(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return -(y * torch.log_softmax(logits, dim=-1)).sum(dim=-1)
 
 
-def env_risks(
-    logits: torch.Tensor, y: torch.Tensor, env: torch.Tensor | None, ids: tuple[int, ...] = ()
-) -> torch.Tensor:
-    """Mean risk of each environment: logits, y (B, K), env (B,) → (E,) (``ids``: see env_masks)."""
-    risk = per_example_risk(logits, y)
-    return torch.stack([risk[m].mean() for m in env_masks(env, ids)])
+def env_risks(batch: Batch) -> torch.Tensor:
+    """Mean risk of each environment of ``batch`` (logits, y (B, K), env (B,)) → (E,)."""
+    logits, y, _ = check_batch(batch)
+    return env_means(per_example_risk(logits, y), batch)
 
 
 class AnnealedPenalty(Regularizer):

@@ -19,15 +19,25 @@ from torch import nn
 from regbench.models.parts import features_and_classifier
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch, Regularizer
-from regbench.regularizers.env_risks import check_batch, env_masks
+from regbench.regularizers.env_risks import check_batch, env_parts
 
 KERNEL_GAMMAS = (0.001, 0.01, 0.1, 1.0, 10.0, 100.0, 1000.0)  # DomainBed's mixture
+
+
+def covariance(a: torch.Tensor) -> torch.Tensor:
+    """Unbiased covariance of features a (N, D) → (D, D), as ``torch.cov(a.T)``.
+
+    Written out because ``torch.cov`` compares tensors on the host (an ``aten.equal``),
+    a device sync per step on a GPU.
+    """
+    centred = a - a.mean(0)
+    return centred.T @ centred / (len(a) - 1)
 
 
 def coral_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """mean((μ_a − μ_b)²) + mean((C_a − C_b)²) of features a (N, D), b (M, D) → scalar."""
     mean_diff = (a.mean(0) - b.mean(0)).pow(2).mean()
-    cov_diff = (torch.cov(a.T) - torch.cov(b.T)).pow(2).mean()
+    cov_diff = (covariance(a) - covariance(b)).pow(2).mean()
     return mean_diff + cov_diff
 
 
@@ -57,11 +67,11 @@ class FeatureAlignment(Regularizer):
         raise NotImplementedError
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        _, _, env = check_batch(batch)
+        check_batch(batch)
         features, _ = features_and_classifier(model)
         # a second pass through the feature extractor: the trainer's forward returns logits only
         z = features(batch.x)  # (B, D)
-        parts = [z[m] for m in env_masks(env, batch.env_ids)]
+        parts = env_parts(z, batch)  # one (n_e, D) per environment
         pairs = list(itertools.combinations(parts, 2))
         return self.gamma * torch.stack([self.distance(a, b) for a, b in pairs]).mean()
 

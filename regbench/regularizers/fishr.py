@@ -13,15 +13,37 @@ from torch.func import functional_call, grad, vmap
 from regbench.models.parts import features_and_classifier
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch
-from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_masks, per_example_risk
+from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_parts, per_example_risk
+
+
+def plain_linear(classifier: nn.Module) -> bool:
+    """True for an ``nn.Linear`` whose parameters are its weight (and bias) as they are (no parametrization)."""
+    names = [n for n, _ in classifier.named_parameters()]
+    return type(classifier) is nn.Linear and names in (["weight", "bias"], ["weight"])
+
+
+def linear_per_example_grads(classifier: nn.Linear, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Closed form of :func:`per_example_grads` for a plain linear head: z (B, D), y (B, K) → (B, K·D [+ K]).
+
+    The soft-target cross-entropy's gradient wrt the logits is δ_i = softmax(l_i) · Σ_k y_ik − y_i,
+    so ∂r_i/∂W = δ_i z_iᵀ and ∂r_i/∂b = δ_i, what BackPACK computes for Fishr. Plain tensor ops:
+    no autograd pass inside the step, and they run where ``torch.func`` does not (fake tensors).
+    """
+    logits = classifier(z)
+    delta = torch.softmax(logits, dim=-1) * y.sum(-1, keepdim=True) - y  # (B, K)
+    weight = (delta[:, :, None] * z[:, None, :]).flatten(1)  # (B, K·D), row-major like W's grad
+    return torch.cat([weight, delta], dim=1) if classifier.bias is not None else weight
 
 
 def per_example_grads(classifier: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Gradient of each example's risk wrt the classifier's parameters: z (B, D), y (B, K) → (B, P).
 
-    ``torch.func.grad`` under ``vmap``; the result stays differentiable wrt ``z`` and the
+    The closed form for a plain ``nn.Linear`` (every built-in model's head), else
+    ``torch.func.grad`` under ``vmap``; either stays differentiable wrt ``z`` and the
     parameters, so the penalty trains the feature extractor too (as BackPACK does in Fishr).
     """
+    if plain_linear(classifier):
+        return linear_per_example_grads(classifier, z, y)
     params = dict(classifier.named_parameters())
 
     def risk(p: dict, zi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
@@ -67,8 +89,8 @@ class Fishr(AnnealedPenalty):
         _, y, env = check_batch(batch)
         features, classifier = features_and_classifier(model)
         g = per_example_grads(classifier, features(batch.x), y)  # (B, P)
-        ids = batch.env_ids or tuple(torch.unique(env).tolist())
-        variances = [self.smoothed(e, gradient_variance(g[m])) for e, m in zip(ids, env_masks(env, ids))]
+        ids = batch.env_ids or tuple(torch.unique(env).tolist())  # a hand-made batch: the ids present
+        variances = [self.smoothed(e, gradient_variance(p)) for e, p in zip(ids, env_parts(g, batch))]
         mean = torch.stack(variances).mean(0)
         pen = torch.stack([(v - mean).pow(2).mean() for v in variances]).mean()
         return self.weight() * pen

@@ -29,8 +29,8 @@ class GroupDRO(Regularizer):
         self.eta = eta
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        logits, y, env = check_batch(batch)
-        risks = env_risks(logits, y, env, batch.env_ids)  # (E,)
+        logits, y, _ = check_batch(batch)
+        risks = env_risks(batch)  # (E,)
         q = getattr(self, "_q", None)
         if q is None or len(q) != len(risks):
             q = torch.ones(len(risks), device=risks.device)

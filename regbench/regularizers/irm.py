@@ -10,27 +10,34 @@ from torch import nn
 
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch
-from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_masks, per_example_risk
+from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_means, per_example_risk
 
 
-def scale_gradient(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """∂R(w · logits)/∂w at w = 1, a scalar: logits, y (B, K). Differentiable (``create_graph``)."""
-    scale = torch.ones((), device=logits.device, requires_grad=True)
-    return torch.autograd.grad(per_example_risk(logits * scale, y).mean(), scale, create_graph=True)[0]
+def scale_gradients(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """∂r_i(w · logits_i)/∂w at w = 1 for every example: logits, y (B, K) → (B,). Differentiable.
 
-
-def irm_penalty(logits: torch.Tensor, y: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
-    """IRMv1 of one environment: the squared gradient of its risk wrt a dummy scale w at 1.
-
-    logits, y: (B, K). ``unbiased`` (DomainBed's form): the product of the gradients on the
-    even and the odd examples, whose expectation is (E ∂R/∂w)²; else the paper's (∂R/∂w)²
-    over the whole environment, biased upwards by the gradient's variance but never
-    negative: with full batches the halves never change, and a large λ can then drive
-    the product below zero instead of towards it.
+    One dummy scale per row and one ``autograd.grad`` for the whole batch: each row's risk
+    depends on its own scale only, and the mean of these over an environment is the
+    gradient of that environment's mean risk, IRMv1's ∂R_e/∂w.
     """
+    scale = torch.ones(len(logits), 1, device=logits.device, dtype=logits.dtype, requires_grad=True)
+    risk = per_example_risk(logits * scale, y).sum()
+    return torch.autograd.grad(risk, scale, create_graph=True)[0].squeeze(1)
+
+
+def irm_penalties(logits: torch.Tensor, y: torch.Tensor, batch: Batch, unbiased: bool = True) -> torch.Tensor:
+    """IRMv1 of every environment, the squared gradient of its risk wrt a dummy scale w at 1: → (E,).
+
+    logits, y: (B, K), split by ``batch``'s environments. ``unbiased`` (DomainBed's form): the
+    product of the gradients on each environment's even and odd examples, whose expectation
+    is (E ∂R/∂w)²; else the paper's (∂R/∂w)² over the whole environment, biased upwards by the
+    gradient's variance but never negative: with full batches the halves never change, and a
+    large λ can then drive the product below zero instead of towards it.
+    """
+    g = scale_gradients(logits, y)  # (B,)
     if not unbiased:
-        return scale_gradient(logits, y).pow(2)
-    return scale_gradient(logits[0::2], y[0::2]) * scale_gradient(logits[1::2], y[1::2])
+        return env_means(g, batch).pow(2)
+    return env_means(g, batch, slice(0, None, 2)) * env_means(g, batch, slice(1, None, 2))
 
 
 @register_regularizer("irm")
@@ -51,6 +58,5 @@ class IRM(AnnealedPenalty):
         self.lam, self.anneal_iters, self.unbiased = lam, anneal_iters, unbiased
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        logits, y, env = check_batch(batch)
-        pen = torch.stack([irm_penalty(logits[m], y[m], self.unbiased) for m in env_masks(env, batch.env_ids)]).mean()
-        return self.weight() * pen
+        logits, y, _ = check_batch(batch)
+        return self.weight() * irm_penalties(logits, y, batch, self.unbiased).mean()

@@ -10,7 +10,7 @@ from torch import nn
 
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch
-from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_risks
+from regbench.regularizers.env_risks import AnnealedPenalty, env_risks
 
 
 @register_regularizer("vrex")
@@ -24,5 +24,5 @@ class VREx(AnnealedPenalty):
         self.lam, self.anneal_iters = lam, anneal_iters
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
-        risks = env_risks(*check_batch(batch), batch.env_ids)  # (E,)
+        risks = env_risks(batch)  # (E,)
         return self.weight() * (risks - risks.mean()).pow(2).mean()

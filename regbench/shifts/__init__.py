@@ -25,4 +25,5 @@ SHIFT_MODULES = [
     "regbench.shifts.speaker_noise",
     "regbench.shifts.colored_mnist",
     "regbench.shifts.rotated",
+    "regbench.shifts.shape_domains",
 ]

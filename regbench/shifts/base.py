@@ -32,6 +32,9 @@ class Shift:
 
     family: ClassVar[str] = "none"
     Params: ClassVar[type[ShiftParams]] = ShiftParams
+    # True: train and val are the dataset's own parts, so the loader's meta["env"] (and its
+    # declared training_envs) pass through (predefined, none)
+    keeps_dataset_envs: ClassVar[bool] = False
 
     def __init__(self, params: ShiftParams | dict[str, Any] | None = None):
         self.params = params if isinstance(params, ShiftParams) else self.Params(**(params or {}))

@@ -15,6 +15,7 @@ class NoShift(Shift):
     """No shift: test_id is the clean test part; ``ood`` is empty."""
 
     family = "none"
+    keeps_dataset_envs = True
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         train, val, test = base_splits(loaded)

@@ -51,6 +51,7 @@ class Predefined(Shift):
 
     family = "predefined"
     Params = PredefinedParams
+    keeps_dataset_envs = True
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """Pure: ``seed`` is unused because the parts are fixed by the loader."""

@@ -9,7 +9,13 @@ Two orders, both drawn from the run's ``order`` generator only, so an in-run che
   step holds the same number of examples from each training environment, as DomainBed's
   one ``InfiniteDataLoader`` per environment does. Each environment is walked in its own
   fresh permutation per epoch (wrapping into a further permutation when a small
-  environment runs out), so no state outlives an epoch but the generator's.
+  environment runs out), so no state outlives an epoch but the generator's. A full batch
+  (``batch_size`` ≥ N, the paper's ColoredMNIST protocol) holds every example once, each
+  environment at its own size: equal shares would drop the larger environments' surplus.
+
+Both layouts are contiguous by environment, env 0's rows first, with per-environment counts
+known on the CPU (``EnvBalancedBatches.counts``, passed on as ``Batch.env_counts``), so a
+penalty splits a batch by reshaping or slicing, never with a boolean mask (a device sync).
 
 An epoch has the same number of steps under both orders, so a schedule and the compute
 budget do not change when a stack asks for environments.
@@ -47,11 +53,12 @@ class ShuffledBatches:
 
 class EnvBalancedBatches:
     """Every step takes ``share = batch_size // E`` examples (at most the smallest environment's
-    size) from each of E environments.
+    size) from each of E environments; a full batch (``batch_size`` ≥ N) takes all of each.
 
     env: (N,) int64 environment id per training example. Within a step the examples are
-    grouped by environment in ascending id order (env 0's share first), which per-environment
-    penalties may rely on but need not: they read ``Batch.env``.
+    grouped by environment in ascending id order (env 0's rows first), ``counts[i]`` rows of
+    ``ids[i]``: every step has the same counts, equal except in a full batch of environments
+    of unequal sizes.
     """
 
     def __init__(self, env: torch.Tensor, batch_size: int):
@@ -60,9 +67,10 @@ class EnvBalancedBatches:
             raise ValueError(f"environment-balanced batches need at least 2 environments, got ids {self.ids}")
         self.members = [torch.nonzero(env == e).flatten() for e in self.ids]
         self.steps = len(step_starts(len(env), batch_size))
-        # capped at the smallest environment, so that a full batch (batch_size ≥ N) holds each
-        # example of every environment at most once, as full-batch IRM training does
+        self.full = batch_size >= len(env)
+        # capped at the smallest environment, so that a batch never holds an example twice
         self.share = max(1, min(batch_size // len(self.ids), min(len(m) for m in self.members)))
+        self.counts = tuple(len(m) for m in self.members) if self.full else (self.share,) * len(self.ids)
 
     def __len__(self) -> int:
         return self.steps
@@ -73,7 +81,9 @@ class EnvBalancedBatches:
         return torch.cat([members[torch.randperm(len(members), generator=g)] for _ in range(rounds)])[:count]
 
     def epoch(self, g: torch.Generator, device: torch.device | str = "cpu") -> list[torch.Tensor]:
-        """The index tensors ((E · share,) int64 on ``device``) of one epoch's steps, drawn from ``g``."""
+        """The index tensors ((sum(counts),) int64 on ``device``) of one epoch's steps, drawn from ``g``."""
+        if self.full:  # one step: each environment once, in a fresh permutation of its own
+            return [torch.cat([m[torch.randperm(len(m), generator=g)] for m in self.members]).to(device)]
         need = self.steps * self.share
         streams = [self._stream(m, need, g).view(self.steps, self.share) for m in self.members]
         return list(torch.cat(streams, dim=1).to(device).unbind(0))

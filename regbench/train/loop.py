@@ -148,7 +148,8 @@ def train(
     env, group = (data.train.meta.get(k) for k in ("env", "group"))
     # the sampler is built from the CPU copy: unique/nonzero on a GPU would sync
     order = epoch_batches(env, n, spec.batch_size, bool(getattr(stack, "needs_envs", False)))
-    env_ids = tuple(getattr(order, "ids", ()))  # the balanced sampler's environments, read on the CPU
+    # the balanced sampler's environments and per-step layout, read on the CPU
+    env_ids, env_counts = tuple(getattr(order, "ids", ())), tuple(getattr(order, "counts", ()))
     env, group = (t.to(device) if t is not None else None for t in (env, group))
     opt = make_optimizer(model, stack, spec)
     sched = make_scheduler(opt, spec, len(order))
@@ -194,7 +195,7 @@ def train(
                 loss = task.loss(logits, yb, stack)
                 if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
                     hook_batch = Batch(
-                        xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids
+                        xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids, env_counts
                     )
                     total = loss + stack.penalty(model, hook_batch)
                 else:
