@@ -3,10 +3,11 @@
 Each seed keeps its own initialization (the caller builds one model per seed), its own data
 order (``torch_generator(seed, "order")``, exactly the permutation a separate run draws), its
 own augmentation draws (``torch_generator(seed, "augment")``, the same stream a separate run
-uses), its own dropout masks (``vmap(randomness="different")``), its own history and its own
-stack, so early stopping stops and restores each seed on its own. The parameters of the S
-models are stacked along a leading seed dimension and trained through
-``torch.func.functional_call`` under ``vmap``; each seed's own module keeps *views* of its
+uses), its own dropout masks (independent per element), its own history and its own stack, so
+early stopping stops and restores each seed on its own. The parameters of the S models are
+stacked along a leading seed dimension and trained through one batched forward pass
+(regbench.train.stacked_forward: batched matrix products for an MLP, ``functional_call``
+under ``vmap`` for any other model); each seed's own module keeps *views* of its
 slice, so the hooks that take a model (penalties, gradient clipping, early stopping) act on
 that seed's weights and gradients alone (regbench.train.seed_hooks). The optimizers regbench
 uses (Adam, AdamW, SGD with momentum) are elementwise, so one fused optimizer over the stacked
@@ -23,7 +24,7 @@ import time
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import stack_module_state
 
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
@@ -33,6 +34,7 @@ from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import check_supported, task_for
 from regbench.train.batches import step_starts
 from regbench.train.loop import CPU, Diverged, TrainResult, make_optimizer, make_scheduler, setup_context
+from regbench.train.stacked_forward import stacked_forwards
 from regbench.train.seed_hooks import SeedHooks, alias_seed_views, stacked_groups
 
 
@@ -87,11 +89,7 @@ def train_seed_batch(
     skeleton = models[0]
     hooks = SeedHooks(models, stacks, names, holder, seeds, device, k, data.train.meta)
 
-    def forward(p: list[torch.Tensor], xb: torch.Tensor) -> torch.Tensor:
-        return functional_call(skeleton, dict(zip(names, p)), (xb,))
-
-    per_seed = vmap(forward, in_dims=(0, 0), randomness="different")  # (S, B, …) → (S, B, K)
-    shared = vmap(forward, in_dims=(0, None), randomness="different")  # (N, …) → (S, N, K)
+    per_seed, shared = stacked_forwards(skeleton, names)  # x (S, B, …) → (S, B, K); x (N, …) → (S, N, K)
     n = len(x)
     starts = step_starts(n, spec.batch_size)
     bounds = list(zip(starts, [*starts[1:], n]))
