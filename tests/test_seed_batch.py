@@ -133,3 +133,23 @@ def test_batch_blocker_names_why_a_stack_cannot_be_batched():
     assert batch_blocker(mlp, data, Stack([Resets()])) == "the stack resets the optimizer during training"
     bn = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     assert batch_blocker(bn, data, Stack([])) == "the model keeps buffers (BatchNorm statistics are per model)"
+
+
+def test_seed_groups_train_in_parallel_worker_processes_with_the_same_numbers(
+    write_suite, tmp_path, isolated_cache, capsys
+):
+    # two groups on two workers: each group is one worker's job, and its records are the
+    # ones the driver process alone would have written
+    suite = tiny_suite(seeds=[0, 1], regularizers=["erm", "l2"], train={"epochs": 2, "batch_size": 128, "lr": 0.003})
+    path = write_suite(suite)
+    one, two = tmp_path / "one.sqlite", tmp_path / "two.sqlite"
+    for store, workers in ((one, "1"), (two, "2")):
+        args = ["run", str(path), "--store", str(store), "--workers", workers, "--batch-seeds", "--no-progress"]
+        assert main(args) == 0
+    a, b = records(one), records(two)
+    assert set(a) == set(b) and len(a) == 4
+    for key in a:
+        assert b[key][0] == "ok" and b[key][3]["seed_batch"] == 2
+        for name, value in a[key][1].items():
+            if name not in TIMING:
+                assert b[key][1][name] == pytest.approx(value, rel=1e-6, abs=1e-7), (key, name)
