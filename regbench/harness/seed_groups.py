@@ -4,8 +4,10 @@ each group as one stacked model (regbench.train.seed_batch), record each seed as
 A seed-batched run has the same run key, the same record layout and — up to float rounding
 and the dropout masks drawn — the same metrics as the run trained alone; its ``timings``
 carry ``seed_batch`` (the group size) as provenance. Groups that cannot be batched (BatchNorm,
-per-step hooks, a plugin declaring ``batchable = False``, checkpoints, compile) are handed
-back to the executor as separate runs, and each reason is said once. docs/architecture.md, "Stages".
+a plugin declaring ``batchable = False``, input gradients, environment-balanced batches,
+checkpoints, compile; regbench.train.seed_batch.batch_blocker) are handed back to the
+executor as separate runs, and each reason is said once. With a local pool of several
+workers, the groups train in as many processes at once. docs/architecture.md, "Stages".
 """
 
 from __future__ import annotations
