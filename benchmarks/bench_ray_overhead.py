@@ -4,7 +4,10 @@
 into: importing ray, ``ray.init`` of a private 2-CPU instance, the first task, importing torch
 and regbench in a fresh worker (and again in the same worker: Ray reuses a worker process
 across tasks, so the import is paid once per worker, not per task), 20 no-op round trips, 20
-round trips carrying a 200 kB payload (about one record with its predictions), and shutdown.
+round trips carrying a 200 kB payload (about one record with its predictions), the executor's
+long-lived actor (created, then its first call: torch and regbench imported at creation; then
+20 calls), and shutdown. ``runtime_env`` in the name: ray.init with the ``runtime_env`` the
+executor used to pass to a private instance (its agent sets up each worker's environment).
 
     PYTHONPATH=. python benchmarks/bench_ray_overhead.py
     PYTHONPATH=. python -m pytest benchmarks/bench_ray_overhead.py --benchmark-only -q
@@ -18,7 +21,7 @@ import time
 import pytest
 
 
-def breakdown() -> dict[str, float]:
+def breakdown(runtime_env: bool = False) -> dict[str, float]:
     """Seconds per stage of one private Ray instance's life (see the module docstring)."""
     marks = [time.perf_counter()]
     import ray
@@ -34,7 +37,7 @@ def breakdown() -> dict[str, float]:
         include_dashboard=False,
         logging_level="ERROR",
         log_to_driver=False,
-        runtime_env={"env_vars": {"PYTHONPATH": root}},
+        **({"runtime_env": {"env_vars": {"PYTHONPATH": root}}} if runtime_env else {}),
     )
     marks.append(time.perf_counter())
 
@@ -51,6 +54,9 @@ def breakdown() -> dict[str, float]:
 
         return time.perf_counter() - t
 
+    from regbench.harness.executors.ray import RunWorker
+
+    actor = ray.remote(RunWorker).options(num_cpus=1)
     try:
         ray.get(echo.remote(0))
         marks.append(time.perf_counter())
@@ -63,6 +69,13 @@ def breakdown() -> dict[str, float]:
         t = time.perf_counter()
         ray.get([echo.remote(blob) for _ in range(20)])
         payload = time.perf_counter() - t
+        t = time.perf_counter()
+        w = actor.remote()
+        ray.get(w.__ray_ready__.remote())
+        created = time.perf_counter() - t
+        t = time.perf_counter()
+        ray.get([w.__ray_ready__.remote() for _ in range(20)])
+        calls = time.perf_counter() - t
     finally:
         t = time.perf_counter()
         ray.shutdown()
@@ -75,6 +88,8 @@ def breakdown() -> dict[str, float]:
         "same, reused worker": reused,
         "20 no-op tasks": noop,
         "20 tasks with 200 kB": payload,
+        "actor created (imports torch + regbench)": created,
+        "20 actor calls": calls,
         "shutdown": shutdown,
     }
 
@@ -87,4 +102,8 @@ def test_ray_overhead_breakdown(benchmark):
 
 
 if __name__ == "__main__":
-    print(" | ".join(f"{k} {v:.3f} s" for k, v in breakdown().items()))
+    for env in (True, False):
+        print(
+            ("with runtime_env: " if env else "inherited env:   ")
+            + " | ".join(f"{k} {v:.3f} s" for k, v in breakdown(env).items())
+        )

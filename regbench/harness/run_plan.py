@@ -109,7 +109,9 @@ def run_plan(
     with store.heartbeat(lease):
         if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
             separate = []
-            for rec in batched_records(todo, device, options, separate):
+            for rec in batched_records(
+                todo, device, options, separate, workers=ex.workers if executor == "local" else 1
+            ):
                 _keep(rec, store, ckpt_dir, counts)
         for rec in ex.run(separate, progress=progress) if separate else ():
             _keep(rec, store, ckpt_dir, counts)  # store.put ends the run's lease

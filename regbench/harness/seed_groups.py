@@ -4,23 +4,27 @@ each group as one stacked model (regbench.train.seed_batch), record each seed as
 A seed-batched run has the same run key, the same record layout and — up to float rounding
 and the dropout masks drawn — the same metrics as the run trained alone; its ``timings``
 carry ``seed_batch`` (the group size) as provenance. Groups that cannot be batched (BatchNorm,
-per-step hooks, a plugin declaring ``batchable = False``, checkpoints, compile) are handed
-back to the executor as separate runs, and each reason is said once. docs/architecture.md, "Stages".
+a plugin declaring ``batchable = False``, input gradients, environment-balanced batches,
+checkpoints, compile; regbench.train.seed_batch.batch_blocker) are handed back to the
+executor as separate runs, and each reason is said once. With a local pool of several
+workers, the groups train in as many processes at once. docs/architecture.md, "Stages".
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from regbench.harness.plan import RunSpec
 from regbench.harness.run_one import build_run, environment, ok_record, record
 from regbench.regularizers.build import build_stack
 from regbench.store import RunRecord
 from regbench.tasks import task_for
-from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
+from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode, prepare_process
 from regbench.train.loop import Diverged, resolve_device
 from regbench.train.seed_batch import batch_blocker, train_seed_batch
 
@@ -58,28 +62,55 @@ def batched_records(
     options: ExecOptions | None,
     separate: list[RunSpec],
     say: Callable[[str], None] | None = None,
+    workers: int = 1,
 ) -> Iterator[RunRecord]:
     """Train the seed groups of ``specs`` batched, yielding each seed's record as its group ends.
 
     Runs that cannot be batched are appended to ``separate`` (the caller trains them as usual).
+    With ``workers`` > 1 the groups train in that many worker processes at once (on CPU: a
+    group is one process's work, as a run is without batching; one process alone would leave
+    the other cores idle while the pool waits for the fallbacks).
     """
     say = say or SayOnce()
     options = options or ExecOptions()
+    groups = []
     for group in seed_groups(specs):
-        if len(group) == 1:
+        why = _option_blocker(options) if len(group) > 1 else "one seed"
+        if why is None:
+            groups.append(group)
+        else:
+            if len(group) > 1:
+                say(_fallback(group, why))
             separate.extend(group)
-            continue
-        why = _option_blocker(options)
-        records = None if why else _train_group(group, device, options)
+    for group, records in _trained(groups, device, options, workers):
         if isinstance(records, str):
-            why, records = records, None
-        if records is None:
-            say(
-                f"--batch-seeds: {group[0].benchmark.spec.name} × {group[0].regularizer.display} trains its seeds separately: {why}"
-            )
+            say(_fallback(group, records))
             separate.extend(group)
-            continue
-        yield from records
+        else:
+            yield from records
+
+
+def _fallback(group: list[RunSpec], why: str) -> str:
+    return f"--batch-seeds: {group[0].benchmark.spec.name} × {group[0].regularizer.display} trains its seeds separately: {why}"
+
+
+def _trained(groups: list[list[RunSpec]], device: str, options: ExecOptions, workers: int):
+    """(group, its records or why it cannot be batched), in this process or a pool, as each ends."""
+    if workers <= 1 or len(groups) <= 1 or device.startswith("cuda") or device == "auto":
+        # a GPU is shared by one process's stacked models; a pool would hold a CUDA context each
+        for group in groups:
+            yield group, _train_group(group, device, options)
+        return
+    ctx = mp.get_context("spawn")  # as the local executor: fork after torch started threads can deadlock
+    with ProcessPoolExecutor(min(workers, len(groups)), mp_context=ctx, initializer=prepare_process) as pool:
+        futures = {pool.submit(_train_group, g, device, options): g for g in groups}
+        for done in as_completed(futures):
+            group = futures[done]
+            try:
+                yield group, done.result()
+            except Exception as err:  # the worker process died (killed, out of memory)
+                why = f"worker process died while training the seed batch ({type(err).__name__}: {err})"
+                yield group, [record(s, "failed", error=why) for s in group]
 
 
 def _option_blocker(options: ExecOptions) -> str | None:

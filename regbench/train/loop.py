@@ -81,21 +81,27 @@ def setup_context(data: TrainingData, spec: TrainSpec, device: torch.device, tas
     )
 
 
-def make_optimizer(model: nn.Module, stack: Stack, spec: TrainSpec) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, stack: Stack, spec: TrainSpec, groups: list[dict] | None = None, fused: bool = False
+) -> torch.optim.Optimizer:
     """The optimizer of ``spec`` over the stack's parameter groups (decay 0 unless a group sets it).
+
+    ``groups`` replaces the stack's groups of ``model`` (seed batching passes the stacked
+    tensors' groups); ``fused`` asks torch for its one-kernel-per-tensor update.
 
     Adam becomes AdamW when a regularizer asks for decoupled weight decay, so ``weight_decay``
     is AdamW's decoupled decay and never Adam's coupled L2 (arXiv:1711.05101). With
     ``optimizer: sgd`` the groups' decay is SGD's own, which is coupled (it passes through
     momentum) — the textbook "weight decay" of SGD recipes.
     """
-    groups = stack.param_groups(model) or [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    groups = groups or stack.param_groups(model) or [{"params": [p for p in model.parameters() if p.requires_grad]}]
     groups = [{"weight_decay": 0.0, **g} for g in groups]
+    kw = {"fused": True} if fused else {}
     if spec.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum)
+        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum, **kw)
     if spec.optimizer == "adamw" or stack.decoupled_weight_decay:
-        return torch.optim.AdamW(groups, lr=spec.lr)
-    return torch.optim.Adam(groups, lr=spec.lr)
+        return torch.optim.AdamW(groups, lr=spec.lr, **kw)
+    return torch.optim.Adam(groups, lr=spec.lr, **kw)
 
 
 def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):

@@ -1,13 +1,17 @@
-"""The Ray executor: every run is a Ray task; the driver writes records as they arrive.
+"""The Ray executor: runs go to long-lived Ray actors, one per slot; the driver writes records as they arrive.
 
 ``regbench run SUITE --executor ray [--address auto|HOST:PORT] [--gpus-per-run 0.25]``.
 Without an address a private local Ray instance is started (no dashboard, no usage
-statistics) and shut down afterwards. Each task asks for ``cpus_per_run`` CPUs and
+statistics) and shut down afterwards; its workers inherit this process's environment, so no
+runtime environment (and no runtime-env agent round trip) is set up for them. Each slot is
+one actor that imports torch and regbench once and then trains run after run, so a run's
+cost is one method call. Each actor asks for ``cpus_per_run`` CPUs and
 ``gpus_per_run`` GPUs (default 1 with ``--device cuda``, or ``auto`` on a cluster with GPUs)
-— a fraction lets several small runs share one GPU, Ray setting ``CUDA_VISIBLE_DEVICES`` for each. A task whose worker process dies (killed, out of memory,
-node lost) is retried up to ``max_retries`` times; with in-run checkpoints on shared
-storage the retry resumes where the dead worker left off. A run's own exception is not
-retried: ``run_one`` records it as ``failed``.
+— a fraction lets several small runs share one GPU, Ray setting ``CUDA_VISIBLE_DEVICES`` for
+each. An actor whose process dies (killed, out of memory, node lost) is restarted and its run
+retried up to ``max_retries`` times; with in-run checkpoints on shared storage the retry
+resumes where the dead worker left off. A run's own exception is not retried: ``run_one``
+records it as ``failed``.
 """
 
 from __future__ import annotations
@@ -41,13 +45,19 @@ def import_ray():
     return ray
 
 
-def _run_task(spec: RunSpec, device: str, options: ExecOptions | None) -> RunRecord:
-    """Body of one Ray task (module-level, so workers import it rather than unpickle code).
+class RunWorker:
+    """One slot's long-lived worker (a Ray actor): set up once, then ``run`` after ``run``.
 
-    The run's thread count comes with its options (``run_one`` applies it). Ray reuses
-    worker processes: the first task in each sets the CUDA environment before any CUDA use."""
-    prepare_process()
-    return run_one(spec, device, options)
+    Defined at module level, so Ray workers import it rather than unpickle code. ``__init__``
+    prepares the process (the CUDA environment, before any CUDA use) and imports torch and
+    regbench once — at actor creation, while the driver is still planning the first runs.
+    The run's thread count comes with its options (``run_one`` applies it)."""
+
+    def __init__(self) -> None:
+        prepare_process()
+
+    def run(self, spec: RunSpec, device: str, options: ExecOptions | None) -> RunRecord:
+        return run_one(spec, device, options)
 
 
 def ray_placement(device: str, gpus_per_run: float | None, cluster_gpus: float) -> tuple[str, float]:
@@ -98,13 +108,16 @@ class RayExecutor:
         for k, v in RAY_ENV.items():
             os.environ.setdefault(k, v)
         # workers start from this environment: make sure they import this regbench
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
         path = os.environ.get("PYTHONPATH", "")
-        runtime_env = {"env_vars": {"PYTHONPATH": os.pathsep.join(p for p in (root, path) if p)}}
-        common = dict(logging_level="ERROR", log_to_driver=False, runtime_env=runtime_env)
-        if self.address:
-            ray.init(address=self.address, **common)
+        pythonpath = os.pathsep.join(p for p in (root, path) if p)
+        common = dict(logging_level="ERROR", log_to_driver=False)
+        if self.address:  # a cluster's workers need it sent along
+            ray.init(address=self.address, runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, **common)
         else:
+            # a private instance's workers inherit this environment: a runtime_env would cost
+            # an agent round trip before the first worker starts
+            os.environ["PYTHONPATH"] = pythonpath
             ray.init(num_cpus=self.workers or os.cpu_count() or 1, include_dashboard=False, **common)
         return True
 
@@ -143,32 +156,37 @@ class RayExecutor:
     def run(self, specs: list[RunSpec], progress: bool = True) -> Iterator[RunRecord]:
         ray = self.ray
         self._connect()
-        task = ray.remote(_run_task).options(
+        actor = ray.remote(RunWorker).options(
             num_cpus=self.cpus_per_run,
             num_gpus=self.gpus_per_run,
-            max_retries=self.max_retries,
-            retry_exceptions=False,
+            max_restarts=self.max_retries,  # a dead actor is restarted ...
+            max_task_retries=self.max_retries,  # ... and its run retried on it (not a run's own exception)
         )
         pending = list(reversed(specs))
-        in_flight: dict[Any, RunSpec] = {}
+        in_flight: dict[Any, tuple[RunSpec, Any]] = {}
+        workers: list[Any] = []
         try:
-            slots = self._slots()
+            # at most `slots` runs in flight, so the bar names the runs actually running
+            workers = [actor.remote() for _ in range(min(self._slots(), len(specs)))]
+            idle = list(workers)
             with RunProgress(len(specs), enabled=progress) as bar:
-                # at most `slots` tasks in flight, so the bar names the runs actually running
                 while pending or in_flight:
-                    while pending and len(in_flight) < slots:
-                        spec = pending.pop()
-                        in_flight[task.remote(spec, self.device, self.options)] = spec
+                    while pending and idle:
+                        spec, worker = pending.pop(), idle.pop()
+                        in_flight[worker.run.remote(spec, self.device, self.options)] = (spec, worker)
                         bar.started(spec.name)
                     ready, _ = ray.wait(list(in_flight), num_returns=1)
                     for ref in ready:
-                        spec = in_flight.pop(ref)
+                        spec, worker = in_flight.pop(ref)
                         rec = self._result(ref, spec)
+                        idle.append(worker)
                         bar.finished(spec.name, rec.status)
                         yield rec
         finally:
-            for ref in in_flight:  # Ctrl-C or an error in the driver: stop what still runs
-                ray.cancel(ref, force=True)
+            # done, Ctrl-C or an error in the driver: stop what still runs and free the slots
+            # (on a cluster the actors would otherwise hold their CPUs and GPUs)
+            for worker in workers:
+                ray.kill(worker, no_restart=True)
             self.close()
 
     def _result(self, ref, spec: RunSpec) -> RunRecord:
