@@ -25,6 +25,7 @@ from regbench.shifts.corruptions import (
     severity_table,
 )
 from regbench.shifts.covariate import DEFAULT_CORRUPTIONS, CovariateShift
+from regbench.shifts.held_out import RULE, held_out_part
 
 SEVERITIES = [1, 2, 3, 4, 5]
 # Corruptions that draw from the generator; the others must ignore it.
@@ -163,11 +164,16 @@ def test_covariate_apply_on_digits(digits):
         "source": "generated",
         "scale": 1.0,
         "parameter": 0.85,
+        "held_out": "shard",  # the covariate family's shard of the held-out images
+        "held_out_shard": "covariate",
+        "held_out_pool": len(digits.parts["test"]),
+        "held_out_rule": RULE,
     }
     assert splits.split_info["gaussian_noise/3"]["scale"] == corruption_scale("digits", "gaussian_noise") > 1
     assert splits.split_info["rotate_22.5"]["angle"] == 22.5
-    train, val, test = (digits.parts[k] for k in ("train", "val", "test"))
-    assert splits.test_id is test and splits.train is train and splits.val is val
+    train, val = digits.parts["train"], digits.parts["val"]
+    test = held_out_part(digits.parts["test"], "covariate", 0)[0]
+    assert torch.equal(splits.test_id.x, test.x) and splits.train is train and splits.val is val
     for name, split in splits.ood.items():
         assert torch.equal(split.y, test.y) and not torch.equal(split.x, test.x), name
     k = corruption_scale("digits", "gaussian_noise")
@@ -247,7 +253,7 @@ def test_scaled_tables_stay_valid():
 def test_covariate_cifar10c_table_ignores_the_calibration(digits):
     shift = CovariateShift({"corruptions": ["gaussian_noise"], "severities": [5], "severity_table": "cifar10c"})
     splits = shift.apply(digits, seed=0)
-    test = digits.parts["test"]
+    test = held_out_part(digits.parts["test"], "covariate", 0)[0]
     expected = corrupt(test.x, "gaussian_noise", 5, torch_generator(0, "shift", "gaussian_noise", 5))
     assert torch.equal(splits.ood["gaussian_noise/5"].x, expected)
     assert splits.split_info["gaussian_noise/5"]["scale"] == 1.0

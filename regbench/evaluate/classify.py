@@ -10,7 +10,7 @@ from torch import nn
 
 from regbench.data.base import Examples, Splits
 from regbench.data.wilds_data import metadata_array, wilds_eval
-from regbench.evaluate.records import Evaluation, pack_predictions, predict_logits, run_level
+from regbench.evaluate.records import Evaluation, add_unique_images, pack_predictions, predict_logits, run_level
 from regbench.metrics import classification as M
 from regbench.metrics.calibration import fit_temperature
 from regbench.seeding import torch_generator
@@ -108,6 +108,7 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
         if name == "val":
             env_metrics(ev, name, probs, ex)
         if name not in ("train", "val"):
+            add_unique_images(ev, name, splits, len(ex), info)
             ev.predictions[name] = pack_predictions(probs.argmax(1))
             ev.targets[name] = pack_predictions(ex.y)
             scaled_metrics(ev, name, logits, ex.y.to(logits.device), temperature)

@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from regbench.data.base import Splits
+
 NEAR_ZERO = 1e-3  # |w| below this counts as zero for weight sparsity
 
 
@@ -50,6 +52,17 @@ class Evaluation:
             if r["split"] == split and r["metric"] == metric:
                 return r["value"]
         raise KeyError((split, metric))
+
+
+def add_unique_images(ev: Evaluation, name: str, splits: Splits, n: int, info: dict) -> None:
+    """Record a test split's ``unique_images`` (the shift's ``split_info``) as a metric row.
+
+    ``name`` is the evaluator's split name ("test_id" or "ood/<split>"); a split whose shift
+    did not count its images records nothing rather than a guess.
+    """
+    unique = splits.split_info.get(name.removeprefix("ood/"), {}).get("unique_images")
+    if isinstance(unique, int):
+        ev.add(name, "unique_images", unique, n, info)
 
 
 def pack_predictions(pred: torch.Tensor) -> bytes:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from regbench.data.base import Splits
-from regbench.evaluate.records import Evaluation, pack_predictions, run_level
+from regbench.evaluate.records import Evaluation, add_unique_images, pack_predictions, run_level
 from regbench.metrics import classification as M
 from regbench.metrics import sequence as S
 from regbench.seeding import torch_generator
@@ -66,6 +66,7 @@ def evaluate_seq2seq(task, model: nn.Module, splits: Splits, seed: int, device: 
         ev.add(name, "brier", M.brier(probs, tokens), n, info)
         ev.reliability[name] = M.reliability(probs, tokens)
         if name not in ("train", "val"):
+            add_unique_images(ev, name, splits, n, info)
             ev.predictions[name] = pack_predictions(exact.long())
     test_id = splits.test_id
     g = torch_generator(seed, "mia")

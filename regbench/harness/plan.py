@@ -30,6 +30,8 @@ from regbench.harness.applicability import check_pairs, dataset_task, row_kinds
 from regbench.params import resolve_params
 from regbench.registry import UnknownNameError
 from regbench.regularizers.build import build_stack, lookup
+from regbench.shifts.held_out import RULE as HELD_OUT_RULE
+from regbench.shifts.held_out import SHARES
 
 RESULT_FORMAT_VERSION = 1
 
@@ -46,13 +48,18 @@ class ResolvedBenchmark:
 
     def data_key(self) -> dict[str, Any]:
         """Everything that determines the benchmark's splits."""
-        return {
+        key = {
             "dataset": self.loader,
             "dataset_args": self.dataset_args,
             "shift": self.spec.shift.kind,
             "shift_params": self.shift_params,
             "data_seed": self.spec.data_seed,
         }
+        # the sharded families' test images depend on the held-out rule too: a changed rule
+        # gets a new split-cache folder and new run keys, never a split built by the old one
+        if registries()["shifts"].get(self.spec.shift.kind).family in SHARES:
+            key["held_out"] = HELD_OUT_RULE
+        return key
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def _make_splits(bench: ResolvedBenchmark) -> Splits:
     reg = registries()
     loaded = reg["datasets"].get(bench.loader)(seed=bench.spec.data_seed, **bench.dataset_args)
     shift = reg["shifts"].get(bench.spec.shift.kind)(bench.shift_params)
-    return shift.apply(loaded, bench.spec.data_seed)
+    return shift.build(loaded, bench.spec.data_seed)
 
 
 def build_splits(bench: ResolvedBenchmark) -> Splits:

@@ -9,18 +9,28 @@ corruptions disjoint from its test corruptions for the same reason).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict
 
-from regbench.data.base import Loaded, Splits
+from regbench.data.base import Examples, Loaded, Splits
 from regbench.params import StrictNumbers
+from regbench.shifts.held_out import held_out_part, record_unique_images
 
 
 class ShiftParams(StrictNumbers):
     """Base of every shift's parameter model: frozen, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PooledShiftParams(ShiftParams):
+    """Parameters of a family that builds its test splits from the held-out test part."""
+
+    # "shard": this family's own shard of the held-out images, disjoint from the other
+    # families' (shifts/held_out.py); "whole": all of them, for a suite of one family whose
+    # numbers need every test image (capacity's ID accuracy curve)
+    held_out: Literal["shard", "whole"] = "shard"
 
 
 class Shift:
@@ -49,6 +59,25 @@ class Shift:
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def test_part(self, pool: Examples, seed: int, whole: str | None = None) -> tuple[Examples, dict[str, Any]]:
+        """The held-out images this benchmark tests on, and how they were chosen (split_info).
+
+        ``pool`` is the dataset's test part; ``whole`` names a reason to keep all of it.
+        """
+        if getattr(self.params, "held_out", "shard") == "whole":
+            whole = whole or "held_out: whole"
+        return held_out_part(pool, self.family, seed, whole)
+
+    def build(self, loaded: Loaded, seed: int) -> Splits:
+        """``apply``, then ``unique_images`` in ``split_info`` for test_id and every OOD split.
+
+        Counted here, once for every family, so that no shift can forget it and the number
+        reaches the store (the evaluator records it per split).
+        """
+        splits = self.apply(loaded, seed)
+        record_unique_images(splits.split_info, {"test_id": splits.test_id, **splits.ood})
+        return splits
 
 
 def base_splits(loaded: Loaded) -> tuple:

@@ -16,7 +16,8 @@ https://arxiv.org/abs/2007.01434). For every example of a part:
 
 train, val and test_id are split into the training environments (``meta["env"]`` = 0, 1, …
 in the order of ``train_flips``, examples dealt round-robin after a seeded shuffle, as
-DomainBed deals ``images[i::3]``); the OOD split ``test_env`` is the test part with
+DomainBed deals ``images[i::3]``); the OOD split ``test_env`` is the test part (the spurious
+family's shard of the held-out images, shifts/held_out.py) with
 ``test_flip`` (env id ``len(train_flips)``), its noisy labels the same as test_id's. Groups
 are label × colour (``group = 2 · label + colour``, 4 groups).
 
@@ -34,12 +35,12 @@ from pydantic import Field
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import PooledShiftParams, Shift, base_splits
 
 TEST_SPLIT = "test_env"
 
 
-class ColoredMNISTParams(ShiftParams):
+class ColoredMNISTParams(PooledShiftParams):
     """Knobs of ColoredMNIST; the defaults are the paper's."""
 
     train_flips: tuple[float, ...] = Field((0.1, 0.2), min_length=1)  # P(colour ≠ label) per training env
@@ -127,7 +128,9 @@ class ColoredMNIST(Shift):
             raise ValueError(
                 f"colored_mnist colours 1-channel digits; '{loaded.info.name}' has {loaded.info.input_shape}"
             )
-        parts = dict(zip(("train", "val", "test"), base_splits(loaded)))
+        train, val, pool = base_splits(loaded)
+        test, held_out = self.test_part(pool, seed)
+        parts = {"train": train, "val": val, "test": test}
         train_flips = torch.tensor(p.train_flips)
         out: dict[str, Examples] = {}
         for name, ex in parts.items():
@@ -153,7 +156,13 @@ class ColoredMNIST(Shift):
             factors=tuple(dict.fromkeys([*loaded.info.factors, "digit", "colour", "env", "group"])),
             details={**loaded.info.details, "colored_mnist": p.model_dump(mode="json")},
         )
-        common = {"family": self.family, "shift": "colored_mnist", "num_groups": 4, "label_noise": p.label_noise}
+        common = {
+            "family": self.family,
+            "shift": "colored_mnist",
+            "num_groups": 4,
+            "label_noise": p.label_noise,
+            **held_out,
+        }
         split_info = {
             "test_id": {**common, "agreement": 1 - float(train_flips.mean())},
             TEST_SPLIT: {**common, "agreement": 1 - p.test_flip},

@@ -6,7 +6,9 @@ splits use the dataset's calibrated severity table (``corruptions.corruption_sca
 keeps CIFAR-10-C's parameters) and record the scale and parameter in ``split_info``. Optional
 rotation domains as in RotatedMNIST (Ghifary et al. 2015, https://arxiv.org/abs/1508.07680):
 one OOD split per angle, named ``"rotate_<angle>"``. Train, val and test_id stay clean, so
-nothing the trainer or model selection sees comes from a shifted distribution.
+nothing the trainer or model selection sees comes from a shifted distribution. test_id and
+every corrupted split are the family's own shard of the held-out images (shifts/held_out.py),
+so the corruptions still apply to the test set of their own benchmark.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from regbench.data.base import Examples, Loaded, Splits
 from regbench.registry import UnknownNameError
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import PooledShiftParams, Shift, base_splits
 from regbench.shifts.corruptions import (
     CORRUPTIONS,
     REQUIRES_RGB,
@@ -37,7 +39,7 @@ _NOT_DEFAULT = {*VALIDATION_CORRUPTIONS, *REQUIRES_RGB, "rotate"}
 DEFAULT_CORRUPTIONS = [name for name in CORRUPTIONS if name not in _NOT_DEFAULT]
 
 
-class CovariateParams(ShiftParams):
+class CovariateParams(PooledShiftParams):
     """Which corruptions, at which severities, and which rotation angles (degrees)."""
 
     corruptions: list[str] = Field(default_factory=lambda: list(DEFAULT_CORRUPTIONS))
@@ -102,7 +104,10 @@ class CovariateShift(Shift):
         severity)`` alone, so adding a corruption never changes another's draws.
         """
         p: CovariateParams = self.params  # type: ignore[assignment]
-        train, val, test = base_splits(loaded)
+        train, val, pool = base_splits(loaded)
+        # published corruption files (CIFAR-10-C) index the whole test set: keep it whole
+        published = "published corruption files" if any(k.startswith("c/") for k in loaded.parts) else None
+        test, held_out = self.test_part(pool, seed, whole=published)
         channels = test.x.shape[1]
         rgb_only = [c for c in p.corruptions if c in REQUIRES_RGB and p.severities]
         if rgb_only and channels != 3:
@@ -111,7 +116,7 @@ class CovariateShift(Shift):
                 f"has {channels}; remove them from the shift's corruptions"
             )
         ood: dict[str, Examples] = {}
-        split_info: dict[str, dict] = {}
+        split_info: dict[str, dict] = {"test_id": {"family": self.family, "shift": "none", **held_out}}
         for name in p.corruptions:
             for severity in p.severities:
                 key = f"{name}/{severity}"
@@ -133,9 +138,10 @@ class CovariateShift(Shift):
                     "source": source,
                     "scale": scale,  # the dataset's calibration of the severity table (1 = CIFAR-10-C)
                     "parameter": _plain(severity_table(name, scale)[severity - 1]),
+                    **held_out,
                 }
         for angle in p.angles or []:
             key = _angle_name(angle)
             ood[key] = test.replace(x=rotate_by(test.x, angle))
-            split_info[key] = {"family": "covariate", "shift": "rotate", "severity": None, "angle": angle}
+            split_info[key] = {"family": "covariate", "shift": "rotate", "severity": None, "angle": angle, **held_out}
         return Splits(train, val, test, ood, loaded.info, split_info)

@@ -10,9 +10,9 @@ that accuracy can be plotted against the size of the shift.
 
 Sampling is without replacement by default: a split never holds the same image twice. A
 concentrated prior then limits the split's size to what the held-out test part holds of its
-largest class (``feasible_size``): on digits' 450 test images an α = 0.1 split may keep only
-a few dozen images, and says so in ``split_info`` (``unique_images``, ``requested_size``);
-its binomial error enters the leaderboard's interval. Drawing with replacement
+largest class (``feasible_size``): on digits' 225-image label-shift shard of the held-out
+images (shifts/held_out.py) an α = 0.1 split may keep only a few dozen images, and says so
+in ``split_info`` (``unique_images``, ``requested_size``); its binomial error enters the leaderboard's interval. Drawing with replacement
 (``sampling: with_replacement``) keeps the requested size but repeats images (an α = 0.1
 split of 450 held only 134 unique images), so it is opt-in.
 """
@@ -28,10 +28,11 @@ from pydantic import Field
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import numpy_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.held_out import unique_images
 
 
-class LabelShiftParams(ShiftParams):
+class LabelShiftParams(PooledShiftParams):
     """Knobs of the label-shift family (all test-side; train and val are untouched)."""
 
     # Concentrations α of Dirichlet(α·1) priors; one split per (α, draw).
@@ -135,7 +136,8 @@ class LabelShift(Shift):
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """train/val as loaded; test_id = the test part; one OOD split per target prior."""
-        train, val, test = base_splits(loaded)
+        train, val, pool = base_splits(loaded)
+        test, held_out = self.test_part(pool, seed)
         k = loaded.info.num_classes
         size = self.params.size or len(test)  # type: ignore[attr-defined]
         train_prior = class_prior(train.y, k)
@@ -148,6 +150,7 @@ class LabelShift(Shift):
             "unique_images": len(test),
             "achieved_prior": test_prior.tolist(),
             "tv_distance": tv_distance(test_prior, train_prior),
+            **held_out,
         }
         available = torch.bincount(test.y, minlength=k).numpy()
         replace = self.params.sampling == "with_replacement"  # type: ignore[attr-defined]
@@ -171,11 +174,8 @@ class LabelShift(Shift):
                 "target_tv_distance": tv_distance(prior, train_prior),
                 "sampling": self.params.sampling,  # type: ignore[attr-defined]
                 "requested_size": size,
-                "unique_images": _unique(ood[name]),
+                "unique_images": unique_images(ood[name]),
+                **held_out,
             }
         return Splits(train, val, test, ood, loaded.info, split_info)
 
-
-def _unique(ex: Examples) -> int:
-    """How many distinct examples a split holds (rows of x that differ)."""
-    return int(torch.unique(ex.x.flatten(1), dim=0).shape[0])

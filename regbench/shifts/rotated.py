@@ -20,11 +20,11 @@ from torchvision.transforms.v2.functional import InterpolationMode, rotate
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import PooledShiftParams, Shift, base_splits
 from regbench.shifts.colored_mnist import round_robin_envs
 
 
-class RotatedParams(ShiftParams):
+class RotatedParams(PooledShiftParams):
     """The domains (angles in degrees) and which one is held out for the OOD test."""
 
     domains: tuple[float, ...] = Field((0, 15, 30, 45, 60, 75), min_length=3)
@@ -65,14 +65,22 @@ class Rotated(Shift):
         p: RotatedParams = self.params  # type: ignore[assignment]
         angles = torch.tensor(self.train_domains())
         out: dict[str, Examples] = {}
-        for name, ex in zip(("train", "val", "test_id"), base_splits(loaded)):
+        train, val, pool = base_splits(loaded)
+        test, held_out = self.test_part(pool, seed)
+        for name, ex in zip(("train", "val", "test_id"), (train, val, test)):
             env = round_robin_envs(len(ex), len(angles), torch_generator(seed, "shift", "rotated", name))
             out[name] = Examples(rotate_by(ex.x, angles[env]), ex.y, {**ex.meta, "env": env, "angle": angles[env]})
-        test = base_splits(loaded)[2]
-        held_out = torch.full((len(test),), float(p.test_domain))
+        test_angle = torch.full((len(test),), float(p.test_domain))
         ood_name = f"rotation_{p.test_domain:g}"
-        ood = Examples(rotate_by(test.x, held_out), test.y, {**test.meta, "angle": held_out})
-        info = {"family": self.family, "shift": "rotation", "severity": p.test_domain, "train_domains": angles.tolist()}
+        ood = Examples(rotate_by(test.x, test_angle), test.y, {**test.meta, "angle": test_angle})
+        info = {
+            "family": self.family,
+            "shift": "rotation",
+            "severity": p.test_domain,
+            "train_domains": angles.tolist(),
+            **held_out,
+        }
         factors = tuple(dict.fromkeys([*loaded.info.factors, "env", "angle"]))
         data_info = dataclasses.replace(loaded.info, factors=factors)
-        return Splits(out["train"], out["val"], out["test_id"], {ood_name: ood}, data_info, {ood_name: info})
+        split_info = {ood_name: info, "test_id": {"family": self.family, "shift": "none", **held_out}}
+        return Splits(out["train"], out["val"], out["test_id"], {ood_name: ood}, data_info, split_info)

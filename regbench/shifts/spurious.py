@@ -31,7 +31,7 @@ from regbench.data.base import Examples, Loaded, Splits
 from regbench.data.shapes import render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import PooledShiftParams, Shift, base_splits
 
 SHAPE_FACTORS = ("shape", "size", "pos_x", "pos_y")  # what re-rendering a shape needs
 # Brightness (HSV value) of the palettes: bright colours for strokes and shapes, dark ones
@@ -39,7 +39,7 @@ SHAPE_FACTORS = ("shape", "size", "pos_x", "pos_y")  # what re-rendering a shape
 FOREGROUND_VALUE, BACKGROUND_VALUE, SATURATION = 1.0, 0.45, 0.85
 
 
-class SpuriousParams(ShiftParams):
+class SpuriousParams(PooledShiftParams):
     """Knobs of the spurious-colour family."""
 
     train_agreement: float = Field(0.9, ge=0, le=1)  # ρ_train: P(colour = class colour), train/val/test_id
@@ -95,7 +95,8 @@ class SpuriousColour(Shift):
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """Colour every part; OOD split ``agreement_<ρ_test>`` is the test part at ρ_test."""
         p: SpuriousParams = self.params  # type: ignore[assignment]
-        train, val, test = base_splits(loaded)
+        train, val, pool = base_splits(loaded)
+        test, held_out = self.test_part(pool, seed)
         k = loaded.info.num_classes
         if k < 2:
             raise ValueError(f"spurious shift needs at least 2 classes, dataset '{loaded.info.name}' has {k}")
@@ -125,6 +126,7 @@ class SpuriousColour(Shift):
             "train_agreement": p.train_agreement,
             "train_agreement_achieved": achieved["train"],
             "val_agreement_achieved": achieved["val"],
+            **held_out,
         }
         split_info = {
             name: {**common, "agreement": rho, "agreement_achieved": achieved[name]}

@@ -1,0 +1,95 @@
+"""Which held-out test images a shift family's benchmark evaluates on (docs/metrics.md, "Held-out shards").
+
+The covariate, label and spurious families all make their OOD splits from the dataset's
+held-out test part: corrupted, resampled to a prior, or recoloured. If every family used the
+whole part, the digits-c, digits-labelshift and colored_mnist benchmarks would score the same
+450 images, and part of any correlation between their numbers would be the images, not the
+models. So, when the pool is large enough, the test part is dealt into disjoint shards, one per
+family, by one seeded permutation per class that depends on the data seed alone, so every
+benchmark of a suite sees the same partition. A family's benchmark takes its test_id *and*
+its OOD splits from its own shard: CIFAR-10-C's convention (a corruption applies to the test
+set of its own benchmark) holds inside each benchmark.
+
+Shares: label shift gets two, covariate and spurious one each (``SHARES``). A label-shift
+split can only keep what its concentrated prior allows of the shard's largest class, while
+the other families use every image of their shard. A pool too small for a shard of
+``MIN_SHARD_IMAGES`` in every family is not split: every family uses all of it, and
+``split_info`` says so (``held_out: "shared"``). Families outside ``SHARES`` (compositional,
+drift, none, ...) and published OOD files (CIFAR-10-C's .npy, which index the whole test set)
+keep the whole part too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from regbench.data.base import Examples
+from regbench.seeding import torch_generator
+
+SHARES = {"covariate": 1, "label": 2, "spurious": 1}  # families whose OOD splits come from the test part
+MIN_SHARD_IMAGES = 100  # a shard smaller than this would make every test number noise: share instead
+RULE = "family-shards-1"  # hashed into the data key: a changed rule never reads an old split cache
+
+
+def shard_bounds(n: int) -> dict[str, tuple[float, float]]:
+    """Each family's [start, end) fraction of a class's images, in ``SHARES`` order."""
+    total, start, out = sum(SHARES.values()), 0, {}
+    for family, share in SHARES.items():
+        out[family] = (start / total, (start + share) / total)
+        start += share
+    return out
+
+
+def shards_allowed(pool: Examples) -> bool:
+    """True when every family's shard of ``pool`` would hold at least ``MIN_SHARD_IMAGES``."""
+    smallest = min(SHARES.values()) / sum(SHARES.values())
+    return int(len(pool) * smallest) >= MIN_SHARD_IMAGES
+
+
+def family_index(pool: Examples, family: str, seed: int) -> torch.Tensor:
+    """(M,) sorted int64 indices of ``pool`` in ``family``'s shard, stratified by class.
+
+    Each class's images are permuted by ``torch_generator(seed, "held_out_shards", class)``
+    (the family does not enter the seed: the shards of one pool are a partition) and cut at
+    the cumulative shares, so every shard keeps the pool's class proportions.
+    """
+    lo, hi = shard_bounds(len(pool))[family]
+    chosen = []
+    for c in torch.unique(pool.y).tolist():
+        idx = torch.nonzero(pool.y == c).flatten()
+        idx = idx[torch.randperm(len(idx), generator=torch_generator(seed, "held_out_shards", c))]
+        chosen.append(idx[round(lo * len(idx)) : round(hi * len(idx))])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def held_out_part(pool: Examples, family: str, seed: int, whole: str | None = None) -> tuple[Examples, dict[str, Any]]:
+    """The test part a ``family`` benchmark uses, and how it was chosen (for ``split_info``).
+
+    ``pool`` is the dataset's test part (N examples); ``whole`` names a reason to keep all of
+    it (e.g. published OOD files aligned with it). Returns (the part, info) where info holds
+    ``held_out`` ("shard" | "shared" | "whole"), ``held_out_pool`` (N) and the reason.
+    """
+    info: dict[str, Any] = {"held_out_pool": len(pool), "held_out_rule": RULE}
+    if whole is not None or family not in SHARES:
+        return pool, {**info, "held_out": "whole", "held_out_reason": whole or f"family {family} is not sharded"}
+    if not shards_allowed(pool):
+        reason = f"{len(pool)} held-out images leave a shard under {MIN_SHARD_IMAGES}"
+        return pool, {**info, "held_out": "shared", "held_out_reason": reason}
+    index = family_index(pool, family, seed)
+    return pool.subset(index), {**info, "held_out": "shard", "held_out_shard": family}
+
+
+def unique_images(ex: Examples) -> int:
+    """How many distinct inputs a split holds (rows of x that differ); x (N, ...)."""
+    if len(ex) == 0:
+        return 0
+    return int(torch.unique(ex.x.flatten(1), dim=0).shape[0])
+
+
+def record_unique_images(split_info: dict[str, dict[str, Any]], tests: dict[str, Examples]) -> None:
+    """Fill ``unique_images`` for every test split (``{"test_id": …, "<ood name>": …}``) in place."""
+    for name, ex in tests.items():
+        entry = split_info.setdefault(name, {})
+        entry.setdefault("unique_images", unique_images(ex))
