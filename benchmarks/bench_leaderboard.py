@@ -113,7 +113,7 @@ def test_leaderboard_from_sqlite_100k_runs(benchmark, sqlite_store, tmp_path):
 
 def stage_times(path, suite: dict, out) -> dict[str, str]:
     """{stage: "wall s / cpu s"} for read, aggregate, plots and the written files of one build."""
-    from regbench.report import tables
+    from regbench.report import tables, tex
     from regbench.report.aggregate import aggregate
     from regbench.report.plots import plot_all
     from regbench.report.site import write_site
@@ -134,7 +134,7 @@ def stage_times(path, suite: dict, out) -> dict[str, str]:
     tables.write_markdown(lb, out / "README.md", made)
     tables.write_csv(lb, out / "leaderboard.csv")
     tables.write_json(lb, out / "leaderboard.json")
-    tables.write_tex(lb, out / "leaderboard.tex")
+    tex.write_tex(lb, out / "leaderboard.tex")
     write_site(lb, out / "index.html", made)
     mark("tables + page")
     times = {s: f"{w - w0:.2f} s wall / {c - c0:.2f} s cpu" for (_, w0, c0), (s, w, c) in zip(marks, marks[1:])}
