@@ -104,7 +104,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     fam_keys = sorted(c for c in table.columns if c.startswith(FAMILY_PREFIX))
     keys = RUN_KEYS + fam_keys
     benches = _ordered(table["benchmark"], [b["name"] for b in suite.get("benchmarks", [])])
-    regs = sorted(set(table["regularizer"]))
+    regs = sorted(table["regularizer"].unique())
     nb, nr = len(benches), len(regs)
     b_all = pd.Index(benches).get_indexer(table["benchmark"])
     r_all = pd.Index(regs).get_indexer(table["regularizer"])

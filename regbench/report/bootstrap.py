@@ -114,7 +114,9 @@ def iqm_from_counts(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     order = np.argsort(values, kind="stable")
     v = values[order]
     # float64 positions are exact (integers far below 2**53); one row per item in sorted order
-    end = np.cumsum(np.take(counts.T, order, axis=0), axis=0, dtype=np.float64)  # (N, reps)
+    end = np.take(counts.T, order, axis=0).astype(np.float64, copy=False)  # (N, reps), a fresh array
+    for i in range(1, end.shape[0]):  # cumsum over items, row by row: np.cumsum(axis=0) is ~5x slower
+        np.add(end[i - 1], end[i], out=end[i])
     total = end[-1].copy()  # a copy: end is clipped in place below
     cut = np.floor(total / 4)  # int(0.25 * total), as trim_mean
     # clip every value's end position e_j into the kept window; value j then covers

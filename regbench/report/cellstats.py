@@ -87,7 +87,8 @@ def cell_arrays(
         if primary is not None:
             ok = np.isfinite(v[:, primary])
             scores[int(b), int(r)] = v[ok, primary]
-            by_reg.setdefault(int(r), []).append((v[ok, primary], counts.T[ok]))  # (n_ok, reps) rows
+            rows = counts.T if ok.all() else counts.T[ok]  # (n_ok, reps); a view when nothing is missing
+            by_reg.setdefault(int(r), []).append((v[ok, primary], rows))
     for r, parts in by_reg.items():
         if any(p[0].size for p in parts):
             pooled[r] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts], axis=0).T)

@@ -94,7 +94,7 @@ def run_table(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """
     require(runs, RUN_COLUMNS, "runs")
     require(metrics, METRIC_COLUMNS, "metrics")
-    bad = sorted(set(runs["status"]) - set(STATUSES))
+    bad = sorted(set(runs["status"].unique()) - set(STATUSES))
     if bad:
         raise ValueError(f"unknown run status {bad}; expected one of {list(STATUSES)}")
     if runs["run_key"].duplicated().any():
@@ -126,9 +126,13 @@ def _sampling_errors(rows: _Rows) -> dict[str, np.ndarray]:
     ID - OOD adds both. Records without a split size leave the error NaN, which counts as 0
     (seed spread only).
     """
-    se = np.sqrt(stats.binomial_variance(rows.value, rows.n))
-    se_id = rows.mean(rows.mask("id", "accuracy"), se)
-    ood = rows.mask("ood", "accuracy")
+    acc = rows.mask("id", "accuracy"), rows.mask("ood", "accuracy")
+    se = np.full(rows.value.shape, np.nan)
+    if acc[0] is not None:  # accuracies only: other metrics are not proportions
+        is_acc = acc[0] | acc[1]
+        se[is_acc] = np.sqrt(stats.binomial_variance(rows.value[is_acc], rows.n[is_acc]))
+    se_id = rows.mean(acc[0], se)
+    ood = acc[1]
     se_ood = rows.mean(ood, se)
     out = {
         SE_PREFIX + "id_accuracy": se_id,

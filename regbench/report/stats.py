@@ -85,14 +85,15 @@ def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray | float:
 
 
 def average_ranks(scores: np.ndarray, higher_is_better: bool = True) -> np.ndarray:
-    """Rank methods along the last axis (1 = best), ties averaged, NaN stays NaN.
+    """Rank methods along the last axis (1 = best), ties (within ``EQUAL_TOL``) averaged, NaN stays NaN.
 
     scores: (..., M) e.g. (benchmarks, methods) or (reps, benchmarks, methods).
     """
     s = np.asarray(scores, dtype=np.float64)
     s = s if higher_is_better else -s
-    better = (s[..., None, :] > s[..., :, None]).sum(axis=-1)  # (..., M): how many beat each
-    ties = (s[..., None, :] == s[..., :, None]).sum(axis=-1) - 1
+    diff = s[..., None, :] - s[..., :, None]  # (..., M, M): [i, j] = s_j - s_i
+    better = (diff > EQUAL_TOL).sum(axis=-1)  # (..., M): how many beat each
+    ties = (np.abs(diff) <= EQUAL_TOL).sum(axis=-1) - 1  # within EQUAL_TOL: the same score
     return np.where(np.isnan(s), np.nan, better + 1.0 + 0.5 * ties)
 
 
@@ -192,9 +193,10 @@ def binomial_variance(accuracy, n_test):
 
 
 def _poi_one(x: np.ndarray, y: np.ndarray) -> float:
-    """P(X > Y) + 0.5 P(X = Y) over all pairs of one task."""
+    """P(X > Y) + 0.5 P(X = Y) over all pairs of one task; scores within ``EQUAL_TOL`` are equal
+    (two runs with the same accuracy may differ in the last bit, by the order of a sum)."""
     diff = x[:, None] - y[None, :]
-    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+    return float(((diff > EQUAL_TOL).sum() + 0.5 * (np.abs(diff) <= EQUAL_TOL).sum()) / diff.size)
 
 
 def probability_of_improvement(xs: Sequence[np.ndarray], ys: Sequence[np.ndarray]) -> float:
