@@ -482,7 +482,7 @@ class Store:
 
         row = self.db.execute(
             f"SELECT count(*), group_concat(run_key, x'1d'), group_concat({text}, x'1d'), {number('severity')}, "
-            f"{number('value')}, {number('n')} FROM metrics "
+            f"{number('value')}, group_concat(IFNULL(n, 'nan')) FROM metrics "  # n: integers, exact as text
             "WHERE run_key IN (SELECT run_key FROM suite_runs WHERE suite = ?)",
             (suite,),
         ).fetchone()
@@ -492,8 +492,9 @@ class Store:
         keys = np.array(row[1].split(row_sep), dtype=object)
         codes, uniques = pd.factorize(np.array(row[2].split(row_sep), dtype=object))
         parts = [u.split(sep) for u in uniques]
-        severity, value, n = (np.array(t.split(","), dtype=np.float64) for t in row[3:])
-        if not keys.size == codes.size == value.size == n.size == severity.size == count:
+        severity, value, n = (np.fromstring(t, sep=",") for t in row[3:])  # C strtod, exact for 17 digits
+        broken = any(len(p) != len(_METRIC_TEXT) for p in parts)
+        if broken or not keys.size == codes.size == value.size == n.size == severity.size == count:
             raise StoreError(f"{self.path}: a metric row could not be read back (text columns hold a separator)")
         cols: dict = {"run_key": pd.Series(keys, dtype=object)}
         for j, c in enumerate(_METRIC_TEXT):
