@@ -2,10 +2,13 @@
 
 import math
 import sqlite3
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from test_store import record
 
 from regbench.store import RunRecord, Store, StoreError
 
@@ -25,18 +28,7 @@ def _record(key: str, split: str, values, n=450, family="covariate", shift="gaus
         }
         for j, v in enumerate(values)
     ]
-    return RunRecord(
-        run_key=key,
-        suite="s",
-        benchmark="b",
-        shift_kind="covariate",
-        regularizer="erm",
-        regularizer_kind="none",
-        params=[],
-        seed=0,
-        status="ok",
-        metrics=rows,
-    )
+    return replace(record(key), metrics=rows, reliability={}, predictions={})
 
 
 def _plain(path, suite):

@@ -108,25 +108,22 @@ def _iqm_and_poi(frame: pd.DataFrame, cells: CellArrays, regs, nb: int, primary:
     interval (``stats.probability_of_improvement_ci``); erm against itself is no comparison.
     """
     sign = 1.0 if primary.higher_is_better else -1.0
-    for name in ("iqm", "poi_vs_erm"):
-        for suffix in ("", "_lo", "_hi"):
-            frame[name + suffix] = np.nan
-        frame[name + "_n"] = 0
+    out = {name: np.full((len(regs), 4), np.nan) for name in ("iqm", "poi_vs_erm")}  # mean, lo, hi, n
+    for name in out:
+        out[name][:, 3] = 0
     erm = regs.index(BASELINE) if BASELINE in regs else None
     for r in range(len(regs)):
         if cells.pooled[r] is not None:
             pooled, counts = cells.pooled[r]
             lo, hi = bootstrap.percentile_interval(bootstrap.iqm_from_counts(pooled, counts), level)
-            frame.loc[r, ["iqm", "iqm_lo", "iqm_hi", "iqm_n"]] = [stats.iqm(pooled), lo, hi, pooled.size]
+            out["iqm"][r] = [stats.iqm(pooled), lo, hi, pooled.size]
         if erm is None or r == erm:
             continue
         pairs = [(cells.scores.get((b, r)), cells.scores.get((b, erm))) for b in range(nb)]
         pairs = [(x, y) for x, y in pairs if x is not None and y is not None and x.size and y.size]
         if pairs:
             est = stats.probability_of_improvement_ci([sign * x for x, _ in pairs], [sign * y for _, y in pairs], level)
-            frame.loc[r, ["poi_vs_erm", "poi_vs_erm_lo", "poi_vs_erm_hi", "poi_vs_erm_n"]] = [
-                est.mean,
-                est.lo,
-                est.hi,
-                est.n,
-            ]
+            out["poi_vs_erm"][r] = [est.mean, est.lo, est.hi, est.n]
+    for name, arr in out.items():  # whole columns at once: a .loc write per row costs ~10 ms
+        frame[name], frame[name + "_lo"], frame[name + "_hi"] = arr[:, 0], arr[:, 1], arr[:, 2]
+        frame[name + "_n"] = arr[:, 3].astype(np.int64)
