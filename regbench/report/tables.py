@@ -114,9 +114,13 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "effective robustness) the binomial error p(1-p)/N of the test split is added to the variance of the "
         "mean; OOD splits that reuse images count as perfectly correlated (conservative). Suite-level means "
         "combine the benchmarks' variances (Welch-Satterthwaite df). ECE and MIA AUC carry the seed spread only.",
-        f"IQM, P(>erm), mean rank and cost vs erm are not means over seeds: their {pct}% intervals are "
-        f"percentile intervals of rliable's stratified bootstrap ({lb.reps} resamples of seeds within each "
-        "benchmark, seeded); they carry the seed spread only. erm's own P(>erm) is shown as –.",
+        f"IQM, mean rank and cost vs erm are not means over seeds: their {pct}% intervals are percentile "
+        f"intervals of rliable's stratified bootstrap ({lb.reps} resamples of seeds within each benchmark, "
+        f"seeded); they carry the seed spread only. P(>erm) has a {pct}% score interval for the Mann-Whitney "
+        "probability (Newcombe 2006, continuity-corrected), which keeps a width when one side wins every "
+        "pair; erm's own P(>erm) is shown as –. The t quantile of a mean with a binomial part takes "
+        "Welch-Satterthwaite degrees of freedom, and every interval is clipped to its column's range "
+        "(0-100 for accuracies, worst-group and ECE, 0-1 for MIA AUC and P(>erm)), which cannot lower coverage.",
         f"Rank: rows are sorted by {lb.primary.label}, then grouped into tiers; a row whose interval overlaps "
         f"its tier leader's shares the leader's rank and is marked {TIED_MARK} (tied, not a win).",
         f"{SHORT_MARK}: fewer ok seeds than the other regularizers (Seeds = fewest ok seeds on any benchmark). "
