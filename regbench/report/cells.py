@@ -81,7 +81,7 @@ def footnotes(lb) -> list[str]:
     notes = [
         f"An interval printed as x [x, x] means every seed gave the same value (for an accuracy also 0% or "
         f"100%, where the split's binomial error vanishes); a real interval that rounds to one number is "
-        f"printed with more decimals. {ZERO_MARK}: a bootstrap column (cost vs erm, mean rank, IQM, P(>erm)) "
+        f"printed with more decimals. {ZERO_MARK}: a bootstrap column (cost vs erm, mean rank, IQM) "
         "whose every resample gave the same value: no interval is shown. erm's own cost vs erm is 1 by "
         "definition, without an interval."
     ]
