@@ -139,6 +139,8 @@ class SuiteSpec(Frozen):
     # the name becomes a folder (leaderboard/<name>/): one path component, never "." or ".."
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
+    # said above every leaderboard table of the suite, e.g. "not comparable to the paper"
+    caveat: str = ""
     seeds: tuple[int, ...] = Field((0, 1, 2), min_length=1)
     train: TrainSpec = TrainSpec()
     benchmarks: tuple[BenchmarkSpec, ...] = Field(min_length=1)

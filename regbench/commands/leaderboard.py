@@ -20,6 +20,7 @@ def suite_meta(suite_name_or_path: str) -> dict:
     return {
         "name": s.name,
         "description": s.description,
+        "caveat": s.caveat,
         "seeds": list(s.seeds),
         "primary_metric": s.primary_metric,
         "selection": s.selection,

@@ -173,6 +173,8 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
             "(inactive): the regularizer's mechanism number shows no effect against erm's on that benchmark "
             "(weight norm, train NLL, restored epoch or clipped steps; mechanisms.md has every number)."
         )
+    if suite.get("caveat"):  # the suite's own (e.g. a down-sized model): first, before any number
+        lb.caveats.append(str(suite["caveat"]))
     most = int(status[..., 0].max()) if status.size else 0
     if most < MIN_SEEDS:
         lb.caveats.append(

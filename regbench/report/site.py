@@ -108,7 +108,7 @@ def _controls() -> str:
 def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     name = str(s.get("name", ""))
-    settings = {k: v for k, v in s.items() if k not in ("name", "description")}
+    settings = {k: v for k, v in s.items() if k not in ("name", "description", "caveat")}
     benches = tables.benchmark_frames(lb)
     tabs = ['<button class="tab active" data-tab="main">All benchmarks</button>']
     tabs += [f'<button class="tab" data-tab="bench-{i}">{escape(b)}</button>' for i, (b, _) in enumerate(benches)]

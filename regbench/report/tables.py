@@ -140,7 +140,8 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}",
         "",
     ]
-    lines += [f"**Caveat:** {c}" for c in lb.caveats] + ([""] if lb.caveats else [])
+    for c in lb.caveats:  # a paragraph each: consecutive lines would run together in Markdown
+        lines += [f"**Caveat:** {md(c)}", ""]
     lines += markdown.table(*display_rows(lb, lb.main, "suite")) + [""]
     lines += [f"{i}. {n}" for i, n in enumerate(footnotes(lb), 1)] + ["", "## Per benchmark", ""]
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
