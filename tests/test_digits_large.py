@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import tiny_suite
-from test_env_benchmarks import per_env_rates
+from test_env_benchmarks import assert_paper_rates
 
 from regbench.config import parse_suite
 from regbench.data.digits import load_digits
@@ -82,20 +82,13 @@ def test_splits_are_cached_under_their_fingerprint(isolated_cache):
 
 @pytest.fixture(scope="module")
 def colored_large():
-    # 16 draws: 7,904 training examples per environment, a rate's standard error below 0.005
+    # 16 draws: 7,904 training examples per environment, 2,872 per environment in val
     return ColoredMNIST().apply(load_digits_large(0, per_image=16, size=8), seed=0)
 
 
 def test_colored_mnist_on_digits_large_noise_and_agreement_per_environment(colored_large):
-    for name in ("train", "val", "test_id"):
-        rates = per_env_rates(getattr(colored_large, name))
-        assert sorted(rates) == [0, 1]
-        for env, flip in ((0, 0.1), (1, 0.2)):
-            noise, colour_flip = rates[env]
-            assert noise == pytest.approx(0.25, abs=0.02), (name, env)
-            assert colour_flip == pytest.approx(flip, abs=0.02), (name, env)
-    ((env, (noise, colour_flip)),) = per_env_rates(colored_large.ood["test_env"]).items()
-    assert env == 2 and noise == pytest.approx(0.25, abs=0.02) and colour_flip == pytest.approx(0.9, abs=0.02)
+    # a rate's standard error is at most 0.0081 in the smallest part (val, 2,872 per env): 0.025 is 3 σ
+    assert_paper_rates(colored_large, 0.025)
     # label noise is drawn per draw, not per base digit: copies of one digit disagree
     train = colored_large.train
     n = len(train) // 16
