@@ -42,6 +42,7 @@ def register_dataset(name: str, task: str = "classification", modality: str = "i
 
 DATASET_MODULES = [
     "regbench.data.digits",
+    "regbench.data.digits_large",
     "regbench.data.shapes",
     "regbench.data.cifar",
     "regbench.data.wilds_data",

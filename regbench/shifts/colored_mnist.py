@@ -13,6 +13,7 @@ https://arxiv.org/abs/2007.01434). For every example of a part:
    ``1 − colour`` zeroed (``channels: 3`` appends an all-zero third channel, for colour
    augmentations that need RGB) (optionally subsampled every ``downsample`` pixels first: the paper
    takes 28×28 MNIST to 14×14 with ``downsample: 2``; 8×8 digits are kept as they are).
+   ``grayscale: true`` is the paper's grayscale oracle: the grey digit in both channels.
 
 train, val and test_id are split into the training environments (``meta["env"]`` = 0, 1, …
 in the order of ``train_flips``, examples dealt round-robin after a seeded shuffle, as
@@ -21,8 +22,8 @@ family's shard of the held-out images, shifts/held_out.py) with
 ``test_flip`` (env id ``len(train_flips)``), its noisy labels the same as test_id's. Groups
 are label × colour (``group = 2 · label + colour``, 4 groups).
 
-``colored_mnist_large`` is the same with every image first repeated ``copies`` times, each
-copy shifted by one pixel or none: a larger procedural variant for 8×8 digits.
+For more images than scikit-learn's 1,797, run it on ``digits_large`` (regbench/data/digits_large.py):
+warped draws of every digit, at the paper's 14×14 (suites/colored_mnist_large.yaml).
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class ColoredMNISTParams(PooledShiftParams):
     # 2: the paper's red/green image; 3 adds an all-zero third channel, the same information,
     # so that colour augmentations (which need 1 or 3 channels) apply in a suite of every regularizer
     channels: int = Field(2, ge=2, le=3)
+    # the paper's grayscale oracle: the grey digit in both channels, so colour carries nothing
+    # (labels, colours and environments are drawn as without it: the same examples, uncoloured)
+    grayscale: bool = False
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -69,26 +73,6 @@ def two_channel(grey: torch.Tensor, colour: torch.Tensor) -> torch.Tensor:
     return grey * keep
 
 
-def jittered_copies(ex: Examples, copies: int, g: torch.Generator) -> Examples:
-    """Each example ``copies`` times, every copy but the first shifted by one pixel or none.
-
-    The procedural enlargement of 8×8 digits (1,797 images against MNIST's 70,000): a copy
-    is the image rolled by (dy, dx) ∈ {−1, 0, 1}², drawn per copy; digits' outer pixels are
-    background, so a one-pixel roll moves the stroke without wrapping it. x (N, 1, H, W).
-    """
-    if copies == 1:
-        return ex
-    n = len(ex)
-    x = ex.x.repeat(copies, 1, 1, 1)
-    shifts = torch.randint(-1, 2, (len(x), 2), generator=g)
-    shifts[:n] = 0  # the originals stay as they are
-    for dy, dx in torch.unique(shifts, dim=0).tolist():
-        sel = (shifts[:, 0] == dy) & (shifts[:, 1] == dx)
-        x[sel] = torch.roll(x[sel], shifts=(dy, dx), dims=(2, 3))
-    meta = {k: v.repeat(copies) for k, v in ex.meta.items()}
-    return Examples(x, ex.y.repeat(copies), meta)
-
-
 def round_robin_envs(n: int, num_envs: int, g: torch.Generator) -> torch.Tensor:
     """(N,) int64 environment ids: a seeded shuffle dealt out in turn, so sizes differ by ≤ 1."""
     env = torch.empty(n, dtype=torch.int64)
@@ -106,17 +90,14 @@ class ColoredMNIST(Shift):
     def training_envs(self) -> int:
         return len(self.params.train_flips)  # type: ignore[attr-defined]
 
-    def enlarge(self, ex: Examples, g: torch.Generator) -> Examples:
-        """The part's images before colouring (the larger variant adds shifted copies)."""
-        return ex
-
     def colour_part(self, ex: Examples, label: torch.Tensor, flips: torch.Tensor, env: torch.Tensor, g) -> Examples:
         """One part coloured: label (N,), per-example colour-flip probability flips (N,), env (N,)."""
         colour = colour_by_label(label, flips, g)
         d = self.params.downsample  # type: ignore[attr-defined]
         grey = ex.x[:, :1, ::d, ::d]
         meta = {**ex.meta, "digit": ex.y, "colour": colour, "env": env, "group": 2 * label + colour}
-        x = two_channel(grey, colour)
+        gray = self.params.grayscale  # type: ignore[attr-defined]
+        x = grey.expand(-1, 2, -1, -1).clone() if gray else two_channel(grey, colour)
         if self.params.channels == 3:  # type: ignore[attr-defined]
             x = torch.cat([x, torch.zeros_like(x[:, :1])], dim=1)
         return Examples(x, label, meta)
@@ -134,7 +115,6 @@ class ColoredMNIST(Shift):
         train_flips = torch.tensor(p.train_flips)
         out: dict[str, Examples] = {}
         for name, ex in parts.items():
-            ex = self.enlarge(ex, torch_generator(seed, "shift", "colored_mnist", name, "copies"))
             label = binary_noisy_labels(
                 ex.y, p.label_noise, torch_generator(seed, "shift", "colored_mnist", name, "label")
             )
@@ -168,17 +148,3 @@ class ColoredMNIST(Shift):
             TEST_SPLIT: {**common, "agreement": 1 - p.test_flip},
         }
         return Splits(out["train"], out["val"], out["test_id"], {TEST_SPLIT: out[TEST_SPLIT]}, info, split_info)
-
-
-class LargeParams(ColoredMNISTParams):
-    copies: int = Field(4, ge=1)  # each image this many times (the original and shifted copies)
-
-
-@register_shift("colored_mnist_large")
-class ColoredMNISTLarge(ColoredMNIST):
-    """ColoredMNIST over ``copies`` one-pixel-shifted copies of every image (see :func:`jittered_copies`)."""
-
-    Params = LargeParams
-
-    def enlarge(self, ex: Examples, g: torch.Generator) -> Examples:
-        return jittered_copies(ex, self.params.copies, g)  # type: ignore[attr-defined]
