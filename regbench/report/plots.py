@@ -146,12 +146,17 @@ def accuracy_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
         ax.set_title(str(shift))
         ax.set_xlabel("severity")
         ax.set_ylabel("OOD accuracy (%)")
+    _severity_legend(fig, lb)
+    theme.question(fig, "How fast does accuracy fall with corruption severity, compared with erm? (mean over seeds)")
+    return fig
+
+
+def _severity_legend(fig, lb: Leaderboard) -> None:
+    """The kind legend of a severity plot, with erm's dashed reference line."""
     from matplotlib.lines import Line2D
 
     ref = [(Line2D([], [], color=theme.BASELINE_COLOR, lw=2.2, ls="--"), f"{BASELINE} (reference)")]
     theme.kind_legend(fig, _kinds(lb).values(), ref)
-    theme.question(fig, "How fast does accuracy fall with corruption severity, compared with erm? (mean over seeds)")
-    return fig
 
 
 @theme.themed
@@ -166,10 +171,7 @@ def ece_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
     _severity_panel(ax, curve, lb)
     ax.set_xlabel("corruption severity")
     ax.set_ylabel("ECE (%), mean over corruptions and seeds")
-    from matplotlib.lines import Line2D
-
-    ref = [(Line2D([], [], color=theme.BASELINE_COLOR, lw=2.2, ls="--"), f"{BASELINE} (reference)")]
-    theme.kind_legend(fig, _kinds(lb).values(), ref)
+    _severity_legend(fig, lb)
     theme.question(fig, "Does calibration hold up as corruptions get stronger? (lower = better calibrated)")
     return fig
 
