@@ -105,7 +105,11 @@ def load_digits_large(
         num_classes=10,
         input_shape=(1, size, size),
         flip_invariant=False,
-        details={"source": "sklearn.datasets.load_digits, warped", "n": sum(len(p) for p in parts.values()),
-                 "per_image": per_image, **knobs},
+        details={
+            "source": "sklearn.datasets.load_digits, warped",
+            "n": sum(len(p) for p in parts.values()),
+            "per_image": per_image,
+            **knobs,
+        },
     )
     return Loaded(info, parts)

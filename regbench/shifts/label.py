@@ -178,4 +178,3 @@ class LabelShift(Shift):
                 **held_out,
             }
         return Splits(train, val, test, ood, loaded.info, split_info)
-

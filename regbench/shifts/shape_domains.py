@@ -96,6 +96,11 @@ class ShapeDomains(Shift):
         held = torch.full((len(test),), palette.index(p.held_out()), dtype=torch.int64)
         ood_name = f"{p.factor}_{p.held_out()}"
         ood = rerender(test, p.factor, held, {})
-        info = {"family": self.family, "shift": p.factor, "test_domain": p.held_out(), "train_domains": self.train_domains()}
+        info = {
+            "family": self.family,
+            "shift": p.factor,
+            "test_domain": p.held_out(),
+            "train_domains": self.train_domains(),
+        }
         data_info = dataclasses.replace(loaded.info, factors=tuple(dict.fromkeys([*loaded.info.factors, "env"])))
         return Splits(out["train"], out["val"], out["test_id"], {ood_name: ood}, data_info, {ood_name: info})
