@@ -9,7 +9,7 @@ from regbench.harness.executors import get_executor
 from regbench.harness.numerics import MixedNumericsError, check_numerics
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
-from regbench.harness.seed_groups import batched_records
+from regbench.harness.seed_groups import SayOnce, batched_records, fallback_note
 from regbench.store import FINAL_STATUSES, Lease, Store
 from regbench.train.checkpoint import delete_checkpoint
 from regbench.train.execution import exec_options
@@ -37,8 +37,9 @@ def run_plan(
     deleted once its final record is stored. ``threads`` is every run's intra-op thread
     count whichever executor runs it (default 1; ``deterministic`` pins it to 1).
     ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
-    regularizer together in this process (regbench.harness.seed_groups); what cannot be
-    batched goes to the executor. ``run_timeout`` (default: the suite's, None = no limit) kills
+    regularizer together as one stacked model where that pays on the device, or wherever it
+    can with ``"everywhere"`` (regbench.harness.seed_groups): in the local pool's workers, or
+    for Ray and Slurm in this process, the rest going to the executor. ``run_timeout`` (default: the suite's, None = no limit) kills
     a run that takes longer, recorded ``failed`` with ``timeout:``. Each run to train is first
     leased in the store (:meth:`Store.claim`); runs another live process holds are skipped and
     counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged",
@@ -105,18 +106,25 @@ def run_plan(
         _close(ex)
         return counts
     t0 = time.perf_counter()
-    separate = todo
+    batch = plan.suite.batch_seeds if batch_seeds is None else batch_seeds
+    say = SayOnce()
     with store.heartbeat(lease):
-        if plan.suite.batch_seeds if batch_seeds is None else batch_seeds:
-            separate = []
-            for rec in batched_records(
-                todo, device, options, separate, workers=ex.workers if executor == "local" else 1
-            ):
-                _keep(rec, store, ckpt_dir, counts)
-        for rec in ex.run(separate, progress=progress) if separate else ():
+        if batch and executor == "local":  # groups and single runs share the pool's workers
+            records = ex.run(todo, progress=progress, batch_seeds=batch)
+        else:
+            separate = todo
+            if batch:  # Ray and Slurm take single runs: the groups train here, the rest there
+                separate = []
+                for rec in batched_records(todo, device, options, separate, say, batch == "everywhere"):
+                    _keep(rec, store, ckpt_dir, counts)
+            records = ex.run(separate, progress=progress) if separate else ()
+            if not separate:  # every run was batched: the executor never ran
+                _close(ex)
+        for rec in records:
             _keep(rec, store, ckpt_dir, counts)  # store.put ends the run's lease
-    if not separate:  # every run was batched: the executor never ran
-        _close(ex)
+            note = fallback_note(rec)
+            if note:
+                say(note)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
 

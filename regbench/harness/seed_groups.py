@@ -3,30 +3,31 @@ each group as one stacked model (regbench.train.seed_batch), record each seed as
 
 A seed-batched run has the same run key, the same record layout and — up to float rounding
 and the dropout masks drawn — the same metrics as the run trained alone; its ``timings``
-carry ``seed_batch`` (the group size) as provenance. Groups that cannot be batched (BatchNorm,
-a plugin declaring ``batchable = False``, input gradients, environment-balanced batches,
-checkpoints, compile; regbench.train.seed_batch.batch_blocker) are handed back to the
-executor as separate runs, and each reason is said once. With a local pool of several
-workers, the groups train in as many processes at once. docs/architecture.md, "Stages".
+carry ``seed_batch`` (the group size) as provenance. A group that cannot be batched
+(BatchNorm, a plugin declaring ``batchable = False``, input gradients, environment-balanced
+batches, checkpoints, compile; regbench.train.seed_batch.batch_blocker), or that gains nothing
+from it on this device (regbench.train.seed_batch.no_gain_on), trains its seeds one by one;
+their records carry the reason as ``seed_batch_fallback``, and the driver says each reason
+once. The local executor's workers take groups and runs from one queue
+(:func:`units_of`, :func:`run_unit`); Ray and Slurm get the runs that :func:`batched_records`
+(this process) could not batch. docs/architecture.md, "Stages".
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from regbench.harness.plan import RunSpec
-from regbench.harness.run_one import build_run, environment, ok_record, record
+from regbench.harness.run_one import build_run, environment, ok_record, record, run_one
 from regbench.regularizers.build import build_stack
 from regbench.store import RunRecord
 from regbench.tasks import task_for
-from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode, prepare_process
+from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
 from regbench.train.loop import Diverged, resolve_device
-from regbench.train.seed_batch import batch_blocker, train_seed_batch
+from regbench.train.seed_batch import batch_blocker, no_gain_on, train_seed_batch
 
 
 def group_key(spec: RunSpec) -> str:
@@ -41,6 +42,42 @@ def seed_groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     for spec in specs:
         groups.setdefault(group_key(spec), []).append(spec)
     return list(groups.values())
+
+
+def units_of(specs: list[RunSpec], options: ExecOptions | None) -> list[tuple[RunSpec, ...]]:
+    """The local pool's units of work: each seed group of ``specs`` as one tuple, in plan order;
+    a group that the execution options keep apart (checkpoints, compile) as single runs."""
+    units: list[tuple[RunSpec, ...]] = []
+    for group in seed_groups(specs):
+        if len(group) > 1 and _option_blocker(options or ExecOptions()) is None:
+            units.append(tuple(group))
+        else:
+            units.extend((s,) for s in group)
+    return units
+
+
+def run_unit(
+    unit: tuple[RunSpec, ...], device: str, options: ExecOptions | None, everywhere: bool = False
+) -> list[RunRecord]:
+    """The records of one unit: a run, or a seed group trained as one stacked model — or, where
+    it cannot be or (unless ``everywhere``) gains nothing on ``device``, its seeds one after
+    another, each record saying why in ``timings["seed_batch_fallback"]``. Never raises for a
+    run's own failure."""
+    if len(unit) == 1:
+        return [run_one(unit[0], device, options)]
+    got = _train_group(list(unit), device, options or ExecOptions(), everywhere)
+    if not isinstance(got, str):
+        return got
+    recs = [run_one(spec, device, options) for spec in unit]
+    for rec in recs:
+        rec.timings["seed_batch_fallback"] = got
+    return recs
+
+
+def fallback_note(rec: RunRecord) -> str | None:
+    """The line to say for a record trained apart from its seed group (None when it was not)."""
+    why = rec.timings.get("seed_batch_fallback")
+    return None if why is None else _fallback(rec.benchmark, rec.regularizer, why)
 
 
 class SayOnce:
@@ -62,55 +99,29 @@ def batched_records(
     options: ExecOptions | None,
     separate: list[RunSpec],
     say: Callable[[str], None] | None = None,
-    workers: int = 1,
+    everywhere: bool = False,
 ) -> Iterator[RunRecord]:
-    """Train the seed groups of ``specs`` batched, yielding each seed's record as its group ends.
+    """Train the seed groups of ``specs`` batched in this process, yielding each seed's record
+    as its group ends — the path for executors whose workers take single runs (Ray, Slurm).
 
-    Runs that cannot be batched are appended to ``separate`` (the caller trains them as usual).
-    With ``workers`` > 1 the groups train in that many worker processes at once (on CPU: a
-    group is one process's work, as a run is without batching; one process alone would leave
-    the other cores idle while the pool waits for the fallbacks).
+    Runs that cannot be batched, or (unless ``everywhere``) gain nothing from it here, are
+    appended to ``separate`` (the caller's executor trains them) and each reason is said once.
     """
     say = say or SayOnce()
     options = options or ExecOptions()
-    groups = []
     for group in seed_groups(specs):
         why = _option_blocker(options) if len(group) > 1 else "one seed"
-        if why is None:
-            groups.append(group)
-        else:
+        got = why if why is not None else _train_group(group, device, options, everywhere)
+        if isinstance(got, str):
             if len(group) > 1:
-                say(_fallback(group, why))
-            separate.extend(group)
-    for group, records in _trained(groups, device, options, workers):
-        if isinstance(records, str):
-            say(_fallback(group, records))
+                say(_fallback(group[0].benchmark.spec.name, group[0].regularizer.display, got))
             separate.extend(group)
         else:
-            yield from records
+            yield from got
 
 
-def _fallback(group: list[RunSpec], why: str) -> str:
-    return f"--batch-seeds: {group[0].benchmark.spec.name} × {group[0].regularizer.display} trains its seeds separately: {why}"
-
-
-def _trained(groups: list[list[RunSpec]], device: str, options: ExecOptions, workers: int):
-    """(group, its records or why it cannot be batched), in this process or a pool, as each ends."""
-    if workers <= 1 or len(groups) <= 1 or device.startswith("cuda") or device == "auto":
-        # a GPU is shared by one process's stacked models; a pool would hold a CUDA context each
-        for group in groups:
-            yield group, _train_group(group, device, options)
-        return
-    ctx = mp.get_context("spawn")  # as the local executor: fork after torch started threads can deadlock
-    with ProcessPoolExecutor(min(workers, len(groups)), mp_context=ctx, initializer=prepare_process) as pool:
-        futures = {pool.submit(_train_group, g, device, options): g for g in groups}
-        for done in as_completed(futures):
-            group = futures[done]
-            try:
-                yield group, done.result()
-            except Exception as err:  # the worker process died (killed, out of memory)
-                why = f"worker process died while training the seed batch ({type(err).__name__}: {err})"
-                yield group, [record(s, "failed", error=why) for s in group]
+def _fallback(benchmark: str, regularizer: str, why: str) -> str:
+    return f"--batch-seeds: {benchmark} × {regularizer} trains its seeds separately: {why}"
 
 
 def _option_blocker(options: ExecOptions) -> str | None:
@@ -121,8 +132,11 @@ def _option_blocker(options: ExecOptions) -> str | None:
     return None
 
 
-def _train_group(group: list[RunSpec], device: str, options: ExecOptions) -> list[RunRecord] | str:
-    """The group's records, or why it cannot be batched (a string)."""
+def _train_group(
+    group: list[RunSpec], device: str, options: ExecOptions, everywhere: bool = True
+) -> list[RunRecord] | str:
+    """The group's records, or why it cannot be batched (a string); unless ``everywhere``, also
+    why batching it gains nothing on this device."""
     dev = resolve_device(device)
     kind = "none"
     try:
@@ -131,7 +145,9 @@ def _train_group(group: list[RunSpec], device: str, options: ExecOptions) -> lis
         built = [build_run(s, st, dev) for s, st in zip(group, stacks)]
         splits, data = built[0][0], built[0][1]
         models = [m for _, _, m in built]
-        why = batch_blocker(models[0], data, stacks[0])
+        why = batch_blocker(models[0], data, stacks[0]) or (
+            None if everywhere else no_gain_on(dev, models[0], data, group[0].train)
+        )
         if why is None and any(d.train.x is not data.train.x or d.train.y is not data.train.y for _, d, _ in built):
             why = "the training set differs per seed (label noise or bootstrap resampling)"
         if why is not None:

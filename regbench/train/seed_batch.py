@@ -56,6 +56,25 @@ def batch_blocker(model: nn.Module, data: TrainingData, stack: Stack) -> str | N
     return None
 
 
+def no_gain_on(device: torch.device, model: nn.Module, data: TrainingData, spec: TrainSpec) -> str | None:
+    """Why a seed batch of this run would gain nothing on ``device`` (None when it pays).
+
+    On a CPU core a stacked model saves only the per-step Python and kernel-launch overhead
+    that S small runs each pay, so it pays for MLPs trained in mini-batches (1.5-2.2× at
+    S = 3-10) and not where the arithmetic dominates: convolutions (1.02-1.07×) and a full
+    batch, one step per epoch (0.9-1.0× on ColoredMNIST). Measured with
+    benchmarks/bench_seed_batch.py; on a GPU, where one small model leaves the device idle,
+    every batchable run is batched.
+    """
+    if device.type != "cpu":
+        return None
+    if any(isinstance(m, nn.modules.conv._ConvNd) for m in model.modules()):
+        return "on CPU a stacked convolutional model is no faster than separate runs"
+    if len(step_starts(len(data.train.x), spec.batch_size)) == 1:
+        return "on CPU a full-batch run (one step per epoch) is no faster stacked"
+    return None
+
+
 def train_seed_batch(
     models: list[nn.Module],
     data: TrainingData,
