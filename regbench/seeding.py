@@ -53,7 +53,13 @@ class seeded_global_rng:
             devices = [self.device.index if self.device.index is not None else torch.cuda.current_device()]
         self._fork = torch.random.fork_rng(devices=devices)
         self._fork.__enter__()
-        torch.manual_seed(derive_seed(*self.keys))
+        seed = derive_seed(*self.keys)
+        if devices:  # the CPU's and every GPU's generator (the one in use was forked above)
+            torch.manual_seed(seed)
+        else:  # the CPU's alone: torch.manual_seed would also queue a seed for each CUDA, XPU
+            # and MTIA device, formatting a traceback for each (~1 ms per run), for devices
+            # this block neither uses nor restores
+            torch.default_generator.manual_seed(seed)
         return self
 
     def __exit__(self, *exc):

@@ -44,7 +44,8 @@ class Classification:
         return F.one_hot(y, num_classes).float()
 
     def forward(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return model(x).float()
+        logits = model(x)  # bf16 under CUDA autocast; fp32 already on CPU, where .float() is one more dispatch
+        return logits if logits.dtype == torch.float32 else logits.float()
 
     def loss(self, logits: torch.Tensor, y: torch.Tensor, stack: Stack) -> torch.Tensor:
         return stack.data_loss(logits, y)

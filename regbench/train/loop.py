@@ -146,6 +146,7 @@ def train(
     # decided once per run: most stacks (erm, penalties) define neither hook, and skipping the
     # calls keeps the per-step path as short as a hand-written loop's
     transforms, after_backward = stack.has("transform"), stack.has("after_backward")
+    resets = stack.has("resets_optimizer")
     targets = task.targets(
         y, k
     )  # (N, K) soft targets from here on (docs/architecture.md, Conventions: Hooks); seq2seq: token ids
@@ -181,14 +182,14 @@ def train(
             set_rng_states(saved["rng"], order_g, aug_g, device)
         for epoch in range(first_epoch, spec.epochs + 1):
             model.train()
-            # accumulate on the device and read once per epoch: a .item() per step would
-            # synchronize a GPU every step
-            loss_sum = torch.zeros((), device=device)
-            total_sum = torch.zeros((), device=device) if penalized else loss_sum
-            # an integer count: adding an int64 sum into a float zero cost a cast and a copy per step
-            correct = torch.zeros((), dtype=torch.long, device=device)
-            epoch_n = 0
+            # kept on the device and reduced once per epoch: a .item() per step would
+            # synchronize a GPU every step, and a running sum costs an add per step
+            losses: list[torch.Tensor] = []  # (B,)-mean loss of each step, detached
+            totals: list[torch.Tensor] = []  # loss + penalty of each step (penalized stacks)
+            corrects: list[torch.Tensor] = []  # 0-d int64 count of each step
+            sizes: list[int] = []
             for idx in order.epoch(order_g, device):
+                b = len(idx)
                 xb, yb = x[idx], targets[idx]
                 if transforms:
                     xb, yb = stack.transform(xb, yb, aug_g)
@@ -210,21 +211,25 @@ def train(
                 total.backward()
                 if after_backward:
                     stack.after_backward(model)
-                if stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
+                if resets and stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
                     opt.state.clear()
                 opt.step()
                 if sched is not None:
                     sched.step()
-                # in-place with alpha: one op per step where `+= loss * len(idx)` took a multiply too
-                loss_sum.add_(loss.detach(), alpha=len(idx))
+                losses.append(loss.detach())
                 if penalized:
-                    total_sum.add_(total.detach())
-                correct.add_(task.correct(logits, yb))
-                samples += len(idx)
-                epoch_n += len(idx)
+                    totals.append(total.detach())
+                corrects.append(task.correct(logits, yb))
+                sizes.append(b)
+            epoch_n = sum(sizes)
+            samples += epoch_n
+            weights = torch.tensor(sizes, dtype=torch.float32).to(device, non_blocking=True)
+            loss_sum = torch.dot(torch.stack(losses), weights)
+            total_sum = torch.stack(totals).sum() if penalized else loss_sum
             if not torch.isfinite(total_sum):
                 report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
                 raise Diverged(epoch, total_sum.item(), report() if report else "")
+            correct = torch.stack(corrects).sum()
             val_loss, val_accuracy = task.validate(model, xv, yv)  # eager: compiling eval graphs costs 3-4 compiles
             if not math.isfinite(val_loss):
                 raise Diverged(epoch, val_loss)
