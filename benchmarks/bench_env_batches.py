@@ -33,9 +33,12 @@ class AsksForEnvs(Regularizer):
     needs_envs = True
 
 
+# One intra-op thread for every test here; benchmarks/conftest.py sets it per test and restores it after.
+pytestmark = pytest.mark.threads(1)
+
+
 @pytest.fixture(scope="module")
 def data():
-    torch.set_num_threads(1)
     return ColoredMNIST().apply(load_digits(0), 0).training_data()
 
 

@@ -2,7 +2,9 @@
 
 Same model, data, optimizer, batch size, epochs and per-epoch validation, in the same
 process; the ratio of medians is the harness's overhead (goal: ≤ 1.05). Run with
-``make perf`` (or ``pytest benchmarks/bench_harness.py --benchmark-only``).
+``make perf`` (or ``pytest benchmarks/bench_harness.py --benchmark-only``). The ratio to quote
+is ``test_train_loop_interleaved``'s (rounds alternate; ``make perf`` prints it at the end):
+``test_train_loop`` times each side's rounds in a block, which load can hit on one side only.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pytest
 import torch
 from torch import nn
 
+import paired
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
 from regbench.data.digits import load_digits
@@ -74,36 +77,36 @@ def test_train_loop(benchmark, digits, arch, loop):
     benchmark.pedantic(fn, setup=setup, rounds=7, warmup_rounds=1)
 
 
+def _fresh(arch: str, data: TrainingData) -> tuple:
+    torch.manual_seed(0)
+    return BUILD[arch](data.info.input_shape, 10), data, EPOCHS[arch]
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_train_loop_interleaved(benchmark, digits, arch):
+    """The ratio to quote: harness and bare rounds alternating in this process (``benchmarks/paired.py``),
+    9 rounds each after one warm-up round, at the process's thread count like ``test_train_loop``."""
+    paired.run(benchmark, harness, bare_loop, rounds=9, setup=lambda: _fresh(arch, digits), pair=f"digits-{arch}")
+
+
 def interleaved(arch: str = "mlp", rounds: int = 12, threads: int = 1) -> dict[str, float]:
     """Harness and bare rounds alternating in one process: ratios of medians and of minimums.
 
     Wall and this process's CPU seconds; on a machine shared with other jobs the CPU ratio
     is the one load distorts least.
     """
-    import gc
-    import statistics
-    import time
-
     torch.set_num_threads(threads)
     loaded = load_digits(0)
     data = TrainingData(loaded.parts["train"], loaded.parts["val"], loaded.info)
-    times: dict[str, list[tuple[float, float]]] = {"bare": [], "harness": []}
-    for r in range(rounds + 1):  # round 0 warms up
-        for name, fn in (("bare", bare_loop), ("harness", harness)):
-            torch.manual_seed(0)
-            model = BUILD[arch](data.info.input_shape, 10)
-            gc.collect()
-            w, c = time.perf_counter(), time.process_time()
-            fn(model, data, EPOCHS[arch])
-            if r:
-                times[name].append((time.perf_counter() - w, time.process_time() - c))
-    out = {}
-    for i, clock in enumerate(("wall", "cpu")):
-        h, b = ([t[i] for t in times[k]] for k in ("harness", "bare"))
-        out[f"{clock} median ratio"] = statistics.median(h) / statistics.median(b)
-        out[f"{clock} min ratio"] = min(h) / min(b)
-        out[f"{clock} bare median s"] = statistics.median(b)
-    return out
+    r = paired.interleave(harness, bare_loop, rounds, 1, lambda: _fresh(arch, data))
+    return {
+        "wall median ratio": r["ratio"],
+        "wall min ratio": r["min_ratio"],
+        "wall bare median s": r["bare_median_s"],
+        "cpu median ratio": r["cpu_ratio"],
+        "cpu min ratio": r["cpu_min_ratio"],
+        "cpu bare median s": r["bare_cpu_median_s"],
+    }
 
 
 if __name__ == "__main__":  # `python benchmarks/bench_harness.py [mlp|cnn] [ROUNDS] [THREADS]`

@@ -94,9 +94,9 @@ def unchecked_hooks(model, opt, x, y, g, members):
 LOGITS = torch.randn(128, 10, generator=torch.Generator().manual_seed(1))
 
 
+@pytest.mark.threads(1)  # set by benchmarks/conftest.py, which restores the process's count after
 @pytest.mark.parametrize("how", ["checked", "unchecked", "bare", "checked_hooks", "unchecked_hooks"])
 def test_step(benchmark, how):
-    torch.set_num_threads(1)
     model, opt, x, y, g = setup()
     members = [LabelSmoothing(0.1), LogitPenalty(), L2(1e-4)]
     step, arg = {

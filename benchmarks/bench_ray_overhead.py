@@ -94,6 +94,7 @@ def breakdown(runtime_env: bool = False) -> dict[str, float]:
     }
 
 
+@pytest.mark.ray  # run last by benchmarks/conftest.py: Ray's teardown keeps using CPU after shutdown
 def test_ray_overhead_breakdown(benchmark):
     pytest.importorskip("ray", reason="ray is an optional extra: pip install -e '.[ray]'")
     result = benchmark.pedantic(breakdown, rounds=1, iterations=1)

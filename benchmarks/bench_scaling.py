@@ -4,6 +4,8 @@
    through regbench's ``train`` vs a bare PyTorch loop doing the same work (same model, data,
    Adam, soft-target cross-entropy, per-epoch validation). Ratio = harness / bare.
    On CPU the model is narrowed (width 16 instead of 64) to keep the benchmark to a minute.
+   The ratio to quote is ``test_resnet18_epoch_interleaved``'s (rounds alternate, see
+   ``benchmarks/paired.py``), printed in the table at the end of ``make perf``.
 2. Ray executor vs local executor on a suite of 20 tiny runs (digits + mlp, 1 epoch),
    both with 2 workers: the difference per run is Ray's overhead.
 
@@ -17,6 +19,7 @@ import torch
 import yaml
 from torch import nn
 
+import paired
 from regbench.config import TrainSpec
 from regbench.data.base import DatasetInfo, Examples, TrainingData
 from regbench.models.resnet import resnet18
@@ -26,6 +29,7 @@ from regbench.train.loop import train
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 WIDTH = 64 if DEVICE.type == "cuda" else 16
 N, BATCH = 512, 128
+SPEC = TrainSpec(epochs=1, batch_size=BATCH)
 
 
 def _data():
@@ -45,46 +49,64 @@ def _sync():
         torch.cuda.synchronize()
 
 
+def harness_epoch(data: TrainingData) -> None:
+    """One epoch (and its validation) of a fresh model through regbench's ``train``."""
+    train(_model(), data, Stack([]), SPEC, 0, DEVICE)
+    _sync()
+
+
+def bare_epoch(data: TrainingData) -> None:
+    """The same epoch as a hand-written PyTorch loop."""
+    model = _model()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = data.train.x.to(DEVICE), data.train.y.to(DEVICE)
+    xv, yv = data.val.x.to(DEVICE), data.val.y.to(DEVICE)
+    if DEVICE.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    model.train()
+    perm = torch.randperm(N, generator=torch.Generator().manual_seed(0)).to(DEVICE)
+    for i in range(0, N, BATCH):
+        idx = perm[i : i + BATCH]
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE.type == "cuda"):
+            logits = model(x[idx]).float()
+        loss = nn.functional.cross_entropy(logits, y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        nn.functional.cross_entropy(model(xv).float(), yv).item()
+    _sync()
+
+
 @pytest.mark.benchmark(group="resnet18-epoch")
 def test_resnet18_epoch_harness(benchmark):
-    data, spec = _data(), TrainSpec(epochs=1, batch_size=BATCH)
+    data = _data()
     benchmark.extra_info.update(device=str(DEVICE), width=WIDTH, n=N)
-
-    def one_epoch():
-        train(_model(), data, Stack([]), spec, 0, DEVICE)
-        _sync()
-
-    benchmark.pedantic(one_epoch, rounds=3, warmup_rounds=1)
+    benchmark.pedantic(harness_epoch, args=(data,), rounds=3, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="resnet18-epoch")
 def test_resnet18_epoch_bare_pytorch(benchmark):
     data = _data()
     benchmark.extra_info.update(device=str(DEVICE), width=WIDTH, n=N)
+    benchmark.pedantic(bare_epoch, args=(data,), rounds=3, warmup_rounds=1)
 
-    def one_epoch():
-        model = _model()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-        x, y = data.train.x.to(DEVICE), data.train.y.to(DEVICE)
-        xv, yv = data.val.x.to(DEVICE), data.val.y.to(DEVICE)
-        if DEVICE.type == "cuda":
-            model.to(memory_format=torch.channels_last)
-        model.train()
-        perm = torch.randperm(N, generator=torch.Generator().manual_seed(0)).to(DEVICE)
-        for i in range(0, N, BATCH):
-            idx = perm[i : i + BATCH]
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=DEVICE.type == "cuda"):
-                logits = model(x[idx]).float()
-            loss = nn.functional.cross_entropy(logits, y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            nn.functional.cross_entropy(model(xv).float(), yv).item()
-        _sync()
 
-    benchmark.pedantic(one_epoch, rounds=3, warmup_rounds=1)
+def test_resnet18_epoch_interleaved(benchmark):
+    """The ratio to quote: harness and bare epochs alternating, 5 rounds each after one warm-up
+    round (the two tests above time their rounds in blocks, and read 1.39× in one ``make perf``)."""
+    data = _data()
+    paired.run(
+        benchmark,
+        harness_epoch,
+        bare_epoch,
+        rounds=5,
+        setup=lambda: (data,),
+        pair="resnet18-epoch",
+        device=str(DEVICE),
+        width=WIDTH,
+    )
 
 
 def _tiny_suite(tmp_path):
@@ -100,7 +122,8 @@ def _tiny_suite(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("executor", ["local", "ray"])
+# the Ray case is marked ray: benchmarks/conftest.py runs it last (Ray's teardown keeps using CPU)
+@pytest.mark.parametrize("executor", ["local", pytest.param("ray", marks=pytest.mark.ray)])
 @pytest.mark.benchmark(group="executor-20-tiny-runs")
 def test_executor_20_tiny_runs(benchmark, tmp_path, executor):
     if executor == "ray":

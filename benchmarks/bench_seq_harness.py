@@ -5,7 +5,8 @@ commands), optimizer, batch size, per-batch padding trim and per-epoch validatio
 loss and teacher-forced exact match), in the same process; the ratio of medians is the
 harness's overhead for sequence tasks. ``tokens_per_s`` counts scored target tokens
 (actions + EOS) per second of training. Run with
-``pytest benchmarks/bench_seq_harness.py --benchmark-only``.
+``pytest benchmarks/bench_seq_harness.py --benchmark-only``. The ratio to quote is
+``test_seq2seq_train_loop_interleaved``'s (rounds alternate; ``make perf`` prints it at the end).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import paired
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
 from regbench.data.scan import PAD, load_scan
@@ -91,6 +93,18 @@ def test_seq2seq_train_loop(benchmark, scan, loop):
             "threads": torch.get_num_threads(),
             "epochs": EPOCHS,
             "target_tokens": tokens,
-            "tokens_per_s": tokens / benchmark.stats.stats.median,
         }
     )
+    if benchmark.stats is not None:  # None under --benchmark-disable: nothing was timed
+        benchmark.extra_info["tokens_per_s"] = tokens / benchmark.stats.stats.median
+
+
+def test_seq2seq_train_loop_interleaved(benchmark, scan):
+    """The ratio to quote: harness and bare rounds alternating in this process (``benchmarks/paired.py``),
+    5 rounds each after one warm-up round; ``test_seq2seq_train_loop`` times each side in a block."""
+
+    def fresh():
+        torch.manual_seed(0)
+        return build_model("seq2seq", scan.info, **MODEL), scan, EPOCHS
+
+    paired.run(benchmark, harness, bare_loop, rounds=5, setup=fresh, pair="scan-simple-1000")

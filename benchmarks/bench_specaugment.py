@@ -28,14 +28,10 @@ BATCH, M, T = 256, 40, 63
 POLICY = scaled_ld(M, T)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on the shared 2-core machine two OpenMP threads wait on each other in every
-    small op (the batched masks took 60 ms with 2 threads under load, 1.8 ms with 1)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One thread: on the shared 2-core machine two OpenMP threads wait on each other in every
+# small op (the batched masks took 60 ms with 2 threads under load, 1.8 ms with 1).
+# benchmarks/conftest.py sets it before each test and restores the process's count after.
+pytestmark = pytest.mark.threads(1)
 
 
 @pytest.fixture(scope="module")

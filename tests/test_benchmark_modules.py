@@ -20,6 +20,10 @@ MODULES = sorted(BENCHMARKS.glob("bench_*.py"))
 
 
 def load(path: Path):
+    # benchmark modules import their shared helper (benchmarks/paired.py) as ``paired``, as they
+    # do under pytest (rootdir-less import puts benchmarks/ on sys.path) or run as scripts
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
     spec = importlib.util.spec_from_file_location(f"_bench_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -50,3 +54,22 @@ def test_hook_check_steps_run_once(how):
         assert isinstance(out, torch.Tensor) and out.dim() == 0 and torch.isfinite(out)
     else:  # a training step changed the weights
         assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_paired_interleave_alternates_and_reports_ratios():
+    """The helper behind the interleaved ratios: rounds alternate, warm-up is dropped, ratios are harness / bare."""
+    paired = load(BENCHMARKS / "paired.py")
+    calls = []
+    result = paired.interleave(
+        lambda tag: calls.append(("harness", tag)),
+        lambda tag: calls.append(("bare", tag)),
+        rounds=3,
+        warmup_rounds=1,
+        setup=lambda: ("x",),
+    )
+    assert [c[0] for c in calls] == ["bare", "harness", "harness", "bare", "bare", "harness", "harness", "bare"]
+    assert all(tag == "x" for _, tag in calls)
+    assert result["rounds"] == 3 and result["warmup_rounds"] == 1
+    for key in ("ratio", "min_ratio", "harness_median_s", "bare_median_s", "load", "threads"):
+        assert key in result
+    assert result["ratio"] > 0 and "×" in paired.line(result)
