@@ -31,7 +31,7 @@ test: install
 	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
 
 perf: install
-	$(BIN)/python -m pytest benchmarks -q --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)
+	$(BIN)/python -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)  # file order: Ray last (benchmarks/conftest.py)
 
 lint: install
 	$(BIN)/ruff check regbench tests benchmarks examples
