@@ -19,9 +19,7 @@ def run_tiny(tmp_path, shift: dict, regularizers: list) -> tuple[list[dict], sql
         "name": "envval",
         "seeds": [0],
         "train": {"epochs": 2, "batch_size": 64, "lr": 3e-3},
-        "benchmarks": [
-            {"name": "b", "dataset": "digits", "model": "mlp", "model_args": {"width": 16}, "shift": shift}
-        ],
+        "benchmarks": [{"name": "b", "dataset": "digits", "model": "mlp", "model_args": {"width": 16}, "shift": shift}],
         "regularizers": regularizers,
     }
     path, store = tmp_path / "s.yaml", tmp_path / "s.sqlite"

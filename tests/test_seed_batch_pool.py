@@ -75,19 +75,22 @@ def test_a_cnn_on_cpu_trains_its_seeds_apart_unless_batching_is_asked_for_everyw
     from regbench.harness.run_plan import run_plan
     from regbench.store import Store
 
-    suite = two_seeds(regularizers=["erm"])
+    suite = two_seeds(regularizers=["erm", "l2"])
     suite["benchmarks"][0].update(model="cnn", model_args={"width": 4})
     path = write_suite(suite)
     apart, stacked = tmp_path / "apart.sqlite", tmp_path / "stacked.sqlite"
     assert main(["run", str(path), "--store", str(apart), "--workers", "1", "--batch-seeds", "--no-progress"]) == 0
-    assert capsys.readouterr().err.count("on CPU a stacked convolutional model is no faster than separate runs") == 1
-    assert all("seed_batch" not in t for _, _, t in runs(apart).values())
+    err = capsys.readouterr().err  # one line for the reason, not one per group it applies to
+    assert err.count("on CPU a stacked convolutional model is no faster than separate runs") == 1, err
+    assert err.count("trains its seeds separately") == 1, err
+    recs = runs(apart)
+    assert len(recs) == 4 and all("seed_batch" not in t and t["seed_batch_fallback"] for _, _, t in recs.values())
     store = Store(stacked)
     try:
         counts = run_plan(load_suite(path), store, workers=1, progress=False, batch_seeds="everywhere")
     finally:
         store.close()
-    assert counts["ok"] == 2
+    assert counts["ok"] == 4
     assert all(t["seed_batch"] == 2 for _, _, t in runs(stacked).values())
 
 
@@ -127,3 +130,33 @@ def test_a_hung_seed_group_is_killed_after_its_runs_time_limits(write_suite, tmp
         assert st == "failed" and err == (
             "timeout: its seed group of 2 runs exceeded their time limit of 2 × 4 s and was killed"
         )
+
+
+def test_on_slurm_the_groups_train_in_the_driver_and_the_rest_go_to_the_cluster(
+    write_suite, tmp_path, isolated_cache, capsys
+):
+    pytest.importorskip("submitit", reason="submitit is an optional extra: pip install -e '.[slurm]'")
+    from regbench.harness.plan import load_suite
+    from regbench.harness.run_plan import run_plan
+    from regbench.store import Store
+
+    path = write_suite(two_seeds(regularizers=["erm", "batchnorm"]))
+    store = Store(tmp_path / "s.sqlite")
+    try:
+        counts = run_plan(
+            load_suite(path),
+            store,
+            executor="slurm",
+            cluster="local",
+            progress=False,
+            poll_seconds=0.2,
+            batch_seeds=True,
+        )
+    finally:
+        store.close()
+    assert counts["ok"] == 4
+    recs = runs(tmp_path / "s.sqlite")
+    assert recs["erm/0"][2]["seed_batch"] == recs["erm/1"][2]["seed_batch"] == 2
+    assert all("seed_batch" not in recs[f"batchnorm/{s}"][2] for s in (0, 1))
+    assert list((tmp_path / "submitit").rglob("*_log.out"))  # batchnorm's runs went through submitit
+    assert capsys.readouterr().err.count("× batchnorm trains its seeds separately: the model keeps buffers") == 1

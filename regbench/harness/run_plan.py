@@ -124,7 +124,7 @@ def run_plan(
             _keep(rec, store, ckpt_dir, counts)  # store.put ends the run's lease
             note = fallback_note(rec)
             if note:
-                say(note)
+                say(*note)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
 

@@ -74,22 +74,24 @@ def run_unit(
     return recs
 
 
-def fallback_note(rec: RunRecord) -> str | None:
-    """The line to say for a record trained apart from its seed group (None when it was not)."""
+def fallback_note(rec: RunRecord) -> tuple[str, str] | None:
+    """(the line to say, its reason) for a record trained apart from its seed group; None when it was not."""
     why = rec.timings.get("seed_batch_fallback")
-    return None if why is None else _fallback(rec.benchmark, rec.regularizer, why)
+    return None if why is None else (_fallback(rec.benchmark, rec.regularizer, why), why)
 
 
 class SayOnce:
-    """Prints each distinct message once (to stderr): a fallback reason is not repeated per group."""
+    """Prints a line (to stderr) the first time its key is seen: a fallback reason is said for
+    the first group it applies to, not again for every other (the ``ood`` suite on CPU has 64)."""
 
     def __init__(self, write: Callable[[str], None] | None = None):
         self.seen: set[str] = set()
         self.write = write or (lambda line: print(line, file=sys.stderr))
 
-    def __call__(self, message: str) -> None:
-        if message not in self.seen:
-            self.seen.add(message)
+    def __call__(self, message: str, key: str | None = None) -> None:
+        key = message if key is None else key
+        if key not in self.seen:
+            self.seen.add(key)
             self.write(message)
 
 
@@ -98,7 +100,7 @@ def batched_records(
     device: str,
     options: ExecOptions | None,
     separate: list[RunSpec],
-    say: Callable[[str], None] | None = None,
+    say: SayOnce | None = None,
     everywhere: bool = False,
 ) -> Iterator[RunRecord]:
     """Train the seed groups of ``specs`` batched in this process, yielding each seed's record
@@ -114,14 +116,17 @@ def batched_records(
         got = why if why is not None else _train_group(group, device, options, everywhere)
         if isinstance(got, str):
             if len(group) > 1:
-                say(_fallback(group[0].benchmark.spec.name, group[0].regularizer.display, got))
+                say(_fallback(group[0].benchmark.spec.name, group[0].regularizer.display, got), got)
             separate.extend(group)
         else:
             yield from got
 
 
 def _fallback(benchmark: str, regularizer: str, why: str) -> str:
-    return f"--batch-seeds: {benchmark} × {regularizer} trains its seeds separately: {why}"
+    return (
+        f"--batch-seeds: {benchmark} × {regularizer} trains its seeds separately: {why} "
+        "(and so does every other group this holds for: said once)"
+    )
 
 
 def _option_blocker(options: ExecOptions) -> str | None:
