@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 import torch
 
+import paired
+
 from regbench.config import parse_suite, read_suite_file
 from regbench.harness.plan import plan_suite
 from regbench.harness.run_one import build_splits
@@ -79,6 +81,22 @@ def test_seed_batch(benchmark, tmp_path, arch, seeds, mode):
     benchmark.group = f"seeds-{arch}-S{seeds}"
     benchmark.extra_info.update(threads=torch.get_num_threads(), epochs=EPOCHS[arch], seeds=seeds)
     benchmark.pedantic(run_once, args=(plan, batched, tmp_path), rounds=3 if arch == "mlp" else 2)
+
+
+@pytest.mark.parametrize("arch, seeds", [("mlp", 3), ("mlp", 5), ("mlp", 10), ("cnn", 3)])
+def test_seed_batch_interleaved(benchmark, tmp_path, arch, seeds):
+    """The speed-up to quote: batched and separate rounds alternating (``benchmarks/paired.py``);
+    its ratio is batched / separate, so below 1 is faster (the tests above time in blocks)."""
+    plan = plan_for(arch, seeds)
+    paired.run(
+        benchmark,
+        lambda: run_once(plan, "everywhere", tmp_path),
+        lambda: run_once(plan, False, tmp_path),
+        rounds=5,
+        pair=f"seed batch {arch} S={seeds}: batched / separate",
+        arch=arch,
+        seeds=seeds,
+    )
 
 
 def timed_pair(plan, rounds: int, folder: Path, warm_up: bool = True, batched: bool | str = "everywhere") -> dict:
