@@ -13,21 +13,18 @@ import textwrap
 import pytest
 from conftest import tiny_suite
 from plugin_registry import clean_registry  # noqa: F401  (autouse fixture)
+from test_faults import PLUGINS as FAULT_PLUGINS
 
 from regbench.cli import main
 
-PLUGINS = textwrap.dedent(
+# test_faults' plugins (Boom, ExitInHook, Hangs) and one that dies as the OOM killer kills
+PLUGINS = FAULT_PLUGINS + textwrap.dedent(
     """
-    import os, signal, time
-    from regbench import Regularizer
+    import signal
 
     class DiesInHook(Regularizer):
         def penalty(self, model, batch):
-            os.kill(os.getpid(), signal.SIGKILL)  # as the kernel's OOM killer does: no exception, no record
-
-    class Hangs(Regularizer):
-        def penalty(self, model, batch):
-            time.sleep(1000)
+            os.kill(os.getpid(), signal.SIGKILL)  # no exception, no record from the worker
     """
 )
 
