@@ -71,7 +71,8 @@ def add_scaling(r: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="train the seeds of each benchmark × regularizer together as one stacked model "
-        "(default: the suite's batch_seeds); falls back to separate runs where it cannot, saying why once",
+        "(default: the suite's batch_seeds); trains a group's seeds separately where it cannot, or where "
+        "stacking gains nothing on the device (on CPU: convolutional and full-batch runs), saying why once",
     )
     r.add_argument(
         "--run-timeout",
