@@ -157,3 +157,17 @@ def test_on_slurm_the_groups_train_in_the_driver_and_the_rest_go_to_the_cluster(
     assert all("seed_batch" not in recs[f"batchnorm/{s}"][2] for s in (0, 1))
     assert list((tmp_path / "submitit").rglob("*_log.out"))  # batchnorm's runs went through submitit
     assert capsys.readouterr().err.count("× batchnorm trains its seeds separately: the model keeps buffers") == 1
+
+
+def test_in_run_checkpoints_keep_a_group_apart_and_say_so_once(write_suite, tmp_path, isolated_cache, capsys):
+    path = write_suite(two_seeds(regularizers=["erm", "l2"]))
+    store = tmp_path / "s.sqlite"
+    argv = ["run", str(path), "--store", str(store), "--workers", "1", "--batch-seeds", "--no-progress"]
+    assert main([*argv, "--checkpoint-every", "1"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("trains its seeds separately: in-run checkpoints are saved per run") == 1, err
+    recs = runs(store)
+    assert len(recs) == 4
+    assert all(
+        st == "ok" and t["seed_batch_fallback"] == "in-run checkpoints are saved per run" for st, _, t in recs.values()
+    )

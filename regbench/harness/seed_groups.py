@@ -44,16 +44,9 @@ def seed_groups(specs: list[RunSpec]) -> list[list[RunSpec]]:
     return list(groups.values())
 
 
-def units_of(specs: list[RunSpec], options: ExecOptions | None) -> list[tuple[RunSpec, ...]]:
-    """The local pool's units of work: each seed group of ``specs`` as one tuple, in plan order;
-    a group that the execution options keep apart (checkpoints, compile) as single runs."""
-    units: list[tuple[RunSpec, ...]] = []
-    for group in seed_groups(specs):
-        if len(group) > 1 and _option_blocker(options or ExecOptions()) is None:
-            units.append(tuple(group))
-        else:
-            units.extend((s,) for s in group)
-    return units
+def units_of(specs: list[RunSpec]) -> list[tuple[RunSpec, ...]]:
+    """The local pool's units of work: each seed group of ``specs`` as one tuple, in plan order."""
+    return [tuple(group) for group in seed_groups(specs)]
 
 
 def run_unit(
@@ -65,7 +58,8 @@ def run_unit(
     run's own failure."""
     if len(unit) == 1:
         return [run_one(unit[0], device, options)]
-    got = _train_group(list(unit), device, options or ExecOptions(), everywhere)
+    options = options or ExecOptions()
+    got = _option_blocker(options) or _train_group(list(unit), device, options, everywhere)
     if not isinstance(got, str):
         return got
     recs = [run_one(spec, device, options) for spec in unit]

@@ -104,7 +104,7 @@ class LocalExecutor:
         """Every run's record, as each finishes. ``batch_seeds``: train each seed group as one
         stacked model where that pays (True) or wherever it can (``"everywhere"``);
         regbench.harness.seed_groups.run_unit."""
-        units = units_of(specs, self.options) if batch_seeds else [(s,) for s in specs]
+        units = units_of(specs) if batch_seeds else [(s,) for s in specs]
         everywhere = batch_seeds == "everywhere"
         with RunProgress(len(specs), enabled=progress) as bar:
             if (self.workers == 1 or len(units) == 1) and not self.run_timeout:
