@@ -39,8 +39,9 @@ def run_plan(
     ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
     regularizer together as one stacked model where that pays on the device, or wherever it
     can with ``"everywhere"`` (regbench.harness.seed_groups): in the local pool's workers, or
-    for Ray and Slurm in this process, the rest going to the executor. ``run_timeout`` (default: the suite's, None = no limit) kills
-    a run that takes longer, recorded ``failed`` with ``timeout:``. Each run to train is first
+    for Ray and Slurm in this process, the rest going to the executor. ``run_timeout``
+    (default: the suite's, None = no limit) kills a run that takes longer, recorded ``failed``
+    with ``timeout:``. Each run to train is first
     leased in the store (:meth:`Store.claim`); runs another live process holds are skipped and
     counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged",
     "elsewhere" (leased by another live process), "reclaimed" (taken over from a dead holder's

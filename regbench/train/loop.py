@@ -189,7 +189,6 @@ def train(
             corrects: list[torch.Tensor] = []  # 0-d int64 count of each step
             sizes: list[int] = []
             for idx in order.epoch(order_g, device):
-                b = len(idx)
                 xb, yb = x[idx], targets[idx]
                 if transforms:
                     xb, yb = stack.transform(xb, yb, aug_g)
@@ -220,7 +219,7 @@ def train(
                 if penalized:
                     totals.append(total.detach())
                 corrects.append(task.correct(logits, yb))
-                sizes.append(b)
+                sizes.append(len(idx))
             epoch_n = sum(sizes)
             samples += epoch_n
             weights = torch.tensor(sizes, dtype=torch.float32).to(device, non_blocking=True)
