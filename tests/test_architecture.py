@@ -57,7 +57,6 @@ TOP_LEVEL = {
     "params",
     "registry",
     "seeding",
-    "store",
     "sweep",
     "version",
 }
