@@ -18,8 +18,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from regbench.params import MODELS, StrictNumbers, did_you_mean
 from regbench.registry import UnknownNameError, UserError
 
-# the suites that ship with regbench: package data, so an installed wheel has them too
-SUITES_DIR = Path(str(files("regbench") / "suites"))
+
+def _shipped_suites_dir() -> Path:
+    """The folder of the suites that ship with regbench.
+
+    The repository keeps them at its top level, ``suites/``; building the wheel maps that folder
+    into the package as ``regbench/suites/`` (setup.py). So an installed wheel finds them inside
+    the package and a source checkout (editable install, or the checkout on PYTHONPATH) beside it.
+    """
+    package = Path(str(files("regbench")))
+    installed = package / "suites"
+    # the search-space file ships with every suite folder: its presence tells a complete folder
+    # from a leftover empty one
+    return installed if (installed / "regularizers.yaml").is_file() else package.parent / "suites"
+
+
+SUITES_DIR = _shipped_suites_dir()
 SEARCH_SPACES = SUITES_DIR / "regularizers.yaml"  # not a suite: the standard regularizers' search spaces
 
 # what a leaderboard may rank by: the report's column keys (tests/test_report.py checks they exist)
