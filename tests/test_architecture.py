@@ -53,7 +53,6 @@ TOP_LEVEL = {
     "api",
     "catalog",
     "cli",
-    "config",
     "params",
     "registry",
     "seeding",
