@@ -27,7 +27,7 @@ import torch
 
 import paired
 
-from regbench.config import parse_suite, read_suite_file
+from regbench.config import parse_suite, read_suite_file, suite_path
 from regbench.harness.plan import plan_suite
 from regbench.harness.run_one import build_splits
 from regbench.harness.run_plan import run_plan
@@ -50,7 +50,7 @@ def plan_for(arch: str, seeds: int):
 
 def ood_plan(benchmark: str):
     """The ``ood`` suite's runs on one of its benchmarks (every regularizer, 3 seeds)."""
-    plan = plan_suite(read_suite_file(Path(__file__).parents[1] / "regbench/suites/ood.yaml"))
+    plan = plan_suite(read_suite_file(suite_path("ood")))
     runs = tuple(r for r in plan.runs if r.benchmark.spec.name == benchmark)
     if not runs:
         raise SystemExit(f"the ood suite has no benchmark '{benchmark}'")

@@ -24,7 +24,6 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -61,7 +60,9 @@ def fabricate(root: Path, n_corruptions: int) -> tuple[dict[str, str], list[str]
 
 def write_suite(out: Path, root: Path, md5: dict, corruptions: list[str], epochs: int) -> Path:
     """The shipped cifar10c suite (its training recipe and 21 regularizers), 1 seed, on the fabricated data."""
-    shipped = yaml.safe_load(resources.files("regbench").joinpath("suites/cifar10c.yaml").read_text())
+    from regbench.config import SUITES_DIR
+
+    shipped = yaml.safe_load((SUITES_DIR / "cifar10c.yaml").read_text())
     suite = {
         "name": "gpu-workload",
         "seeds": [0],

@@ -1,6 +1,6 @@
 """Hyper-parameter search spaces and sweep expansion (docs/architecture.md, Conventions: Search spaces; DomainBed's hparams_registry).
 
-``regbench/suites/regularizers.yaml`` gives each standard regularizer's parameters a default and a
+``suites/regularizers.yaml`` gives each standard regularizer's parameters a default and a
 distribution. A sweep of N draws N configs per regularizer: config 0 is the defaults, config
 i > 0 draws each parameter from its own generator seeded with
 ``derive_seed(sweep_seed, regularizer, parameter, i)`` — adding a parameter or a regularizer

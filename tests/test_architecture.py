@@ -53,7 +53,6 @@ TOP_LEVEL = {
     "api",
     "catalog",
     "cli",
-    "config",
     "params",
     "registry",
     "seeding",
@@ -153,8 +152,10 @@ def test_top_level_holds_only_the_named_modules():
 
 
 def test_docs_cited_from_code_exist_in_the_repository():
-    """Every ``docs/….md``, ``*.md`` or ``tests/….py`` a docstring or comment names is a file here."""
-    cited = re.compile(r"(?<![\w/.-])((?:docs|tests|benchmarks|examples)/[\w./-]+\.(?:md|py)|[A-Z][A-Z_]+\.md)")
+    """Every ``docs/….md``, ``*.md``, ``tests/….py`` or ``suites/….yaml`` a docstring or comment names is a file here."""
+    cited = re.compile(
+        r"(?<![\w/.-])((?:docs|tests|benchmarks|examples|suites)/[\w./-]+\.(?:md|py|yaml)|[A-Z][A-Z_]+\.md)"
+    )
     missing = []
     for path in [*PKG.rglob("*.py"), *REPO.glob("docs/*.md"), REPO / "README.md"]:
         for ref in set(cited.findall(path.read_text())):

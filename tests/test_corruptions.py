@@ -115,7 +115,7 @@ def test_saturate_refuses_grey(images):
 
 
 def test_table_and_registry_agree():
-    assert set(CORRUPTIONS) == set(PARAMS)
+    assert list(CORRUPTIONS) == list(PARAMS)  # same names, same order: DEFAULT_CORRUPTIONS follows it
     assert all(len(row) == 5 for row in PARAMS.values())
     assert set(VALIDATION_CORRUPTIONS) <= set(CORRUPTIONS)
     assert not set(VALIDATION_CORRUPTIONS) & set(DEFAULT_CORRUPTIONS)

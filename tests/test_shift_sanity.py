@@ -58,7 +58,7 @@ def _published_corruptions(dataset: str) -> list[str]:
 
 
 def test_erm_accuracy_falls_with_severity_on_every_published_digits_corruption(store_path, isolated_cache):
-    """The calibrated severity tables bite on digits (regbench/shifts/corruptions.py docstring)."""
+    """The calibrated severity tables bite on digits (regbench/shifts/corruptions/tables.py docstring)."""
     corruptions = _published_corruptions("digits")
     assert {"gaussian_noise", "impulse_noise", "contrast", "pixelate"} <= set(corruptions)
     suite = tiny_suite(
