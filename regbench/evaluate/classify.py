@@ -99,7 +99,7 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
-    # sweeps (regbench.report.selection) reads validation numbers only, never a test split's
+    # sweeps (regbench.report.table.model_selection) reads validation numbers only, never a test split's
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
         logits = predict_logits(model, ex.x.to(device))

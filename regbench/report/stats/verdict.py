@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from regbench.report.stats import Estimate
+from regbench.report.stats.estimate import Estimate
 
 
 def verdict(diff: Estimate, higher_is_better: bool = True, significant: bool | None = None) -> str:

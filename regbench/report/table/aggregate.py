@@ -31,9 +31,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import applicability, stats
-from regbench.report.cellstats import cell_arrays
-from regbench.report.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
+from regbench.report import stats
+from regbench.report.mechanism import mechanism_table
+from regbench.report.table import not_applicable
+from regbench.report.table.cell_estimates import cell_arrays
+from regbench.report.table.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
     BASELINE,
     COLUMNS,
     FAMILY_PREFIX,
@@ -48,9 +50,8 @@ from regbench.report.columns import (  # noqa: F401  (re-exported: the report's 
     family_column,
     resolve_primary,
 )
-from regbench.report.mechanism import mechanism_table
-from regbench.report.runtable import effective_robustness, run_table, sampling_variance  # noqa: F401
-from regbench.report.suiterows import cell_frame, suite_frame
+from regbench.report.table.leaderboard_frames import cell_frame, suite_frame
+from regbench.report.table.run_rows import effective_robustness, run_table, sampling_variance  # noqa: F401
 
 
 @dataclass
@@ -95,10 +96,10 @@ def aggregate(
 ) -> Leaderboard:
     """Compute every leaderboard number (no files written)."""
     with _one_blas_thread():
-        runs = applicability.without_declared(runs, suite)
+        runs = not_applicable.without_declared(runs, suite)
         lb = _aggregate(runs, metrics, suite, reps, level)
         # n/a cells, suite-level columns over the common benchmarks, smallest groups
-        return applicability.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
+        return not_applicable.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
 
 
 def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboard:

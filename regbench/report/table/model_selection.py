@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regbench.report import markdown
+from regbench.report.render import markdown
 
 CRITERIA = ("val_accuracy", "val_loss")
 
