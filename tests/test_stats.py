@@ -1,4 +1,4 @@
-"""Hand-worked cases for regbench.report.stats (rliable's definitions)."""
+"""Hand-worked cases for regbench.report.stats and its bootstrap (rliable's definitions)."""
 
 import math
 

@@ -31,7 +31,7 @@ def suite_meta(suite_name_or_path: str) -> dict:
                 "dataset": b.dataset,
                 "model": b.model,
                 "shift_kind": b.shift.kind,
-                # the pairs that cannot run: "n/a" cells (report/applicability.py)
+                # the pairs that cannot run: "n/a" cells (report/table/not_applicable.py)
                 **({"not_applicable": dict(b.not_applicable)} if b.not_applicable else {}),
             }
             for b in s.benchmarks

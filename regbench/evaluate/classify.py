@@ -49,7 +49,7 @@ def env_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples) ->
     """Accuracy and NLL of each training environment of a split, as splits ``<name>/env<e>``.
 
     DomainBed's training-domain validation reads every training environment's held-out
-    accuracy; model selection here stays on the pooled ``val`` split (report/selection.py),
+    accuracy; model selection here stays on the pooled ``val`` split (report/table/model_selection.py),
     these rows show how far the environments agree. probs (N, K); ``ex.meta["env"]`` (N,),
     read on the CPU (the ids set the number of rows); nothing for fewer than 2 environments.
     """

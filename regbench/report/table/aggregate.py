@@ -13,14 +13,15 @@ Intervals (docs/metrics.md, "Intervals"):
   Welch-Satterthwaite degrees of freedom.
 - P(>erm) gets a score interval for the Mann-Whitney AUC (``stats.probability_of_improvement_ci``).
 - IQM, mean rank and cost vs erm keep the stratified bootstrap of rliable
-  (``report.cellstats``).
+  (``table.cell_estimates``).
 - Every interval is clipped to its column's range (``Column.bounds``).
 - Ranks come in tiers: rows whose interval on the primary metric overlaps the tier
   leader's share its rank and are marked tied (``stats.overlap_tiers``).
 
-The pieces live in ``report.columns`` (what each column is), ``report.runtable`` (one row
-per run), ``report.cellstats`` (per-cell arrays) and ``report.suiterows`` (per-regularizer
-aggregates); their public names are importable from here.
+The pieces live in ``table.columns`` (what each column is), ``table.run_rows`` (one row
+per run), ``table.cell_estimates`` (per-cell arrays), ``table.leaderboard_frames`` (the
+per-cell and per-regularizer frames) and ``table.not_applicable`` (n/a cells); their public
+names are importable from here.
 """
 
 from __future__ import annotations
