@@ -146,6 +146,29 @@ def _is_package_edge(circle: str) -> bool:
     return all(b.startswith(a + ".") or a.startswith(b + ".") for a, b in zip(hops, hops[1:]))
 
 
+# the report's own pipeline: statistics → tables of rows and cells → rendered files; a module
+# of one of these subpackages imports none of a later one (the report stays one stage above)
+REPORT_STAGES = {"regbench.report.stats": 0, "regbench.report.table": 1, "regbench.report.render": 2}
+MAX_REPORT_TOP = 8  # modules directly in report/, __init__ included: the rest lives in a stage
+
+
+def report_stage(module: str) -> int | None:
+    return next((n for p, n in REPORT_STAGES.items() if module == p or module.startswith(p + ".")), None)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if report_stage(m) is not None])
+def test_report_stages_flow_forward(module):
+    own = report_stage(module)
+    for imported in imports_of(MODULES[module]):
+        later = report_stage(imported)
+        assert later is None or later <= own, f"{module} imports {imported}: stats → table → render, never back"
+
+
+def test_report_top_level_is_small():
+    top = sorted(p.stem for p in (PKG / "report").glob("*.py"))
+    assert len(top) <= MAX_REPORT_TOP, f"report/ holds {len(top)} modules {top}: move some into stats/, table/, render/"
+
+
 def test_top_level_holds_only_the_named_modules():
     loose = {p.stem for p in PKG.glob("*.py")} - TOP_LEVEL
     assert not loose, f"modules at the top of regbench/ that belong in a stage package: {sorted(loose)}"

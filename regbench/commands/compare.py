@@ -3,7 +3,7 @@
 Plans the suite's benchmarks × seeds for the new regularizer and for every baseline config
 of the suite (plus erm if the suite lacks it), trains only what the store does not already
 hold — baseline runs are reused by run key — marks the new runs as a submission, and writes
-``leaderboard/<suite>/compare-<name>.md`` (see :mod:`regbench.report.compare_report`).
+``leaderboard/<suite>/compare-<name>.md`` (see :mod:`regbench.report.compare`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def compare(
     from regbench.harness.compare_plan import plan_compare
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare_report import build_sections, render
-    from regbench.report.escape import md
+    from regbench.report.compare import build_sections, render
+    from regbench.report.render.markdown import md
     from regbench.store import Store
     from regbench.version import __version__
 
