@@ -185,7 +185,7 @@ def test_analytic_se_matches_the_bootstrap_with_repeated_clusters():
     assert boot.se == pytest.approx(tl.cell_mean(splits, codes, pseudo=0).se, rel=0.1)
 
 
-def _coverage(splits, n, draws=2000, seed=0):
+def _coverage(splits, n, draws=4000, seed=0):
     """Share of intervals from n seeds (drawn without replacement) and resampled base images
     (with replacement) that cover the population mean over all seeds and images."""
     rng = np.random.default_rng(seed)
