@@ -64,8 +64,12 @@ def main() -> None:
         for split in SPLITS:
             rows = []
             for key, _, fp in runs:
-                (pred,) = db.execute("SELECT labels FROM predictions WHERE run_key=? AND split=?", (key, split)).fetchone()
-                (true,) = db.execute("SELECT labels FROM targets WHERE fingerprint=? AND split=?", (fp, split)).fetchone()
+                (pred,) = db.execute(
+                    "SELECT labels FROM predictions WHERE run_key=? AND split=?", (key, split)
+                ).fetchone()
+                (true,) = db.execute(
+                    "SELECT labels FROM targets WHERE fingerprint=? AND split=?", (fp, split)
+                ).fetchone()
                 rows.append(_labels(pred) == _labels(true))
             out[split.removeprefix("ood/").replace("/", "_")] = np.array(rows, dtype=np.uint8)
         out["clusters"] = np.arange(out["test_id"].shape[1], dtype=np.int64)
