@@ -1,5 +1,7 @@
 """Held-out shards: the ood suite's covariate, label and spurious benchmarks score disjoint images,
-every test split records how many distinct images it holds, and a changed rule misses the cache."""
+every test split records how many distinct images it holds, and a changed rule misses the cache.
+The ood suite's scored splits hold >= 3,000 images each, no base image twice, and carry the base
+image's id (meta["image_id"]) for cluster resampling."""
 
 import pytest
 import torch
@@ -13,7 +15,14 @@ from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.harness.plan import load_suite
 from regbench.catalog import registries
 from regbench.harness.run_one import fingerprint
-from regbench.shifts.held_out import MIN_SHARD_IMAGES
+from regbench.shifts.held_out import (
+    IMAGE_ID,
+    MIN_SHARD_IMAGES,
+    held_out_part,
+    stratified_halves,
+    stratified_subset,
+    with_image_ids,
+)
 
 DIGITS_BENCHMARKS = {"digits-c": "covariate", "digits-labelshift": "label", "colored_mnist": "spurious"}
 
@@ -35,8 +44,13 @@ def test_ood_suite_digits_benchmarks_test_on_disjoint_images(ood_splits):
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert not images[a] & images[b], f"{a} and {b} share test images"
-    # the pool is dealt out whole: the three shards together are digits' 450 held-out images
-    assert sum(len(v) for v in images.values()) == ood_splits["digits-c"].split_info["test_id"]["held_out_pool"]
+    # one pool for all three (digits_synth's 40,000 test images): the shards are 1/4, 2/4 and
+    # 1/4 of it; covariate keeps 3,000 of its 10,000, spurious 6,000 (3,000 + 3,000) of its 10,000
+    pool = ood_splits["digits-c"].split_info["test_id"]["held_out_pool"]
+    assert {ood_splits[name].split_info["test_id"]["held_out_pool"] for name in DIGITS_BENCHMARKS} == {pool}
+    assert len(ood_splits["digits-labelshift"].test_id) == pool // 2
+    colored = ood_splits["colored_mnist"]
+    assert not grey_rows(colored.ood["test_env"].x) & images["colored_mnist"]  # its own images, not test_id's
     for name, family in DIGITS_BENCHMARKS.items():
         splits = ood_splits[name]
         for split, info in [("test_id", splits.split_info["test_id"]), *splits.split_info.items()]:
@@ -73,7 +87,8 @@ def toy(n_test: int, classes: int = 5) -> Loaded:
 def test_a_pool_too_small_for_shards_is_shared_and_says_so():
     small = toy(MIN_SHARD_IMAGES * 4 - 10)  # the smallest share would hold under MIN_SHARD_IMAGES
     splits = registries()["shifts"].get("label")({"dirichlet_alpha": [10.0]}).build(small, seed=0)
-    assert splits.test_id is small.parts["test"]
+    assert torch.equal(splits.test_id.x, small.parts["test"].x)  # all of it, now tagged with image ids
+    assert splits.test_id.meta[IMAGE_ID].tolist() == list(range(len(small.parts["test"])))
     info = splits.split_info["test_id"]
     assert info["held_out"] == "shared" and "under" in info["held_out_reason"]
     assert info["unique_images"] == len(small.parts["test"])
@@ -86,7 +101,7 @@ def test_a_pool_too_small_for_shards_is_shared_and_says_so():
     assert not set(parts["label"].x.flatten().tolist()) & set(parts["covariate"].x.flatten().tolist())
     # a suite of one family may keep the whole pool (capacity does: its curve is ID test error)
     whole = registries()["shifts"].get("label")({"dirichlet_alpha": [10.0], "held_out": "whole"}).build(large, seed=3)
-    assert whole.test_id is large.parts["test"] and whole.split_info["test_id"]["held_out"] == "whole"
+    assert torch.equal(whole.test_id.x, large.parts["test"].x) and whole.split_info["test_id"]["held_out"] == "whole"
     capacity = {r.benchmark.shift_params["held_out"] for r in load_suite("capacity").runs}
     assert capacity == {"whole"}
     with pytest.raises(ValueError, match="held_out"):
@@ -115,3 +130,63 @@ def test_a_changed_held_out_rule_changes_the_cache_fingerprint(monkeypatch):
     for name in DIGITS_BENCHMARKS:
         assert before[name] != after[name]  # a sharded family's splits are never served stale
     assert before["shapes-compositional"] == after["shapes-compositional"]  # unsharded: untouched
+
+
+MIN_SCORED = 3000  # images per scored split: binomial SE <= 0.75 points at p = 0.8
+
+
+def test_every_ood_benchmark_scores_enough_independent_images(ood_splits):
+    for name, splits in ood_splits.items():
+        for split, ex in splits.test_splits().items():
+            ids = ex.meta[IMAGE_ID]
+            assert len(ex) >= MIN_SCORED, (name, split, len(ex))
+            assert len(torch.unique(ids)) == len(ex), (name, split)  # no base image twice in a split
+            assert splits.split_info[split.removeprefix("ood/")]["base_images"] == len(ex), (name, split)
+
+
+def test_image_ids_follow_an_image_across_splits(ood_splits):
+    cov = ood_splits["digits-c"]
+    for split, ex in cov.ood.items():  # every corruption × severity warps the same images, in order
+        assert torch.equal(ex.meta[IMAGE_ID], cov.test_id.meta[IMAGE_ID]) and torch.equal(ex.y, cov.test_id.y), split
+    comp = ood_splits["shapes-compositional"]
+    assert torch.equal(comp.ood["size_extrapolation"].meta[IMAGE_ID], comp.test_id.meta[IMAGE_ID])
+    assert not set(comp.ood["heldout_combinations"].meta[IMAGE_ID].tolist()) & set(comp.test_id.meta[IMAGE_ID].tolist())
+    colored = ood_splits["colored_mnist"]
+    assert not set(colored.ood["test_env"].meta[IMAGE_ID].tolist()) & set(colored.test_id.meta[IMAGE_ID].tolist())
+    # the shards' ids index one pool, so the three digits benchmarks' ids are disjoint too
+    ids = [set(ood_splits[name].test_id.meta[IMAGE_ID].tolist()) for name in DIGITS_BENCHMARKS]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+
+
+def test_label_shift_splits_sample_without_replacement_from_their_shard(ood_splits):
+    label = ood_splits["digits-labelshift"]
+    shard = label.test_id.meta[IMAGE_ID]
+    for split, ex in label.ood.items():
+        ids = ex.meta[IMAGE_ID]
+        assert len(torch.unique(ids)) == len(ex) == label.split_info[split]["requested_size"], split
+        assert torch.isin(ids, shard).all(), split
+        assert label.split_info[split]["sampling"] == "without_replacement"
+    # the most concentrated prior still fits: dirichlet_0.1 puts most of its mass on one class
+    assert max(label.split_info["dirichlet_0.1/0"]["achieved_prior"]) > 0.5
+
+
+def test_image_ids_come_from_the_loader_when_it_draws_several_images_of_one_base():
+    base = Examples(
+        torch.rand(6, 1, 2, 2), torch.tensor([0, 1, 2, 0, 1, 2]), {"source_index": torch.tensor([0, 1, 2] * 2)}
+    )
+    assert with_image_ids(base).meta[IMAGE_ID].tolist() == [0, 1, 2, 0, 1, 2]  # warps of a digit: one cluster
+    plain = Examples(torch.rand(4, 1, 2, 2), torch.tensor([0, 1, 0, 1]))
+    assert with_image_ids(plain).meta[IMAGE_ID].tolist() == [0, 1, 2, 3]
+
+
+def test_stratified_subset_and_halves_keep_class_shares():
+    ex = with_image_ids(Examples(torch.rand(1000, 1, 1, 1), torch.arange(1000) % 4 // 3))  # classes 0 (750), 1 (250)
+    small, large = stratified_subset(ex, 100, seed=0), stratified_subset(ex, 400, seed=0)
+    assert torch.bincount(small.y).tolist() == [75, 25] and torch.bincount(large.y).tolist() == [300, 100]
+    assert set(small.meta[IMAGE_ID].tolist()) <= set(large.meta[IMAGE_ID].tolist())  # a larger cap keeps the smaller's
+    assert stratified_subset(ex, 5000, seed=0) is ex
+    a, b = stratified_halves(ex, seed=0)
+    assert len(a) == len(b) == 500 and torch.bincount(a.y).tolist() == [375, 125]
+    assert not set(a.meta[IMAGE_ID].tolist()) & set(b.meta[IMAGE_ID].tolist())
+    part, info = held_out_part(ex, "covariate", seed=0, size=100)
+    assert len(part) == 100 and info["held_out_size"] == 100 and info["held_out"] == "shard"

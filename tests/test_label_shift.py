@@ -47,7 +47,9 @@ def test_splits_names_and_untouched_id_parts():
         "tweak_one_0.9",
     ]
     assert splits.train is data.parts["train"] and splits.val is data.parts["val"]
-    assert splits.test_id is data.parts["test"]
+    # test_id is the whole (shared) test part, tagged with each image's cluster id
+    assert torch.equal(splits.test_id.x, data.parts["test"].x) and torch.equal(splits.test_id.y, data.parts["test"].y)
+    assert splits.test_id.meta["image_id"].tolist() == list(range(len(data.parts["test"])))
     test_ids = set(data.parts["test"].x.flatten().tolist())
     for name, ex in splits.ood.items():
         assert len(ex) <= len(data.parts["test"])  # at most the size of the test part

@@ -43,6 +43,7 @@ def register_dataset(name: str, task: str = "classification", modality: str = "i
 DATASET_MODULES = [
     "regbench.data.digits",
     "regbench.data.digits_large",
+    "regbench.data.digits_synth",
     "regbench.data.shapes",
     "regbench.data.cifar",
     "regbench.data.wilds_data",

@@ -31,7 +31,7 @@ import torch
 
 from regbench.data.base import DatasetInfo, Examples, Splits
 
-FORMAT = 3  # 2: DatasetInfo carries its task; 3: and its input modality
+FORMAT = 4  # 2: DatasetInfo carries its task; 3: and its input modality; 4: test splits carry meta["image_id"]
 
 
 def cache_dir() -> Path:

@@ -170,6 +170,7 @@ def load_shapes(
     size_max: float = 0.3,
     val_fraction: float = 0.2,
     test_fraction: float = 0.25,
+    test_n: int | None = None,
 ) -> Loaded:
     """Procedural shapes: (N, 3, S, S) float32 in [0, 1], label = shape class (6 classes).
 
@@ -177,6 +178,9 @@ def load_shapes(
     ``torch_generator(seed, "shapes", n, image_size, size_min, size_max)`` and kept in
     ``meta``; parts train/val/test are stratified by class. ``flip_invariant`` is True:
     every shape is mirror-symmetric (see ``SHAPES``), so a flip never changes the label.
+    ``test_n``: replace the test part by ``test_n`` fresh draws (from their own generator,
+    ``(…, "test", test_n)``), for more independent test images than ``n`` gives; train and
+    val are then exactly those of ``test_n=None``, so training does not change.
     """
     if n < 1 or image_size < 4:
         raise ValueError(f"shapes needs n ≥ 1 and image_size ≥ 4, got n={n}, image_size={image_size}")
@@ -187,6 +191,13 @@ def load_shapes(
     x = render_shapes(**factors, image_size=image_size)
     pool = Examples(x, factors["shape"].clone(), factors)
     parts = stratified_parts(pool, {"val": val_fraction, "test": test_fraction}, seed=seed)
+    if test_n is not None:
+        if test_n < 1:
+            raise ValueError(f"shapes needs test_n ≥ 1 (or None), got {test_n}")
+        g_test = torch_generator(seed, "shapes", n, image_size, size_min, size_max, "test", test_n)
+        test_factors = sample_factors(test_n, g_test, size_min, size_max)
+        x_test = render_shapes(**test_factors, image_size=image_size)
+        parts["test"] = Examples(x_test, test_factors["shape"].clone(), test_factors)
     info = DatasetInfo(
         name="shapes",
         num_classes=len(SHAPES),
@@ -196,6 +207,7 @@ def load_shapes(
         details={
             "source": "generated",
             "n": n,
+            **({"test_n": test_n} if test_n is not None else {}),
             "shapes": list(SHAPES),
             "colours": list(COLOURS),
             "backgrounds": list(BACKGROUNDS),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.params import StrictNumbers
@@ -31,6 +31,9 @@ class PooledShiftParams(ShiftParams):
     # families' (shifts/held_out.py); "whole": all of them, for a suite of one family whose
     # numbers need every test image (capacity's ID accuracy curve)
     held_out: Literal["shard", "whole"] = "shard"
+    # at most this many held-out images (a class-stratified subset of the shard): for a pool
+    # generated larger than this family needs, so evaluation stays cheap; None keeps the shard
+    test_size: int | None = Field(None, ge=1)
 
 
 class Shift:
@@ -63,11 +66,12 @@ class Shift:
     def test_part(self, pool: Examples, seed: int, whole: str | None = None) -> tuple[Examples, dict[str, Any]]:
         """The held-out images this benchmark tests on, and how they were chosen (split_info).
 
-        ``pool`` is the dataset's test part; ``whole`` names a reason to keep all of it.
+        ``pool`` is the dataset's test part; ``whole`` names a reason to keep all of it. The
+        part carries ``meta["image_id"]``, the cluster id of every image (shifts/held_out.py).
         """
         if getattr(self.params, "held_out", "shard") == "whole":
             whole = whole or "held_out: whole"
-        return held_out_part(pool, self.family, seed, whole)
+        return held_out_part(pool, self.family, seed, whole, getattr(self.params, "test_size", None))
 
     def build(self, loaded: Loaded, seed: int) -> Splits:
         """``apply``, then ``unique_images`` in ``split_info`` for test_id and every OOD split.

@@ -19,7 +19,9 @@ train, val and test_id are split into the training environments (``meta["env"]``
 in the order of ``train_flips``, examples dealt round-robin after a seeded shuffle, as
 DomainBed deals ``images[i::3]``); the OOD split ``test_env`` is the test part (the spurious
 family's shard of the held-out images, shifts/held_out.py) with
-``test_flip`` (env id ``len(train_flips)``), its noisy labels the same as test_id's. Groups
+``test_flip`` (env id ``len(train_flips)``), its noisy labels the same as test_id's
+(``separate_test_env: true`` instead cuts the test part into two disjoint halves, test_id and
+the test environment, so the two splits share no image). Groups
 are label × colour (``group = 2 · label + colour``, 4 groups).
 
 For more images than scikit-learn's 1,797, run it on ``digits_large`` (regbench/data/digits_large.py):
@@ -37,6 +39,7 @@ from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
 from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.held_out import stratified_halves
 
 TEST_SPLIT = "test_env"
 
@@ -54,6 +57,10 @@ class ColoredMNISTParams(PooledShiftParams):
     # the paper's grayscale oracle: the grey digit in both channels, so colour carries nothing
     # (labels, colours and environments are drawn as without it: the same examples, uncoloured)
     grayscale: bool = False
+    # True: test_id and the test environment are disjoint halves of the held-out images (each
+    # with its own noisy labels), so no test image is scored twice; False: the test environment
+    # recolours test_id's images, as the paper's test set is the one MNIST test set recoloured
+    separate_test_env: bool = False
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -111,6 +118,9 @@ class ColoredMNIST(Shift):
             )
         train, val, pool = base_splits(loaded)
         test, held_out = self.test_part(pool, seed)
+        separate = {}
+        if p.separate_test_env:
+            test, separate[TEST_SPLIT] = stratified_halves(test, seed)
         parts = {"train": train, "val": val, "test": test}
         train_flips = torch.tensor(p.train_flips)
         out: dict[str, Examples] = {}
@@ -123,11 +133,19 @@ class ColoredMNIST(Shift):
             )
             g = torch_generator(seed, "shift", "colored_mnist", name, "colour")
             out["test_id" if name == "test" else name] = self.colour_part(ex, label, train_flips[env], env, g)
-            if name == "test":
+            if name == "test" and not separate:
                 test_env = torch.full((len(ex),), len(p.train_flips), dtype=torch.int64)
                 flips = torch.full((len(ex),), p.test_flip)
                 g = torch_generator(seed, "shift", "colored_mnist", TEST_SPLIT, "colour")
                 out[TEST_SPLIT] = self.colour_part(ex, label, flips, test_env, g)
+        for name, ex in separate.items():  # the test environment on its own images
+            label = binary_noisy_labels(
+                ex.y, p.label_noise, torch_generator(seed, "shift", "colored_mnist", name, "label")
+            )
+            test_env = torch.full((len(ex),), len(p.train_flips), dtype=torch.int64)
+            flips = torch.full((len(ex),), p.test_flip)
+            g = torch_generator(seed, "shift", "colored_mnist", name, "colour")
+            out[name] = self.colour_part(ex, label, flips, test_env, g)
         h, w = out["train"].x.shape[-2:]
         info = dataclasses.replace(
             loaded.info,
@@ -138,6 +156,7 @@ class ColoredMNIST(Shift):
         )
         common = {
             "family": self.family,
+            **({"separate_test_env": True} if p.separate_test_env else {}),
             "shift": "colored_mnist",
             "num_groups": 4,
             "label_noise": p.label_noise,

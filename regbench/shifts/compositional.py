@@ -15,6 +15,10 @@ the Same Domain", https://arxiv.org/abs/2107.08221, on dSprites-style factors):
   sizes mapped into the middle half of the dataset's size range; the OOD split re-renders
   the test part's seen-combination examples with sizes outside it (small and large).
   ``heldout_combinations`` is then re-rendered at training sizes, so it shifts one thing.
+
+Every example carries ``meta["image_id"]`` (the cluster id of shifts/held_out.py): test_id and
+size_extrapolation share ids (one image, two renderings); the held-out combinations pooled from
+train and val get ids after the test part's.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from regbench.data.shapes import FACTORS, render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
 from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.held_out import IMAGE_ID, stratified_subset
 
 TRAIN_SIZE_BAND = (0.25, 0.75)  # train sizes: this sub-interval of the size range, as fractions of it
 
@@ -39,6 +44,9 @@ class CompositionalParams(ShiftParams):
 
     holdout_fraction: float = Field(0.25, gt=0, lt=1)  # share of (shape, colour) combinations held out
     extrapolate_size: bool = True  # add the ``size_extrapolation`` split (train on middle sizes)
+    # at most this many test_id images (a class-stratified subset; size_extrapolation re-renders
+    # them): a test part drawn large enough for heldout_combinations need not all be scored ID
+    test_size: int | None = Field(None, ge=1)
 
 
 def heldout_cells(num_shapes: int, num_colours: int, fraction: float, g: torch.Generator) -> torch.Tensor:
@@ -105,9 +113,23 @@ class Compositional(Shift):
             )
         s, c = len(details["shapes"]), len(details["colours"])
         held = heldout_cells(s, c, p.holdout_fraction, torch_generator(seed, "shift", "compositional"))
-        tagged = [ex.replace(meta={**ex.meta, "group": ex.meta["shape"] * c + ex.meta["colour"]}) for ex in parts]
+        # image ids (the cluster ids of shifts/held_out.py): test 0.., then val, then train, so
+        # the held-out combinations pooled from every part keep distinct ids
+        offsets = {"test": 0, "val": len(parts[2]), "train": len(parts[2]) + len(parts[1])}
+        tagged = [
+            ex.replace(
+                meta={
+                    **ex.meta,
+                    "group": ex.meta["shape"] * c + ex.meta["colour"],
+                    IMAGE_ID: offsets[name] + torch.arange(len(ex)),
+                }
+            )
+            for name, ex in zip(("train", "val", "test"), parts)
+        ]
         is_held = [held[ex.meta["shape"], ex.meta["colour"]] for ex in tagged]
         train, val, test = (ex.subset(~h) for ex, h in zip(tagged, is_held))
+        if p.test_size is not None:
+            test = stratified_subset(test, p.test_size, seed)
         ood = {"heldout_combinations": concat([ex.subset(h) for ex, h in zip(tagged, is_held)])}
         cells = torch.nonzero(held).tolist()
         base_info = {"family": self.family, "holdout_fraction": p.holdout_fraction}
