@@ -64,7 +64,11 @@ def gen(seed: int = 0) -> torch.Generator:
 
 def test_jensen_shannon_matches_a_hand_computed_value():
     # p = (½, ½), (¾, ¼), (¼, ¾): the mixture is (½, ½), so JS = ⅓ [0 + 2 (¾ ln 1.5 + ¼ ln 0.5)]
-    clean, aug1, aug2 = torch.tensor([[0.0, 0.0]]), torch.tensor([[math.log(3), 0.0]]), torch.tensor([[0.0, math.log(3)]])
+    clean, aug1, aug2 = (
+        torch.tensor([[0.0, 0.0]]),
+        torch.tensor([[math.log(3), 0.0]]),
+        torch.tensor([[0.0, math.log(3)]]),
+    )
     hand = (2.0 / 3.0) * (0.75 * math.log(1.5) + 0.25 * math.log(0.5))
     assert jensen_shannon(clean, aug1, aug2).item() == pytest.approx(hand, rel=1e-6)
     assert hand == pytest.approx(0.0872081, rel=1e-5)
@@ -141,7 +145,10 @@ def test_linear_decay_is_huang_et_al_rule():
 
 @pytest.mark.parametrize("model", ["resnet18", "vit"])
 def test_residual_models_drop_blocks_at_the_scheduled_rate_and_match_the_plain_model_in_eval(model):
-    make = {"resnet18": lambda **a: resnet18((3, 16, 16), 10, width=8, **a), "vit": lambda **a: vit((3, 16, 16), 10, patch=4, depth=4, **a)}[model]
+    make = {
+        "resnet18": lambda **a: resnet18((3, 16, 16), 10, width=8, **a),
+        "vit": lambda **a: vit((3, 16, 16), 10, patch=4, depth=4, **a),
+    }[model]
     with seeded_global_rng(0, "init"):
         plain = make()
     with seeded_global_rng(0, "init"):
@@ -203,7 +210,7 @@ def test_random_erasing_boxes_follow_torchvision_ranges():
     area = (out == 0).flatten(1).float().mean(1)
     assert (area > 0).all()  # p = 1: every sample erased (a fitting box exists at this size)
     assert area.min() >= 0.015 and area.max() <= 0.36  # scale (0.02, 0.33), up to rounding
-    box = (out[:, 0] == 0)
+    box = out[:, 0] == 0
     rows, cols = box.any(2).sum(1).float(), box.any(1).sum(1).float()
     assert torch.equal(rows * cols, box.flatten(1).sum(1).float())  # each erased region is a rectangle
     ratio = rows / cols
@@ -341,11 +348,16 @@ def _run_metrics(store, key):
     import sqlite3
 
     with sqlite3.connect(store) as db:
-        return dict(((s, m), v) for s, m, v in db.execute("SELECT split, metric, value FROM metrics WHERE run_key=?", (key,)))
+        return dict(
+            ((s, m), v) for s, m, v in db.execute("SELECT split, metric, value FROM metrics WHERE run_key=?", (key,))
+        )
 
 
 def test_each_new_regularizer_runs_through_a_tiny_suite_from_the_cli(tmp_path):
-    suite = _write(tmp_path, _digits_dict(["erm", *NEW, {"stack": ["crop_flip", "augmix", "stochastic_depth"], "label": "stacked"}]))
+    suite = _write(
+        tmp_path,
+        _digits_dict(["erm", *NEW, {"stack": ["crop_flip", "augmix", "stochastic_depth"], "label": "stacked"}]),
+    )
     store = tmp_path / "s.sqlite"
     assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
     import sqlite3

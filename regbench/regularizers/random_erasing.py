@@ -86,7 +86,9 @@ class RandomErasing(Regularizer):
 
     def setup(self, ctx: SetupContext) -> None:
         if not 0 < self.scale_min <= self.scale_max <= 1:
-            raise ValueError(f"random_erasing: need 0 < scale_min <= scale_max <= 1, got {self.scale_min}, {self.scale_max}")
+            raise ValueError(
+                f"random_erasing: need 0 < scale_min <= scale_max <= 1, got {self.scale_min}, {self.scale_max}"
+            )
         if not 0 < self.ratio_min <= self.ratio_max:
             raise ValueError(f"random_erasing: need 0 < ratio_min <= ratio_max, got {self.ratio_min}, {self.ratio_max}")
 
