@@ -23,6 +23,7 @@ from regbench.data.digits import load_digits
 from regbench.data.noise import symmetric_noise
 from regbench.harness.plan import plan_suite
 from regbench.harness.run_one import run_one
+from regbench.models import unknown_arguments
 from regbench.models.norms import ChannelRMSNorm
 from regbench.regularizers import REGULARIZERS, register_regularizer
 from regbench.regularizers.augment import CropFlip, RandAugment
@@ -119,6 +120,12 @@ def test_every_regularizer_trains_and_records(name, model):
     # the environment baselines need training environments: colored_mnist has two
     # (asked of an instance: a recipe's needs_envs is a property over its members)
     shift = "colored_mnist" if REGULARIZERS.get(name)().needs_envs else "none"
+    missing = unknown_arguments(model, REGULARIZERS.get(name)().model_overrides())
+    if missing:  # e.g. stochastic depth's drop_path: mlp and cnn have no residual blocks
+        (spec,) = plan_suite(suite([name], model=model, shift=shift)).runs
+        rec = run_one(spec)
+        assert rec.status == "failed" and f"model '{model}' has no argument {', '.join(missing)}" in rec.error
+        model = "vit"  # the contract itself, on a model that has the argument
     (spec,) = plan_suite(suite([name], model=model, shift=shift)).runs
     rec = run_one(spec)
     assert rec.status == "ok", rec.error

@@ -24,6 +24,24 @@ MODEL_MODULES = [
 ]
 
 
+def unknown_arguments(name: str, args) -> list[str]:
+    """The keys of ``args`` that model ``name``'s builder does not take (a builder with ``**kwargs`` takes all).
+
+    A regularizer that is a constructor change (``dropout``, ``norm``, stochastic depth's
+    ``drop_path``) applies only to models that have its argument: ``drop_path`` needs residual
+    blocks, which ``mlp`` and ``cnn`` lack.
+    """
+    import importlib
+    import inspect
+
+    for module in MODEL_MODULES:
+        importlib.import_module(module)
+    params = inspect.signature(MODELS.get(name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return []
+    return [k for k in args if k not in params]
+
+
 def build_model(name: str, info, **args):
     """Build the registered model ``name`` for a dataset described by ``info`` (a DatasetInfo).
 
@@ -36,5 +54,11 @@ def build_model(name: str, info, **args):
     for module in MODEL_MODULES:  # the registry is complete even before catalog.load_all()
         importlib.import_module(module)
     builder = MODELS.get(name)
+    unknown = unknown_arguments(name, args)
+    if unknown:
+        takers = [m for m in MODELS.names() if not unknown_arguments(m, dict.fromkeys(unknown))]
+        raise ValueError(
+            f"model '{name}' has no argument {', '.join(unknown)} (models that have: {', '.join(takers) or 'none'})"
+        )
     wants_info = "info" in inspect.signature(builder).parameters
     return builder(info.input_shape, info.num_classes, **({"info": info} if wants_info else {}), **args)

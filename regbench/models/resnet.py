@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from functools import partial
 from typing import Literal
 
@@ -19,6 +20,7 @@ def resnet18(
     dropout: Rate = 0.0,
     norm: Literal["none", "batch", "layer", "group", "rms"] = "batch",
     width: PositiveInt = 64,
+    drop_path: Rate = 0.0,
 ) -> nn.Module:
     """torchvision's ResNet-18 with a CIFAR stem: 3×3 conv, stride 1, no max-pool.
 
@@ -28,6 +30,8 @@ def resnet18(
     every BatchNorm through torchvision's ``norm_layer`` (``none`` = identity, e.g. for the
     normalization-free baseline); ``dropout`` applies before the final linear layer.
     ``width`` scales the stem (64 in the paper); stages have width·(1, 2, 4, 8) channels.
+    ``drop_path`` > 0 is stochastic depth (models/drop_path.py): the 8 residual branches are
+    dropped with probabilities rising linearly to ``drop_path`` at the last block.
     """
     from torchvision.models.resnet import BasicBlock
 
@@ -42,7 +46,36 @@ def resnet18(
     model.maxpool = nn.Identity()
     if dropout > 0:
         model.fc = nn.Sequential(nn.Dropout(dropout), model.fc)
+    if drop_path > 0:
+        _add_drop_path(model, drop_path)
     return model
+
+
+def _add_drop_path(model: nn.Module, rate: float) -> None:
+    """Give every BasicBlock a DropPath on its residual branch (linear decay over the blocks)."""
+    from torchvision.models.resnet import BasicBlock
+
+    from regbench.models.drop_path import DropPath, linear_decay
+
+    blocks = [m for m in model.modules() if isinstance(m, BasicBlock)]
+    for block, p in zip(blocks, linear_decay(rate, len(blocks)), strict=True):
+        block.__class__ = _drop_path_block()  # same parameters and buffers; forward adds the drop
+        block.drop_path = DropPath(p)
+
+
+@functools.cache
+def _drop_path_block():
+    """torchvision's BasicBlock whose residual branch passes ``self.drop_path`` before the sum."""
+    import torch
+    from torchvision.models.resnet import BasicBlock
+
+    class DropPathBasicBlock(BasicBlock):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            identity = x if self.downsample is None else self.downsample(x)
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            return self.relu(self.drop_path(out) + identity)
+
+    return DropPathBasicBlock
 
 
 def _resnet_class():

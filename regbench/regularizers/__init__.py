@@ -33,4 +33,8 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.group_dro",
     "regbench.regularizers.feature_alignment",
     "regbench.regularizers.fishr",
+    "regbench.regularizers.random_erasing",
+    "regbench.regularizers.trivialaugment",
+    "regbench.regularizers.augmix",
+    "regbench.regularizers.stochastic_depth",
 ]

@@ -194,9 +194,9 @@ def _tv_auto_augment(policy: str = "cifar10"):
     return v2.AutoAugment(policy=v2.AutoAugmentPolicy(policy))
 
 
-def _op_kwargs(tv) -> dict:
-    """torchvision's defaults for the auto-augment ops: nearest interpolation, zero fill."""
-    return {"interpolation": tv.interpolation, "fill": tv._fill}
+def _op_kwargs(tv, interpolation=None) -> dict:
+    """torchvision's defaults for the auto-augment ops: nearest interpolation (unless given), zero fill."""
+    return {"interpolation": tv.interpolation if interpolation is None else interpolation, "fill": tv._fill}
 
 
 def _op_magnitude(space: dict, name: str, bins: int, index: int | None, h: int, w: int) -> tuple[float, bool]:
@@ -259,36 +259,51 @@ def _identity_mask(actions: tuple[tuple[str, float], ...], device: torch.device)
     return torch.tensor([n == "Identity" for n, _ in actions] + [True], device=device)
 
 
-def apply_actions(x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]]) -> torch.Tensor:
+def apply_actions(
+    x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]], interpolation=None
+) -> torch.Tensor:
     """Apply ``actions[action[i]]`` to sample i (−1: unchanged); one op call per distinct action.
 
     x: (B, C, H, W) float in [0, 1]; action: (B,) int64. Uses torchvision's own op code
-    (nearest interpolation, zero fill) with parameters drawn by the caller, never its RNG.
-    On the CPU each action runs on the samples that drew it; elsewhere
-    (:func:`apply_actions_masked`) on the whole batch, kept where drawn: grouping needs the
-    groups' sizes on the host, a GPU sync per op slot. Both give the same images.
+    (nearest interpolation unless ``interpolation`` is given, zero fill) with parameters drawn
+    by the caller, never its RNG. On the CPU each action runs on the samples that drew it;
+    elsewhere (:func:`apply_actions_masked`) on the whole batch, kept where drawn: grouping
+    needs the groups' sizes on the host, a GPU sync per op slot. Both give the same images.
     """
     if x.device.type != "cpu":
-        return apply_actions_masked(x, action, actions)
+        return apply_actions_masked(x, action, actions, interpolation)
+    return apply_actions_grouped(x, action, actions, interpolation)
+
+
+def apply_actions_grouped(
+    x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]], interpolation=None
+) -> torch.Tensor:
+    """:func:`apply_actions` by groups on any device: each distinct action runs once, on the
+    samples that drew it. x: (B, C, H, W); action: (B,) int64 (−1: unchanged), on the CPU or
+    on x's device (then reading the groups' sizes is one host sync).
+    """
     tv = _tv_auto_augment()
     # Only samples with a real op are touched. Sorting them by action makes each action's
     # samples one contiguous slice of a single gather (a view, no copy per group).
-    identity = _identity_mask(tuple(actions), x.device)
+    identity = _identity_mask(tuple(actions), action.device)
     idx = (~identity[action]).nonzero().squeeze(1)
     if idx.numel() == 0:
         return x
     order = torch.argsort(action[idx], stable=True)
     idx = idx[order]
     ids, counts = torch.unique_consecutive(action[idx], return_counts=True)
+    idx = idx.to(x.device)
     out = x.clone()
     groups = zip(ids.tolist(), x[idx].split(counts.tolist()), idx.split(counts.tolist()), strict=True)
     for a, xa, ia in groups:
         name, mag = actions[a]
-        out.index_copy_(0, ia, tv._apply_image_or_video_transform(xa, name, mag, **_op_kwargs(tv)))
+        out.index_copy_(0, ia, tv._apply_image_or_video_transform(xa, name, mag, **_op_kwargs(tv, interpolation)))
     return out
 
 
-def apply_actions_masked(x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]]) -> torch.Tensor:
+def apply_actions_masked(
+    x: torch.Tensor, action: torch.Tensor, actions: list[tuple[str, float]], interpolation=None
+) -> torch.Tensor:
     """:func:`apply_actions` with batch-wide masks: every non-identity action runs on the whole
     batch and each sample keeps the result of the one it drew (no value read on the host).
 
@@ -301,7 +316,8 @@ def apply_actions_masked(x: torch.Tensor, action: torch.Tensor, actions: list[tu
         if name == "Identity":
             continue
         drawn = (action == a).view(-1, 1, 1, 1)
-        out = torch.where(drawn, tv._apply_image_or_video_transform(x, name, mag, **_op_kwargs(tv)), out)
+        op = tv._apply_image_or_video_transform(x, name, mag, **_op_kwargs(tv, interpolation))
+        out = torch.where(drawn, op, out)
     return out
 
 

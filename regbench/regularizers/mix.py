@@ -42,29 +42,50 @@ def device_beta(g: torch.Generator, alpha: float, n: int, tries: int = 8) -> tor
     """(n,) float64 Beta(alpha, alpha) draws made on g's device with no host round-trip.
 
     torch's own Beta/Gamma samplers read the global RNG only (library code must not), so
-    Beta = X / (X + Y) with X, Y ~ Gamma(alpha) by Marsaglia & Tsang's method (ACM TOMS
-    2000), whose rejection loop becomes ``tries`` candidates per draw, kept where first
-    accepted: each is accepted with probability > 0.95, so all fail with probability
-    < 0.05**8 ≈ 4e-11, and such a draw falls back to 0.5. alpha < 1 uses their boost,
-    Gamma(alpha) = Gamma(alpha + 1) · U^(1/alpha).
+    Beta = X / (X + Y) with X, Y ~ Gamma(alpha) (:func:`device_gamma`).
+    """
+    x, y = device_gamma(g, alpha, n, tries), device_gamma(g, alpha, n, tries)
+    return torch.nan_to_num(x / (x + y), nan=0.5)  # no accepted candidate, or 0/0 for tiny alpha
+
+
+def device_gamma(g: torch.Generator, alpha: float, n: int, tries: int = 8) -> torch.Tensor:
+    """(n,) float64 Gamma(alpha, 1) draws made on g's device with no host round-trip (NaN: none accepted).
+
+    Marsaglia & Tsang's method (ACM TOMS 2000), whose rejection loop becomes ``tries``
+    candidates per draw, kept where first accepted: each is accepted with probability > 0.95,
+    so all fail with probability < 0.05**8 ≈ 4e-11, and such a draw is NaN (callers replace
+    it). alpha < 1 uses their boost, Gamma(alpha) = Gamma(alpha + 1) · U^(1/alpha).
     """
     a = alpha + 1.0 if alpha < 1 else alpha
     d = a - 1.0 / 3.0
     c = 1.0 / (9.0 * d) ** 0.5
+    z = torch.randn(tries, n, generator=g, device=g.device, dtype=torch.float64)
+    u = torch.rand(tries, n, generator=g, device=g.device, dtype=torch.float64)
+    v = (1.0 + c * z) ** 3
+    ok = (v > 0) & (torch.log(u) < 0.5 * z**2 + d - d * v + d * torch.log(v.clamp(min=1e-300)))
+    first = ok.to(torch.int8).argmax(0, keepdim=True)  # index of the first accepted candidate
+    x = (d * v).gather(0, first).squeeze(0)
+    if alpha < 1:
+        x = x * torch.rand(n, generator=g, device=g.device, dtype=torch.float64) ** (1.0 / alpha)
+    return torch.where(ok.any(0), x, torch.full_like(x, float("nan")))
 
-    def gamma() -> torch.Tensor:
-        z = torch.randn(tries, n, generator=g, device=g.device, dtype=torch.float64)
-        u = torch.rand(tries, n, generator=g, device=g.device, dtype=torch.float64)
-        v = (1.0 + c * z) ** 3
-        ok = (v > 0) & (torch.log(u) < 0.5 * z**2 + d - d * v + d * torch.log(v.clamp(min=1e-300)))
-        first = ok.to(torch.int8).argmax(0, keepdim=True)  # index of the first accepted candidate
-        x = (d * v).gather(0, first).squeeze(0)
-        if alpha < 1:
-            x = x * torch.rand(n, generator=g, device=g.device, dtype=torch.float64) ** (1.0 / alpha)
-        return torch.where(ok.any(0), x, torch.full_like(x, float("nan")))
 
-    x, y = gamma(), gamma()
-    return torch.nan_to_num(x / (x + y), nan=0.5)  # no accepted candidate, or 0/0 for tiny alpha
+def dirichlet(g: torch.Generator, alpha: float, k: int, n: int, device) -> torch.Tensor:
+    """(n, k) float32 draws from the symmetric Dirichlet(alpha, …, alpha), seeded from g.
+
+    As :func:`beta`: a numpy ``Generator`` seeded from g with a CPU generator, normalized
+    :func:`device_gamma` draws on g's device otherwise (a failed draw falls back to uniform
+    weights 1/k).
+    """
+    if g.device.type != "cpu":
+        gam = device_gamma(g, alpha, n * k).view(k, n).T
+        w = torch.nan_to_num(gam / gam.sum(1, keepdim=True), nan=1.0 / k)
+        return w.to(device=device, dtype=torch.float32)
+    import numpy as np
+
+    seed = int(torch.randint(2**62, (1,), generator=g, device=g.device))
+    w = np.random.default_rng(seed).dirichlet([alpha] * k, size=n)
+    return torch.from_numpy(w).to(device=device, dtype=torch.float32)
 
 
 def partner(g: torch.Generator, n: int, device) -> torch.Tensor:

@@ -1,0 +1,75 @@
+"""TrivialAugment Wide (Müller & Hutter 2021, arXiv:2103.10158): one random op at a random strength per image.
+
+Per image: an op drawn uniformly from torchvision v2 ``TrivialAugmentWide``'s 14 (Identity,
+ShearX/Y, TranslateX/Y, Rotate, Brightness, Color, Contrast, Sharpness, Posterize, Solarize,
+AutoContrast, Equalize), a magnitude bin drawn uniformly from its 31 and, for signed ops, a
+sign — the "wide" ranges of the paper's Table 1 (§3), as torchvision encodes them. Every
+draw is per sample, from the run's generator; the ops run through torchvision's own op code,
+once per distinct (op, magnitude) drawn (:func:`~regbench.regularizers.augment.apply_actions_grouped`).
+
+Where the batch lives on a GPU the groups' sizes are read on the host, one sync per step:
+the table holds ~400 distinct actions (14 ops × 31 bins × 2 signs, less the magnitude-free
+ops' duplicates), too many to run each on the whole batch and keep it where drawn, as
+RandAugment does with its 27.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Annotated
+
+import torch
+from pydantic import Field
+
+from regbench.regularizers import register_regularizer
+from regbench.regularizers.augment import (
+    _ActionTable,
+    _on_device,
+    _op_magnitude,
+    _randint,
+    _uniform,
+    apply_actions_grouped,
+    check_images,
+)
+from regbench.regularizers.base import Regularizer, SetupContext
+
+TRIVIALAUGMENT_BINS = 31  # torchvision TrivialAugmentWide's num_magnitude_bins default
+
+
+@functools.cache
+def _trivialaugment_table(bins: int, h: int, w: int) -> tuple[_ActionTable, torch.Tensor]:
+    """Actions of TrivialAugment Wide on h×w images and their ids (14 ops, bins, 2 signs)."""
+    from torchvision.transforms import v2
+
+    space, table = v2.TrivialAugmentWide._AUGMENTATION_SPACE, _ActionTable()
+    ids = [[table.add(n, *_op_magnitude(space, n, bins, b, h, w)) for b in range(bins)] for n in space]
+    return table, torch.tensor(ids)
+
+
+@register_regularizer("trivialaugment")
+class TrivialAugment(Regularizer):
+    """TrivialAugment Wide, with an op, a magnitude and a sign per sample (Müller & Hutter, arXiv:2103.10158).
+
+    ``num_magnitude_bins`` 31 is torchvision's default (bins 0 … 30 spread each op's wide
+    range of the paper's Table 1); the method has no other parameter ("tuning-free", §1).
+    """
+
+    kind = "augmentation"
+    modalities = ("image",)  # reads x as (B, C, H, W) pixels: refused on audio when a suite loads
+
+    def __init__(self, num_magnitude_bins: Annotated[int, Field(ge=2, le=256)] = TRIVIALAUGMENT_BINS):
+        self.num_magnitude_bins = num_magnitude_bins
+
+    def setup(self, ctx: SetupContext) -> None:
+        if not 2 <= self.num_magnitude_bins <= 256:
+            raise ValueError(f"trivialaugment: num_magnitude_bins must be in [2, 256], got {self.num_magnitude_bins}")
+
+    def transform(self, x: torch.Tensor, y: torch.Tensor, g: torch.Generator):
+        check_images(x, "trivialaugment")
+        b, _, h, w = x.shape
+        table, ids = _trivialaugment_table(self.num_magnitude_bins, h, w)
+        ids = _on_device(ids, g.device)
+        op = _randint(g, ids.shape[0], b, g.device)
+        level = _randint(g, ids.shape[1], b, g.device)
+        neg = (_uniform(g, b, 0.0, 1.0, g.device) < 0.5).long()
+        return apply_actions_grouped(x, ids[op, level, neg], table.actions), y
