@@ -53,14 +53,14 @@ def test_colored_mnist_test_env_on_its_own_images():
     loaded = load_digits_synth(0, n_train=100, n_val=40, n_test=2000)
     shift = SHIFTS.get("colored_mnist")
     same = shift({}).build(loaded, seed=0)
-    apart = shift({"separate_test_env": True}).build(loaded, seed=0)
+    apart = shift({"test_env_images": "separate"}).build(loaded, seed=0)
     # default: the paper's protocol, the test environment recolours test_id's images
     assert torch.equal(same.ood["test_env"].meta[IMAGE_ID], same.test_id.meta[IMAGE_ID])
     ids_id, ids_env = apart.test_id.meta[IMAGE_ID], apart.ood["test_env"].meta[IMAGE_ID]
     assert not set(ids_id.tolist()) & set(ids_env.tolist())
     assert sorted([*ids_id.tolist(), *ids_env.tolist()]) == sorted(same.test_id.meta[IMAGE_ID].tolist())
-    assert (apart.ood["test_env"].meta["env"] == 2).all() and apart.split_info["test_env"]["separate_test_env"]
-    assert "separate_test_env" not in same.split_info["test_env"]  # the default's split_info is as before
+    assert (apart.ood["test_env"].meta["env"] == 2).all() and apart.split_info["test_env"]["test_env_images"] == "separate"
+    assert "test_env_images" not in same.split_info["test_env"]  # the default's split_info is as before
     # colour still disagrees with the label in the test environment (test_flip 0.9)
     env = apart.ood["test_env"]
     assert (env.meta["colour"] != env.y).float().mean() > 0.8

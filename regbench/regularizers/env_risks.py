@@ -8,7 +8,10 @@ https://arxiv.org/abs/2007.01434).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from torch import nn
 
 from regbench.regularizers.base import Batch, Regularizer
 
@@ -74,15 +77,32 @@ def env_risks(batch: Batch) -> torch.Tensor:
 class AnnealedPenalty(Regularizer):
     """A penalty whose weight is ``before`` for the first ``anneal_iters`` steps, then ``lam``.
 
-    DomainBed's schedule for IRM, V-REx and Fishr: the step at which the weight switches on
-    also resets the optimizer's state (Adam's moments were fitted to the small penalty).
-    Subclasses set ``lam``, ``anneal_iters`` in ``__init__`` and call :meth:`weight` once
-    per step from ``penalty``.
+    What happens when the weight switches on is ``anneal_handling``:
+
+    - ``"domainbed"`` (the default): the step at which the weight switches on also resets the
+      optimizer's state (Adam's moments were fitted to the small penalty), as DomainBed
+      b93c22a ``algorithms.py`` re-creates Adam at ``update_count == penalty_anneal_iters``
+      (IRM l.620, VREx l.774, Fishr l.1619).
+    - ``"paper"``: no reset; from then on, whenever the weight is above 1, the whole step's
+      gradient is divided by it, which is dividing the whole loss (data loss, every penalty of
+      the stack, this one included) by the weight, as the authors' ColoredMNIST scripts do
+      (``loss /= penalty_weight`` "to keep gradients in a reasonable range":
+      facebookresearch/InvariantRiskMinimization ``code/colored_mnist/main.py`` l.145-150,
+      capybaralet/REx_code_release ``InvariantRiskMinimization/colored_mnist/main.py``
+      l.215-230, alexrame/fishr ``coloredmnist/train_coloredmnist.py`` l.275-279). The
+      division happens in ``after_backward`` (the gradient of loss/λ is the gradient over λ):
+      a gradient-clipping member listed before this one clips the undivided gradient, and an
+      optimizer's own ``weight_decay`` (not part of the loss) is not divided; the ``l2``
+      regularizer's penalty is in the loss and is.
+
+    Subclasses set ``lam``, ``anneal_iters`` (and ``anneal_handling``) in ``__init__`` and
+    call :meth:`weight` once per step from ``penalty``.
     """
 
     kind = "penalty"
     needs_envs = True
     before: float = 1.0  # DomainBed: 1 for IRM and V-REx, 0 for Fishr
+    anneal_handling: str = "domainbed"  # or "paper"
     lam: float
     anneal_iters: int
 
@@ -91,10 +111,27 @@ class AnnealedPenalty(Regularizer):
         step = getattr(self, "_step", 0)
         self._reset_now = step == self.anneal_iters
         self._step = step + 1
-        return self.lam if step >= self.anneal_iters else self.before
+        current = self.lam if step >= self.anneal_iters else self.before
+        # the paper's rescaling divides by the weight only when it is above 1 (main.py l.148)
+        self._divisor = current if self.anneal_handling == "paper" and current > 1.0 else 1.0
+        return current
 
     def resets_optimizer(self) -> bool:
-        return getattr(self, "_reset_now", False)
+        return self.anneal_handling == "domainbed" and getattr(self, "_reset_now", False)
+
+    def after_backward(self, model: nn.Module) -> None:
+        """``"paper"`` handling: divide every gradient by this step's weight when it is above 1."""
+        divisor = getattr(self, "_divisor", 1.0)
+        if divisor == 1.0:
+            return
+        for p in model.parameters():
+            if p.grad is not None:
+                p.grad.div_(divisor)
+
+
+# how the optimizer and the loss meet the switch to λ (AnnealedPenalty); in signatures, so a
+# suite's value is checked when it loads
+AnnealHandling = Literal["domainbed", "paper"]
 
 
 def check_batch(batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

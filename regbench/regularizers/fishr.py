@@ -3,7 +3,7 @@ https://arxiv.org/abs/2109.02934): match the variance of the classifier's per-ex
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -13,7 +13,13 @@ from torch.func import functional_call, grad, vmap
 from regbench.models.parts import features_and_classifier
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch
-from regbench.regularizers.env_risks import AnnealedPenalty, check_batch, env_parts, per_example_risk
+from regbench.regularizers.env_risks import (
+    AnnealedPenalty,
+    AnnealHandling,
+    check_batch,
+    env_parts,
+    per_example_risk,
+)
 
 
 def plain_linear(classifier: nn.Module) -> bool:
@@ -62,20 +68,40 @@ def gradient_variance(g: torch.Tensor) -> torch.Tensor:
 class Fishr(AnnealedPenalty):
     """λ · (1/E) Σ_e mean((v_e − v̄)²), v_e the EMA of environment e's gradient variance.
 
-    Weight 0 for ``anneal_iters`` steps, then ``lam`` (Adam reset then), and the variances
-    are exponential moving averages with DomainBed's ``1 − ema`` correction. DomainBed's
-    defaults: λ = 1000, 1500 anneal steps, ema 0.95.
-    """
+    Weight ``weight_before_anneal`` (0) for ``anneal_iters`` steps, then ``lam`` (Adam reset
+    then), and the variances are exponential moving averages with DomainBed's ``1 − ema``
+    correction. DomainBed's defaults: λ = 1000, 1500 anneal steps, ema 0.95, the mean over
+    coordinates and environments (DomainBed b93c22a ``algorithms.py`` l.1571-1696, whose
+    ``l2_between_dicts`` takes ``.mean()``). Options for the authors' ColoredMNIST script
+    (alexrame/fishr ``coloredmnist/train_coloredmnist.py``):
 
-    before = 0.0
+    - ``reduction: sum``: Σ_e Σ_coords (v_e − v̄)², the script's ``l2_between_grads_variance``
+      (``.pow(2).sum()``, l.196-203) added over the two environments (l.258-261): with P
+      head coordinates and E environments, P · E times the mean at equal λ.
+    - ``ema: 0``: no moving average (the script uses each step's variance, l.168-194).
+    - ``weight_before_anneal: 1``: the script's weight before the anneal (l.275,
+      ``penalty_weight = ... else 1.0``); DomainBed's is 0.
+    - ``anneal_handling: paper``: no Adam reset, the loss divided by λ after the switch
+      (l.277-279; :class:`AnnealedPenalty`).
+    """
 
     def __init__(
         self,
         lam: Annotated[float, Field(ge=0)] = 1e3,
         anneal_iters: Annotated[int, Field(ge=0)] = 1500,
         ema: Annotated[float, Field(ge=0, lt=1)] = 0.95,
+        reduction: Literal["mean", "sum"] = "mean",
+        weight_before_anneal: Annotated[float, Field(ge=0)] = 0.0,
+        anneal_handling: AnnealHandling = "domainbed",
     ):
         self.lam, self.anneal_iters, self.ema = lam, anneal_iters, ema
+        self.reduction, self.anneal_handling = reduction, anneal_handling
+        self.weight_before_anneal = weight_before_anneal
+
+    @property
+    def before(self) -> float:  # type: ignore[override]
+        """The weight before the anneal, AnnealedPenalty's ``before``."""
+        return self.weight_before_anneal
 
     def smoothed(self, e: int, v: torch.Tensor) -> torch.Tensor:
         """DomainBed's MovingAverage: m ← ema·m + (1 − ema)·v (m stored detached); returns m/(1 − ema)."""
@@ -92,5 +118,8 @@ class Fishr(AnnealedPenalty):
         ids = batch.env_ids or tuple(torch.unique(env).tolist())  # a hand-made batch: the ids present
         variances = [self.smoothed(e, gradient_variance(p)) for e, p in zip(ids, env_parts(g, batch))]
         mean = torch.stack(variances).mean(0)
-        pen = torch.stack([(v - mean).pow(2).mean() for v in variances]).mean()
+        if self.reduction == "sum":
+            pen = torch.stack([(v - mean).pow(2).sum() for v in variances]).sum()
+        else:
+            pen = torch.stack([(v - mean).pow(2).mean() for v in variances]).mean()
         return self.weight() * pen

@@ -21,15 +21,25 @@ def decayable(model: nn.Module) -> list[torch.Tensor]:
 
 @register_regularizer("l2")
 class L2(Regularizer):
-    """Coupled L2 penalty λΣw² on ≥ 2-D weights (ridge; Krogh & Hertz 1991)."""
+    """Coupled L2 penalty λΣw² on ≥ 2-D weights (ridge; Krogh & Hertz 1991).
+
+    ``include_biases: true`` sums over every trainable parameter instead, biases and
+    normalization gains included, as the IRM paper's ColoredMNIST script does
+    (facebookresearch/InvariantRiskMinimization ``code/colored_mnist/main.py`` l.139-144:
+    ``for w in mlp.parameters(): weight_norm += w.norm().pow(2)``; the REx and Fishr scripts
+    copy it). Default: weights only (:func:`decayable`).
+    """
 
     kind = "penalty"
     tasks = TASKS  # acts on weights, gradients or the loss only: any task
 
-    def __init__(self, lam: NonNegative = 1e-4):
+    def __init__(self, lam: NonNegative = 1e-4, include_biases: bool = False):
         self.lam = lam
+        self.include_biases = include_biases
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
+        if self.include_biases:
+            return self.lam * sum((w * w).sum() for w in model.parameters() if w.requires_grad)
         return self.lam * sum((w * w).sum() for w in decayable(model))
 
 

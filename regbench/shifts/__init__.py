@@ -24,6 +24,7 @@ SHIFT_MODULES = [
     "regbench.shifts.acoustic",
     "regbench.shifts.speaker_noise",
     "regbench.shifts.colored_mnist",
+    "regbench.shifts.colored_mnist_domainbed",
     "regbench.shifts.rotated",
     "regbench.shifts.shape_domains",
 ]
