@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from regbench.report import twolevel as tl
+from regbench.report.stats import crossed, crossed_bootstrap, pairwise, power
 
 FIXTURE = Path(__file__).parent / "data" / "twolevel_digits_gn.npz"
 UNBOUNDED = (-np.inf, np.inf)  # no pseudo-count, no clipping: the plain moment estimator
@@ -32,7 +32,7 @@ def test_hand_computed_two_by_three():
     y = np.array([[0.9, 0.5, 0.7], [0.6, 0.4, 0.2]])
     # MS_A = 3 (0.15² + 0.15²) / 1 = 0.135; MS_B = 2 (0.2² + 0.1² + 0.1²) / 2 = 0.06;
     # residuals (0, −.1, .1; 0, .1, −.1): MS_E = 0.04 / 2 = 0.02
-    est = tl.cell_mean(y, bounds=UNBOUNDED)
+    est = crossed.cell_mean(y, bounds=UNBOUNDED)
     var = (0.135 + 0.06 - 0.02) / 6  # σ_a²/n + σ_b²/C + σ_e²/(nC) = (MS_A + MS_B − MS_E)/(nC)
     assert est.mean == pytest.approx(0.55)
     assert est.se**2 == pytest.approx(var)
@@ -50,22 +50,22 @@ def test_hand_computed_two_by_three():
 def test_truncated_seed_part_falls_back_to_the_image_spread():
     # equal seed means (MS_A = 0) below MS_E = 0.2, MS_B = 0.4 above it
     y = np.array([[1.0, 0.0, 1.0, 0.0, 1.0, 0.0], [1.0, 0.0, 0.0, 1.0, 1.0, 0.0]])
-    est = tl.cell_mean(y, bounds=UNBOUNDED)
+    est = crossed.cell_mean(y, bounds=UNBOUNDED)
     assert est.var_seed == 0.0 and est.var_residual == pytest.approx(0.2 / 12)
     assert est.se**2 == pytest.approx(y.mean(0).var(ddof=1) / 6)  # MS_B / (nC): σ_b²/C + σ_e²/(nC)
     assert est.df == pytest.approx(5.0)
 
 
 def test_one_seed_says_it_has_no_seed_part(real):
-    est = tl.cell_mean(real["test_id"][:1])
+    est = crossed.cell_mean(real["test_id"][:1])
     assert np.isnan(est.var_seed) and "no seed part" in est.note
     assert est.lo < est.mean < est.hi
 
 
 def test_all_equal_outcomes_keep_a_width():
-    est = tl.cell_mean(np.ones((3, 113)))
+    est = crossed.cell_mean(np.ones((3, 113)))
     assert est.hi == 1.0 and 0.95 < est.lo < 0.995  # not a zero-width "certain" 100%
-    assert tl.cell_mean(np.ones((3, 113)), pseudo=0.0).lo == 1.0  # what the pseudo-count fixes
+    assert crossed.cell_mean(np.ones((3, 113)), pseudo=0.0).lo == 1.0  # what the pseudo-count fixes
 
 
 def test_constant_one_image_difference_is_inconclusive():
@@ -74,7 +74,7 @@ def test_constant_one_image_difference_is_inconclusive():
     x = y.copy()
     wrong = np.flatnonzero(y[0] == 0)[0]
     x[:, wrong] = 1.0  # x gets one more image right, on every seed: zero seed spread
-    est = tl.paired_difference(x, y)
+    est = crossed.paired_difference(x, y)
     assert est.mean == pytest.approx(1 / 339)
     assert est.p_value > 0.3 and est.lo < 0 < est.hi
 
@@ -85,13 +85,13 @@ def test_many_discordant_images_in_one_direction_are_a_difference():
     x = y.copy()
     x[:, :30] = 1.0  # 30 images always right for x
     y[:, :30] = 0.0  # and always wrong for y
-    assert tl.paired_difference(x, y).p_value < 1e-4
+    assert crossed.paired_difference(x, y).p_value < 1e-4
 
 
 def test_real_null_pair_is_inconclusive(real):
     # erm seeds 0-2 against erm seeds 3-5: the same training, paired by index
     a, b = [s[:3] for s in _severities(real)], [s[3:6] for s in _severities(real)]
-    est = tl.paired_difference(a, b, [real["clusters"]] * 5)
+    est = crossed.paired_difference(a, b, [real["clusters"]] * 5)
     assert est.p_value > 0.05
 
 
@@ -101,7 +101,7 @@ def test_letters_never_contradict_the_decisions(k):
     for _ in range(200):
         upper = np.triu(rng.random((k, k)) < rng.uniform(0.1, 0.9), 1)
         separated = upper | upper.T
-        letters = tl.letter_display(separated, rng.permutation(k))
+        letters = pairwise.letter_display(separated, rng.permutation(k))
         for i, j in itertools.combinations(range(k), 2):
             share = bool(set(letters[i]) & set(letters[j]))
             assert share == (not separated[i, j]), (separated, letters)
@@ -111,13 +111,13 @@ def test_letters_for_non_transitive_ties():
     # a ~ b, b ~ c, a separated from c: no integer tiers can say this; letters can
     separated = np.zeros((3, 3), bool)
     separated[0, 2] = separated[2, 0] = True
-    assert tl.letter_display(separated) == ["a", "ab", "b"]
+    assert pairwise.letter_display(separated) == ["a", "ab", "b"]
 
 
 def test_rank_ranges():
     better = np.zeros((4, 4), bool)
     better[0, 2] = better[0, 3] = better[1, 3] = True  # 0 > 2, 0 > 3, 1 > 3
-    lo, hi = tl.rank_ranges(better)
+    lo, hi = pairwise.rank_ranges(better)
     assert lo.tolist() == [1, 1, 2, 3] and hi.tolist() == [2, 3, 4, 4]
 
 
@@ -126,8 +126,8 @@ def test_all_pairs_agrees_with_paired_difference_and_holm():
     p = rng.uniform(0.6, 0.95, 400)
     shift = np.array([0.0, 0.0, 0.06, 0.12])[:, None, None]
     rows = [(rng.random((4, 3, 400)) < np.clip(p + shift, 0, 1)).astype(float) for _ in range(2)]
-    res = tl.all_pairs(rows, [np.arange(400)] * 2)
-    one = tl.paired_difference([r[3] for r in rows], [r[0] for r in rows], [np.arange(400)] * 2)
+    res = pairwise.all_pairs(rows, [np.arange(400)] * 2)
+    one = crossed.paired_difference([r[3] for r in rows], [r[0] for r in rows], [np.arange(400)] * 2)
     assert res.diff[3, 0] == pytest.approx(one.mean) and res.p[3, 0] == pytest.approx(one.p_value)
     assert res.se[0, 3] == pytest.approx(one.se)
     iu = np.triu_indices(4, 1)
@@ -140,38 +140,38 @@ def test_all_pairs_agrees_with_paired_difference_and_holm():
 
 
 def test_holm_adjust_leaves_untested_alone():
-    adj = tl.holm_adjust([0.01, np.nan, 0.04, 0.03])
+    adj = pairwise.holm_adjust([0.01, np.nan, 0.04, 0.03])
     assert np.isnan(adj[1]) and adj[[0, 3, 2]] == pytest.approx([0.03, 0.06, 0.06])
 
 
 def test_minimum_detectable_difference_has_the_power_it_claims():
     se, df = 0.01, 4.0
-    mdd = tl.minimum_detectable_difference(se, df)
+    mdd = power.minimum_detectable_difference(se, df)
     crit = stats.t.ppf(0.975, df)
-    power = stats.nct.sf(crit, df, mdd / se) + stats.nct.cdf(-crit, df, mdd / se)
-    assert power == pytest.approx(0.8, abs=1e-6)
-    assert tl.minimum_detectable_difference(se) == pytest.approx((1.959964 + 0.841621) * se, rel=1e-5)
+    achieved = stats.nct.sf(crit, df, mdd / se) + stats.nct.cdf(-crit, df, mdd / se)
+    assert achieved == pytest.approx(0.8, abs=1e-6)
+    assert power.minimum_detectable_difference(se) == pytest.approx((1.959964 + 0.841621) * se, rel=1e-5)
 
 
 def test_minimum_detectable_difference_is_monotone_in_se_and_seeds(real):
-    mdd = tl.minimum_detectable_difference(np.array([0.005, 0.01, 0.02]), 10.0)
+    mdd = power.minimum_detectable_difference(np.array([0.005, 0.01, 0.02]), 10.0)
     assert np.all(np.diff(mdd) > 0)
-    assert tl.minimum_detectable_difference(0.01, 3.0) > tl.minimum_detectable_difference(0.01, 30.0)
+    assert power.minimum_detectable_difference(0.01, 3.0) > power.minimum_detectable_difference(0.01, 30.0)
     rows = [np.stack([s[3 * r : 3 * r + 3] for r in range(4)]) for s in _severities(real)]
-    res = tl.all_pairs(rows, [real["clusters"]] * 5)
-    by_seeds = [tl.suite_minimum_detectable_difference(res, n) for n in (2, 3, 5, 10)]
+    res = pairwise.all_pairs(rows, [real["clusters"]] * 5)
+    by_seeds = [power.suite_minimum_detectable_difference(res, n) for n in (2, 3, 5, 10)]
     assert np.all(np.diff(by_seeds) < 0)
-    assert by_seeds[1] == pytest.approx(tl.suite_minimum_detectable_difference(res))
+    assert by_seeds[1] == pytest.approx(power.suite_minimum_detectable_difference(res))
 
 
 def test_analytic_se_matches_the_two_level_bootstrap(real):
     cl = [real["clusters"]] * 5
     for n in (3, 5):
         a, b = [s[:n] for s in _severities(real)], [s[20 : 20 + n] for s in _severities(real)]
-        boot = tl.twolevel_bootstrap(a, cl, reps=4000)
-        assert boot.se == pytest.approx(tl.cell_mean(a, cl, pseudo=0).se, rel=0.1)
-        boot = tl.twolevel_bootstrap(a, cl, other=b, reps=4000)
-        assert boot.se == pytest.approx(tl.paired_difference(a, b, cl, pseudo=0).se, rel=0.1)
+        boot = crossed_bootstrap.twolevel_bootstrap(a, cl, reps=4000)
+        assert boot.se == pytest.approx(crossed.cell_mean(a, cl, pseudo=0).se, rel=0.1)
+        boot = crossed_bootstrap.twolevel_bootstrap(a, cl, other=b, reps=4000)
+        assert boot.se == pytest.approx(crossed.paired_difference(a, b, cl, pseudo=0).se, rel=0.1)
 
 
 def test_analytic_se_matches_the_bootstrap_with_repeated_clusters():
@@ -181,8 +181,8 @@ def test_analytic_se_matches_the_bootstrap_with_repeated_clusters():
     hard = rng.beta(4, 1, 200)
     seed_shift = rng.normal(0, 0.05, (4, 1))
     splits = [(rng.random((4, 300)) < hard[c] + seed_shift).astype(float) for c in codes]
-    boot = tl.twolevel_bootstrap(splits, codes, reps=4000)
-    assert boot.se == pytest.approx(tl.cell_mean(splits, codes, pseudo=0).se, rel=0.1)
+    boot = crossed_bootstrap.twolevel_bootstrap(splits, codes, reps=4000)
+    assert boot.se == pytest.approx(crossed.cell_mean(splits, codes, pseudo=0).se, rel=0.1)
 
 
 def _coverage(splits, n, draws=4000, seed=0):
@@ -194,7 +194,7 @@ def _coverage(splits, n, draws=4000, seed=0):
     seeds = np.argsort(rng.random((draws, n_pop)), axis=1)[:, :n]
     images = rng.integers(0, n_img, (draws, n_img))
     drawn = [s[seeds[:, :, None], images[:, None, :]] for s in splits]  # (draws, n, N) each
-    est = tl.cell_mean(drawn, [np.arange(n_img)] * len(splits))  # every drawn image a new cluster
+    est = crossed.cell_mean(drawn, [np.arange(n_img)] * len(splits))  # every drawn image a new cluster
     return float(np.mean((est.lo <= truth) & (truth <= est.hi)))
 
 

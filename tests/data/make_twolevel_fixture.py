@@ -1,6 +1,6 @@
 """Make ``twolevel_digits_gn.npz``: per-(seed, image) correctness of real erm runs.
 
-The coverage test of ``regbench.report.twolevel`` (tests/test_twolevel.py) resamples these
+The coverage test of ``regbench.report.stats.crossed`` (tests/test_twolevel.py) resamples these
 outcomes as its population. Made once with (from the repository root, about 2 CPU-minutes)::
 
     PYTHONPATH=$PWD python tests/data/make_twolevel_fixture.py

@@ -13,6 +13,11 @@ global ``np.random`` state (docs/architecture.md, Conventions: Seeds). One job p
 - ``bootstrap``: the stratified percentile bootstrap (IQM, mean rank, cost vs erm);
 - ``paired``: the paired Student-t difference over seeds and the Holm-Bonferroni step-down;
 - ``verdict``: the sentence ``compare`` prints from a paired difference.
+- ``crossed``: per-image outcomes of a crossed seeds × images design: a cell's mean over one
+  or several splits and the paired difference of two rows, with intervals (docs/metrics.md,
+  "Two-level intervals and paired tests"); ``crossed_bootstrap`` checks it by resampling;
+- ``pairwise``: every pair of rows, Holm, the letter display and rank ranges;
+- ``power``: the minimum detectable difference.
 
 The names below are re-exported so that ``from regbench.report import stats`` reads
 ``stats.paired_difference`` wherever a caller needs several of them.
