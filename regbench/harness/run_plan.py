@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from regbench.harness.executors import get_executor
-from regbench.harness.numerics import MixedNumericsError, check_numerics
+from regbench.harness.numerics import MixedNumericsError, check_numerics, numerics_for
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.harness.seed_groups import SayOnce, batched_records, fallback_note
@@ -35,7 +35,10 @@ def run_plan(
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
     deleted once its final record is stored. ``threads`` is every run's intra-op thread
-    count whichever executor runs it (default 1; ``deterministic`` pins it to 1).
+    count whichever executor runs it (default 1; ``deterministic`` pins it to 1). The device
+    type, its precision and the thread count are part of every run's key: the plan's runs are
+    trained under the keys :func:`~regbench.harness.numerics.bind_numerics` gives them with
+    these arguments, and registered in the store under ``plan.members_name``.
     ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
     regularizer together as one stacked model where that pays on the device, or wherever it
     can with ``"everywhere"`` (regbench.harness.seed_groups): in the local pool's workers, or
@@ -62,14 +65,17 @@ def run_plan(
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
-    # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
+    # the runs' keys cover where and how they compute (bind_numerics gives a caller the same)
     try:
-        check_numerics(store, plan.suite.name, {r.run_key for r in plan.runs}, ex.device_type())
+        device_type = ex.device_type()
+        plan = plan.with_numerics(numerics_for(device_type, options.threads))
+        # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
+        check_numerics(store, plan.members_name, {r.run_key for r in plan.runs}, device_type)
     except MixedNumericsError:
         _close(ex)
         raise
     store.add_to_suite(
-        plan.suite.name,
+        plan.members_name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
     )
     done = store.done_keys(r.run_key for r in plan.runs)
