@@ -117,10 +117,10 @@ def test_leaderboard_from_sqlite_100k_runs(benchmark, sqlite_store, tmp_path):
 
 def stage_times(path, suite: dict, out) -> dict[str, str]:
     """{stage: "wall s / cpu s"} for read, aggregate, plots and the written files of one build."""
-    from regbench.report import tables, tex
-    from regbench.report.aggregate import aggregate
-    from regbench.report.plots import plot_all
-    from regbench.report.site import write_site
+    from regbench.report.render import exports, readme, tex
+    from regbench.report.render.html import write_site
+    from regbench.report.render.plots import plot_all
+    from regbench.report.table.aggregate import aggregate
     from regbench.store import Store
 
     out = Path(out)
@@ -135,9 +135,9 @@ def stage_times(path, suite: dict, out) -> dict[str, str]:
     mark("aggregate + bootstrap")
     made, _ = plot_all(lb, metrics, reliability, out)
     mark("plots")
-    tables.write_markdown(lb, out / "README.md", made)
-    tables.write_csv(lb, out / "leaderboard.csv")
-    tables.write_json(lb, out / "leaderboard.json")
+    readme.write_markdown(lb, out / "README.md", made)
+    exports.write_csv(lb, out / "leaderboard.csv")
+    exports.write_json(lb, out / "leaderboard.json")
     tex.write_tex(lb, out / "leaderboard.tex")
     write_site(lb, out / "index.html", made)
     mark("tables + page")

@@ -31,7 +31,7 @@ def load_runs(store: str | Path | Store = DEFAULT_STORE, suite: str | None = Non
     never silently dropped. Run-level numbers (``train_seconds``, ``train_cpu_seconds``,
     ``samples_per_second``, …) have ``split == "run"``.
     """
-    from regbench.report.aggregate import METRIC_COLUMNS, RUN_COLUMNS
+    from regbench.report.table.columns import METRIC_COLUMNS, RUN_COLUMNS
 
     if not isinstance(store, Store) and not Path(store).exists():  # Store() would create it
         raise StoreError(f"{store}: no such store (run `regbench run SUITE --store {store}` first)")

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from report_fixtures import make_frames
 
-from regbench.report import bootstrap, stats
-from regbench.report.aggregate import BASELINE, COLUMNS, aggregate
+from regbench.report import stats
+from regbench.report.stats import bootstrap
+from regbench.report.table.aggregate import BASELINE, COLUMNS, aggregate
 from regbench.seeding import derive_seed
 
 REPS = 200

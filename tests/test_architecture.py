@@ -146,6 +146,29 @@ def _is_package_edge(circle: str) -> bool:
     return all(b.startswith(a + ".") or a.startswith(b + ".") for a, b in zip(hops, hops[1:]))
 
 
+# the report's own pipeline: statistics → tables of rows and cells → rendered files; a module
+# of one of these subpackages imports none of a later one (the report stays one stage above)
+REPORT_STAGES = {"regbench.report.stats": 0, "regbench.report.table": 1, "regbench.report.render": 2}
+MAX_REPORT_TOP = 8  # modules directly in report/, __init__ included: the rest lives in a stage
+
+
+def report_stage(module: str) -> int | None:
+    return next((n for p, n in REPORT_STAGES.items() if module == p or module.startswith(p + ".")), None)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if report_stage(m) is not None])
+def test_report_stages_flow_forward(module):
+    own = report_stage(module)
+    for imported in imports_of(MODULES[module]):
+        later = report_stage(imported)
+        assert later is None or later <= own, f"{module} imports {imported}: stats → table → render, never back"
+
+
+def test_report_top_level_is_small():
+    top = sorted(p.stem for p in (PKG / "report").glob("*.py"))
+    assert len(top) <= MAX_REPORT_TOP, f"report/ holds {len(top)} modules {top}: move some into stats/, table/, render/"
+
+
 def test_top_level_holds_only_the_named_modules():
     loose = {p.stem for p in PKG.glob("*.py")} - TOP_LEVEL
     assert not loose, f"modules at the top of regbench/ that belong in a stage package: {sorted(loose)}"
@@ -195,3 +218,37 @@ def test_report_runs_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
+
+
+MAX_FUNCTION_LINES = 80
+SHORT_FUNCTION_PACKAGES = ("train", "harness")  # harness/ includes harness/executors/
+
+
+def long_functions(source: str, limit: int = MAX_FUNCTION_LINES) -> list[tuple[str, int, int]]:
+    """(name, first line, lines) of every function or method in ``source`` longer than ``limit``
+    lines, decorators left out and nested functions counted on their own as well."""
+    return [
+        (node.name, node.lineno, node.end_lineno - node.lineno + 1)
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+def test_long_functions_finds_nested_and_async_ones():
+    """The check below can fail: an 81-line nested function is found, and one of 80 is not."""
+    body = "".join(f"        x{i} = {i}\n" for i in range(79))
+    source = f"def outer():\n    async def inner():\n{body}        return x0\n    return inner\n"
+    assert long_functions(source) == [("outer", 1, 83), ("inner", 2, 81)]
+    assert long_functions(source.replace("        return x0\n", "")) == [("outer", 1, 82)]
+
+
+@pytest.mark.parametrize("package", SHORT_FUNCTION_PACKAGES)
+def test_no_function_over_80_lines(package):
+    """Functions in train/ and harness/ stay short enough to read whole: a longer one is split
+    by job into named functions."""
+    found = [
+        f"{path.relative_to(REPO)}:{line} {name} ({lines} lines)"
+        for path in sorted((PKG / package).rglob("*.py"))
+        for name, line, lines in long_functions(path.read_text())
+    ]
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines, split them by job: " + "; ".join(found)

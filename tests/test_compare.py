@@ -118,6 +118,6 @@ def test_compare_refuses_a_config_identical_to_a_baseline_and_a_clashing_name(tm
 
 def test_compare_knows_every_primary_metric():
     from regbench.config import PRIMARY_METRICS
-    from regbench.report.compare_report import PRIMARY
+    from regbench.report.compare import PRIMARY
 
     assert set(PRIMARY_METRICS) == set(PRIMARY)

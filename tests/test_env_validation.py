@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from regbench.cli import main
-from regbench.report.selection import val_score
+from regbench.report.table.model_selection import val_score
 from regbench.store import Store
 
 

@@ -640,8 +640,9 @@ def test_markdown_reports_escape_html_and_pipes_from_names(write_suite, store_pa
 
 
 def test_selection_table_escapes_config_labels():
-    from regbench.report.escape import md
-    from regbench.report.selection import Selection, selection_table
+    from regbench.report.render.markdown import md
+    from regbench.report.render.selection_table import selection_table
+    from regbench.report.table.model_selection import Selection
 
     chosen = {
         ("b|1", "erm"): Selection("b|1", "erm", HOSTILE, 0.5, 2, run_keys=("k",), params=[{"params": {"x": "<b>"}}])

@@ -9,7 +9,7 @@ import pytest
 from report_fixtures import make_frames
 
 from regbench.report import build_leaderboard
-from regbench.report.views import COMPACT_KEYS, ColumnChoiceError
+from regbench.report.table.column_choice import COMPACT_KEYS, ColumnChoiceError
 
 
 @pytest.fixture(scope="module")

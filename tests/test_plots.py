@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from report_fixtures import make_frames
 
-from regbench.report.aggregate import aggregate
 from regbench.report.diagnostics import plots as diag_plots
-from regbench.report.plots import PLOTS, figures
+from regbench.report.render.plots import PLOTS, figures
+from regbench.report.table.aggregate import aggregate
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +127,7 @@ def test_cost_axis_reads_as_plain_ratios(frames):
 
 
 def test_colours_follow_the_kind(frames):
-    from regbench.report.theme import regularizer_colors
+    from regbench.report.render.theme import regularizer_colors
 
     colors = regularizer_colors({"erm": "none", "mixup": "augmentation", "cutmix": "augmentation", "l2": "penalty"})
     assert colors["mixup"] == colors["cutmix"] != colors["l2"]

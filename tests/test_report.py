@@ -13,7 +13,7 @@ import pytest
 from report_fixtures import make_frames
 
 from regbench.report import build_leaderboard, paired_comparison, render_terminal, run_table
-from regbench.report.tables import MISSING, SHORT_MARK
+from regbench.report.render.display import MISSING, SHORT_MARK
 
 REPORT_DIR = Path(__file__).resolve().parents[1] / "regbench" / "report"
 STATUSES = {
@@ -223,7 +223,7 @@ def test_effective_robustness_is_zero_on_the_line():
     ids = metrics[(metrics["split"] == "test_id") & (metrics["metric"] == "accuracy")].set_index("run_key")["value"]
     ood = metrics["split"].str.startswith("ood/") & (metrics["metric"] == "accuracy")
     metrics.loc[ood, "value"] = ndtr(0.2 + 0.8 * ndtri(metrics.loc[ood, "run_key"].map(ids).to_numpy()))
-    from regbench.report.aggregate import effective_robustness
+    from regbench.report.table.aggregate import effective_robustness
 
     er, fits = effective_robustness(run_table(runs, metrics))
     assert np.allclose(er, 0, atol=1e-9)
@@ -255,7 +255,7 @@ def test_render_terminal(built):
 
 def test_every_primary_metric_a_suite_may_declare_is_a_report_column():
     from regbench.config import PRIMARY_METRICS
-    from regbench.report.aggregate import COLUMNS
+    from regbench.report.table.aggregate import COLUMNS
 
     keys = {c.key for c in COLUMNS}
     assert set(PRIMARY_METRICS) <= keys

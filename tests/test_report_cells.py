@@ -5,11 +5,10 @@ x [x, x] unless every seed agreed."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
-
-import dataclasses
 
 import pandas as pd
 import pytest
@@ -20,9 +19,10 @@ from rich.console import Console
 from regbench.cli import main
 from regbench.config import parse_suite
 from regbench.harness.plan import load_suite, plan_suite
-from regbench.report import build_leaderboard, render_terminal, tables
-from regbench.report.aggregate import COLUMNS, aggregate
-from regbench.report.cells import MIN_GROUP_SIZE
+from regbench.report import build_leaderboard, render_terminal
+from regbench.report.render import display
+from regbench.report.table.aggregate import COLUMNS, aggregate
+from regbench.report.table.not_applicable import MIN_GROUP_SIZE
 from regbench.store import Store
 
 REASON = "needs training environments; this benchmark has one"
@@ -222,7 +222,7 @@ def test_worst_group_column_stays_when_no_benchmark_reports_it(tmp_path):
     metrics = metrics[~metrics["run_key"].str.startswith("bench00") | (metrics["metric"] != "worst_group_accuracy")]
     lb = aggregate(runs, metrics, suite, reps=50)
     assert "worst_group_accuracy" in [c.key for c in lb.columns]
-    header, rows = tables.display_rows(lb, lb.main, "suite")
+    header, rows = display.display_rows(lb, lb.main, "suite")
     col = header.index("Worst-group")
     assert {r[col] for r in rows} == {"n/a (smallest group 4)"}
 
@@ -241,18 +241,18 @@ def test_intervals_never_print_as_one_number_unless_they_are_one():
     acc, poi, cost = _col("ood_accuracy"), _col("poi_vs_erm"), _col("cost_vs_erm")
     # a real interval that rounds to one number gets the decimals that tell its bounds apart
     rec = {"regularizer": "mixup", "ood_accuracy": 0.7962, "ood_accuracy_lo": 0.7960, "ood_accuracy_hi": 0.7964}
-    assert tables.cell_text(acc, rec) == "79.62 [79.60, 79.64]"
+    assert display.cell_text(acc, rec) == "79.62 [79.60, 79.64]"
     # every seed the same value: a true zero-width interval is printed as it is
     rec = {"regularizer": "mixup", "ood_accuracy": 1.0, "ood_accuracy_lo": 1.0, "ood_accuracy_hi": 1.0}
-    assert tables.cell_text(acc, rec) == "100.0 [100.0, 100.0]"
+    assert display.cell_text(acc, rec) == "100.0 [100.0, 100.0]"
     # a bootstrap column whose every resample agreed: the point and ‡, no interval
     rec = {"regularizer": "mixup", "poi_vs_erm": 1.0, "poi_vs_erm_lo": 1.0, "poi_vs_erm_hi": 1.0}
-    assert tables.cell_text(poi, rec) == "1.00‡"
+    assert display.cell_text(poi, rec) == "1.00‡"
     # erm's cost vs itself is 1 by definition: no interval
     rec = {"regularizer": "erm", "cost_vs_erm": 1.0, "cost_vs_erm_lo": 1.0, "cost_vs_erm_hi": 1.0}
-    assert tables.cell_text(cost, rec) == "1.00"
+    assert display.cell_text(cost, rec) == "1.00"
     rec = {"regularizer": "mixup", "cost_vs_erm": 1.2, "cost_vs_erm_lo": 1.1, "cost_vs_erm_hi": 1.3}
-    assert tables.cell_text(cost, rec) == "1.20 [1.10, 1.30]"
+    assert display.cell_text(cost, rec) == "1.20 [1.10, 1.30]"
 
 
 def test_no_published_cell_is_a_zero_width_bootstrap_interval(tmp_path):
@@ -278,7 +278,7 @@ def test_records_of_a_declared_pair_are_ignored_and_no_common_benchmark_leaves_s
     assert cells.loc[("bench00-covariate", "mixup"), "seeds"] == 0  # its records are not averaged
     assert cells.loc[("bench01-label", "dropout"), "not_applicable"] == "declared not applicable in the suite"
     assert cells.loc[("bench01-label", "mixup"), "seeds"] == 3
-    header, rows = tables.display_rows(lb, lb.main, "suite")
+    header, rows = display.display_rows(lb, lb.main, "suite")
     metric_cells = {c for r in rows for c in r[3 : header.index("Seeds")]}
     assert metric_cells == {"n/a"}  # no benchmark on which every row runs: nothing to average
     assert any("every row runs: none" in c for c in lb.caveats)

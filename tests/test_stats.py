@@ -1,4 +1,4 @@
-"""Hand-worked cases for regbench.report.stats (rliable's definitions)."""
+"""Hand-worked cases for regbench.report.stats and its bootstrap (rliable's definitions)."""
 
 import math
 
@@ -8,7 +8,8 @@ from scipy import stats as scipy_stats
 from scipy.special import ndtri
 from scipy.stats import trim_mean
 
-from regbench.report import bootstrap, stats
+from regbench.report import stats
+from regbench.report.stats import bootstrap
 
 
 def rng(seed=0):
@@ -217,7 +218,7 @@ def test_cell_intervals_cover_the_true_mean(n_seeds, shape):
 def test_intervals_near_the_ceiling_are_clipped_and_still_cover():
     """True mean 97%, 3 seeds: one in five unclipped t + binomial intervals end above 100%; clipped to
     the accuracy column's [0, 1] they end at 1 at most and cover as often as before (>= 93%)."""
-    from regbench.report.columns import COLUMNS
+    from regbench.report.table.columns import COLUMNS
 
     col = next(c for c in COLUMNS if c.key == "id_accuracy")
     g = rng(97)

@@ -11,7 +11,7 @@ import pytest
 from regbench.cli import main
 from regbench.config import ConfigError, parse_suite
 from regbench.harness.plan import plan_suite
-from regbench.report.selection import oracle_select, select, val_score
+from regbench.report.table.model_selection import oracle_select, select, val_score
 from regbench.store import Store
 from regbench.sweep import DEFAULT_SPACES, draw_configs, expand, load_spaces
 

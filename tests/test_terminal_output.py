@@ -13,9 +13,9 @@ from report_fixtures import default_regularizers, make_frames
 from rich.console import Console
 
 from regbench.cli import main
-from regbench.report.aggregate import aggregate
-from regbench.report.terminal import format_text, render_terminal
-from regbench.report.views import ColumnChoiceError, available, choose_columns, compact_columns
+from regbench.report.render.terminal import format_text, render_terminal
+from regbench.report.table.aggregate import aggregate
+from regbench.report.table.column_choice import ColumnChoiceError, available, choose_columns, compact_columns
 
 LONG = "logit_penalty_with_a_very_long_name"
 

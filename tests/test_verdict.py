@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from regbench.report.compare_report import OVERALL, build_sections, render
+from regbench.report.compare import OVERALL, build_sections, render
 from regbench.report.stats import Estimate, paired_difference
-from regbench.report.verdict import verdict, verdict_line
+from regbench.report.stats.verdict import verdict, verdict_line
 
 
 def test_t_interval_is_stricter_than_three_positive_differences():

@@ -3,7 +3,7 @@
 Plans the suite's benchmarks × seeds for the new regularizer and for every baseline config
 of the suite (plus erm if the suite lacks it), trains only what the store does not already
 hold — baseline runs are reused by run key — marks the new runs as a submission, and writes
-``leaderboard/<suite>/compare-<name>-<hash>.md`` (see :mod:`regbench.report.compare_report`),
+``leaderboard/<suite>/compare-<name>-<hash>.md`` (see :mod:`regbench.report.compare`),
 ``<hash>`` identifying the submission's spec, parameters and code. The comparison's runs are
 registered under ``<suite>/compare/<name>-<hash>``, never as rows of the suite; its leaderboard
 (the baselines and the submission, marked ``*``) goes to ``compare-<name>-<hash>/`` beside
@@ -37,8 +37,8 @@ def compare(
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare_report import build_sections, render
-    from regbench.report.escape import md
+    from regbench.report.compare import build_sections, render
+    from regbench.report.render.markdown import md
     from regbench.store import Store
     from regbench.version import __version__
 

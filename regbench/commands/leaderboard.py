@@ -31,7 +31,7 @@ def suite_meta(suite_name_or_path: str) -> dict:
                 "dataset": b.dataset,
                 "model": b.model,
                 "shift_kind": b.shift.kind,
-                # the pairs that cannot run: "n/a" cells (report/applicability.py)
+                # the pairs that cannot run: "n/a" cells (report/table/not_applicable.py)
                 **({"not_applicable": dict(b.not_applicable)} if b.not_applicable else {}),
             }
             for b in s.benchmarks
@@ -110,7 +110,7 @@ def write_leaderboard(
 
 def show_table(board, view: dict, echo=print) -> None:
     """The main table: rich in a terminal, or markdown / csv text for a pipe."""
-    from regbench.report.views import choose_columns
+    from regbench.report.table.column_choice import choose_columns
 
     columns = choose_columns(board, view.get("columns"), bool(view.get("full")))
     fmt = view.get("format", "terminal")
@@ -124,7 +124,7 @@ def show_table(board, view: dict, echo=print) -> None:
             console = Console(width=160)
         render_terminal(board, console, columns)
     else:
-        from regbench.report.terminal import format_text
+        from regbench.report.render.terminal import format_text
 
         echo(format_text(board, columns, fmt), end="")
 
@@ -208,7 +208,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from regbench.report.views import check_names
+    from regbench.report.table.column_choice import check_names
 
     check_names(args.columns)
     check_names(args.tex_columns)

@@ -9,8 +9,9 @@ from regbench.harness.numerics import bind_numerics
 from regbench.harness.plan import Plan
 from regbench.harness.run_plan import run_plan
 from regbench.harness.sweep_plan import labelled_records, sweep_plan
-from regbench.report.escape import md
-from regbench.report.selection import oracle_select, select, selection_table
+from regbench.report.render.markdown import md
+from regbench.report.render.selection_table import selection_table
+from regbench.report.table.model_selection import oracle_select, select
 from regbench.store import Store
 from regbench.sweep import DEFAULT_SPACES
 

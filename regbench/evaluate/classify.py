@@ -49,7 +49,7 @@ def env_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples) ->
     """Accuracy and NLL of each training environment of a split, as splits ``<name>/env<e>``.
 
     DomainBed's training-domain validation reads every training environment's held-out
-    accuracy; model selection here stays on the pooled ``val`` split (report/selection.py),
+    accuracy; model selection here stays on the pooled ``val`` split (report/table/model_selection.py),
     these rows show how far the environments agree. probs (N, K); ``ex.meta["env"]`` (N,),
     read on the CPU (the ids set the number of rows); nothing for fewer than 2 environments.
     """
@@ -99,7 +99,7 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
-    # sweeps (regbench.report.selection) reads validation numbers only, never a test split's
+    # sweeps (regbench.report.table.model_selection) reads validation numbers only, never a test split's
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
         logits = predict_logits(model, ex.x.to(device))

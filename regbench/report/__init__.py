@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.report.aggregate import Leaderboard, aggregate, paired_comparison, run_table
 from regbench.report.stats import DEFAULT_LEVEL, DEFAULT_REPS, paired_difference
+from regbench.report.table.aggregate import Leaderboard, aggregate, paired_comparison, run_table
 
 __all__ = ["Leaderboard", "build_leaderboard", "render_terminal", "paired_comparison", "paired_difference", "run_table"]
 
@@ -38,7 +38,7 @@ def build_leaderboard(
     ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set).
     Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
-    from regbench.report import site, tables, tex
+    from regbench.report.render import exports, html, readme, tex
 
     if runs.empty:
         raise ValueError(f"no runs recorded for suite '{suite.get('name', '')}': nothing to put on a leaderboard")
@@ -47,7 +47,7 @@ def build_leaderboard(
     lb = aggregate(runs, metrics, suite, reps=reps, level=level)
     made: dict[str, Path] = {}
     if plots:
-        from regbench.report.plots import plot_all
+        from regbench.report.render.plots import plot_all
 
         made, notes = plot_all(lb, metrics, reliability, out)
         lb.notes.extend(notes)
@@ -59,11 +59,11 @@ def build_leaderboard(
         "leaderboard.tex": out / "leaderboard.tex",
         "index.html": out / "index.html",
     }
-    tables.write_markdown(lb, files["README.md"], made)
-    tables.write_csv(lb, files["leaderboard.csv"])
-    tables.write_json(lb, files["leaderboard.json"])
+    readme.write_markdown(lb, files["README.md"], made)
+    exports.write_csv(lb, files["leaderboard.csv"])
+    exports.write_json(lb, files["leaderboard.json"])
     tex.write_tex(lb, files["leaderboard.tex"], tex_columns)
-    site.write_site(lb, files["index.html"], made)
+    html.write_site(lb, files["index.html"], made)
     if lb.mechanisms is not None and len(lb.mechanisms):
         from regbench.report.mechanism import render_markdown
 
@@ -75,6 +75,6 @@ def build_leaderboard(
 
 def render_terminal(leaderboard: Leaderboard, console=None, columns=None) -> None:
     """Print the main table with rich: the compact columns unless ``columns`` are given."""
-    from regbench.report.terminal import render_terminal as render
+    from regbench.report.render.terminal import render_terminal as render
 
     render(leaderboard, console, columns)

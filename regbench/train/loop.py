@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from torch import nn
 from regbench.config import TrainSpec
 from regbench.data.base import TrainingData
 from regbench.evaluate.records import predict_logits  # noqa: F401 (public here too: the loop's inference helper)
-from regbench.regularizers.base import Batch, History, SetupContext
+from regbench.regularizers.base import Batch, History
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import check_supported, task_for
@@ -26,34 +27,15 @@ from regbench.train.batches import epoch_batches
 from regbench.train.checkpoint import Checkpointer, history_state, rng_states, set_rng_states
 from regbench.train.execution import autocast as autocast_for
 from regbench.train.execution import wants_channels_last
-
-CPU = torch.device("cpu")
-
-
-class Diverged(RuntimeError):
-    """The loss became NaN or infinite; the run is recorded as ``diverged`` at ``epoch``."""
-
-    def __init__(self, epoch: int, value: float, cause: str = ""):
-        self.epoch = epoch
-        super().__init__(f"loss became {value} in epoch {epoch}" + (f": {cause}" if cause else ""))
-
-
-class DeviceError(RuntimeError):
-    """A device was asked for that this machine does not have."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when present, else CPU; ``cuda`` without a GPU raises :class:`DeviceError`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(
-            f"--device {name} was asked for, but no CUDA GPU is visible to torch "
-            f"{torch.__version__}; use --device cpu (or auto)"
-        )
-    if name not in ("cpu",) and not name.startswith("cuda"):
-        raise DeviceError(f"unknown device '{name}'; expected auto, cpu or cuda[:N]")
-    return torch.device(name)
+from regbench.train.setup import (  # noqa: F401 (public here too: callers import them from the loop)
+    CPU,
+    DeviceError,
+    Diverged,
+    make_optimizer,
+    make_scheduler,
+    resolve_device,
+    setup_context,
+)
 
 
 @dataclass
@@ -73,43 +55,67 @@ def _at(values: torch.Tensor | None, idx: torch.Tensor) -> torch.Tensor | None:
     return None if values is None else values[idx]
 
 
-def setup_context(data: TrainingData, spec: TrainSpec, device: torch.device, task: str) -> SetupContext:
-    """What a stack may know before training: the data's description (never the data), the budget, the device."""
-    info = data.info
-    return SetupContext(
-        info.num_classes, info.input_shape, info.flip_invariant, spec.epochs, info.name, device.type, task, info.details
-    )
+@dataclass
+class _DeviceData:
+    """One run's data on the device, moved there once; a batch is a slice of it."""
+
+    x: torch.Tensor  # (N, …) training inputs
+    targets: torch.Tensor  # (N, K) soft targets (docs/architecture.md, Conventions: Hooks); seq2seq: token ids
+    env: torch.Tensor | None  # (N,) environment of each example, when the data has them
+    group: torch.Tensor | None  # (N,) group of each example, when the data has them
+    order: Any  # the batch sampler: ShuffledBatches or EnvBalancedBatches (regbench.train.batches)
+    env_ids: tuple[int, ...]  # the balanced sampler's environments (empty when shuffled)
+    env_counts: tuple[int, ...]  # its examples per environment in each step
+    xv: torch.Tensor  # (Nv, …) validation inputs
+    yv: torch.Tensor  # (Nv,) validation labels
 
 
-def make_optimizer(
-    model: nn.Module, stack: Stack, spec: TrainSpec, groups: list[dict] | None = None, fused: bool = False
-) -> torch.optim.Optimizer:
-    """The optimizer of ``spec`` over the stack's parameter groups (decay 0 unless a group sets it).
+@dataclass
+class _Run:
+    """One run's training machinery, built once before its first epoch.
 
-    ``groups`` replaces the stack's groups of ``model`` (seed batching passes the stacked
-    tensors' groups); ``fused`` asks torch for its one-kernel-per-tensor update.
-
-    Adam becomes AdamW when a regularizer asks for decoupled weight decay, so ``weight_decay``
-    is AdamW's decoupled decay and never Adam's coupled L2 (arXiv:1711.05101). With
-    ``optimizer: sgd`` the groups' decay is SGD's own, which is coupled (it passes through
-    momentum) — the textbook "weight decay" of SGD recipes.
+    The flags say which optional per-step work the stack asks for, decided once per run: most
+    stacks (erm, penalties) define neither hook, and skipping the calls keeps the per-step
+    path as short as a hand-written loop's.
     """
-    groups = groups or stack.param_groups(model) or [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    groups = [{"weight_decay": 0.0, **g} for g in groups]
-    kw = {"fused": True} if fused else {}
-    if spec.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=spec.lr, momentum=spec.momentum, **kw)
-    if spec.optimizer == "adamw" or stack.decoupled_weight_decay:
-        return torch.optim.AdamW(groups, lr=spec.lr, **kw)
-    return torch.optim.Adam(groups, lr=spec.lr, **kw)
+
+    model: nn.Module  # the plain module: the hooks see it and its state is saved
+    net: nn.Module  # what the forward pass calls: ``model``, or ``torch.compile(model)``
+    stack: Stack
+    task: Any  # regbench.tasks: classification, or seq2seq (teacher forcing)
+    opt: torch.optim.Optimizer
+    sched: Any  # LambdaLR, or None for a constant rate
+    order_g: torch.Generator  # the data order's stream (on the CPU)
+    aug_g: torch.Generator  # the transforms' stream, on the run's device
+    autocast: Any  # bf16 autocast on CUDA, a null context elsewhere
+    device: torch.device
+    num_classes: int
+    channels_last: bool
+    penalized: bool
+    transforms: bool
+    after_backward: bool
+    resets: bool
+    input_grad: bool
 
 
-def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
-    """Cosine decay to 0 over the whole budget (per step), or None for a constant rate."""
-    if spec.schedule == "constant":
-        return None
-    total = max(1, spec.epochs * steps_per_epoch)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+@dataclass
+class _Progress:
+    """Where training stands before its next epoch: at the start, or as a checkpoint left it."""
+
+    history: History = field(default_factory=History)
+    first_epoch: int = 1
+    samples: int = 0
+    seconds_before: float = 0.0  # wall seconds of the epochs trained before a resume
+    cpu_before: float = 0.0  # process CPU seconds of the same epochs
+
+
+@dataclass
+class _EpochSums:
+    """One epoch's training totals, still on the device (read once, when recorded)."""
+
+    loss_sum: torch.Tensor  # 0-d: the examples' summed loss
+    correct: torch.Tensor  # 0-d int64: examples classified right
+    n: int  # examples seen
 
 
 def train(
@@ -131,10 +137,50 @@ def train(
     On CUDA: bf16 autocast, channels-last for conv nets; ``compile`` wraps the forward pass
     in ``torch.compile`` (the state saved and the hooks' ``model`` stay the plain module).
     """
-    k = data.info.num_classes
     task = task_for(data.info, stack)  # classification, or seq2seq (teacher forcing): regbench.tasks
     check_supported(stack, task.name)
     stack.setup(setup_context(data, spec, device, task.name))
+    run, on_device = _prepare_run(model, data, stack, spec, seed, device, task, compile)
+    saved = checkpoint.load(device) if checkpoint is not None else None
+    progress = _resume(run, saved) if saved is not None else _Progress()
+    history = progress.history
+    t0, c0 = time.perf_counter(), time.process_time()
+    with seeded_global_rng(seed, "dropout", device=device):
+        if saved is not None:  # after the seeding, so the saved global state wins
+            set_rng_states(saved["rng"], run.order_g, run.aug_g, device)
+        for epoch in range(progress.first_epoch, spec.epochs + 1):
+            sums = _train_epoch(run, on_device, epoch)
+            progress.samples += sums.n
+            if _record_epoch(run, on_device, history, epoch, sums, on_epoch):
+                break
+            if checkpoint is not None and checkpoint.due(epoch) and epoch < spec.epochs:
+                checkpoint.save(_checkpoint_state(run, epoch, progress, t0, c0))
+        extra = stack.finish(model, history)
+    seconds = progress.seconds_before + time.perf_counter() - t0
+    cpu = progress.cpu_before + time.process_time() - c0
+    best = best_epoch(history, extra)
+    return TrainResult(history, history.epoch, best, seconds, progress.samples, extra, progress.first_epoch - 1, cpu)
+
+
+def best_epoch(history: History, extra: dict[str, float]) -> int:
+    """The 1-based epoch whose weights a run keeps: its minimum validation loss, or the epoch
+    a member restored (``extra["restored_epoch"]``, early stopping)."""
+    best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
+    return int(extra["restored_epoch"]) if "restored_epoch" in extra else best
+
+
+def _prepare_run(
+    model: nn.Module,
+    data: TrainingData,
+    stack: Stack,
+    spec: TrainSpec,
+    seed: int,
+    device: torch.device,
+    task: Any,
+    compile: bool,
+) -> tuple[_Run, _DeviceData]:
+    """Move the data to the device and build the model's forward, optimizer, schedule and streams."""
+    k = data.info.num_classes
     # the whole dataset moves to the device once; batches are slices of it (docs/architecture.md, Conventions: Data path)
     x, y = data.train.x.to(device), data.train.y.to(device)
     xv, yv = data.val.x.to(device), data.val.y.to(device)
@@ -142,124 +188,142 @@ def train(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     net = torch.compile(model) if compile else model
-    penalized = stack.has("penalty")
-    # decided once per run: most stacks (erm, penalties) define neither hook, and skipping the
-    # calls keeps the per-step path as short as a hand-written loop's
-    transforms, after_backward = stack.has("transform"), stack.has("after_backward")
-    resets = stack.has("resets_optimizer")
-    targets = task.targets(
-        y, k
-    )  # (N, K) soft targets from here on (docs/architecture.md, Conventions: Hooks); seq2seq: token ids
-    n = len(x)
+    targets = task.targets(y, k)  # (N, K) soft targets from here on; seq2seq: token ids
     # environment-balanced steps when a member needs environments (regbench.train.batches)
-    env, group = (data.train.meta.get(k) for k in ("env", "group"))
+    env, group = (data.train.meta.get(name) for name in ("env", "group"))
     # the sampler is built from the CPU copy: unique/nonzero on a GPU would sync
-    order = epoch_batches(env, n, spec.batch_size, bool(getattr(stack, "needs_envs", False)))
+    order = epoch_batches(env, len(x), spec.batch_size, bool(getattr(stack, "needs_envs", False)))
     # the balanced sampler's environments and per-step layout, read on the CPU
     env_ids, env_counts = tuple(getattr(order, "ids", ())), tuple(getattr(order, "counts", ()))
     env, group = (t.to(device) if t is not None else None for t in (env, group))
+    on_device = _DeviceData(x, targets, env, group, order, env_ids, env_counts, xv, yv)
     opt = make_optimizer(model, stack, spec)
-    sched = make_scheduler(opt, spec, len(order))
-    order_g = torch_generator(seed, "order")
-    aug_g = torch_generator(seed, "augment", device=str(device))  # on this run's cuda:N, not cuda:0
-    autocast = autocast_for(device)
-    history = History()
-    input_grad = bool(getattr(stack, "needs_input_grad", False))
-    samples, seconds_before, first_epoch, cpu_before = 0, 0.0, 1, 0.0
-    saved = checkpoint.load(device) if checkpoint is not None else None
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
+    run = _Run(
+        model=model,
+        net=net,
+        stack=stack,
+        task=task,
+        opt=opt,
+        sched=make_scheduler(opt, spec, len(order)),
+        order_g=torch_generator(seed, "order"),
+        aug_g=torch_generator(seed, "augment", device=str(device)),  # on this run's cuda:N, not cuda:0
+        autocast=autocast_for(device),
+        device=device,
+        num_classes=k,
+        channels_last=channels_last,
+        penalized=stack.has("penalty"),
+        transforms=stack.has("transform"),
+        after_backward=stack.has("after_backward"),
+        resets=stack.has("resets_optimizer"),
+        input_grad=bool(getattr(stack, "needs_input_grad", False)),
+    )
+    return run, on_device
+
+
+def _resume(run: _Run, saved: dict) -> _Progress:
+    """Load a checkpoint's model, optimizer, schedule and stack state; where it left training."""
+    run.model.load_state_dict(saved["model"])
+    run.opt.load_state_dict(saved["optimizer"])
+    if run.sched is not None:
+        run.sched.load_state_dict(saved["scheduler"])
+    run.stack.load_state_dict(saved["stack"])
+    return _Progress(
+        history=History(**saved["history"]),
+        first_epoch=saved["epoch"] + 1,
+        samples=saved["samples"],
+        seconds_before=saved["seconds"],
+        cpu_before=saved.get("cpu_seconds", 0.0),
+    )
+
+
+def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
+    """One pass over the training set, one optimizer step per batch; :class:`Diverged` when
+    the epoch's loss (with penalties) is not finite."""
+    # read into locals once per epoch: the steps below then look up no attribute of run or data
+    model, net, stack, task, opt, sched = run.model, run.net, run.stack, run.task, run.opt, run.sched
+    x, targets, order, env, group = data.x, data.targets, data.order, data.env, data.group
+    env_ids, env_counts, k = data.env_ids, data.env_counts, run.num_classes
+    order_g, aug_g, autocast, device = run.order_g, run.aug_g, run.autocast, run.device
+    penalized, transforms, after_backward, resets = run.penalized, run.transforms, run.after_backward, run.resets
+    input_grad, channels_last = run.input_grad, run.channels_last
+    model.train()
+    # kept on the device and reduced once per epoch: a .item() per step would
+    # synchronize a GPU every step, and a running sum costs an add per step
+    losses: list[torch.Tensor] = []  # (B,)-mean loss of each step, detached
+    totals: list[torch.Tensor] = []  # loss + penalty of each step (penalized stacks)
+    corrects: list[torch.Tensor] = []  # 0-d int64 count of each step
+    sizes: list[int] = []
+    for idx in order.epoch(order_g, device):
+        xb, yb = x[idx], targets[idx]
+        if transforms:
+            xb, yb = stack.transform(xb, yb, aug_g)
+        if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
+            xb.requires_grad_(True)
+        if channels_last and xb.dim() == 4:  # after the transforms, which index pixels in NCHW order;
+            xb = xb.contiguous(memory_format=torch.channels_last)  # waveforms (B, 1, L) have no NHWC
+        with autocast:
+            logits = task.forward(net, xb, yb)
+        loss = task.loss(logits, yb, stack)
+        if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
+            hook_batch = Batch(
+                xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids, env_counts
+            )
+            total = loss + stack.penalty(model, hook_batch)
+        else:
+            total = loss
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+        if after_backward:
+            stack.after_backward(model)
+        if resets and stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
+            opt.state.clear()
+        opt.step()
         if sched is not None:
-            sched.load_state_dict(saved["scheduler"])
-        stack.load_state_dict(saved["stack"])
-        history = History(**saved["history"])
-        samples, seconds_before, first_epoch = saved["samples"], saved["seconds"], saved["epoch"] + 1
-        cpu_before = saved.get("cpu_seconds", 0.0)
-    t0, c0 = time.perf_counter(), time.process_time()
-    with seeded_global_rng(seed, "dropout", device=device):
-        if saved is not None:  # after the seeding, so the saved global state wins
-            set_rng_states(saved["rng"], order_g, aug_g, device)
-        for epoch in range(first_epoch, spec.epochs + 1):
-            model.train()
-            # kept on the device and reduced once per epoch: a .item() per step would
-            # synchronize a GPU every step, and a running sum costs an add per step
-            losses: list[torch.Tensor] = []  # (B,)-mean loss of each step, detached
-            totals: list[torch.Tensor] = []  # loss + penalty of each step (penalized stacks)
-            corrects: list[torch.Tensor] = []  # 0-d int64 count of each step
-            sizes: list[int] = []
-            for idx in order.epoch(order_g, device):
-                xb, yb = x[idx], targets[idx]
-                if transforms:
-                    xb, yb = stack.transform(xb, yb, aug_g)
-                if input_grad and not xb.requires_grad:  # input-gradient penalties differentiate wrt x
-                    xb.requires_grad_(True)
-                if channels_last and xb.dim() == 4:  # after the transforms, which index pixels in NCHW order;
-                    xb = xb.contiguous(memory_format=torch.channels_last)  # waveforms (B, 1, L) have no NHWC
-                with autocast:
-                    logits = task.forward(net, xb, yb)
-                loss = task.loss(logits, yb, stack)
-                if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
-                    hook_batch = Batch(
-                        xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids, env_counts
-                    )
-                    total = loss + stack.penalty(model, hook_batch)
-                else:
-                    total = loss
-                opt.zero_grad(set_to_none=True)
-                total.backward()
-                if after_backward:
-                    stack.after_backward(model)
-                if resets and stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
-                    opt.state.clear()
-                opt.step()
-                if sched is not None:
-                    sched.step()
-                losses.append(loss.detach())
-                if penalized:
-                    totals.append(total.detach())
-                corrects.append(task.correct(logits, yb))
-                sizes.append(len(idx))
-            epoch_n = sum(sizes)
-            samples += epoch_n
-            weights = torch.tensor(sizes, dtype=torch.float32).to(device, non_blocking=True)
-            loss_sum = torch.dot(torch.stack(losses), weights)
-            total_sum = torch.stack(totals).sum() if penalized else loss_sum
-            if not torch.isfinite(total_sum):
-                report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
-                raise Diverged(epoch, total_sum.item(), report() if report else "")
-            correct = torch.stack(corrects).sum()
-            val_loss, val_accuracy = task.validate(model, xv, yv)  # eager: compiling eval graphs costs 3-4 compiles
-            if not math.isfinite(val_loss):
-                raise Diverged(epoch, val_loss)
-            history.train_loss.append(loss_sum.item() / epoch_n)
-            history.train_accuracy.append(correct.item() / epoch_n)
-            history.val_loss.append(val_loss)
-            history.val_accuracy.append(val_accuracy)
-            stack.after_epoch(model, history)
-            if on_epoch is not None:
-                on_epoch(history)
-            if stack.should_stop(history):
-                break
-            if checkpoint is not None and checkpoint.due(epoch) and epoch < spec.epochs:
-                checkpoint.save(
-                    {
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict() if sched is not None else None,
-                        "rng": rng_states(order_g, aug_g, device),
-                        "history": history_state(history),
-                        "stack": stack.state_dict(),
-                        "samples": samples,
-                        "seconds": seconds_before + time.perf_counter() - t0,
-                        "cpu_seconds": cpu_before + time.process_time() - c0,
-                    }
-                )
-        extra = stack.finish(model, history)
-    seconds = seconds_before + time.perf_counter() - t0
-    cpu = cpu_before + time.process_time() - c0
-    best = min(range(len(history.val_loss)), key=history.val_loss.__getitem__) + 1
-    if "restored_epoch" in extra:  # the weights kept are the restored epoch's (early stopping)
-        best = int(extra["restored_epoch"])
-    return TrainResult(history, history.epoch, best, seconds, samples, extra, first_epoch - 1, cpu)
+            sched.step()
+        losses.append(loss.detach())
+        if penalized:
+            totals.append(total.detach())
+        corrects.append(task.correct(logits, yb))
+        sizes.append(len(idx))
+    weights = torch.tensor(sizes, dtype=torch.float32).to(device, non_blocking=True)
+    loss_sum = torch.dot(torch.stack(losses), weights)
+    total_sum = torch.stack(totals).sum() if penalized else loss_sum
+    if not torch.isfinite(total_sum):
+        report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
+        raise Diverged(epoch, total_sum.item(), report() if report else "")
+    return _EpochSums(loss_sum, torch.stack(corrects).sum(), sum(sizes))
+
+
+def _record_epoch(run: _Run, data: _DeviceData, history: History, epoch: int, sums: _EpochSums, on_epoch) -> bool:
+    """Validate, append the epoch to ``history``, give the stack its end-of-epoch hook (early
+    stopping keeps its best weights there) and report progress; True when the stack stops."""
+    val_loss, val_accuracy = run.task.validate(
+        run.model, data.xv, data.yv
+    )  # eager: compiling eval graphs costs 3-4 compiles
+    if not math.isfinite(val_loss):
+        raise Diverged(epoch, val_loss)
+    history.train_loss.append(sums.loss_sum.item() / sums.n)
+    history.train_accuracy.append(sums.correct.item() / sums.n)
+    history.val_loss.append(val_loss)
+    history.val_accuracy.append(val_accuracy)
+    run.stack.after_epoch(run.model, history)
+    if on_epoch is not None:
+        on_epoch(history)
+    return run.stack.should_stop(history)
+
+
+def _checkpoint_state(run: _Run, epoch: int, progress: _Progress, t0: float, c0: float) -> dict:
+    """The full training state after ``epoch``, for :meth:`Checkpointer.save` (``t0``/``c0``:
+    when this process started training, wall and CPU clocks)."""
+    return {
+        "epoch": epoch,
+        "model": run.model.state_dict(),
+        "optimizer": run.opt.state_dict(),
+        "scheduler": run.sched.state_dict() if run.sched is not None else None,
+        "rng": rng_states(run.order_g, run.aug_g, run.device),
+        "history": history_state(progress.history),
+        "stack": run.stack.state_dict(),
+        "samples": progress.samples,
+        "seconds": progress.seconds_before + time.perf_counter() - t0,
+        "cpu_seconds": progress.cpu_before + time.process_time() - c0,
+    }

@@ -125,91 +125,129 @@ class LocalExecutor:
         return [p for p, t in started.items() if p in holding and now - t > self.run_timeout * len(holding[p])]
 
     def _run_pool(self, units: list[tuple[RunSpec, ...]], bar, everywhere: bool) -> Iterator[RunRecord]:
-        # Each worker has its own task queue and holds one unit at a time, so the driver
-        # always knows which runs a dead worker took with it.
-        ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
-        n = min(self.workers, len(units))
-        results = ctx.Queue()
-        pending = list(reversed(units))
-        workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
-        holding: dict[int, tuple[RunSpec, ...]] = {}  # pid → the unit it is executing
-        slots: dict[int, int] = {}  # pid → its slot, which fixes its device
-        started: dict[int, float] = {}  # pid → when its unit started (monotonic seconds)
-
-        def spawn(slot: int) -> None:
-            tasks = ctx.Queue()
-            device = worker_device(self.device, slot)
-            args = (tasks, results, device, os.getpid(), self.options, everywhere)
-            p = ctx.Process(target=_worker, args=args, daemon=True)
-            p.start()
-            workers[p.pid], slots[p.pid] = (p, tasks), slot
-
-        def feed(pid: int) -> None:
-            if pending and pid not in holding:
-                unit = pending.pop()
-                holding[pid] = unit
-                started.pop(pid, None)
-                workers[pid][1].put(unit)
-                for spec in unit:
-                    bar.started(spec.name)
-
-        def lost(unit: tuple[RunSpec, ...], make) -> Iterator[RunRecord]:
-            for spec in unit:
-                rec = make(spec)
-                bar.finished(spec.name, rec.status)
-                yield rec
-
-        for slot in range(n):
-            spawn(slot)
-        for pid in list(workers):
-            feed(pid)
+        """Every unit's records from a pool of worker processes, replacing the workers that die
+        or outlive their unit's time limit (their units' runs recorded as failed)."""
+        pool = _Pool(self.device, self.options, everywhere, units, bar)
+        for slot in range(min(self.workers, len(units))):
+            pool.spawn(slot)
+        pool.feed_all()
         try:
-            while holding:
-                for pid in self._overdue(started, holding):
-                    p, _ = workers.pop(pid)
-                    p.kill()  # a hung hook ignores everything else
-                    p.join()
-                    unit = holding.pop(pid)
-                    size = len(unit)
-                    yield from lost(unit, lambda s, n=size: _timed_out(s, self.run_timeout, n))
-                    if pending:
-                        spawn(slots.pop(pid))  # the replacement takes the killed worker's GPU
-                for pid in list(workers):  # a replacement takes the next unit
-                    feed(pid)
-                if not holding:
+            while pool.holding:
+                for pid in self._overdue(pool.started, pool.holding):
+                    yield from pool.kill_overdue(pid, self.run_timeout)
+                pool.feed_all()  # a replacement takes the next unit
+                if not pool.holding:
                     break
                 try:
-                    pid, recs = results.get(timeout=0.5)
+                    pid, recs = pool.results.get(timeout=0.5)
                 except queue.Empty:
-                    for pid, (p, _) in list(workers.items()):
-                        if not p.is_alive():
-                            workers.pop(pid)
-                            unit = holding.pop(pid, None)
-                            if unit is not None:
-                                yield from lost(unit, lambda s, code=p.exitcode: _worker_died(s, code))
-                            if pending:
-                                spawn(slots.pop(pid))  # the replacement takes the dead worker's GPU
-                    for pid in list(workers):
-                        feed(pid)
+                    yield from pool.reap_dead()
+                    pool.feed_all()
                     continue
-                if recs is None:  # the worker started its unit
-                    started[pid] = time.monotonic()
-                    continue
-                if pid not in holding:  # a late result of a unit already recorded as timed out
-                    continue
-                unit = holding.pop(pid)
-                for rec in recs:
-                    bar.finished(_name(unit, rec), rec.status)
-                    yield rec
-                feed(pid)
+                yield from pool.receive(pid, recs)
         finally:
-            for _, tasks in workers.values():
-                tasks.put(None)
-            deadline = time.time() + 5
-            for p, _ in workers.values():
-                p.join(timeout=max(0.1, deadline - time.time()))
-                if p.is_alive():
-                    p.terminate()
+            pool.shutdown()
+
+
+class _Pool:
+    """The driver's side of a pool: its workers, the units still to run, and who holds which.
+
+    Each worker has its own task queue and holds one unit at a time, so the driver always
+    knows which runs a dead worker took with it.
+    """
+
+    def __init__(
+        self,
+        device: str,
+        options: ExecOptions | None,
+        everywhere: bool,
+        units: list[tuple[RunSpec, ...]],
+        bar,
+    ):
+        self.ctx = mp.get_context("spawn")  # fork after torch has started threads can deadlock
+        self.device, self.options, self.everywhere, self.bar = device, options, everywhere, bar
+        self.results = self.ctx.Queue()
+        self.pending = list(reversed(units))
+        self.workers: dict[int, tuple[Any, Any]] = {}  # pid → (process, its task queue)
+        self.holding: dict[int, tuple[RunSpec, ...]] = {}  # pid → the unit it is executing
+        self.slots: dict[int, int] = {}  # pid → its slot, which fixes its device
+        self.started: dict[int, float] = {}  # pid → when its unit started (monotonic seconds)
+
+    def spawn(self, slot: int) -> None:
+        """Start a worker on ``slot``'s device."""
+        tasks = self.ctx.Queue()
+        device = worker_device(self.device, slot)
+        args = (tasks, self.results, device, os.getpid(), self.options, self.everywhere)
+        p = self.ctx.Process(target=_worker, args=args, daemon=True)
+        p.start()
+        self.workers[p.pid], self.slots[p.pid] = (p, tasks), slot
+
+    def feed(self, pid: int) -> None:
+        """Hand worker ``pid`` the next unit, if any is left and it holds none."""
+        if self.pending and pid not in self.holding:
+            unit = self.pending.pop()
+            self.holding[pid] = unit
+            self.started.pop(pid, None)
+            self.workers[pid][1].put(unit)
+            for spec in unit:
+                self.bar.started(spec.name)
+
+    def feed_all(self) -> None:
+        """Hand every idle worker a unit, while units are left."""
+        for pid in list(self.workers):
+            self.feed(pid)
+
+    def lost(self, unit: tuple[RunSpec, ...], make) -> Iterator[RunRecord]:
+        """The records ``make(spec)`` of a unit whose worker was lost."""
+        for spec in unit:
+            rec = make(spec)
+            self.bar.finished(spec.name, rec.status)
+            yield rec
+
+    def kill_overdue(self, pid: int, run_timeout: float | None) -> Iterator[RunRecord]:
+        """Kill worker ``pid``, past its unit's time limit; its runs are recorded as timed out."""
+        p, _ = self.workers.pop(pid)
+        p.kill()  # a hung hook ignores everything else
+        p.join()
+        unit = self.holding.pop(pid)
+        size = len(unit)
+        yield from self.lost(unit, lambda s, n=size: _timed_out(s, run_timeout, n))
+        if self.pending:
+            self.spawn(self.slots.pop(pid))  # the replacement takes the killed worker's GPU
+
+    def reap_dead(self) -> Iterator[RunRecord]:
+        """Record the units of workers that died as failed, and replace those workers."""
+        for pid, (p, _) in list(self.workers.items()):
+            if not p.is_alive():
+                self.workers.pop(pid)
+                unit = self.holding.pop(pid, None)
+                if unit is not None:
+                    yield from self.lost(unit, lambda s, code=p.exitcode: _worker_died(s, code))
+                if self.pending:
+                    self.spawn(self.slots.pop(pid))  # the replacement takes the dead worker's GPU
+
+    def receive(self, pid: int, recs: list[RunRecord] | None) -> Iterator[RunRecord]:
+        """Handle one message of worker ``pid``: its unit started (``recs`` None), or its records."""
+        if recs is None:  # the worker started its unit
+            self.started[pid] = time.monotonic()
+            return
+        if pid not in self.holding:  # a late result of a unit already recorded as timed out
+            return
+        unit = self.holding.pop(pid)
+        for rec in recs:
+            self.bar.finished(_name(unit, rec), rec.status)
+            yield rec
+        self.feed(pid)
+
+    def shutdown(self) -> None:
+        """Ask every worker to exit; terminate those still alive after 5 s."""
+        for _, tasks in self.workers.values():
+            tasks.put(None)
+        deadline = time.time() + 5
+        for p, _ in self.workers.values():
+            p.join(timeout=max(0.1, deadline - time.time()))
+            if p.is_alive():
+                p.terminate()
 
 
 def _name(unit: tuple[RunSpec, ...], rec: RunRecord) -> str:

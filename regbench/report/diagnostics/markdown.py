@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from regbench.report import markdown
 from regbench.report.diagnostics import Thresholds
 from regbench.report.diagnostics import plots as P
 from regbench.report.diagnostics.curves import DEFAULT_THRESHOLDS
@@ -18,8 +17,9 @@ from regbench.report.diagnostics.view import (
     diagnostics_columns,
     width_table,
 )
-from regbench.report.escape import md
-from regbench.report.theme import save
+from regbench.report.render import markdown
+from regbench.report.render.markdown import md
+from regbench.report.render.theme import save
 
 HEADERS = {
     "benchmark": "Benchmark",

@@ -1,5 +1,5 @@
 """Diagnostics plots: each returns a ``matplotlib.figure.Figure`` under the leaderboard's
-theme (:mod:`regbench.report.theme`, legends outside the axes), or None when there is
+theme (:mod:`regbench.report.render.theme`, legends outside the axes), or None when there is
 nothing to draw; the caller saves it.
 
 - :func:`bias_variance_bars`: bias and variance per regularizer, ID and OOD side by side;
@@ -17,7 +17,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from regbench.report import theme
+from regbench.report.render import theme
 
 ERM = "erm"
 

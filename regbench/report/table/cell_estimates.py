@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from regbench.report import bootstrap, stats
+from regbench.report import stats
+from regbench.report.stats import bootstrap
 from regbench.seeding import derive_seed
 
 

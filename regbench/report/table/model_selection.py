@@ -18,8 +18,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from regbench.report import markdown
-
 CRITERIA = ("val_accuracy", "val_loss")
 
 
@@ -136,28 +134,3 @@ def oracle_select(
     """Test-domain ("oracle") selection by mean OOD *test* accuracy. Not a valid method: for
     a separate, labelled table only, to show how much peeking at the test splits would gain."""
     return _pick(list(records), candidates, lambda r: run_numbers(r)["ood_accuracy"], True)
-
-
-def selection_table(
-    selected: Mapping[tuple[str, str], Selection],
-    records: Iterable[Mapping[str, Any]],
-    score_name: str,
-) -> str:
-    """A markdown table: benchmark, regularizer, chosen config and params, score, test numbers
-    of the chosen runs (means over seeds, in %)."""
-    by_key = {r["run_key"]: r for r in records}
-    header = ["benchmark", "regularizer", "selected config", "params", score_name, "ID acc (%)", "OOD acc (%)"]
-    rows = []
-    for (bench, base), s in selected.items():
-        nums = [run_numbers(by_key[k]) for k in s.run_keys if k in by_key]
-        id_acc = 100 * sum(n["id_accuracy"] for n in nums) / max(len(nums), 1)
-        ood_acc = 100 * sum(n["ood_accuracy"] for n in nums) / max(len(nums), 1)
-        params = ", ".join(
-            f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
-            for p in (s.params or [])
-            for k, v in sorted(p.get("params", {}).items())
-        )
-        rows.append(
-            [bench, base, s.label, params or "—", f"{s.score:.4f}", f"{id_acc:.2f}", f"{ood_acc:.2f}", s.candidates]
-        )
-    return "\n".join(markdown.table([*header, "candidates"], rows, "llllrrrr"))

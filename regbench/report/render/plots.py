@@ -2,9 +2,10 @@
 with a note when it has no data.
 
 Every plot builds a ``matplotlib.figure.Figure`` under the one theme of
-:mod:`regbench.report.theme`: regularizers coloured by kind, erm black, direct labels for
-the top three and erm, legends outside the axes. ``figures`` returns them unsaved (tests
-inspect legends); ``plot_all`` writes them.
+:mod:`regbench.report.render.theme`: regularizers coloured by kind, erm black, direct labels for
+the top three and erm, legends outside the axes. The plots over shift severity and the reliability
+diagrams are in ``shift_plots``. ``figures`` returns them all unsaved (tests inspect
+legends); ``plot_all`` writes them.
 """
 
 from __future__ import annotations
@@ -14,22 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import theme
-from regbench.report.aggregate import BASELINE, Leaderboard
+from regbench.report.render import theme
+from regbench.report.render.shift_plots import accuracy_vs_severity, ece_vs_severity, reliability_diagrams
+from regbench.report.table.aggregate import BASELINE, Leaderboard
 
 EPS = 1e-4  # probit axes clip 0 % and 100 %
 MAX_POINTS = 2000  # runs drawn per benchmark panel; beyond that an even subsample (drawing cost)
-TOP = 3  # regularizers labelled directly besides erm
-
-
-def _kinds(lb: Leaderboard) -> dict[str, str]:
-    return {r: (k or "none") for r, k in zip(lb.main["regularizer"], lb.main["kind"])}
-
-
-def _style(lb: Leaderboard):
-    """(colour per regularizer, the ranked names worth a direct label)."""
-    ranked = list(lb.main["regularizer"])
-    return theme.regularizer_colors(_kinds(lb)), theme.highlighted(ranked, BASELINE, TOP)
 
 
 @theme.themed
@@ -47,7 +38,7 @@ def id_vs_ood(lb: Leaderboard):
     ncols = min(3, len(benches))
     nrows = -(-len(benches) // ncols)
     fig, axes = theme.figure(3.4 * ncols + 1.6, 3.0 * nrows + 0.5, ncols, nrows)
-    colors, labelled = _style(lb)
+    colors, labelled = theme.leaderboard_style(lb, BASELINE)
     probit = lambda a: ndtri(np.clip(a, EPS, 1 - EPS))  # noqa: E731
     for ax in axes.ravel()[len(benches) :]:
         ax.set_visible(False)
@@ -89,142 +80,8 @@ def id_vs_ood(lb: Leaderboard):
         (Line2D([], [], color="0.3", ls="--"), "probit fit over all runs"),
         (Line2D([], [], color="0.75", marker=".", ls=""), "one run"),
     ]
-    theme.kind_legend(fig, _kinds(lb).values(), extra)
+    theme.kind_legend(fig, theme.regularizer_kinds(lb).values(), extra)
     theme.question(fig, "Which regularizers are more robust than their ID accuracy predicts? (above the line = yes)")
-    return fig
-
-
-def _severity_rows(lb: Leaderboard, metrics: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Covariate OOD rows of ``metric`` with a severity, for ok runs, labelled by regularizer."""
-    t = lb.runs_table
-    ok_reg = t[t["status"] == "ok"].set_index("run_key")["regularizer"]
-    m = metrics[(metrics["metric"] == metric) & (metrics["family"] == "covariate") & metrics["severity"].notna()]
-    m = m[m["run_key"].isin(ok_reg.index)]
-    return m.assign(regularizer=m["run_key"].map(ok_reg)).sort_values(["run_key", "split"], kind="stable")
-
-
-def _severity_panel(ax, curve: pd.Series, lb: Leaderboard, scale: float = 100.0) -> None:
-    """One line per regularizer over severity; erm a thick black reference, the top few labelled."""
-    colors, labelled = _style(lb)
-    ends = {}
-    regs = [r for r in lb.main["regularizer"] if r in curve.index.get_level_values(0)]
-    for reg in regs[::-1]:  # best ranked drawn last, on top
-        c = curve.loc[reg]
-        base, big = reg == BASELINE, reg in labelled
-        ax.plot(
-            c.index,
-            scale * c.to_numpy(),
-            marker="o" if big else None,
-            ms=3,
-            color=colors.get(reg, "0.5"),
-            lw=2.2 if base else (1.4 if big else 0.8),
-            ls="--" if base else "-",
-            alpha=1.0 if big else 0.45,
-            zorder=5 if base else (4 if big else 2),
-        )
-        if big:
-            ends[reg] = (float(c.index[-1]), float(scale * c.iloc[-1]))
-    theme.whole_number_ticks(ax.xaxis, curve.index.get_level_values(1))
-    theme.label_ends(ax, ends, colors)
-
-
-@theme.themed
-def accuracy_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
-    """A panel per corruption: accuracy against severity per regularizer, erm as the reference."""
-    m = _severity_rows(lb, metrics, "accuracy")
-    if m.empty:
-        return None
-    shifts = sorted(m["shift"].dropna().unique())
-    ncols = min(3, len(shifts))
-    nrows = -(-len(shifts) // ncols)
-    fig, axes = theme.figure(3.3 * ncols + 1.8, 2.7 * nrows + 0.5, ncols, nrows, sharey=True)
-    for ax in axes.ravel()[len(shifts) :]:
-        ax.set_visible(False)
-    for ax, shift in zip(axes.ravel(), shifts):
-        curve = m[m["shift"] == shift].groupby(["regularizer", "severity"], sort=True)["value"].mean()
-        _severity_panel(ax, curve, lb)
-        ax.set_title(str(shift))
-        ax.set_xlabel("severity")
-        ax.set_ylabel("OOD accuracy (%)")
-    _severity_legend(fig, lb)
-    theme.question(fig, "How fast does accuracy fall with corruption severity, compared with erm? (mean over seeds)")
-    return fig
-
-
-def _severity_legend(fig, lb: Leaderboard) -> None:
-    """The kind legend of a severity plot, with erm's dashed reference line."""
-    from matplotlib.lines import Line2D
-
-    ref = [(Line2D([], [], color=theme.BASELINE_COLOR, lw=2.2, ls="--"), f"{BASELINE} (reference)")]
-    theme.kind_legend(fig, _kinds(lb).values(), ref)
-
-
-@theme.themed
-def ece_vs_severity(lb: Leaderboard, metrics: pd.DataFrame):
-    """Mean ECE over covariate OOD splits at each corruption severity, one line per regularizer."""
-    m = _severity_rows(lb, metrics, "ece")
-    if m.empty:
-        return None
-    curve = m.groupby(["regularizer", "severity"], sort=True)["value"].mean()
-    fig, axes = theme.figure(7.5, 4.2)
-    ax = axes[0, 0]
-    _severity_panel(ax, curve, lb)
-    ax.set_xlabel("corruption severity")
-    ax.set_ylabel("ECE (%), mean over corruptions and seeds")
-    _severity_legend(fig, lb)
-    theme.question(fig, "Does calibration hold up as corruptions get stronger? (lower = better calibrated)")
-    return fig
-
-
-def _best_other(lb: Leaderboard) -> str | None:
-    others = [r for r in lb.main["regularizer"] if r != BASELINE]
-    return others[0] if others else None
-
-
-@theme.themed
-def reliability_diagrams(lb: Leaderboard, reliability: pd.DataFrame):
-    """Reliability diagrams on test_id and the pooled OOD splits for erm and the best other,
-    each over a histogram of how many predictions fall in each confidence bin."""
-    regs = [r for r in (BASELINE, _best_other(lb)) if r is not None and r in set(lb.main["regularizer"])]
-    t = lb.runs_table
-    key_reg = t[(t["status"] == "ok") & t["regularizer"].isin(regs)].set_index("run_key")["regularizer"]
-    rel = reliability[reliability["run_key"].isin(key_reg.index) & (reliability["count"] > 0)]
-    if rel.empty:
-        return None
-    split = rel["split"].astype(str)
-    rel = rel.assign(
-        regularizer=rel["run_key"].map(key_reg),
-        where=np.where(split == "test_id", "ID (test_id)", np.where(split.str.startswith("ood/"), "OOD (all)", "")),
-    )
-    rel = rel[rel["where"] != ""].sort_values(["run_key", "split", "bin"], kind="stable")
-    rel = rel.assign(wc=rel["confidence"] * rel["count"], wa=rel["accuracy"] * rel["count"])
-    agg = rel.groupby(["where", "regularizer", "bin"], sort=True)[["wc", "wa", "count"]].sum()
-    fig, axes = theme.figure(9, 4.6, ncols=2, nrows=2, sharex=True, height_ratios=[3, 1])
-    colors = {BASELINE: theme.BASELINE_COLOR} | {r: "tab:blue" for r in regs if r != BASELINE}
-    n_bins = int(rel["bin"].max()) + 1
-    for j, where in enumerate(("ID (test_id)", "OOD (all)")):
-        ax, hist = axes[0, j], axes[1, j]
-        ax.plot([0, 1], [0, 1], ls=":", color="0.4", lw=0.8)
-        for k, reg in enumerate(regs):
-            if (where, reg) in agg.index.droplevel(2):
-                a = agg.loc[(where, reg)]
-                conf = a["wc"] / a["count"]
-                ax.plot(conf, a["wa"] / a["count"], marker="o", ms=3, color=colors[reg])
-                width = 1 / n_bins / len(regs)
-                centers = (a.index.to_numpy() + 0.5) / n_bins
-                hist.bar(centers + (k - (len(regs) - 1) / 2) * width, a["count"], width, color=colors[reg], alpha=0.6)
-        ax.set_title(where)
-        ax.set_ylabel("accuracy")
-        ax.set_xlim(0, 1)
-        ax.set_ylim(0, 1)
-        hist.set_xlabel("confidence")
-        hist.set_ylabel("predictions")
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color=colors[r], marker="o", ms=3) for r in regs]
-    handles.append(Line2D([], [], color="0.4", ls=":"))
-    fig.legend(handles, [*regs, "perfect calibration"], loc="outside right upper", fontsize=7)
-    theme.question(fig, "Is confidence a probability? (on the diagonal = calibrated; bars: predictions per bin)")
     return fig
 
 
@@ -234,7 +91,7 @@ def _interval_plot(lb: Leaderboard, key: str, xlabel: str, title: str):
         return None
     fig, axes = theme.figure(7, 1.1 + 0.26 * len(d))
     ax = axes[0, 0]
-    colors, _ = _style(lb)
+    colors, _ = theme.leaderboard_style(lb, BASELINE)
     y = np.arange(len(d))[::-1]
     mean, lo, hi = (100 * d[k].to_numpy() for k in (key, key + "_lo", key + "_hi"))
     err = np.vstack([mean - np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean) - mean])
@@ -242,7 +99,7 @@ def _interval_plot(lb: Leaderboard, key: str, xlabel: str, title: str):
     ax.scatter(mean, y, color=[colors.get(r, "0.5") for r in d["regularizer"]], s=22, zorder=3)
     ax.set_yticks(y, labels=list(d["regularizer"]))
     ax.set_xlabel(xlabel)
-    theme.kind_legend(fig, _kinds(lb).values())
+    theme.kind_legend(fig, theme.regularizer_kinds(lb).values())
     theme.question(fig, title)
     return fig
 
@@ -275,7 +132,7 @@ def cost_vs_gain(lb: Leaderboard):
     front = d[d["gain"] >= d["gain"].cummax()]  # nothing cheaper gains more
     fig, axes = theme.figure(7.5, 4.5)
     ax = axes[0, 0]
-    colors, labelled = _style(lb)
+    colors, labelled = theme.leaderboard_style(lb, BASELINE)
     ax.scatter(d["cost_vs_erm"], d["gain"], color=[colors.get(r, "0.5") for r in d["regularizer"]], s=24, zorder=3)
     ax.step(front["cost_vs_erm"], front["gain"], where="post", color="tab:red", lw=1)
     show = set(labelled) | set(front["regularizer"])
@@ -286,7 +143,7 @@ def cost_vs_gain(lb: Leaderboard):
     theme.label_points(ax, points, colors)
     ax.set_xlabel("train CPU time relative to erm (log scale)")
     ax.set_ylabel("OOD accuracy gain over erm (points)")
-    theme.kind_legend(fig, _kinds(lb).values(), [(Line2D([], [], color="tab:red"), "Pareto front")])
+    theme.kind_legend(fig, theme.regularizer_kinds(lb).values(), [(Line2D([], [], color="tab:red"), "Pareto front")])
     theme.question(fig, "What does each regularizer's OOD gain cost? (up and left is better)")
     return fig
 

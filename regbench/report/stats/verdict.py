@@ -3,9 +3,9 @@
 Runs are paired by (benchmark, seed): the same seed gives both regularizers the same split,
 initialization seed and batch order, so the per-pair difference removes most seed-to-seed
 noise. The difference and its 95% Student-t interval come from
-:func:`regbench.report.stats.paired_difference`, the one implementation the leaderboard
+:func:`regbench.report.stats.paired.paired_difference`, the one implementation the leaderboard
 uses too. ``compare`` tests one hypothesis per benchmark plus the overall row, so a claim
-also needs to survive Holm-Bonferroni across those tests (:func:`regbench.report.stats.holm`):
+also needs to survive Holm-Bonferroni across those tests (:func:`regbench.report.stats.paired.holm`):
 ``win`` only if the difference is significant after the correction in the new regularizer's
 favour, ``loss`` if it is significant against it, else ``inconclusive``. The verdict never
 claims more than the interval.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from regbench.report.stats import Estimate
+from regbench.report.stats.estimate import Estimate
 
 
 def verdict(diff: Estimate, higher_is_better: bool = True, significant: bool | None = None) -> str:

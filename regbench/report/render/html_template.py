@@ -8,7 +8,7 @@ class on <body>), switches the benchmark tabs, and filters rows by the search bo
 
 from string import Template
 
-from regbench.report.views import GROUPS
+from regbench.report.table.column_choice import GROUPS
 
 SCRIPT = r"""
 document.querySelectorAll("table.sortable").forEach(function (table) {

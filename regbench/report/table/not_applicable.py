@@ -17,8 +17,9 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from regbench.report.cells import MIN_GROUP_SIZE, NA
-
+NA = "n/a"  # the text of a cell that cannot have a number
+# evaluate/classify.py's threshold (that module imports torch; tests/test_report_cells.py checks they agree)
+MIN_GROUP_SIZE = 20
 DEFAULT_REASON = "declared not applicable in the suite"
 BASELINE, BASELINE_KIND = "erm", "baseline"  # erm's row shows kind "baseline", also in older records
 

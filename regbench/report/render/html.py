@@ -2,7 +2,7 @@
 
 Works opened from disk or any web server with no network access: nothing is fetched.
 All text from records (names, descriptions, errors) is HTML-escaped. The compact columns
-(``regbench.report.views``) show by default; the others join by group (accuracy,
+(``regbench.report.table.column_choice``) show by default; the others join by group (accuracy,
 calibration, robustness, cost, statistics) with a checkbox. Each benchmark has its tab.
 """
 
@@ -13,10 +13,11 @@ import json
 from html import escape
 from pathlib import Path
 
-from regbench.report import cells, tables
-from regbench.report.aggregate import Column, Leaderboard
-from regbench.report.template import CSS, PAGE, SCRIPT
-from regbench.report.views import COMPACT_KEYS, GROUPS, group_of, half_width
+from regbench.report.render import display
+from regbench.report.render.display import half_width
+from regbench.report.render.html_template import CSS, PAGE, SCRIPT
+from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.column_choice import COMPACT_KEYS, GROUPS, group_of
 
 # the columns that are not metrics: (header, group, definition)
 COUNTS = [
@@ -29,16 +30,16 @@ COUNTS = [
 
 def _metric_cell(col: Column, rec: dict, level: float) -> str:
     """'93.7<span class=ci> ±0.2</span>' with the interval in its tooltip and data-v to sort by."""
-    mean = tables._num(rec[col.key])
+    mean = display.stable_number(rec[col.key])
     cls = _classes(col.key)
-    special = cells.special(col, rec)
+    special = display.special(col, rec)
     if special is not None:
         why = rec.get("not_applicable") or "worst-group accuracy needs every group to have 20 examples"
         return f'<td class="{cls}" data-v="" title="{escape(str(why))}">{escape(special)}</td>'
     if mean is None:
-        return f'<td class="{cls}" data-v="">{tables.MISSING}</td>'
-    lo_v, hi_v, mark = cells.shown_interval(col, rec)
-    f = f"{{:.{cells.interval_digits(col, lo_v, hi_v)}f}}"
+        return f'<td class="{cls}" data-v="">{display.MISSING}</td>'
+    lo_v, hi_v, mark = display.shown_interval(col, rec)
+    f = f"{{:.{display.interval_digits(col, lo_v, hi_v)}f}}"
     text = escape(f.format(mean * col.scale) + mark)
     hw = half_width(col, lo_v, hi_v)
     tip = ""
@@ -55,7 +56,7 @@ def _classes(key: str) -> str:
 
 
 def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
-    cols = tables.table_columns(lb, scope)
+    cols = display.table_columns(lb, scope)
     th = [
         '<th class="rank" title="rank by the primary metric (ties share a rank)">#</th>',
         '<th class="name t" title="the regularizer config (* = a compare submission)">Regularizer</th>',
@@ -64,15 +65,15 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
     th += [f'<th class="g-{g} x" title="{escape(d)}">{h}</th>' for h, g, d in COUNTS]
     body = []
     for rec in frame.to_dict("records"):
-        rank = tables._num(rec["rank"])
-        name = str(rec["regularizer"]) + (tables.SUBMISSION_MARK if rec.get("submission") else "")
-        name += tables.SHORT_MARK if rec["short_seeds"] else ""
+        rank = display.stable_number(rec["rank"])
+        name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
+        name += display.SHORT_MARK if rec["short_seeds"] else ""
         tds = [
-            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{tables.MISSING if rank is None else int(rank)}</td>',
+            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.MISSING if rank is None else int(rank)}</td>',
             f'<td class="name t" title="{escape(name)}">{escape(name)}</td>',
         ]
         tds += [_metric_cell(c, rec, lb.level) for c in columns_of(cols)]
-        seeds = str(int(rec["seeds"])) + (tables.SHORT_MARK if rec["short_seeds"] else "")
+        seeds = str(int(rec["seeds"])) + (display.SHORT_MARK if rec["short_seeds"] else "")
         tds += [
             f'<td class="g-statistics x t">{escape(str(rec.get("kind") or ""))}</td>',
             f'<td class="g-statistics x" data-v="{int(rec["seeds"])}">{seeds}</td>',
@@ -109,7 +110,7 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
     s = lb.suite
     name = str(s.get("name", ""))
     settings = {k: v for k, v in s.items() if k not in ("name", "description", "caveat")}
-    benches = tables.benchmark_frames(lb)
+    benches = display.benchmark_frames(lb)
     tabs = ['<button class="tab active" data-tab="main">All benchmarks</button>']
     tabs += [f'<button class="tab" data-tab="bench-{i}">{escape(b)}</button>' for i, (b, _) in enumerate(benches)]
     parts = [
@@ -124,7 +125,7 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         _table(lb, lb.main, "suite", "main"),
         '<ol class="note">',
     ]
-    parts += [f"<li>{escape(n)}</li>" for n in tables.footnotes(lb)] + ["</ol>", "</section>"]
+    parts += [f"<li>{escape(n)}</li>" for n in display.footnotes(lb)] + ["</ol>", "</section>"]
     meta = {b.get("name"): b for b in s.get("benchmarks", [])}
     for i, (bench, grp) in enumerate(benches):
         b = meta.get(bench, {})

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report import stats
-from regbench.report.columns import FAMILY_PREFIX, METRIC_COLUMNS, RUN_COLUMNS, SE_PREFIX, STATUSES
+from regbench.report.table.columns import FAMILY_PREFIX, METRIC_COLUMNS, RUN_COLUMNS, SE_PREFIX, STATUSES
 
 IDENTITY = ["run_key", "benchmark", "regularizer", "regularizer_kind", "seed", "status", "submission", "params"]
 # (run-table column, split class, metric): the mean over that split class's rows of the run

@@ -3,13 +3,13 @@
 For each benchmark (and overall, pooling every benchmark × seed pair) it shows the new
 regularizer's ID/OOD accuracy, worst-group accuracy, ECE and train time next to erm's and
 the best baseline's, the paired difference over seeds with its 95% Student-t CI
-(:func:`regbench.report.stats.paired_difference`), the probability of improvement
-(:func:`regbench.report.stats.probability_of_improvement`), and one verdict line per
-opponent on the suite's primary metric (see :mod:`regbench.report.verdict`).
+(:func:`regbench.report.stats.paired.paired_difference`), the probability of improvement
+(:func:`regbench.report.stats.improvement.probability_of_improvement`), and one verdict line per
+opponent on the suite's primary metric (see :mod:`regbench.report.stats.verdict`).
 
 Multiplicity: the benchmarks plus the overall row are one family of tests per opponent
 (erm, the best baseline) and per metric; a difference counts as significant only after
-Holm-Bonferroni across that family (:func:`regbench.report.stats.holm`). Every other metric
+Holm-Bonferroni across that family (:func:`regbench.report.stats.paired.holm`). Every other metric
 that got significantly worse is reported under the verdict (a win on accuracy with a
 calibration regression says both).
 
@@ -27,11 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from regbench.report import markdown
-from regbench.report.escape import md
-from regbench.report.selection import run_numbers
+from regbench.report.render import markdown
+from regbench.report.render.markdown import md
 from regbench.report.stats import DEFAULT_LEVEL, Estimate, holm, paired_difference, probability_of_improvement
-from regbench.report.verdict import verdict, verdict_line, worse
+from regbench.report.stats.verdict import verdict, verdict_line, worse
+from regbench.report.table.model_selection import run_numbers
 
 
 @dataclass(frozen=True)

@@ -12,24 +12,25 @@ import io
 
 import pandas as pd
 
-from regbench.report import markdown, tables
-from regbench.report.cells import ZERO_MARK, shown_interval
-from regbench.report.cells import special as special_text
-from regbench.report.aggregate import Column, Leaderboard
-from regbench.report.views import fmt_pm
+from regbench.report.render import display, markdown
+from regbench.report.render.display import ZERO_MARK, fmt_pm, shown_interval
+from regbench.report.render.display import special as special_text
+from regbench.report.table.aggregate import Column, Leaderboard
 
 MIN_NAME = 8  # a name is never cut below this many characters
 ELLIPSIS = "…"
 
 
 def _name(rec: dict) -> str:
-    mark = (tables.SUBMISSION_MARK if rec.get("submission") else "") + (tables.SHORT_MARK if rec["short_seeds"] else "")
+    mark = (display.SUBMISSION_MARK if rec.get("submission") else "") + (
+        display.SHORT_MARK if rec["short_seeds"] else ""
+    )
     return str(rec["regularizer"]) + mark
 
 
 def _rank(rec: dict) -> str:
-    r = tables._num(rec["rank"])
-    return tables.MISSING if r is None else (tables.TIED_MARK if rec.get("tied") else "") + str(int(r))
+    r = display.stable_number(rec["rank"])
+    return display.MISSING if r is None else (display.TIED_MARK if rec.get("tied") else "") + str(int(r))
 
 
 def truncate(text: str, width: int) -> str:
@@ -45,10 +46,12 @@ def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[
         for c in columns:
             special = special_text(c, rec)
             if style == "bracket" or special is not None:
-                cells.append(tables.cell_text(c, rec))
+                cells.append(display.cell_text(c, rec))
                 continue
             lo, hi, mark = shown_interval(c, rec)
-            cells.append(fmt_pm(c, rec[c.key], lo, hi) + (mark if tables._num(rec[c.key]) is not None else ""))
+            cells.append(
+                fmt_pm(c, rec[c.key], lo, hi) + (mark if display.stable_number(rec[c.key]) is not None else "")
+            )
         rows.append([_rank(rec), _name(rec), *cells])
     return rows
 
@@ -87,8 +90,8 @@ def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
     interval = f"mean [{pct}% CI]" if style == "bracket" else f"mean ± half-width of the {pct}% CI"
     parts = [
         f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
-        f"{tables.TIED_MARK} tied: its interval overlaps the rank's leader (not a win)",
-        f"{tables.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+        f"{display.TIED_MARK} tied: its interval overlaps the rank's leader (not a win)",
+        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
         f"{ZERO_MARK} no interval: every bootstrap resample gave the same value",
     ]
     if any(c.key == "cost_vs_erm" for c in lb.columns):
@@ -136,11 +139,11 @@ def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: 
 def render_terminal(lb: Leaderboard, console=None, columns: list[Column] | None = None) -> None:
     """Print the main table with rich (to ``console``, default a new rich Console).
 
-    columns: what to show (default the compact set of ``regbench.report.views``).
+    columns: what to show (default the compact set of ``regbench.report.table.column_choice``).
     """
     from rich.console import Console
 
-    from regbench.report.views import compact_columns
+    from regbench.report.table.column_choice import compact_columns
 
     cols = columns if columns is not None else compact_columns(lb)
     if console is None:

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import cells, tables
-from regbench.report.aggregate import Column, Leaderboard
-from regbench.report.views import choose_columns, half_width
+from regbench.report.render import display
+from regbench.report.render.display import half_width
+from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.column_choice import choose_columns
 
 TEX_ESCAPES = {
     "\\": r"\textbackslash{}",
@@ -28,9 +29,9 @@ TEX_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\^{}",
-    tables.SHORT_MARK: r"$^\dagger$",
-    tables.MISSING: "--",
-    cells.ZERO_MARK: r"$^\ddagger$",
+    display.SHORT_MARK: r"$^\dagger$",
+    display.MISSING: "--",
+    display.ZERO_MARK: r"$^\ddagger$",
 }
 
 
@@ -59,14 +60,14 @@ def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
 
 def cell(col: Column, rec: dict, bold: bool, tied: bool) -> str:
     """'\\textbf{93.7} $\\pm$ 0.2' in the column's display units."""
-    special = cells.special(col, rec)
+    special = display.special(col, rec)
     if special is not None:
         return tex_escape(special)
-    mean = tables._num(rec[col.key])
+    mean = display.stable_number(rec[col.key])
     if mean is None:
         return "--"
-    lo, hi, mark = cells.shown_interval(col, rec)
-    f = f"{{:.{cells.interval_digits(col, lo, hi)}f}}"
+    lo, hi, mark = display.shown_interval(col, rec)
+    f = f"{{:.{display.interval_digits(col, lo, hi)}f}}"
     text = f.format(mean * col.scale)
     text = rf"\textbf{{{text}}}" if bold else (rf"\underline{{{text}}}" if tied else text)
     text += tex_escape(mark)
@@ -93,9 +94,9 @@ def tex_table(frame: pd.DataFrame, columns: list[Column], caption: str, label: s
         r"\midrule",
     ]
     for i, rec in enumerate(frame.to_dict("records")):
-        rank = tables._num(rec["rank"])
-        name = str(rec["regularizer"]) + (tables.SUBMISSION_MARK if rec.get("submission") else "")
-        name += tables.SHORT_MARK if rec["short_seeds"] else ""
+        rank = display.stable_number(rec["rank"])
+        name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
+        name += display.SHORT_MARK if rec["short_seeds"] else ""
         cells = [cell(c, rec, bool(flags[c.key][0][i]), bool(flags[c.key][1][i])) for c in columns]
         lines.append(" & ".join(["--" if rank is None else str(int(rank)), tex_escape(name), *cells]) + r" \\")
     return lines + [
@@ -121,14 +122,14 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
     )
     if any(c.key == "cost_vs_erm" for c in cols):
         legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."
-    legend += " " + tex_escape(" ".join(cells.footnotes(lb)[:1]))
-    notes = [n for n in lb.notes if n.startswith(cells.NA)]  # which pairs are n/a, and why
+    legend += " " + tex_escape(" ".join(display.mark_footnotes(lb)[:1]))
+    notes = [n for n in lb.notes if n.startswith(display.NA)]  # which pairs are n/a, and why
     main_legend = legend + "".join(" " + tex_escape(c) for c in lb.caveats)  # e.g. benchmarks left out
     lines = [f"% regbench leaderboard for suite {tex_escape(name)}; needs \\usepackage{{booktabs}}", ""]
     lines += tex_table(lb.main, cols, f"{tex_escape(name)}: mean over benchmarks. {main_legend}", f"tab:regbench-{key}")
     legend += "".join(" " + tex_escape(n) for n in notes)
     bench_cols = [c for c in cols if not c.suite_only]
-    for i, (bench, grp) in enumerate(tables.benchmark_frames(lb)):
+    for i, (bench, grp) in enumerate(display.benchmark_frames(lb)):
         caption = f"{tex_escape(name)} / {tex_escape(bench)}. {legend}"
         lines += tex_table(grp, bench_cols, caption, f"tab:regbench-{key}-{i}")
     path.write_text("\n".join(lines), encoding="utf-8")

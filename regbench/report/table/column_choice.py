@@ -12,8 +12,7 @@ from __future__ import annotations
 import difflib
 
 from regbench.registry import UserError
-from regbench.report.aggregate import COLUMNS, FAMILY_PREFIX, Column, Leaderboard
-from regbench.report.cells import interval_digits
+from regbench.report.table.aggregate import COLUMNS, FAMILY_PREFIX, Column, Leaderboard
 
 COMPACT_KEYS = ("id_accuracy", "ood_accuracy", "worst_group_accuracy", "ece_ood", "cost_vs_erm")
 
@@ -79,21 +78,3 @@ def choose_columns(lb: Leaderboard, names: list[str] | None, full: bool = False,
             chosen.append(col)
         return chosen
     return cols if full else compact_columns(lb, scope)
-
-
-def half_width(col: Column, lo, hi) -> float | None:
-    """Half the interval's width in display units, or None without an interval."""
-    if lo is None or hi is None or lo != lo or hi != hi:  # NaN
-        return None
-    return (float(hi) - float(lo)) / 2 * col.scale
-
-
-def fmt_pm(col: Column, mean, lo, hi, missing: str = "–") -> str:
-    """'91.2 ±0.8': the mean with half the interval's width, in the column's units."""
-    if mean is None or mean != mean:
-        return missing
-    hw = half_width(col, lo, hi)
-    # a real interval that would round to "±0.0" gets the decimals that show it (report/cells.py)
-    f = f"{{:.{interval_digits(col, *((float(lo), float(hi)) if hw is not None else (None, None)))}f}}"
-    text = f.format(float(mean) * col.scale)
-    return text if hw is None else f"{text} ±{f.format(hw)}"

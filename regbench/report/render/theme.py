@@ -15,6 +15,7 @@ import numpy as np
 
 DPI = 100  # pixels per inch; keeps the embedded page small
 BASELINE_COLOR = "black"
+DIRECT_LABELS = 3  # leaderboard regularizers labelled directly besides the baseline
 # kinds in a fixed order so that a kind keeps its colour across suites and plots
 KIND_ORDER = (
     "none",
@@ -85,6 +86,17 @@ def highlighted(ranked: list[str], baseline: str, top: int = 3) -> list[str]:
     """The regularizers worth a direct label: the ``top`` best ranked and the baseline."""
     out = [r for r in ranked if r != baseline][:top]
     return out + [baseline] if baseline in ranked else out
+
+
+def regularizer_kinds(lb) -> dict[str, str]:
+    """regularizer → its kind ("none" where it has none), in the order of ``lb.main`` (a Leaderboard)."""
+    return {r: (k or "none") for r, k in zip(lb.main["regularizer"], lb.main["kind"])}
+
+
+def leaderboard_style(lb, baseline: str) -> tuple[dict[str, tuple], list[str]]:
+    """(colour per regularizer, the ranked names worth a direct label) of a Leaderboard's rows."""
+    ranked = list(lb.main["regularizer"])
+    return regularizer_colors(regularizer_kinds(lb)), highlighted(ranked, baseline, DIRECT_LABELS)
 
 
 def kind_legend(fig, kinds, extra: list | None = None, title: str = "kind") -> None:

@@ -13,14 +13,15 @@ Intervals (docs/metrics.md, "Intervals"):
   Welch-Satterthwaite degrees of freedom.
 - P(>erm) gets a score interval for the Mann-Whitney AUC (``stats.probability_of_improvement_ci``).
 - IQM, mean rank and cost vs erm keep the stratified bootstrap of rliable
-  (``report.cellstats``).
+  (``table.cell_estimates``).
 - Every interval is clipped to its column's range (``Column.bounds``).
 - Ranks come in tiers: rows whose interval on the primary metric overlaps the tier
   leader's share its rank and are marked tied (``stats.overlap_tiers``).
 
-The pieces live in ``report.columns`` (what each column is), ``report.runtable`` (one row
-per run), ``report.cellstats`` (per-cell arrays) and ``report.suiterows`` (per-regularizer
-aggregates); their public names are importable from here.
+The pieces live in ``table.columns`` (what each column is), ``table.run_rows`` (one row
+per run), ``table.cell_estimates`` (per-cell arrays), ``table.leaderboard_frames`` (the
+per-cell and per-regularizer frames) and ``table.not_applicable`` (n/a cells); their public
+names are importable from here.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report import applicability, stats
-from regbench.report.cellstats import cell_arrays
-from regbench.report.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
+from regbench.report import stats
+from regbench.report.mechanism import mechanism_table
+from regbench.report.table import not_applicable
+from regbench.report.table.cell_estimates import cell_arrays
+from regbench.report.table.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
     BASELINE,
     COLUMNS,
     FAMILY_PREFIX,
@@ -48,9 +51,8 @@ from regbench.report.columns import (  # noqa: F401  (re-exported: the report's 
     family_column,
     resolve_primary,
 )
-from regbench.report.mechanism import mechanism_table
-from regbench.report.runtable import effective_robustness, run_table, sampling_variance  # noqa: F401
-from regbench.report.suiterows import cell_frame, suite_frame
+from regbench.report.table.leaderboard_frames import cell_frame, suite_frame
+from regbench.report.table.run_rows import effective_robustness, run_table, sampling_variance  # noqa: F401
 
 
 @dataclass
@@ -95,10 +97,10 @@ def aggregate(
 ) -> Leaderboard:
     """Compute every leaderboard number (no files written)."""
     with _one_blas_thread():
-        runs = applicability.without_declared(runs, suite)
+        runs = not_applicable.without_declared(runs, suite)
         lb = _aggregate(runs, metrics, suite, reps, level)
         # n/a cells, suite-level columns over the common benchmarks, smallest groups
-        return applicability.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
+        return not_applicable.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
 
 
 def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboard:

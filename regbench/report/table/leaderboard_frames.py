@@ -12,9 +12,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from regbench.report import bootstrap, stats
-from regbench.report.cellstats import CellArrays, suite_t_interval
-from regbench.report.columns import BASELINE, Column
+from regbench.report import stats
+from regbench.report.stats import bootstrap
+from regbench.report.table.cell_estimates import CellArrays, suite_t_interval
+from regbench.report.table.columns import BASELINE, Column
 
 
 def _cost(cells: CellArrays, keys: list[str], regs: list[str]):

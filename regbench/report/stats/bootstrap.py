@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from regbench.report.stats import DEFAULT_LEVEL, DEFAULT_REPS, Estimate, _check, _check_args, iqm
+from regbench.report.stats.aggregates import iqm
+from regbench.report.stats.estimate import DEFAULT_LEVEL, DEFAULT_REPS, Estimate, check_reps_level, check_scores
 
 
 def percentile_interval(replicates: np.ndarray, level: float = DEFAULT_LEVEL, axis: int = 0):
@@ -65,7 +66,7 @@ def bootstrap_means(
         v = v[:, None]
     if v.shape[0] == 0:
         raise ValueError("values is empty: need at least one run")
-    _check_args(reps, 0.5)
+    check_reps_level(reps, 0.5)
     if counts is None:
         counts = resample_counts(v.shape[0], rng, reps)
     finite = np.isfinite(v)
@@ -77,8 +78,8 @@ def bootstrap_mean_ci(
     x: Sequence[float], rng: np.random.Generator, reps: int = DEFAULT_REPS, level: float = DEFAULT_LEVEL
 ) -> Estimate:
     """Mean of x (n,) over seeds and its percentile bootstrap interval."""
-    arr = _check(x).ravel()
-    _check_args(reps, level)
+    arr = check_scores(x).ravel()
+    check_reps_level(reps, level)
     lo, hi = percentile_interval(bootstrap_means(arr, rng, reps)[:, 0], level)
     return Estimate(float(arr.mean()), float(lo), float(hi), arr.size)
 
@@ -95,10 +96,10 @@ def stratified_bootstrap(
     statistic: maps pooled scores (reps, sum n_i) to (reps,).
     Returns (reps,).
     """
-    arrays = [_check(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
+    arrays = [check_scores(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
     if not arrays:
         raise ValueError("no strata given")
-    _check_args(reps, 0.5)
+    check_reps_level(reps, 0.5)
     pooled = [a[rng.integers(0, a.size, size=(reps, a.size))] for a in arrays]
     return np.asarray(statistic(np.concatenate(pooled, axis=1)))
 
@@ -132,8 +133,8 @@ def iqm_ci(
     strata: Sequence[np.ndarray], rng: np.random.Generator, reps: int = DEFAULT_REPS, level: float = DEFAULT_LEVEL
 ) -> Estimate:
     """IQM of all benchmark x seed scores with a stratified-bootstrap interval."""
-    _check_args(reps, level)
-    arrays = [_check(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
+    check_reps_level(reps, level)
+    arrays = [check_scores(s, f"stratum {i}").ravel() for i, s in enumerate(strata)]
     if not arrays:
         raise ValueError("no strata given")
     counts = np.concatenate([resample_counts(a.size, rng, reps).T for a in arrays], axis=0).T

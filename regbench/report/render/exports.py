@@ -1,0 +1,105 @@
+"""leaderboard.csv and leaderboard.json: the machine-readable leaderboard.
+
+CSV and JSON carry the unrounded numbers (to 6 decimals, ``display.stable_number``) with
+their interval and n, where README.md, the page and the terminal show the rounded
+"mean [lo, hi]" text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from regbench.report.render.display import benchmark_frames, stable_number, table_columns
+from regbench.report.table.aggregate import Leaderboard
+
+FORMAT_VERSION = 1
+
+
+def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
+    out = {
+        "scope": scope,
+        "benchmark": bench,
+        "rank": stable_number(rec["rank"]),
+        "regularizer": rec["regularizer"],
+        "kind": rec.get("kind"),
+        "submission": bool(rec.get("submission")),
+        "not_applicable": rec.get("not_applicable") or None,  # why the pair cannot run; its numbers are null
+        "smallest_group": stable_number(rec.get("smallest_group")),  # over the OOD splits; worst-group needs >= 20
+    }
+    for c in table_columns(lb, scope):
+        for suf in ("", "_lo", "_hi", "_n"):
+            out[c.key + suf] = stable_number(rec[c.key + suf])
+    for k in ("tied", "seeds", "seeds_max", "short_seeds", "failed", "diverged"):
+        out[k] = stable_number(rec[k])
+    return out
+
+
+def write_csv(lb: Leaderboard, path: Path) -> None:
+    rows = [_flat_row(lb, r, "suite", "") for r in lb.main.to_dict("records")]
+    for bench, grp in benchmark_frames(lb):
+        rows += [_flat_row(lb, r, "benchmark", bench) for r in grp.to_dict("records")]
+    pd.DataFrame(rows).to_csv(path, index=False, lineterminator="\n")
+
+
+def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
+    flat = _flat_row(lb, rec, scope, "")
+    out = {
+        k: flat[k]
+        for k in (
+            "rank",
+            "tied",
+            "regularizer",
+            "kind",
+            "submission",
+            "not_applicable",
+            "smallest_group",
+            "seeds",
+            "seeds_max",
+            "short_seeds",
+            "failed",
+            "diverged",
+        )
+    }
+    if scope == "suite":
+        out["params"] = json.loads(rec["params"]) if isinstance(rec.get("params"), str) and rec["params"] else None
+    out["metrics"] = {
+        c.key: {"mean": flat[c.key], "lo": flat[c.key + "_lo"], "hi": flat[c.key + "_hi"], "n": flat[c.key + "_n"]}
+        for c in table_columns(lb, scope)
+    }
+    return out
+
+
+def write_json(lb: Leaderboard, path: Path) -> None:
+    doc = {
+        "format_version": FORMAT_VERSION,
+        "suite": lb.suite,
+        "primary_metric": lb.primary.key,
+        "caveats": list(lb.caveats),
+        "confidence_level": lb.level,
+        "bootstrap_reps": lb.reps,
+        "columns": [
+            {
+                "key": c.key,
+                "label": c.label,
+                "higher_is_better": c.higher_is_better,
+                "scale": c.scale,
+                "digits": c.digits,
+                "suite_only": c.suite_only,
+                "help": c.help,
+            }
+            for c in lb.columns
+        ],
+        "main": [_json_row(lb, r, "suite") for r in lb.main.to_dict("records")],
+        "benchmarks": [
+            {"benchmark": b, "rows": [_json_row(lb, r, "benchmark") for r in g.to_dict("records")]}
+            for b, g in benchmark_frames(lb)
+        ],
+        "fits": lb.fits,
+        "notes": list(lb.notes),
+    }
+    path.write_text(
+        json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False, allow_nan=False) + "\n", encoding="utf-8"
+    )

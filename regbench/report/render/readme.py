@@ -1,0 +1,38 @@
+"""README.md of a leaderboard: the suite's table, its numbered notes, one table per benchmark, the plots.
+
+Cells come from ``display.display_rows`` (the text every writer shows) and are escaped for
+Markdown (``markdown.md``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from regbench.report.render import markdown
+from regbench.report.render.display import benchmark_frames, display_rows, footnotes
+from regbench.report.render.markdown import md
+from regbench.report.table.aggregate import Leaderboard
+
+
+def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
+    """Write README.md to ``path``; ``plots`` (title → PNG written beside it) join at the end."""
+    s = lb.suite
+    lines = [f"# Leaderboard: {md(s.get('name', ''))}", "", md(s.get("description", ""), one_line=False), ""]
+    lines += [
+        f"Seeds: {s.get('seeds', '')} · primary metric: `{lb.primary.key}` · selection: "
+        f"`{s.get('selection', 'val_accuracy')}` · benchmarks: {len(s.get('benchmarks', []))}",
+        "",
+    ]
+    for c in lb.caveats:  # a paragraph each: consecutive lines would run together in Markdown
+        lines += [f"**Caveat:** {md(c)}", ""]
+    lines += markdown.table(*display_rows(lb, lb.main, "suite")) + [""]
+    lines += [f"{i}. {n}" for i, n in enumerate(footnotes(lb), 1)] + ["", "## Per benchmark", ""]
+    meta = {b.get("name"): b for b in s.get("benchmarks", [])}
+    for bench, grp in benchmark_frames(lb):
+        b = meta.get(bench, {})
+        extra = ", ".join(f"{k}: {md(b[k])}" for k in ("shift_kind", "dataset", "model") if b.get(k))
+        lines += [f"### {md(bench)}" + (f" ({extra})" if extra else ""), ""]
+        lines += markdown.table(*display_rows(lb, grp, "benchmark")) + [""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
