@@ -65,15 +65,7 @@ def run_plan(
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
-    # the runs' keys cover where and how they compute (bind_numerics gives a caller the same)
-    try:
-        device_type = ex.device_type()
-        plan = plan.with_numerics(numerics_for(device_type, options.threads))
-        # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
-        check_numerics(store, plan.members_name, {r.run_key for r in plan.runs}, device_type)
-    except MixedNumericsError:
-        _close(ex)
-        raise
+    plan = _bind_and_check(plan, store, ex, options.threads)
     store.add_to_suite(
         plan.members_name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
@@ -100,6 +92,22 @@ def run_plan(
         _train_and_keep(ex, todo, keeper, batch, executor == "local", device, options, progress)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
+
+
+def _bind_and_check(plan: Plan, store: Store, ex, threads: int) -> Plan:
+    """``plan`` under the numerics ``ex`` computes in, which its run keys cover
+    (:func:`~regbench.harness.numerics.bind_numerics` gives a caller the same). Raises
+    :class:`MixedNumericsError` (closing ``ex``) before anything is written when the store's
+    runs under ``plan.members_name`` were computed in others: a suite never mixes CPU fp32 and
+    CUDA bf16 numbers."""
+    try:
+        device_type = ex.device_type()
+        bound = plan.with_numerics(numerics_for(device_type, threads))
+        check_numerics(store, bound.members_name, {r.run_key for r in bound.runs}, device_type)
+    except MixedNumericsError:
+        _close(ex)
+        raise
+    return bound
 
 
 def _exec_options(
