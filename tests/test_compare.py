@@ -58,14 +58,20 @@ def test_compare_reuses_baselines_and_marks_the_submission(tmp_path):
     new = {k: r for k, r in after.items() if k not in before}
     assert len(new) == 2 and all(r[1] == "spectral_decoupling" and r[2] == "ok" and r[4] == 1 for r in new.values())
     assert all(r[4] == 0 for r in before.values())  # only the new runs are a submission
-    report = (out / "compare-spectral_decoupling.md").read_text()
+    (report_file,) = out.glob("compare-spectral_decoupling-*.md")  # named by the submission's identity
+    report = report_file.read_text()
     assert "4 baseline runs of which 4 were reused from the store and 0 trained now" in report
     assert "## Benchmark d" in report and "## Overall" in report and report.count("**Verdict:**") >= 2
     assert "(parameters: lam=0.3)" in report
-    runs, _, _ = Store(store).frames("cmp")  # the suite's leaderboard now has the new row, flagged
+    # the comparison's rows (baselines and the new one, flagged) are its own; the suite's are untouched
+    namespace = f"cmp/compare/{report_file.stem.removeprefix('compare-')}"
+    runs, _, _ = Store(store).frames(namespace)
     flagged = runs[runs["regularizer"] == "spectral_decoupling"]
     others = runs[~runs.index.isin(flagged.index)]
     assert len(flagged) == 2 and flagged["submission"].all() and not others["submission"].any()
+    assert len(others) == 4 and set(others["run_key"]) == set(before)
+    suite_rows, _, _ = Store(store).frames("cmp")
+    assert set(suite_rows["run_key"]) == set(before)
     # a second compare trains nothing at all
     assert main(args) == 0
     assert rows(store) == after

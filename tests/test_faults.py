@@ -631,7 +631,8 @@ def test_markdown_reports_escape_html_and_pipes_from_names(write_suite, store_pa
     assert main(["leaderboard", str(path), "--store", str(store_path), "--out", str(out), "--no-plots"]) == 0
     argv = ["compare", "l2", "--suite", str(path), "--store", str(store_path), "--workers", "1"]
     assert main([*argv, "--out", str(out), "--no-leaderboard", "--no-progress"]) == 0
-    for name in ("README.md", "diagnostics.md", "compare-l2.md"):
+    (report,) = out.glob("compare-l2-*.md")  # named by the submission's identity
+    for name in ("README.md", "diagnostics.md", report.name):
         text = (out / name).read_text()
         assert "<img" not in text and "<script>" not in text, name
         assert "&lt;img src=x onerror=alert(1)>\\|x" in text, name

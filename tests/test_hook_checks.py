@@ -149,5 +149,6 @@ def test_broken_plugins_fail_their_own_runs_and_leave_baselines_byte_identical(t
         assert "expected a scalar" in bad["error"]
         assert nan["status"] == "diverged"
         assert "regularizer 'nan_plugin' hook penalty produced a non-finite value" in nan["error"]
-    report = (tmp_path / "lb" / "compare-bad_plugin.md").read_text()
+    (report_file,) = (tmp_path / "lb").glob("compare-bad_plugin-*.md")  # named by the submission's identity
+    report = report_file.read_text()
     assert "2 of 2 runs of bad_plugin did not finish" in report and "hook loss returned shape" in report

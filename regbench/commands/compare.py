@@ -3,7 +3,11 @@
 Plans the suite's benchmarks × seeds for the new regularizer and for every baseline config
 of the suite (plus erm if the suite lacks it), trains only what the store does not already
 hold — baseline runs are reused by run key — marks the new runs as a submission, and writes
-``leaderboard/<suite>/compare-<name>.md`` (see :mod:`regbench.report.compare`).
+``leaderboard/<suite>/compare-<name>-<hash>.md`` (see :mod:`regbench.report.compare`),
+``<hash>`` identifying the submission's spec, parameters and code. The comparison's runs are
+registered under ``<suite>/compare/<name>-<hash>``, never as rows of the suite; its leaderboard
+(the baselines and the submission, marked ``*``) goes to ``compare-<name>-<hash>/`` beside
+the report, so ``regbench leaderboard SUITE`` and another variant's files are left as they were.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ def compare(
     name: str | None = None,
     out_dir: str | Path | None = None,
     **run_args: Any,
-) -> tuple[int, str, Path]:
-    """Run the comparison; return (exit code, markdown report, the file it was written to).
-    Exit 1 when the new regularizer has no finished run (its errors are in the report), else 0."""
+) -> tuple[int, str, Path, str]:
+    """Run the comparison; return (exit code, markdown report, the file it was written to, the
+    store name its runs are registered under). Exit 1 when the new regularizer has no
+    finished run (its errors are in the report), else 0."""
     # imported here: they import torch and pandas, which `regbench --help` should not wait for
     from regbench.harness.compare_plan import plan_compare
+    from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
     from regbench.report.compare import build_sections, render
@@ -36,7 +42,9 @@ def compare(
     from regbench.store import Store
     from regbench.version import __version__
 
-    full, new_runs, baselines, name = plan_compare(spec, suite, params, name)
+    full, new_runs, baselines, name, identity = plan_compare(spec, suite, params, name)
+    full = bind_numerics(full, **run_args)  # the keys run_plan trains under, to reuse and read back
+    new_runs = tuple(r for r in full.runs if r.regularizer.display == name)
     store = Store(store_path)
     base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
     reused_base = len(store.done_keys(base_keys))
@@ -75,11 +83,11 @@ def compare(
     text = render(sections, name, suite_spec.primary_metric, header)
     out = Path(out_dir) if out_dir else Path("leaderboard") / suite_spec.name
     out.mkdir(parents=True, exist_ok=True)
-    report = out / f"compare-{name}.md"
+    report = out / f"compare-{identity}.md"
     report.write_text(text)
     counts["reused_baseline"] = reused_base
     ok_new = sum(1 for r in records if r["regularizer"] == name and r["status"] == "ok")
-    return (0 if ok_new else 1), text, report
+    return (0 if ok_new else 1), text, report, full.members_name
 
 
 def add_parser(sub) -> None:
@@ -91,7 +99,9 @@ def add_parser(sub) -> None:
     c.add_argument("--name", default=None, help="display name (default: the registered or class name)")
     add_device(c)
     c.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
-    c.add_argument("--no-leaderboard", action="store_true", help="do not rebuild the suite's leaderboard")
+    c.add_argument(
+        "--no-leaderboard", action="store_true", help="do not write the comparison's leaderboard (beside the report)"
+    )
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_store(c)
 
@@ -102,7 +112,7 @@ def run(args) -> int:
 
     params = parse_params(args.param, args.params_yaml)
     out = Path(args.out) if args.out else None
-    code, text, report = compare(
+    code, text, report, members = compare(
         args.spec,
         args.suite,
         params,
@@ -115,10 +125,10 @@ def run(args) -> int:
     )
     show_report(text)
     print(f"wrote {report}")
-    if not args.no_leaderboard:
-        board_dir = out or Path("leaderboard") / Path(args.suite).stem
-        write_leaderboard(args.suite, args.store, board_dir, show=False)
-        print(f"rebuilt the leaderboard in {board_dir}/ (the new regularizer is marked *)")
+    if not args.no_leaderboard:  # beside the report, never over the suite's own leaderboard
+        board_dir = report.parent / report.stem
+        write_leaderboard(args.suite, args.store, board_dir, show=False, members=members)
+        print(f"wrote the comparison's leaderboard to {board_dir}/ (the new regularizer is marked *)")
     return code
 
 

@@ -50,18 +50,21 @@ def write_leaderboard(
     reps: int = 1000,
     echo=print,
     view: dict | None = None,
+    members: str | None = None,
 ):
     """Build every leaderboard file of ``suite`` into ``out_dir`` and print the main table.
 
     view: how to print it — ``columns`` (names), ``full`` (bool), ``format``
     (terminal | markdown | csv) and ``tex_columns`` (names); defaults: the compact view.
+    members: the store name whose rows to show (default: the suite's own, i.e. exactly its
+    declared configs); ``compare`` passes its namespace, which adds the submission's rows.
     """
     view = view or {}
     from regbench.report import build_leaderboard
 
     meta = suite_meta(suite)
     store = Store(store_path, readonly=True)
-    runs, metrics, reliability = store.frames(meta["name"])
+    runs, metrics, reliability = store.frames(members or meta["name"])
     missing = runs["status"] == "missing"
     if missing.any():
         echo(
@@ -170,8 +173,8 @@ def append_section(readme: Path, title: str, body: str) -> None:
 
 
 def append_selection(out_dir: Path) -> None:
-    """If a sweep selected this suite's configs (``selection.md`` from ``regbench run --sweep``),
-    say so in README.md: which config each row is, chosen on validation data only."""
+    """If a sweep selected configs of this suite (``selection.md`` from ``regbench run --sweep``),
+    add its selection to README.md, apart from the rows (which stay the declared configs)."""
     selection = out_dir / "selection.md"
     readme = out_dir / "README.md"
     if selection.exists() and readme.exists():
@@ -179,8 +182,10 @@ def append_selection(out_dir: Path) -> None:
         body = selection.read_text().split("## Oracle selection")[0].strip()
         readme.write_text(
             readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
-            "Each row above is the config chosen per benchmark on ID validation; every "
-            "candidate is in the store under the suite `<suite>-sweep`.\n\n" + body + "\n"
+            "The rows above are the suite's declared configs. A sweep (`regbench run SUITE --sweep N`) "
+            "chose the configs below per benchmark on ID validation; a choice becomes a row once its "
+            "parameters are written into the suite file. Every candidate is in the store under the "
+            "suite `<suite>-sweep`.\n\n" + body + "\n"
         )
 
 

@@ -42,6 +42,7 @@ def run(args) -> int:
     from regbench.train.execution import prepare_process
 
     prepare_process()  # before anything in this process uses CUDA (in-process runs)
+    from regbench.harness.numerics import bind_numerics
     from regbench.harness.plan import load_suite
     from regbench.harness.run_plan import run_plan
     from regbench.store import Store
@@ -54,6 +55,9 @@ def run(args) -> int:
         except DeviceError as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+    # the run keys cover device type, precision and threads: fixed here as run_plan will fix them
+    plan = bind_numerics(plan, args.device, args.executor, args.deterministic, args.threads)
+    warn_threads(args.threads)
     store = Store(args.store)
     done = store.done_keys(r.run_key for r in plan.runs)
     todo = len({r.run_key for r in plan.runs} - done)
@@ -73,6 +77,21 @@ def run(args) -> int:
     report_counts(counts)
     print(next_steps(args.suite, plan.suite.name, args.store))
     return exit_status(store.statuses(r.run_key for r in plan.runs), [r.run_key for r in plan.runs])
+
+
+def warn_threads(threads: int | None) -> None:
+    """Say once, on stderr, that runs with another thread count than the default are not the
+    published ones: a reduction split over more threads sums in another order, so their
+    numbers differ, and so do their run keys (the records say which, in ``env.threads``)."""
+    from regbench.train.execution import DEFAULT_THREADS
+
+    if threads is not None and threads != DEFAULT_THREADS:
+        print(
+            f"note: --threads {threads}: each run computes with {threads} intra-op threads, not the default "
+            f"{DEFAULT_THREADS} that published leaderboards use; its numbers (and run keys) differ from "
+            f"theirs, and its records say threads={threads}",
+            file=sys.stderr,
+        )
 
 
 def report_counts(counts: dict) -> None:
@@ -142,6 +161,8 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
         executor=args.executor,
         progress=progress,
         run_timeout=args.run_timeout,
+        deterministic=args.deterministic,
+        threads=args.threads,
     )
     print(text, end="")
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from regbench.harness.numerics import bind_numerics
 from regbench.harness.plan import Plan
 from regbench.harness.run_plan import run_plan
 from regbench.harness.sweep_plan import labelled_records, sweep_plan
@@ -26,22 +27,24 @@ def run_sweep(
     out_dir: Path | None = None,
     **run_args: Any,
 ) -> tuple[dict[str, int], str]:
-    """Train the sweep, select per benchmark on validation, record and describe the selection.
+    """Train the sweep, select per benchmark on validation, and describe the selection.
+
+    The sweep's runs are registered under ``<suite>-sweep`` only: the selection never replaces
+    a row of the suite (its rows are its declared configs; a chosen config is published by
+    writing it into the suite file).
 
     Returns (run counts, the markdown report that was also written to ``out_dir/selection.md``).
     """
     criterion = criterion or plan.suite.selection
     swept, candidates = sweep_plan(plan, n, sweep_seed, spaces_path)
+    swept = bind_numerics(swept, **run_args)  # the keys run_plan trains under, to read them back
     counts = run_plan(swept, store, **run_args)
     records = labelled_records(store, swept)
     counts["planned_keys"] = [r.run_key for r in swept.runs]  # for the exit status
     counts["statuses"] = store.statuses(counts["planned_keys"])
+    # every candidate, the selected ones included, stays registered under the sweep's own name
+    # (<suite>-sweep): the suite's rows remain exactly its declared configs
     chosen = select(records, candidates, criterion)
-    # the selected runs become the suite's members under the base name (the leaderboard row)
-    store.add_to_suite(
-        plan.suite.name,
-        [(key, s.benchmark, s.regularizer, seed) for s in chosen.values() for key, seed in zip(s.run_keys, s.seeds)],
-    )
     lines = [
         f"# Sweep of suite {plan.suite.name}: model selection by ID validation",
         "",

@@ -2,10 +2,16 @@
 
 The suite's benchmarks × seeds for the new regularizer and for every baseline config (plus
 erm if the suite lacks it); baseline runs keep their run keys, so the store reuses them.
+The comparison's runs (baselines and submission) are registered in the store under the
+submission's own name, ``<suite>/compare/<name>-<hash>`` (:func:`compare_namespace`), never
+under the suite: the suite's leaderboard rows stay its declared configs, and two variants
+(other parameters or code) each keep their own rows and report.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -20,7 +26,7 @@ from regbench.config import (
     check_path_component,
     format_validation_error,
 )
-from regbench.harness.plan import Plan, load_suite, plan_suite
+from regbench.harness.plan import Plan, load_suite, plan_suite, plugin_codes
 from regbench.params import resolve_params
 from regbench.regularizers.build import lookup
 
@@ -56,21 +62,39 @@ def default_name(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", name)
 
 
+def submission_identity(name: str, config: RegularizerConfig, resolved: dict[str, Any]) -> str:
+    """``<name>-<8 hex>``: the display name and a hash of the submission's spec, resolved
+    parameters and code identity (the ``regularizer`` entry of its runs' canonical spec), so
+    the same plugin with other parameters or edited code is another submission."""
+    (code,) = plugin_codes(config)
+    entry = [{"name": config.stack[0].name, "params": resolved, **({"code": code} if code else {})}]
+    text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+def compare_namespace(suite_name: str, identity: str) -> str:
+    """The store name a comparison's runs are registered under: ``<suite>/compare/<identity>``."""
+    return f"{suite_name}/compare/{identity}"
+
+
 def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str | None = None):
-    """(full plan, new runs, baseline configs' display names, new config's display name).
+    """(full plan, new runs, baseline configs' display names, new config's display name,
+    the submission's identity :func:`submission_identity`).
 
     The new regularizer joins the suite as one more config, so its parameters are checked
-    and its runs expanded by the same code as every suite's (:func:`plan_suite`).
+    and its runs expanded by the same code as every suite's (:func:`plan_suite`). The full
+    plan's ``members`` is :func:`compare_namespace`: its runs are registered there, not
+    under the suite.
     """
     plan = load_suite(suite)
     try:  # PluginError / UnknownNameError / bad parameters: one line, before anything trains
-        resolve_params(lookup(spec), params)
+        resolved = resolve_params(lookup(spec), params)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, f"parameters of {spec}")) from None
     name = name or default_name(spec)
     if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]+=,()]+", name):
         raise ConfigError(f"--name {name!r}: use letters, digits and _ . - only")
-    try:  # the name is a file name: compare-<name>.md
+    try:  # the name is part of a file name: compare-<name>-<hash>.md
         check_path_component(name, "--name")
     except ValueError as err:
         raise ConfigError(str(err)) from None
@@ -95,4 +119,6 @@ def plan_compare(spec: str, suite: str | Path, params: dict[str, Any], name: str
             f"'{spec}' with these parameters is the baseline '{twin}' (identical run keys); "
             "change its parameters to compare something new"
         )
-    return Plan(suite_spec, plan.source, full.runs), new_runs, baselines, name
+    identity = submission_identity(name, new, resolved)
+    members = compare_namespace(plan.suite.name, identity)
+    return Plan(suite_spec, plan.source, full.runs, members), new_runs, baselines, name, identity

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,27 @@ from regbench.regularizers.build import build_stack, lookup
 from regbench.shifts.held_out import RULE as HELD_OUT_RULE
 from regbench.shifts.held_out import SHARES
 
-RESULT_FORMAT_VERSION = 1
+# 2: the run key covers the run's numerics (device type, precision, intra-op threads) and the
+# plugin's local helper modules
+RESULT_FORMAT_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Numerics:
+    """How a run computes, where that changes its numbers: part of its run key.
+
+    The same run on CUDA (bf16 autocast, other kernels) or with another intra-op thread count
+    (a reduction split over 2 threads sums in another order than over 1) gives other numbers,
+    so each is its own run. The planner fixes these before any key is computed
+    (:func:`regbench.harness.numerics.bind_numerics`), so the driver and every worker agree.
+    The defaults are what a plain ``regbench run`` on CPU computes in: they equal
+    ``regbench.train.execution.DEFAULT_THREADS`` and ``precision(cpu)`` (a test pins both;
+    this stage may not import ``train``).
+    """
+
+    device: str = "cpu"  # the device type the run computes on: cpu | cuda (not which GPU)
+    precision: str = "fp32"  # what the forward pass computes in: fp32 | bf16
+    threads: int = 1  # torch's intra-op thread count for the run
 
 
 @dataclass(frozen=True)
@@ -75,6 +95,8 @@ class RunSpec:
     # per stack member: the plugin's code identity (None for a standard regularizer), fixed
     # when the run is planned so that a worker computes the same run key as the driver
     code: tuple[str | None, ...] = ()
+    # where and how the run computes (device type, precision, threads): part of the run key
+    numerics: Numerics = Numerics()
     # what the row adds to the suite's shared base, as a kind (applicability.row_kinds); not
     # part of the run key: it describes the suite's row, recorded as the run's regularizer_kind
     kind: str = ""
@@ -95,6 +117,7 @@ class RunSpec:
             "regularizer": [{"name": s.name, "params": p, **({"code": c} if c else {})} for s, p, c in members],
             "train": self.train.model_dump(mode="json"),
             "seed": self.seed,
+            "numerics": asdict(self.numerics),
         }
 
     @property
@@ -187,9 +210,25 @@ def check_label_noise(benches, trains, source: str, errors: list[str]) -> None:
 
 @dataclass(frozen=True)
 class Plan:
+    """A suite's runs. ``members``: the name the runs are registered under in the store
+    (``suite_runs``; default: the suite's name). A sweep's or a comparison's runs are
+    registered under their own name, so they never replace the suite's declared rows."""
+
     suite: SuiteSpec
     source: str
     runs: tuple[RunSpec, ...]
+    members: str = ""
+
+    @property
+    def members_name(self) -> str:
+        """The store's name for this plan's rows: ``members``, else the suite's name."""
+        return self.members or self.suite.name
+
+    def with_numerics(self, numerics: Numerics) -> Plan:
+        """This plan with every run computing in ``numerics`` (new run keys where they differ)."""
+        if all(r.numerics == numerics for r in self.runs):
+            return self
+        return replace(self, runs=tuple(replace(r, numerics=numerics) for r in self.runs))
 
 
 def plan_suite(suite: SuiteSpec, source: str = "<suite>") -> Plan:

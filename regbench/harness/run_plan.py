@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regbench.harness.executors import get_executor
-from regbench.harness.numerics import MixedNumericsError, check_numerics
+from regbench.harness.numerics import MixedNumericsError, check_numerics, numerics_for
 from regbench.harness.plan import Plan, RunSpec
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.harness.seed_groups import SayOnce, batched_records, fallback_note
@@ -36,7 +36,10 @@ def run_plan(
     ``checkpoint_every`` (default: the suite's ``checkpoint_every``, 0 = off) saves in-run
     checkpoints to ``<store folder>/checkpoints/<run_key>.pt``; a run's checkpoint is
     deleted once its final record is stored. ``threads`` is every run's intra-op thread
-    count whichever executor runs it (default 1; ``deterministic`` pins it to 1).
+    count whichever executor runs it (default 1; ``deterministic`` pins it to 1). The device
+    type, its precision and the thread count are part of every run's key: the plan's runs are
+    trained under the keys :func:`~regbench.harness.numerics.bind_numerics` gives them with
+    these arguments, and registered in the store under ``plan.members_name``.
     ``batch_seeds`` (default: the suite's ``batch_seeds``) trains the seeds of each benchmark ×
     regularizer together as one stacked model where that pays on the device, or wherever it
     can with ``"everywhere"`` (regbench.harness.seed_groups): in the local pool's workers, or
@@ -62,14 +65,9 @@ def run_plan(
         work_dir=str(store.path.parent.resolve()),
         **executor_args,
     )
-    # refuse before anything is written: a suite never mixes CPU fp32 and CUDA bf16 numbers
-    try:
-        check_numerics(store, plan.suite.name, {r.run_key for r in plan.runs}, ex.device_type())
-    except MixedNumericsError:
-        _close(ex)
-        raise
+    plan = _bind_and_check(plan, store, ex, options.threads)
     store.add_to_suite(
-        plan.suite.name,
+        plan.members_name,
         [(r.run_key, r.benchmark.spec.name, r.regularizer.display, r.seed) for r in plan.runs],
     )
     unique = _unfinished(plan, store)
@@ -94,6 +92,22 @@ def run_plan(
         _train_and_keep(ex, todo, keeper, batch, executor == "local", device, options, progress)
     counts["seconds"] = round(time.perf_counter() - t0, 2)
     return counts
+
+
+def _bind_and_check(plan: Plan, store: Store, ex, threads: int) -> Plan:
+    """``plan`` under the numerics ``ex`` computes in, which its run keys cover
+    (:func:`~regbench.harness.numerics.bind_numerics` gives a caller the same). Raises
+    :class:`MixedNumericsError` (closing ``ex``) before anything is written when the store's
+    runs under ``plan.members_name`` were computed in others: a suite never mixes CPU fp32 and
+    CUDA bf16 numbers."""
+    try:
+        device_type = ex.device_type()
+        bound = plan.with_numerics(numerics_for(device_type, threads))
+        check_numerics(store, bound.members_name, {r.run_key for r in bound.runs}, device_type)
+    except MixedNumericsError:
+        _close(ex)
+        raise
+    return bound
 
 
 def _exec_options(

@@ -15,13 +15,16 @@ has its own one-line :class:`PluginError`.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
 import sys
+import sysconfig
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -152,23 +155,156 @@ def _one_line(err: BaseException) -> str:
 
 
 def code_identity(cls: type, spec: str) -> str | None:
-    """What identifies a plugin's code in its run key: ``sha256:<16 hex>`` of its source file,
-    prefixed ``<distribution>==<version>+`` for an entry point; None for regbench's own
-    regularizers (their code is versioned with regbench, and their run keys stay as they were).
+    """What identifies a plugin's code in its run key: ``sha256:<16 hex>``, prefixed
+    ``<distribution>==<version>+`` for an entry point; None for regbench's own regularizers
+    (their code is versioned with regbench, and their run keys stay as they were).
 
-    Editing a plugin file therefore changes its run keys: its old runs are never reused.
+    The hash covers the plugin's source file and every *local* module it imports,
+    transitively (:func:`local_imports`): a module whose file is neither in the standard
+    library, nor in a ``site-packages``/``dist-packages`` folder, nor part of regbench. Such
+    a helper is hashed by module name and content, so its path on this machine does not
+    enter the key; a plugin without local imports keeps the hash of its own file alone.
+    Installed third-party packages (torch, numpy, an installed plugin's own dependencies)
+    are NOT hashed, nor are their versions (except the entry point's own distribution
+    version, as above): upgrading them does not change a run key. A package installed in
+    editable mode lives outside site-packages and so counts as local source.
+
+    Editing a plugin file, or a helper module it imports, therefore changes its run keys:
+    its old runs are never reused.
     """
     module = sys.modules.get(cls.__module__)
     path = getattr(module, "__file__", None)
     if cls.__module__.startswith("regbench.") or path is None:
         return None
-    digest = f"sha256:{source_hash(str(Path(path).resolve()), *_stat(path))}"
+    own = source_hash(str(Path(path).resolve()), *_stat(path))
+    helpers = local_imports(module)
+    if helpers:
+        listing = "\n".join(f"{name} {source_hash(file, *_stat(file))}" for name, file in sorted(helpers.items()))
+        own = hashlib.sha256(f"{own}\n{listing}".encode()).hexdigest()[:16]
+    digest = f"sha256:{own}"
     if not is_plugin_spec(spec):
         ep = entry_points().get(spec)
         dist = getattr(ep, "dist", None) if ep is not None else None
         if dist is not None:
             return f"{dist.metadata['Name']}=={dist.version}+{digest}"
     return digest
+
+
+def local_imports(module: ModuleType) -> dict[str, str]:
+    """Every local module that ``module`` imports, transitively: module name → resolved file.
+
+    Imports are read from the source (``import a.b``, ``from a import b``, ``from .c import d``,
+    at the top or inside functions), so a helper imported lazily counts as well. A name is
+    looked up in ``sys.modules`` first (where the plugin's import put it), else found with
+    :func:`importlib.util.find_spec` without running it; a name that cannot be found is left
+    out (the import would fail when the plugin runs anyway). ``module`` itself is not listed.
+    """
+    start = getattr(module, "__file__", None)
+    if start is None:
+        return {}
+    found: dict[str, str] = {}
+    todo = [(str(Path(start).resolve()), module.__name__, getattr(module, "__package__", None) or "")]
+    seen = {todo[0][0]}
+    while todo:
+        file, name, package = todo.pop()
+        for target in imported_names(file, *_stat(file), package):
+            origin = module_file(target)
+            if origin is None or not is_local_source(target, origin) or origin in seen:
+                continue
+            seen.add(origin)
+            found[target] = origin
+            if origin.endswith(".py"):
+                is_pkg = Path(origin).name == "__init__.py"
+                todo.append((origin, target, target if is_pkg else target.rpartition(".")[0]))
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def imported_names(path: str, mtime_ns: int, size: int, package: str) -> tuple[str, ...]:
+    """The absolute module names a Python file imports (cached per mtime and size).
+
+    ``import a.b.c`` names ``a``, ``a.b`` and ``a.b.c`` (each is executed); ``from a import
+    x`` names ``a`` and ``a.x`` (x may be a submodule: kept only if it is one, by the caller's
+    lookup); relative imports are resolved against ``package``.
+    """
+    try:
+        tree = ast.parse(Path(path).read_bytes(), filename=path)
+    except (OSError, SyntaxError, ValueError):
+        return ()
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                names += [".".join(parts[: i + 1]) for i in range(len(parts))]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                if not package:
+                    continue  # a relative import outside a package fails at import time
+                try:
+                    base = importlib.util.resolve_name("." * node.level + base, package)
+                except (ImportError, ValueError):
+                    continue
+            if not base:
+                continue
+            parts = base.split(".")
+            names += [".".join(parts[: i + 1]) for i in range(len(parts))]
+            names += [f"{base}.{alias.name}" for alias in node.names if alias.name != "*"]
+    return tuple(dict.fromkeys(names))
+
+
+def module_file(name: str) -> str | None:
+    """The resolved file of module ``name``, or None (not found, built in, a namespace package,
+    or not a module at all, e.g. a function imported by ``from a import f``).
+
+    A module not imported yet is found without being executed (:func:`find_module_spec`).
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        origin = getattr(module, "__file__", None)
+    else:
+        spec = find_module_spec(name)
+        origin = spec.origin if spec is not None and spec.has_location else None
+    if not origin or not os.path.isfile(origin):
+        return None
+    return str(Path(origin).resolve())
+
+
+def find_module_spec(name: str):
+    """The import spec of ``name`` without importing it or its parents (unlike
+    :func:`importlib.util.find_spec`, which imports the parent package of a dotted name)."""
+    parent, _, _ = name.rpartition(".")
+    try:
+        if not parent:
+            return importlib.util.find_spec(name)  # a top-level name: nothing is executed
+        if parent in sys.modules:
+            locations = getattr(sys.modules[parent], "__path__", None)
+        else:
+            parent_spec = find_module_spec(parent)
+            locations = parent_spec.submodule_search_locations if parent_spec is not None else None
+        if locations is None:
+            return None  # the parent is a plain module: ``name`` is one of its attributes
+        return importlib.machinery.PathFinder.find_spec(name, list(locations))
+    except (ImportError, ValueError, AttributeError):
+        return None
+
+
+def _stdlib_dirs() -> tuple[Path, ...]:
+    paths = sysconfig.get_paths()
+    return tuple(Path(paths[k]).resolve() for k in ("stdlib", "platstdlib") if k in paths)
+
+
+def is_local_source(name: str, origin: str) -> bool:
+    """True for a module that is neither standard library, nor installed (site-packages or
+    dist-packages), nor regbench's own code."""
+    top = name.partition(".")[0]
+    if top == "regbench" or top in sys.stdlib_module_names:
+        return False
+    path = Path(origin)
+    if {"site-packages", "dist-packages"} & set(path.parts):
+        return False
+    return not any(path.is_relative_to(d) for d in _stdlib_dirs())
 
 
 def _stat(path: str) -> tuple[int, int]:
