@@ -32,8 +32,11 @@ def sweep_plan(plan: Plan, n: int, sweep_seed: int = 0, spaces_path: str | Path 
 
 def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
     """The store's records of ``plan``'s runs, labelled with this plan's benchmark and config
-    names (a run reused from elsewhere keeps the name it was first recorded under)."""
-    recs = {r["run_key"]: r for r in store.records({r.run_key for r in plan.runs})}
+    names (a run reused from elsewhere keeps the name it was first recorded under), each with
+    ``val_n``: the size of its validation split (None when not recorded)."""
+    keys = {r.run_key for r in plan.runs}
+    recs = {r["run_key"]: r for r in store.records(keys)}
+    val_n = store.split_sizes(keys, "val")
     out = []
     for r in plan.runs:
         if r.run_key in recs:
@@ -43,6 +46,7 @@ def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
                     "benchmark": r.benchmark.spec.name,
                     "regularizer": r.regularizer.display,
                     "seed": r.seed,
+                    "val_n": val_n.get(r.run_key),
                 }
             )
     return out
