@@ -108,8 +108,12 @@ def run_sweep(
         lines += ["## Suite rows (generated)", "", "```yaml", block.rstrip(), "```"]
         if emit_yaml is not None:
             Path(emit_yaml).write_text(block)
-    missing = sorted({base for base in candidates} - {base for _, base in choices}) if per_suite else sorted(
-        {(b, base) for b in {r.benchmark.spec.name for r in swept.runs} for base in candidates} - set(choices)
+    missing = (
+        sorted({base for base in candidates} - {base for _, base in choices})
+        if per_suite
+        else sorted(
+            {(b, base) for b in {r.benchmark.spec.name for r in swept.runs} for base in candidates} - set(choices)
+        )
     )
     if missing:
         lines += [

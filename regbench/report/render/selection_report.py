@@ -8,6 +8,7 @@ benchmark), so a suite's tuned strengths and their reasons are written by the sw
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,7 +25,7 @@ def _pct(x: float) -> str:
 def _change(x: float, rule: str | None) -> str:
     if not math.isfinite(x):
         return "–"
-    return f"{100 * x:.0f}%" if rule == "fraction" else f"{100 * x:+.0f}%"
+    return f"{100 * x:.1f}%" if rule == "fraction" else f"{100 * x:+.1f}%"
 
 
 def _params(row: Mapping[str, Any] | str | None) -> str:
@@ -41,8 +42,12 @@ def choices_markdown(choices: Mapping[tuple[str, str], Choice], rows: Mapping[st
     and whether it was in the one-SE band. ``rows``: candidate label → its suite YAML row."""
     out = []
     for (group, base), c in choices.items():
-        out += [f"### {markdown.md(base)} — {markdown.md(group)}", "", f"Chosen **{markdown.md(c.label)}** "
-                f"({markdown.md(_params(rows.get(c.label)))}): {markdown.md(c.reason)}.", ""]
+        out += [
+            f"### {markdown.md(base)} — {markdown.md(group)}",
+            "",
+            f"Chosen **{markdown.md(c.label)}** ({markdown.md(_params(rows.get(c.label)))}): {markdown.md(c.reason)}.",
+            "",
+        ]
         header = ["candidate", "params", "mean val acc (%)" if c.rule != "val_loss" else "mean val NLL"]
         header += ["|change| (%)", "in band"] if c.rule == "one_se" else []
         header += ["chosen"]
@@ -122,9 +127,11 @@ def yaml_rows(
         pick, best = c.chosen, next(x for x in c.candidates if x.label == c.best_label)
         notes = [f"{c.regularizer} {spaces[c.regularizer]}" if c.regularizer in spaces else c.regularizer]
         if c.label != best.label or c.rule == "one_se":
-            notes.append(f"argmax {_params(rows.get(best.label))} (mean val acc {_pct(best.score)})")
+            notes.append(f"argmax {_params(rows.get(best.label))} (mean val acc {_pct(best.score)}%)")
         if c.rule == "one_se":
-            pick_text = f"one-SE pick {_params(rows.get(pick.label))} (band >= {_pct(c.band_low)}, SE {_pct(c.se)})"
+            pick_text = (
+                f"one-SE pick {_params(rows.get(pick.label))} (band >= {_pct(c.band_low)}%, SE {_pct(c.se)} points)"
+            )
             if c.mechanism:
                 benches = "/".join(pick.per_benchmark_mechanism)
                 changes = "/".join(_change(v, c.mechanism_rule) for v in pick.per_benchmark_mechanism.values())
@@ -135,6 +142,6 @@ def yaml_rows(
         elif c.label == best.label and len(c.candidates) > 1:
             notes.append(f"pick {_params(rows.get(pick.label))}")
         if len(c.candidates) > 1:
-            lines.append("  # " + "; ".join(notes))
+            lines += textwrap.wrap("; ".join(notes), 100, initial_indent="  # ", subsequent_indent="  # ")
         lines.append(f"  - {flow_row(rows[c.label])}")
     return "\n".join(lines) + "\n"

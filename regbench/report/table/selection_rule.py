@@ -95,9 +95,7 @@ class Choice:
         """The choice as a :class:`Selection` (for ``selection_table``)."""
         c = self.chosen
         eligible = sum(x.eligible for x in self.candidates)
-        return Selection(
-            self.benchmark, self.regularizer, c.label, c.score, eligible, c.run_keys, c.seeds, c.params
-        )
+        return Selection(self.benchmark, self.regularizer, c.label, c.score, eligible, c.run_keys, c.seeds, c.params)
 
 
 def mechanism_change(mech: Mechanism, rec: Mapping[str, Any], erm: Mapping[str, Any] | None) -> float:
@@ -126,9 +124,7 @@ def binomial_se(runs: Sequence[Mapping[str, Any]]) -> float:
     for r in runs:
         n = r.get("val_n")
         if not n:
-            raise ValueError(
-                f"one_se needs the validation size of run {r['run_key']} ('val_n'); it was not recorded"
-            )
+            raise ValueError(f"one_se needs the validation size of run {r['run_key']} ('val_n'); it was not recorded")
         p = val_score(r, "val_accuracy")
         w = 1.0 / (len(seeds) * seeds[r["benchmark"]])
         var += w * w * p * (1.0 - p) / n
@@ -190,7 +186,9 @@ def choose(
     for group, benches in groups:
         for base, labels in candidates.items():
             runs_of = {
-                label: sorted((r for b in benches for r in by.get((b, label), [])), key=lambda r: (r["benchmark"], r["seed"]))
+                label: sorted(
+                    (r for b in benches for r in by.get((b, label), [])), key=lambda r: (r["benchmark"], r["seed"])
+                )
                 for label in labels
             }
             cells = {(r["benchmark"], r["seed"]) for runs in runs_of.values() for r in runs}
@@ -199,7 +197,9 @@ def choose(
             kind = next(r.get("regularizer_kind") for runs in runs_of.values() for r in runs)
             mech = mechanism_for(base, kind) if rule == "one_se" and base != BASELINE else None
             cands = [
-                _candidate(label, i, runs_of[label], cells, criterion, mech, lambda r: erm.get((r["benchmark"], r["seed"])))
+                _candidate(
+                    label, i, runs_of[label], cells, criterion, mech, lambda r: erm.get((r["benchmark"], r["seed"]))
+                )
                 for i, label in enumerate(labels)
             ]
             choice = _decide(group, base, rule, cands, mech, runs_of)
@@ -216,7 +216,9 @@ def _decide(group, base, rule, cands, mech, runs_of) -> Choice | None:
     best = max(ok, key=lambda c: (sign * c.score, -c.order))  # ties go to the earlier candidate
     if rule != "one_se":
         reason = f"best mean {rule} {best.score:.4f} of {len(ok)} eligible candidates"
-        return Choice(group, base, rule, best.label, best.label, best.score, None, None, None, None, reason, tuple(cands))
+        return Choice(
+            group, base, rule, best.label, best.label, best.score, None, None, None, None, reason, tuple(cands)
+        )
     se = binomial_se(runs_of[best.label])
     low = best.score - se
     # inclusive, with a float tolerance: a candidate exactly one SE below the best is in the band
@@ -236,6 +238,16 @@ def _decide(group, base, rule, cands, mech, runs_of) -> Choice | None:
         pick = max(band, key=lambda c: (c.mechanism, -c.order))
         why = f"the largest mean |change| of the {name} against erm's ({100 * pick.mechanism:.1f}%)"
     return Choice(
-        group, base, rule, pick.label, best.label, best.score, se, low, name, mech.rule if mech else None,
-        f"{head}; {why}", tuple(cands),
+        group,
+        base,
+        rule,
+        pick.label,
+        best.label,
+        best.score,
+        se,
+        low,
+        name,
+        mech.rule if mech else None,
+        f"{head}; {why}",
+        tuple(cands),
     )
