@@ -1,10 +1,8 @@
 """The plan of a sweep: every candidate config of ``run SUITE --sweep N``, and its records by label.
 
-Training, selection and publishing are :mod:`regbench.commands.run_sweep`'s. The selected run of each (benchmark, regularizer) becomes the suite's member under the
-regularizer's own name, so ``regbench leaderboard SUITE`` shows the selected config's test
-numbers; every candidate stays recorded under the suite ``<suite>-sweep``. The selection
-table (and, with ``--oracle``, the separately labelled oracle table) is written to
-``leaderboard/<suite>/selection.md``.
+Training, selection and publishing are :mod:`regbench.commands.run_sweep`'s. Every candidate
+is recorded under the suite ``<suite>-sweep`` only, never as the suite's own row; the choice
+with its reasons is written to ``leaderboard/<suite>/selection.md`` and ``selection.json``.
 """
 
 from __future__ import annotations
