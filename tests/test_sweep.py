@@ -166,7 +166,7 @@ def test_cli_sweep_trains_candidates_selects_on_validation_and_records_the_choic
     assert "| d | label_smoothing | label_smoothing[sweep " in main_table and "val_accuracy" in main_table
     assert "| d | erm | erm |" in oracle
     db = sqlite3.connect(store)
-    # the sweep registers its candidates under sw-sweep only: no row of the suite is made or replaced
+    # the choice never replaces the suite's own rows: every candidate stays under "sw-sweep"
     assert db.execute("SELECT COUNT(*) FROM suite_runs WHERE suite='sw'").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM suite_runs WHERE suite='sw-sweep'").fetchone()[0] == 6
     created = db.execute("SELECT run_key, created_at FROM runs ORDER BY 1").fetchall()

@@ -178,14 +178,15 @@ def append_selection(out_dir: Path) -> None:
     selection = out_dir / "selection.md"
     readme = out_dir / "README.md"
     if selection.exists() and readme.exists():
-        # the oracle table (if --oracle) stays in selection.md only: never beside the ranking
-        body = selection.read_text().split("## Oracle selection")[0].strip()
+        # the oracle table (if --oracle) stays in selection.md only: never beside the ranking;
+        # so do the per-candidate reasons (selection.md and selection.json hold them)
+        body = selection.read_text().split("## Oracle selection")[0].split("## Candidates and reasons")[0].strip()
         readme.write_text(
             readme.read_text().rstrip() + "\n\n## Selected configurations (sweep)\n\n"
-            "The rows above are the suite's declared configs. A sweep (`regbench run SUITE --sweep N`) "
-            "chose the configs below per benchmark on ID validation; a choice becomes a row once its "
-            "parameters are written into the suite file. Every candidate is in the store under the "
-            "suite `<suite>-sweep`.\n\n" + body + "\n"
+            "The configs a sweep chose on ID validation; its runs are in the store under the suite "
+            "`<suite>-sweep`, and every candidate with its reason is in selection.md and selection.json.\n\n"
+            + body
+            + "\n"
         )
 
 

@@ -29,10 +29,27 @@ def add_parser(sub) -> None:
         help="N configs per regularizer from the search spaces; select per benchmark on ID validation",
     )
     r.add_argument("--sweep-seed", type=int, default=0, help="seed of the sweep's random draws (default 0)")
-    r.add_argument("--select", choices=["val_accuracy", "val_loss"], help="selection criterion (default: the suite's)")
+    r.add_argument(
+        "--select",
+        choices=["val_accuracy", "val_loss", "one_se"],
+        help="selection rule (default: the suite's): best mean val accuracy / val loss, or one_se, the "
+        "one-standard-error rule with the mechanism tie-break that chose ood.yaml's strengths",
+    )
+    r.add_argument(
+        "--per-suite",
+        action="store_true",
+        help="with --sweep: one config per regularizer for all benchmarks (default: per benchmark)",
+    )
+    r.add_argument(
+        "--emit-yaml",
+        metavar="FILE",
+        help="with --sweep --per-suite: write the chosen configs as the suite's regularizers: rows, with generated comments",
+    )
     r.add_argument("--oracle", action="store_true", help="also print the test-domain (oracle) selection, separately")
     r.add_argument("--spaces", default=None, help="search-space file (default: the shipped regularizers.yaml)")
-    r.add_argument("--out", default=None, help="where --sweep writes selection.md (default leaderboard/SUITE)")
+    r.add_argument(
+        "--out", default=None, help="where --sweep writes selection.md and selection.json (default leaderboard/SUITE)"
+    )
     add_scaling(r)
     add_store(r)
 
@@ -139,12 +156,15 @@ def next_steps(suite_arg: str, suite_name: str, store: str) -> str:
 
 
 def run_sweep_command(args, plan, store, progress: bool) -> int:
-    """``run --sweep N``: the sweep, its validation-only selection, and selection.md."""
+    """``run --sweep N``: the sweep, its validation-only selection, selection.md and selection.json."""
     from regbench.commands.run_sweep import run_sweep
     from regbench.sweep import DEFAULT_SPACES
 
     if args.sweep < 1:
         print(f"error: --sweep needs N >= 1, got {args.sweep}", file=sys.stderr)
+        return 2
+    if args.emit_yaml and not args.per_suite:
+        print("error: --emit-yaml needs --per-suite (a suite row is one config for all benchmarks)", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("leaderboard") / plan.suite.name
     counts, text = run_sweep(
@@ -156,6 +176,8 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
         args.oracle,
         args.spaces or DEFAULT_SPACES,
         out,
+        per_suite=args.per_suite,
+        emit_yaml=Path(args.emit_yaml) if args.emit_yaml else None,
         workers=args.workers,
         device=args.device,
         executor=args.executor,
@@ -167,6 +189,8 @@ def run_sweep_command(args, plan, store, progress: bool) -> int:
     print(text, end="")
     print(
         f"({counts['planned']} runs: {counts['reused']} reused, {counts['trained']} trained; "
-        f"selection written to {out / 'selection.md'})"
+        f"selection written to {out / 'selection.md'} and selection.json"
+        + (f"; suite rows to {args.emit_yaml}" if args.emit_yaml else "")
+        + ")"
     )
     return exit_status(counts["statuses"], counts["planned_keys"])

@@ -1,10 +1,8 @@
 """The plan of a sweep: every candidate config of ``run SUITE --sweep N``, and its records by label.
 
 Training, selection and publishing are :mod:`regbench.commands.run_sweep`'s. Every candidate
-is registered under the suite ``<suite>-sweep``, never under the suite itself: the suite's
-leaderboard rows stay its declared configs whatever was swept (a chosen config is published by
-writing its parameters into the suite file). The selection table (and, with ``--oracle``, the
-separately labelled oracle table) is written to ``leaderboard/<suite>/selection.md``.
+is recorded under the suite ``<suite>-sweep`` only, never as the suite's own row; the choice
+with its reasons is written to ``leaderboard/<suite>/selection.md`` and ``selection.json``.
 """
 
 from __future__ import annotations
@@ -32,8 +30,11 @@ def sweep_plan(plan: Plan, n: int, sweep_seed: int = 0, spaces_path: str | Path 
 
 def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
     """The store's records of ``plan``'s runs, labelled with this plan's benchmark and config
-    names (a run reused from elsewhere keeps the name it was first recorded under)."""
-    recs = {r["run_key"]: r for r in store.records({r.run_key for r in plan.runs})}
+    names (a run reused from elsewhere keeps the name it was first recorded under), each with
+    ``val_n``: the size of its validation split (None when not recorded)."""
+    keys = {r.run_key for r in plan.runs}
+    recs = {r["run_key"]: r for r in store.records(keys)}
+    val_n = store.split_sizes(keys, "val")
     out = []
     for r in plan.runs:
         if r.run_key in recs:
@@ -43,6 +44,7 @@ def labelled_records(store: Store, plan: Plan) -> list[dict[str, Any]]:
                     "benchmark": r.benchmark.spec.name,
                     "regularizer": r.regularizer.display,
                     "seed": r.seed,
+                    "val_n": val_n.get(r.run_key),
                 }
             )
     return out

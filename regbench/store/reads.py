@@ -36,6 +36,15 @@ class StoreReads(StoreFile):
     def suites(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT DISTINCT suite FROM suite_runs ORDER BY suite")]
 
+    def split_sizes(self, keys: Iterable[str], split: str = "val") -> dict[str, int]:
+        """run_key → how many examples ``split`` held (the ``n`` of its accuracy row), for the
+        runs among ``keys`` that recorded one (the binomial SE of sweep selection needs it)."""
+        wanted = set(keys)
+        rows = self.db.execute(
+            "SELECT run_key, n FROM metrics WHERE split = ? AND metric = 'accuracy' AND n IS NOT NULL", (split,)
+        )
+        return {k: int(n) for k, n in rows if k in wanted}
+
     def records(self, keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
         """Full records (metrics nested as split → metric → value) for export."""
         cur = self.db.execute("SELECT * FROM runs ORDER BY created_at, run_key")

@@ -5,5 +5,6 @@ reduces the runs of each (benchmark, regularizer) cell to means, intervals and b
 replicates; ``leaderboard_frames`` turns those into the per-cell and per-regularizer frames;
 ``not_applicable`` fills the cells of pairs that cannot run; ``aggregate`` ties them into a
 ``Leaderboard``. ``column_choice`` says which columns a reader sees (compact or full), and
-``model_selection`` which sweep config a regularizer's row reports.
+``model_selection`` and ``selection_rule`` which sweep config a sweep chooses (the best
+validation mean, or the one-standard-error rule) and why.
 """
