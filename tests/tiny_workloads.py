@@ -69,7 +69,10 @@ def model_for(splits: Splits, stack: Stack):
         return build_model("seq2seq", splits.info, width=16, depth=1, heads=2, **stack.model_overrides())
     if splits.info.modality == "audio":
         return build_model("audio_cnn", splits.info, width=4, depth=2, n_mels=16, **stack.model_overrides())
-    return registries()["models"].get("cnn")((3, 16, 16), 4, **stack.model_overrides())
+    overrides = stack.model_overrides()
+    if "drop_path" in overrides:  # stochastic depth needs residual blocks, which the cnn has not
+        return registries()["models"].get("vit")((3, 16, 16), 4, patch=4, width=16, depth=2, heads=2, **overrides)
+    return registries()["models"].get("cnn")((3, 16, 16), 4, **overrides)
 
 
 def splits_for(stack: Stack, steps: int) -> Splits:
