@@ -46,8 +46,13 @@ def run(args) -> int:
     plan = load_suite(bundle / "suite.yaml")
     suite_rows = [r for r in lines if not r.get("submission")]
     sample = suite_rows if args.all else default_sample(suite_rows, plan)
-    what = "every run" if args.all else "seed {} of every benchmark for {}".format(
-        min(plan.suite.seeds), ", ".join(r.display for r in plan.suite.regularizers if r.display in {x["regularizer"] for x in sample})
+    what = (
+        "every run"
+        if args.all
+        else "seed {} of every benchmark for {}".format(
+            min(plan.suite.seeds),
+            ", ".join(r.display for r in plan.suite.regularizers if r.display in {x["regularizer"] for x in sample}),
+        )
     )
     print(f"{manifest.get('suite', bundle.name)}: retraining {len(sample)} of {len(lines)} published runs ({what})")
     skipped = len(lines) - len(suite_rows)
