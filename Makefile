@@ -29,6 +29,8 @@ test: install
 	$(BIN)/ruff check regbench tests benchmarks examples
 	$(BIN)/python -m pytest benchmarks --collect-only -q  # every benchmark imports; nothing is timed
 	$(BIN)/python -m pytest -q -m "not gpu" $(ARGS)
+	# a published smoke leaderboard must regenerate from this code (seconds); skipped until it has a bundle
+	if [ -f leaderboard/smoke/manifest.json ]; then $(BIN)/regbench verify leaderboard/smoke --all; fi
 
 perf: install
 	$(BIN)/python -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)  # file order: Ray last (benchmarks/conftest.py)

@@ -12,7 +12,7 @@ import sys
 from regbench.commands import COMMANDS
 from regbench.registry import UserError
 from regbench.store import is_store_error, store_error
-from regbench.version import __version__
+from regbench.version import COMMAND_ENV, __version__, published_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # the runs this command trains record it (their env's "command"), without local paths
+    previous = os.environ.get(COMMAND_ENV)
+    os.environ[COMMAND_ENV] = published_command(sys.argv[1:] if argv is None else list(argv))
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args)
     except UserError as err:  # the user's to fix: one line, never a traceback
@@ -42,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {store_error(args.store, err)}", file=sys.stderr)
         return 1
+    finally:
+        if previous is None:
+            os.environ.pop(COMMAND_ENV, None)
+        else:
+            os.environ[COMMAND_ENV] = previous
 
 
 if __name__ == "__main__":

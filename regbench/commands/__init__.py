@@ -17,4 +17,5 @@ COMMANDS = {
     "data": "regbench.commands.data",
     "export": "regbench.commands.export",
     "runs": "regbench.commands.runs",
+    "verify": "regbench.commands.verify",
 }

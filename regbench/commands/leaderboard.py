@@ -1,6 +1,7 @@
 """``regbench leaderboard``: store → report frames → files in ``leaderboard/<suite>/``.
 
-Reads the suite file for its metadata (no torch needed) and the store for the records.
+Reads the suite file for its metadata, the store for the records, and plans the suite for its
+fully resolved settings, which the publication bundle publishes (docs/architecture.md, Leaderboard).
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from regbench.commands.options import add_store, names, out_dir
-from regbench.config import read_suite_file, suite_path
+from regbench.config import SUITES_DIR, read_suite_file, suite_path
 from regbench.store import Store
+from regbench.version import published_path
 
 
 def suite_meta(suite_name_or_path: str) -> dict:
@@ -37,7 +39,83 @@ def suite_meta(suite_name_or_path: str) -> dict:
             for b in s.benchmarks
         ],
         "regularizers": [r.display for r in s.regularizers],
-        "source": str(path),
+        # relative to the repository (suites/ood.yaml) or the working directory: never a local path
+        "source": published_path(path, SUITES_DIR),
+    }
+
+
+def publication(suite_name_or_path: str, store: Store, suite: str) -> dict:
+    """What the publication bundle needs beyond the report frames, as plain dicts: the suite
+    file's text and published path, its resolved configuration (from the plan), each run's
+    env and record time, and what the table is built with (render/bundle.py)."""
+    from importlib import metadata
+    from platform import python_version
+
+    from regbench.harness.plan import load_suite
+    from regbench.version import __version__, git_commit
+
+    path = suite_path(suite_name_or_path)
+    plan = load_suite(path)
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "suite_file": published_path(path, SUITES_DIR),
+        "suite_yaml": path.read_text(encoding="utf-8"),
+        "config": resolved_config(plan),
+        "provenance": store.provenance(suite),
+        "built_with": {
+            "regbench": __version__,
+            "git_commit": git_commit(),
+            "numpy": version("numpy"),
+            "pandas": version("pandas"),
+            "python": python_version(),
+        },
+    }
+
+
+def resolved_config(plan) -> dict:
+    """config.json: per benchmark its data, model, shift and training with every default filled
+    in; per regularizer row its kind and each stack member's resolved parameters."""
+    benchmarks: dict[str, dict] = {}
+    regularizers: dict[str, dict] = {}
+    for r in plan.runs:
+        b = r.benchmark
+        benchmarks.setdefault(
+            b.spec.name,
+            {
+                "name": b.spec.name,
+                "dataset": b.loader,
+                "dataset_args": b.dataset_args,
+                "data_seed": b.spec.data_seed,
+                "model": b.spec.model,
+                "model_args": b.model_args,
+                "shift": {"kind": b.spec.shift.kind, "params": b.shift_params},
+                "train": r.train.model_dump(mode="json"),
+                **({"not_applicable": dict(b.spec.not_applicable)} if b.spec.not_applicable else {}),
+            },
+        )
+        members = zip(r.regularizer.stack, r.reg_params, r.code)
+        regularizers.setdefault(
+            r.regularizer.display,
+            {
+                "label": r.regularizer.display,
+                "kind": r.kind,
+                "stack": [{"name": m.name, "params": p, **({"code": c} if c else {})} for m, p, c in members],
+            },
+        )
+    s = plan.suite
+    return {
+        "suite": s.name,
+        "seeds": list(s.seeds),
+        "primary_metric": s.primary_metric,
+        "selection": s.selection,
+        "benchmarks": list(benchmarks.values()),
+        "regularizers": list(regularizers.values()),
     }
 
 
@@ -93,6 +171,7 @@ def write_leaderboard(
         plots=plots,
         extra_plots=extra,
         tex_columns=view.get("tex_columns"),
+        publication=publication(suite, store, meta["name"]),
     )
     append_section(
         Path(out_dir) / "README.md",

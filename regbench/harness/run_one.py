@@ -7,11 +7,12 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import traceback
 from functools import lru_cache
-from pathlib import Path
+from importlib import metadata
 from typing import Any
+
+import numpy
 
 import torch
 
@@ -28,7 +29,7 @@ from regbench.tasks import task_for
 from regbench.train.checkpoint import Checkpointer
 from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode, precision
 from regbench.train.loop import DeviceError, Diverged, resolve_device, train
-from regbench.version import __version__
+from regbench.version import __version__, current_command, git_commit
 
 
 def fingerprint(bench: ResolvedBenchmark) -> str:
@@ -68,21 +69,25 @@ def environment(device: torch.device) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor(),
         "threads": torch.get_num_threads(),
         "git": git_revision(),
+        "git_commit": git_commit(),  # the full revision: what a publication bundle cites
+        "torchvision": package_version("torchvision"),
+        "numpy": numpy.__version__,
+        "command": current_command(),  # relative paths only (regbench.version.published_command)
     }
 
 
-@lru_cache(maxsize=1)
 def git_revision() -> str | None:
+    """The short revision of regbench's checkout (``env["git"]``, as older records have it)."""
+    full = git_commit()
+    return full[:7] if full else None
+
+
+@lru_cache(maxsize=4)
+def package_version(name: str) -> str | None:
+    """An installed distribution's version, without importing it (None when not installed)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
         return None
 
 

@@ -29,6 +29,7 @@ def build_leaderboard(
     plots: bool = True,
     extra_plots: dict[str, Path] | None = None,
     tex_columns: list[str] | None = None,
+    publication: dict | None = None,
 ) -> Leaderboard:
     """Aggregate the records and write every leaderboard file into ``out_dir``.
 
@@ -36,6 +37,9 @@ def build_leaderboard(
     metric, value, n); reliability: 15-bin reliability rows. ``extra_plots`` (title → PNG
     already written, e.g. the diagnostics' bias/variance bars) join the page and README;
     ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set).
+    ``publication`` (plain dicts: see ``render.bundle.write_bundle``) adds the publication
+    bundle — runs.jsonl.gz, manifest.json, config.json, suite.yaml — whose resolved settings
+    and provenance line README.md and the page show.
     Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
     from regbench.report.render import exports, html, readme, tex
@@ -59,11 +63,17 @@ def build_leaderboard(
         "leaderboard.tex": out / "leaderboard.tex",
         "index.html": out / "index.html",
     }
-    readme.write_markdown(lb, files["README.md"], made)
+    settings = None
+    if publication is not None:
+        from regbench.report.render.bundle import write_bundle
+
+        settings = write_bundle(out, runs, metrics, suite, publication)
+        files.update(settings["files"])
+    readme.write_markdown(lb, files["README.md"], made, settings)
     exports.write_csv(lb, files["leaderboard.csv"])
     exports.write_json(lb, files["leaderboard.json"])
     tex.write_tex(lb, files["leaderboard.tex"], tex_columns)
-    html.write_site(lb, files["index.html"], made)
+    html.write_site(lb, files["index.html"], made, settings)
     if lb.mechanisms is not None and len(lb.mechanisms):
         from regbench.report.mechanism import render_markdown
 

@@ -63,6 +63,16 @@ class StoreReads(StoreFile):
             r["metrics"] = metrics.get(r["run_key"], {})
         return runs
 
+    def provenance(self, suite: str) -> dict[str, dict[str, Any]]:
+        """run_key → {"env": the run's env dict, "created_at": epoch seconds} for the recorded
+        runs of ``suite`` (what a publication bundle says about how each run was made)."""
+        rows = self.db.execute(
+            "SELECT r.run_key, r.env, r.created_at FROM runs r "
+            "JOIN (SELECT DISTINCT run_key FROM suite_runs WHERE suite = ?) USING (run_key)",
+            (suite,),
+        ).fetchall()
+        return {k: {"env": json.loads(env) if env else {}, "created_at": t} for k, env, t in rows}
+
     def predictions(self, key: str) -> dict[str, bytes]:
         return {
             s: bytes(b) for s, b in self.db.execute("SELECT split, labels FROM predictions WHERE run_key=?", (key,))

@@ -14,6 +14,7 @@ from html import escape
 from pathlib import Path
 
 from regbench.report.render import display
+from regbench.report.render.bundle import benchmark_rows, provenance_line, regularizer_rows
 from regbench.report.render.display import half_width
 from regbench.report.render.html_template import CSS, PAGE, SCRIPT
 from regbench.report.table.aggregate import Column, Leaderboard
@@ -106,7 +107,9 @@ def _controls() -> str:
     )
 
 
-def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
+def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path], bundle: dict | None = None) -> None:
+    """Write index.html; ``bundle`` (the publication bundle's manifest and config) replaces
+    the suite's raw settings with the resolved ones and their provenance."""
     s = lb.suite
     name = str(s.get("name", ""))
     settings = {k: v for k, v in s.items() if k not in ("name", "description", "caveat")}
@@ -139,6 +142,24 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         ]
     parts.append("<h2>Plots</h2>")
     parts += [_image(title, p) for title, p in plots.items()]
-    parts += ["<h2>Suite settings</h2>", f"<pre>{escape(json.dumps(settings, indent=2, default=str))}</pre>"]
+    if bundle:
+        parts += settings_html(bundle, name)
+    else:
+        parts += ["<h2>Suite settings</h2>", f"<pre>{escape(json.dumps(settings, indent=2, default=str))}</pre>"]
     page = PAGE.substitute(title=escape(f"regbench leaderboard: {name}"), css=CSS, js=SCRIPT, body="\n".join(parts))
     path.write_text(page, encoding="utf-8")
+
+
+def settings_html(bundle: dict, suite: str) -> list[str]:
+    """The "Settings" section: the provenance line, then the resolved benchmark and regularizer tables."""
+    parts = [
+        "<h2>Settings</h2>",
+        f'<p class="note">{escape(provenance_line(bundle["manifest"]))}</p>',
+        f'<p class="note">Retrain a sample and compare: <code>regbench verify leaderboard/{escape(suite)}</code> '
+        "(<code>--all</code> for every run); the runs are in runs.jsonl.gz beside this page.</p>",
+    ]
+    for header, rows in (benchmark_rows(bundle["config"]), regularizer_rows(bundle["config"])):
+        head = "".join(f'<th class="t">{escape(h)}</th>' for h in header)
+        body = "".join("<tr>" + "".join(f'<td class="t">{escape(c)}</td>' for c in r) + "</tr>" for r in rows)
+        parts.append(f'<div class="wrap"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    return parts

@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from regbench.report.render import markdown
+from regbench.report.render.bundle import benchmark_rows, provenance_line, regularizer_rows
 from regbench.report.render.display import benchmark_frames, display_rows, footnotes
 from regbench.report.render.markdown import md
 from regbench.report.table.aggregate import Leaderboard
 
 
-def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
-    """Write README.md to ``path``; ``plots`` (title → PNG written beside it) join at the end."""
+def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path], settings: dict | None = None) -> None:
+    """Write README.md to ``path``; ``plots`` (title → PNG written beside it) join at the end,
+    then ``settings`` (the publication bundle's manifest and config: ``render.bundle``)."""
     s = lb.suite
     lines = [f"# Leaderboard: {md(s.get('name', ''))}", "", md(s.get("description", ""), one_line=False), ""]
     lines += [
@@ -35,4 +37,19 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path]) -> None:
         lines += markdown.table(*display_rows(lb, grp, "benchmark")) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]
+    if settings:
+        lines += settings_markdown(settings, str(s.get("name", "")))
     path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def settings_markdown(settings: dict, suite: str) -> list[str]:
+    """The "Settings" section: provenance, then every benchmark's and regularizer's resolved settings."""
+    lines = ["## Settings", "", md(provenance_line(settings["manifest"])), ""]
+    lines += [
+        f"Files: `runs.jsonl.gz` (every run's metrics), `manifest.json`, `config.json`, `suite.yaml`. "
+        f"Retrain a sample and compare: `regbench verify leaderboard/{md(suite)}` (`--all` for every run).",
+        "",
+    ]
+    lines += markdown.table(*benchmark_rows(settings["config"])) + [""]
+    lines += markdown.table(*regularizer_rows(settings["config"])) + [""]
+    return lines
