@@ -8,6 +8,7 @@ through a tiny suite from the CLI, alone and stacked (SAM + mixup, EMA + mixup +
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -316,4 +317,7 @@ def test_each_resumes_exactly_after_a_crash(name, tmp_path, monkeypatch):
     assert main([*base, "--store", str(store), *ckpt]) == 1
     assert main([*base, "--store", str(store), *ckpt]) == 0
     assert set(statuses(store).values()) == {"ok"}
+    with sqlite3.connect(store) as db:
+        (timings,) = db.execute("SELECT timings FROM runs").fetchone()
+    assert json.loads(timings)["resumed_from_epoch"] == 2  # resumed, not retrained from scratch
     assert metric_rows(store) == metric_rows(ref)

@@ -97,7 +97,12 @@ class SWAD(Regularizer):
         self._pending: dict[int, list[torch.Tensor]] = {}  # undecided epochs' averages
         self._sum: list[torch.Tensor] | None = None  # the included segments' sum
         self._included = 0
-        self._valley = Valley(None, -1, False, float("inf"))
+        # kept as a plain tuple: checkpoints load with weights_only, which refuses classes
+        self._window: tuple = (None, -1, False, float("inf"))
+
+    @property
+    def _valley(self) -> Valley:
+        return Valley(*self._window)
 
     def after_step(self, model: nn.Module) -> None:
         params = [p.detach() for p in model.parameters()]
@@ -131,7 +136,7 @@ class SWAD(Regularizer):
         else:  # only the last n_converge − 1 can still start the window (and the last is the fallback)
             keep = len(self._losses) - max(self.n_converge - 1, 1)
         self._pending = {e: s for e, s in self._pending.items() if e >= keep}
-        self._valley = valley
+        self._window = (valley.start, valley.end, valley.dead, valley.threshold)
 
     def should_stop(self, history: History) -> bool:
         return self._valley.dead  # the reference stops training on a dead valley
