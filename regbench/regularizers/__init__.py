@@ -37,4 +37,8 @@ REGULARIZER_MODULES = [
     "regbench.regularizers.trivialaugment",
     "regbench.regularizers.augmix",
     "regbench.regularizers.stochastic_depth",
+    "regbench.regularizers.sam",
+    "regbench.regularizers.ema",
+    "regbench.regularizers.swa",
+    "regbench.regularizers.swad",
 ]

@@ -14,10 +14,16 @@ Hook order in one training step (``B`` = batch size, ``K`` = classes)::
     logits = model(x)                                    # (B, K)
     loss = stack.loss(logits, y)  (default: soft-target cross-entropy, mean over B)
          + Σ r.penalty(model, batch)                     # L1/L2, logit penalties, …
-    loss.backward(); for r in stack: r.after_backward(model)   # clipping
-    optimizer.step()
+    loss.backward()
+    [two-pass stacks only: r.first_step(model, loss)   # SAM: w → w + e, from the gradient at w
+     recompute logits and loss + Σ penalty at w + e; loss.backward()
+     r.second_step(model, loss)]                       # w + e → w, keeping the gradient at w + e
+    for r in stack: r.after_backward(model)            # clipping: the final gradient
+    optimizer.step(); scheduler.step()
+    for r in stack: r.after_step(model)                # running weight averages
     once per epoch: r.after_epoch(model, history); stop if any r.should_stop(history)
-    at the end:     r.finish(model, history)              # e.g. restore best weights
+    at the end:     averaged_state → evaluated weights    # EMA, SWA, SWAD (train/averaging.py)
+                    r.finish(model, history)              # e.g. restore best weights
 
 ``__init__`` only stores parameters (scikit-learn's rule): the typed signature is the
 parameter schema, validated before any training starts.
@@ -26,6 +32,7 @@ parameter schema, validated before any training starts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import torch
@@ -44,6 +51,8 @@ KINDS = (
     "stopping",
     "recipe",
     "sequence",
+    "sharpness",  # SAM, ASAM: a second forward/backward at perturbed weights
+    "averaging",  # EMA, SWA, SWAD: the evaluated model is a running average of the weights
 )
 # What a model predicts (``DatasetInfo.task``; regbench.tasks implements each):
 # "classification": y (B,) labels → (B, K) soft targets; "seq2seq": y (B, T) token ids.
@@ -134,6 +143,7 @@ class Regularizer:
     needs_input_grad: ClassVar[bool] = False
     needs_envs: ClassVar[bool] = False
     registered_name: ClassVar[str] = ""
+    update_bn: ClassVar[bool] = False  # recompute BatchNorm statistics for ``averaged_state``
 
     def setup(self, ctx: SetupContext) -> None:
         """Called once before training with the dataset's description."""
@@ -172,6 +182,38 @@ class Regularizer:
 
     def after_backward(self, model: nn.Module) -> None:
         """Called after ``loss.backward()`` and before ``optimizer.step()`` (clipping)."""
+
+    def first_step(self, model: nn.Module, loss: torch.Tensor) -> None:
+        """Two-pass update, first half (SAM): perturb the weights in place, w → w + e.
+
+        Called after the first ``backward`` with the gradient at w in ``.grad`` and ``loss``
+        the detached 0-d data loss at w. Defining it makes the trainer run the forward pass,
+        the loss and every member's penalty a second time at w + e and backpropagate that,
+        then call :meth:`second_step`. The trainer keeps backward and the optimizer's step;
+        the hook only moves the weights and must put them back in ``second_step``. Stacks
+        that define neither half pay nothing: the trainer decides once per run.
+        """
+
+    def second_step(self, model: nn.Module, loss: torch.Tensor) -> None:
+        """Two-pass update, second half: restore w + e → w, keeping ``.grad`` (the gradient at
+        w + e). ``loss``: the detached 0-d data loss at w + e. Clipping and the step follow."""
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after every ``optimizer.step()`` (and the schedule's): running weight averages."""
+
+    def lr_schedule(self, base: Callable[[int], float], steps_per_epoch: int) -> Callable[[int], float]:
+        """The learning-rate multiplier of step s (0-based), given the run's own ``base`` (cosine
+        or constant); SWA holds a constant rate in its averaging phase. Default: ``base``."""
+        return base
+
+    def averaged_state(self, model: nn.Module) -> dict[str, torch.Tensor] | None:
+        """Weights to evaluate instead of the final ones (a ``model.state_dict()``), or None.
+
+        Asked once after the last epoch, before :meth:`finish`. The trainer loads them, updates
+        the BatchNorm statistics on the training inputs when ``update_bn`` is True, measures
+        both on the validation split and records the numbers (regbench.train.averaging).
+        """
+        return None
 
     def resets_optimizer(self) -> bool:
         """True clears the optimizer's state (Adam's moments) before this step's update.

@@ -79,7 +79,8 @@ class Stack(Regularizer):
                         f"'{name_of(m)}' sets model {key}={value!r} but '{seen[key][0]}' sets {seen[key][1]!r}"
                     )
                 seen[key] = (name_of(m), value)
-        for hook in ("param_groups", "loss"):
+        # two perturbations, two schedules or two averages cannot both own the step or the end
+        for hook in ("param_groups", "loss", "first_step", "lr_schedule", "averaged_state"):
             owners = [name_of(m) for m in self.members if _overrides(m, hook)]
             if len(owners) > 1:
                 raise ConflictError(f"more than one regularizer defines {hook}: {', '.join(owners)}")
@@ -201,6 +202,32 @@ class Stack(Regularizer):
     def after_backward(self, model: nn.Module) -> None:
         for m in self._hooked("after_backward"):
             _call(m, "after_backward", model)
+
+    def first_step(self, model: nn.Module, loss: torch.Tensor) -> None:
+        for m in self._hooked("first_step"):
+            _call(m, "first_step", model, loss)
+
+    def second_step(self, model: nn.Module, loss: torch.Tensor) -> None:
+        for m in self._hooked("second_step"):
+            _call(m, "second_step", model, loss)
+
+    def after_step(self, model: nn.Module) -> None:
+        for m in self._hooked("after_step"):
+            _call(m, "after_step", model)
+
+    def lr_schedule(self, base, steps_per_epoch: int):
+        for m in self._hooked("lr_schedule"):  # at most one (checked at construction)
+            return _call(m, "lr_schedule", base, steps_per_epoch)
+        return base
+
+    def averaged_state(self, model: nn.Module):
+        for m in self._hooked("averaged_state"):  # at most one (checked at construction)
+            return _call(m, "averaged_state", model)
+        return None
+
+    @property
+    def update_bn(self) -> bool:  # type: ignore[override]
+        return any(m.update_bn for m in self._hooked("averaged_state"))
 
     def after_epoch(self, model: nn.Module, history: History) -> None:
         for m in self.members:

@@ -9,6 +9,10 @@ kind has one number that shows its mechanism at work (docs/metrics.md, "Mechanis
 - stopping (early_stopping): the share of seeds whose restored epoch is earlier than the
   last epoch run (``restored_epoch`` < ``epochs_run``);
 - gradient (grad_clip): ``clipped_fraction``, the share of steps whose gradient was clipped;
+- sharpness (sam, asam): ``sharpness``, the mean loss rise at the ascent step, relative to
+  erm's (no verdict where erm's runs do not measure it);
+- averaging (ema, swa, swad): ``averaged_distance``, ‖θ_avg − θ_final‖ / ‖θ_final‖, inactive
+  under ``MIN_AVERAGED_DISTANCE`` (the average is the final model);
 - augmentation, loss (label smoothing) and dropout: ``train_loss``, the clean training NLL of
   the final weights, relative to erm's (they exist to keep the model from fitting the
   training set the way erm does).
@@ -28,6 +32,7 @@ import pandas as pd
 
 RELATIVE_EFFECT = 0.05  # |value / erm's - 1| below this is no effect
 MIN_CLIPPED = 0.05  # a clipper that clips fewer steps than this does not act
+MIN_AVERAGED_DISTANCE = 0.01  # an average within 1% of the final weights is the final model
 MIN_RESTORED = 0.5  # early stopping acts if at least this share of seeds restores an earlier epoch
 BASELINE = "erm"
 
@@ -38,7 +43,7 @@ class Mechanism:
 
     metric: str
     label: str
-    rule: str  # "relative" to erm's mean | "share" of seeds restoring early | "fraction" of steps
+    rule: str  # "relative" to erm's mean | "share" of seeds restoring early | "fraction" of steps | "distance"
 
 
 MECHANISMS = {
@@ -46,6 +51,8 @@ MECHANISMS = {
     "optimizer": Mechanism("weight_norm", "weight L2 norm", "relative"),
     "stopping": Mechanism("restored_epoch", "seeds restoring an earlier epoch", "share"),
     "gradient": Mechanism("clipped_fraction", "steps clipped", "fraction"),
+    "sharpness": Mechanism("sharpness", "loss rise at ρ", "relative"),
+    "averaging": Mechanism("averaged_distance", "averaged − final weights", "distance"),
     "augmentation": Mechanism("train_loss", "train NLL", "relative"),
     "loss": Mechanism("train_loss", "train NLL", "relative"),
     "dropout": Mechanism("train_loss", "train NLL", "relative"),
@@ -71,6 +78,7 @@ def mechanism_for(regularizer: str, kind: str | None) -> Mechanism | None:
 def _run_numbers(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per ok run: benchmark, regularizer, kind and its run-level mechanism metrics."""
     wanted = {"weight_norm", "restored_epoch", "epochs_run", "clipped_fraction", "train_loss"}
+    wanted |= {"sharpness", "averaged_distance"}
     rows = metrics[(metrics["split"] == "run") & metrics["metric"].isin(wanted)]
     wide = rows.pivot_table(index="run_key", columns="metric", values="value", aggfunc="mean")
     ok = runs[runs["status"] == "ok"].set_index("run_key")[["benchmark", "regularizer", "regularizer_kind"]]
@@ -107,8 +115,9 @@ def _judge(mech: Mechanism, grp: pd.DataFrame, erm: pd.DataFrame) -> tuple[float
         share = float((grp["restored_epoch"] < grp["epochs_run"]).mean())
         return share, 0.0, share, share < MIN_RESTORED
     value = _mean(grp, mech.metric)
-    if mech.rule == "fraction":
-        return value, 0.0, value, (value < MIN_CLIPPED) if np.isfinite(value) else np.nan
+    if mech.rule in ("fraction", "distance"):
+        floor = MIN_CLIPPED if mech.rule == "fraction" else MIN_AVERAGED_DISTANCE
+        return value, 0.0, value, (value < floor) if np.isfinite(value) else np.nan
     erm_value = _mean(erm, mech.metric)
     if not (np.isfinite(value) and np.isfinite(erm_value)) or erm_value == 0:
         return value, erm_value, np.nan, np.nan

@@ -8,6 +8,7 @@ of :class:`regbench.regularizers.base.Regularizer`; nothing here knows any regul
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from regbench.regularizers.base import Batch, History
 from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import check_supported, task_for
+from regbench.train.averaging import use_averaged_weights
 from regbench.train.batches import epoch_batches
 from regbench.train.checkpoint import Checkpointer, history_state, rng_states, set_rng_states
 from regbench.train.execution import autocast as autocast_for
@@ -96,6 +98,8 @@ class _Run:
     after_backward: bool
     resets: bool
     input_grad: bool
+    two_pass: bool  # SAM: a second forward/backward at perturbed weights (Regularizer.first_step)
+    after_step: bool  # running weight averages (EMA, SWA, SWAD)
 
 
 @dataclass
@@ -155,7 +159,8 @@ def train(
                 break
             if checkpoint is not None and checkpoint.due(epoch) and epoch < spec.epochs:
                 checkpoint.save(_checkpoint_state(run, epoch, progress, t0, c0))
-        extra = stack.finish(model, history)
+        averaged = use_averaged_weights(run, on_device.x, on_device.xv, on_device.yv, spec.batch_size, history)
+        extra = {**averaged, **stack.finish(model, history)}
     seconds = progress.seconds_before + time.perf_counter() - t0
     cpu = progress.cpu_before + time.process_time() - c0
     best = best_epoch(history, extra)
@@ -204,7 +209,7 @@ def _prepare_run(
         stack=stack,
         task=task,
         opt=opt,
-        sched=make_scheduler(opt, spec, len(order)),
+        sched=make_scheduler(opt, spec, len(order), stack),
         order_g=torch_generator(seed, "order"),
         aug_g=torch_generator(seed, "augment", device=str(device)),  # on this run's cuda:N, not cuda:0
         autocast=autocast_for(device),
@@ -216,6 +221,8 @@ def _prepare_run(
         after_backward=stack.has("after_backward"),
         resets=stack.has("resets_optimizer"),
         input_grad=bool(getattr(stack, "needs_input_grad", False)),
+        two_pass=stack.has("first_step"),
+        after_step=stack.has("after_step"),
     )
     return run, on_device
 
@@ -245,7 +252,7 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
     env_ids, env_counts, k = data.env_ids, data.env_counts, run.num_classes
     order_g, aug_g, autocast, device = run.order_g, run.aug_g, run.autocast, run.device
     penalized, transforms, after_backward, resets = run.penalized, run.transforms, run.after_backward, run.resets
-    input_grad, channels_last = run.input_grad, run.channels_last
+    input_grad, channels_last, two_pass, after_step = run.input_grad, run.channels_last, run.two_pass, run.after_step
     model.train()
     # kept on the device and reduced once per epoch: a .item() per step would
     # synchronize a GPU every step, and a running sum costs an add per step
@@ -264,6 +271,7 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
         with autocast:
             logits = task.forward(net, xb, yb)
         loss = task.loss(logits, yb, stack)
+        hook_batch = None
         if penalized:  # hooks always see (B, K) soft targets, whatever the task keeps
             hook_batch = Batch(
                 xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids, env_counts
@@ -273,6 +281,8 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
             total = loss
         opt.zero_grad(set_to_none=True)
         total.backward()
+        if two_pass:
+            _perturbed_pass(run, xb, yb, loss, hook_batch)
         if after_backward:
             stack.after_backward(model)
         if resets and stack.resets_optimizer():  # e.g. IRM's penalty weight switching on (DomainBed)
@@ -280,6 +290,8 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
         opt.step()
         if sched is not None:
             sched.step()
+        if after_step:
+            stack.after_step(model)
         losses.append(loss.detach())
         if penalized:
             totals.append(total.detach())
@@ -292,6 +304,30 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
         report = getattr(stack, "nonfinite_report", None)  # which plugin hook, if one
         raise Diverged(epoch, total_sum.item(), report() if report else "")
     return _EpochSums(loss_sum, torch.stack(corrects).sum(), sum(sizes))
+
+
+def _perturbed_pass(
+    run: _Run, xb: torch.Tensor, yb: torch.Tensor, loss: torch.Tensor, hook_batch: Batch | None
+) -> None:
+    """The second half of a two-pass step (SAM): perturb, recompute, backpropagate, restore.
+
+    ``xb``, ``yb``: the step's batch after the transforms (the same examples and the same
+    mixup draws at both passes); ``loss``: the first pass's data loss; ``hook_batch``: the
+    penalties' batch, None when the stack has no penalty. The penalties are added again at
+    the perturbed weights, so the descent gradient is that of the whole objective; autocast
+    wraps the forward as at the first pass. Leaves ``.grad`` = the gradient at w + e and the
+    weights back at w, for clipping and the optimizer's step.
+    """
+    run.stack.first_step(run.model, loss.detach())
+    run.opt.zero_grad(set_to_none=True)
+    with run.autocast:
+        logits = run.task.forward(run.net, xb, yb)
+    perturbed = run.task.loss(logits, yb, run.stack)
+    total = perturbed
+    if hook_batch is not None:
+        total = perturbed + run.stack.penalty(run.model, dataclasses.replace(hook_batch, logits=logits))
+    total.backward()
+    run.stack.second_step(run.model, perturbed.detach())
 
 
 def _record_epoch(run: _Run, data: _DeviceData, history: History, epoch: int, sums: _EpochSums, on_epoch) -> bool:

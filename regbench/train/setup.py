@@ -76,9 +76,18 @@ def make_optimizer(
     return torch.optim.Adam(groups, lr=spec.lr, **kw)
 
 
-def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
-    """Cosine decay to 0 over the whole budget (per step), or None for a constant rate."""
-    if spec.schedule == "constant":
+def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int, stack: Stack | None = None):
+    """Cosine decay to 0 over the whole budget (per step), or None for a constant rate.
+
+    A member's ``lr_schedule`` (SWA's constant rate in its averaging phase) reshapes the
+    run's schedule; asked once here, so stacks without one build exactly what they did.
+    """
+    shaped = stack is not None and stack.has("lr_schedule")
+    if spec.schedule == "constant" and not shaped:
         return None
     total = max(1, spec.epochs * steps_per_epoch)
-    return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+
+    def base(s: int) -> float:
+        return 1.0 if spec.schedule == "constant" else 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, stack.lr_schedule(base, steps_per_epoch) if shaped else base)
