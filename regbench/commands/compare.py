@@ -49,6 +49,11 @@ def compare(
     base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
     reused_base = len(store.done_keys(base_keys))
     reused_new = len(store.done_keys(r.run_key for r in new_runs))
+    print(  # the plan before training, as `run` prints it: what is reused and what trains
+        f"{full.suite.name}: {len(full.runs)} runs planned: {len(new_runs)} of {name} ({reused_new} reused, "
+        f"{len(new_runs) - reused_new} to train), {len(base_keys)} baseline runs ({reused_base} reused, "
+        f"{len(base_keys) - reused_base} to train)"
+    )
     counts = run_plan(full, store, **run_args)
     store.mark_submission([r.run_key for r in new_runs])
     records = labelled_records(store, full)
@@ -110,6 +115,14 @@ def run(args) -> int:
     from regbench.commands.leaderboard import write_leaderboard
     from regbench.harness.compare_plan import parse_params
 
+    if args.device != "cpu":  # an unusable device is refused before anything is planned, as `run` does
+        from regbench.train.loop import DeviceError, resolve_device
+
+        try:
+            resolve_device(args.device)
+        except DeviceError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     params = parse_params(args.param, args.params_yaml)
     out = Path(args.out) if args.out else None
     code, text, report, members = compare(

@@ -8,7 +8,7 @@ from regbench.catalog import load_all
 from regbench.config import RegularizerConfig
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Regularizer
-from regbench.regularizers.plugins import resolve
+from regbench.regularizers.plugins import construct, resolve
 from regbench.regularizers.stack import Stack
 
 
@@ -24,8 +24,9 @@ def lookup(name: str) -> type[Regularizer]:
 
 
 def build_stack(cfg: RegularizerConfig, params: tuple[dict[str, Any], ...]) -> Stack:
-    """Construct each member with its resolved params; a single member is wrapped too."""
-    members = [lookup(s.name)(**p) for s, p in zip(cfg.stack, params)]
+    """Construct each member with its resolved params; a single member is wrapped too.
+    A plugin that exits or is interrupted while constructed raises a one-line ``PluginError``."""
+    members = [construct(lookup(s.name), p, s.name) for s, p in zip(cfg.stack, params)]
     if len(members) == 1 and isinstance(members[0], Stack):
         return members[0]
     return Stack(members)

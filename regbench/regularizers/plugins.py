@@ -34,6 +34,10 @@ from regbench.regularizers.base import Regularizer
 
 ENTRY_POINT_GROUP = "regbench.regularizers"
 FORMS = "a registered name, package.module:Class, path/to/file.py:Class, or an entry point"
+# What a plugin may raise while it is imported or constructed: any error, and also SystemExit
+# (a file ending in ``sys.exit(main())`` without a ``__main__`` guard) and KeyboardInterrupt,
+# which would otherwise end regbench silently with the plugin's exit code, 0 included.
+PLUGIN_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 
 class PluginError(UserError, ImportError):
@@ -77,7 +81,7 @@ def resolve(spec: str, registry) -> type:
         ep = points[spec]
         try:
             obj = ep.load()
-        except Exception as err:
+        except PLUGIN_FAILURES as err:
             raise PluginError(
                 f"entry point '{spec}' ({ep.value}) of group {ENTRY_POINT_GROUP} failed to load: "
                 f"{type(err).__name__}: {_one_line(err)}"
@@ -123,7 +127,7 @@ def load_file(target: str) -> ModuleType:
     sys.modules[name] = module  # before exec: dataclasses and pickling look the module up
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
+    except PLUGIN_FAILURES as err:
         sys.modules.pop(name, None)
         raise PluginError(f"plugin file '{target}' failed to import: {type(err).__name__}: {_one_line(err)}") from None
     return module
@@ -138,7 +142,7 @@ def import_module(target: str, spec: str) -> ModuleType:
             f"cannot import module '{target}' for regularizer spec '{spec}': {_one_line(err)} "
             "(is it installed, or on PYTHONPATH?)"
         ) from None
-    except Exception as err:
+    except PLUGIN_FAILURES as err:
         raise PluginError(f"module '{target}' failed to import: {type(err).__name__}: {_one_line(err)}") from None
 
 
@@ -150,8 +154,27 @@ def entry_points() -> dict[str, Any]:
 
 
 def _one_line(err: BaseException) -> str:
+    if isinstance(err, SystemExit):  # str(SystemExit(0)) is "0": say what it was
+        return f"exit code {err.code!r}"
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
+
+
+def construct(cls: type, params: dict[str, Any], spec: str) -> Any:
+    """``cls(**params)``. A plugin constructor's failure other than ``ValueError`` (which says
+    its parameters or stack conflict, as regbench's own regularizers do) becomes a one-line
+    :class:`PluginError`: SystemExit and KeyboardInterrupt too, which would otherwise end
+    regbench silently. regbench's own classes' errors pass through unchanged."""
+    if cls.__module__.startswith("regbench."):
+        return cls(**params)
+    try:
+        return cls(**params)
+    except ValueError:
+        raise
+    except PLUGIN_FAILURES as err:
+        raise PluginError(
+            f"regularizer '{spec}' raised {type(err).__name__} in its constructor ({_one_line(err)})"
+        ) from None
 
 
 def code_identity(cls: type, spec: str) -> str | None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from regbench.harness.executors.process_group import die_with_parent, kill_group, lead_own_group
 from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
 from regbench.harness.run_one import record
@@ -28,9 +29,12 @@ def _worker(
     tasks: mp.Queue, results: mp.Queue, device: str, parent: int, options: ExecOptions | None = None, everywhere=False
 ) -> None:
     """Worker loop: take a unit (a tuple of runs) from its own queue, run it, send its records.
-    Exits if orphaned.
 
-    The runs' thread count comes with their options (``run_one`` applies it)."""
+    The worker leads its own process group, which ends with it (timeout, driver's death:
+    regbench.harness.executors.process_group). The runs' thread count comes with their
+    options (``run_one`` applies it)."""
+    lead_own_group()  # before any run can start a child process
+    die_with_parent(parent)  # an orphan would train a run nobody records
     prepare_process()  # before this process's first CUDA use
     while True:
         try:
@@ -76,7 +80,10 @@ class LocalExecutor:
     """A pool of ``workers`` processes (default: one per GPU on CUDA, else one per core).
 
     ``workers=1`` runs in this process (no start-up cost), unless ``run_timeout`` is set: a
-    run then always runs in a worker, so that a hung one can be killed. In a pool, worker ``i``
+    run then always runs in a worker, so that a hung one can be killed. ``workers > 1`` sends
+    every unit to a worker, even a single one, so a run that kills its process never takes
+    the driver with it. Each worker leads its own process group: a timeout kills the group,
+    children of its hooks included, and a worker whose driver dies ends its group. In a pool, worker ``i``
     runs on :func:`worker_device` (its own GPU). A worker that dies (killed, out of memory) or
     outlives its unit's time limit (``run_timeout`` seconds per run of the unit) has the
     unit's runs recorded as ``failed`` (with the exit code, or ``timeout:``), is replaced on
@@ -107,7 +114,7 @@ class LocalExecutor:
         units = units_of(specs) if batch_seeds else [(s,) for s in specs]
         everywhere = batch_seeds == "everywhere"
         with RunProgress(len(specs), enabled=progress) as bar:
-            if (self.workers == 1 or len(units) == 1) and not self.run_timeout:
+            if self.workers == 1 and not self.run_timeout:
                 for unit in units:
                     for spec in unit:
                         bar.started(spec.name)
@@ -207,7 +214,8 @@ class _Pool:
     def kill_overdue(self, pid: int, run_timeout: float | None) -> Iterator[RunRecord]:
         """Kill worker ``pid``, past its unit's time limit; its runs are recorded as timed out."""
         p, _ = self.workers.pop(pid)
-        p.kill()  # a hung hook ignores everything else
+        kill_group(pid)  # a hung hook ignores everything else; its children go too
+        p.kill()  # (a worker that has not made its group yet)
         p.join()
         unit = self.holding.pop(pid)
         size = len(unit)
@@ -219,6 +227,7 @@ class _Pool:
         """Record the units of workers that died as failed, and replace those workers."""
         for pid, (p, _) in list(self.workers.items()):
             if not p.is_alive():
+                kill_group(pid)  # what its runs started dies with it
                 self.workers.pop(pid)
                 unit = self.holding.pop(pid, None)
                 if unit is not None:
@@ -240,14 +249,22 @@ class _Pool:
         self.feed(pid)
 
     def shutdown(self) -> None:
-        """Ask every worker to exit; terminate those still alive after 5 s."""
-        for _, tasks in self.workers.values():
-            tasks.put(None)
+        """Kill at once the workers still holding a unit (the driver is giving up: interrupted,
+        or an error), ask the others to exit, and kill those still alive after 5 s. Every
+        worker's process group is killed, so nothing its runs started outlives the pool."""
+        for pid, (p, tasks) in self.workers.items():
+            if pid in self.holding:
+                kill_group(pid)
+                p.kill()
+            else:
+                tasks.put(None)
         deadline = time.time() + 5
-        for p, _ in self.workers.values():
+        for pid, (p, _) in self.workers.items():
             p.join(timeout=max(0.1, deadline - time.time()))
+            kill_group(pid)  # the worker if still alive, and whatever its runs left running
             if p.is_alive():
-                p.terminate()
+                p.kill()
+                p.join()
 
 
 def _name(unit: tuple[RunSpec, ...], rec: RunRecord) -> str:
