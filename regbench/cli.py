@@ -24,12 +24,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shown(message: object) -> str:
+    """An error message as one may print it: its text can quote a suite's labels or a plugin's
+    errors, whose control characters (terminal escape codes) are made visible, never sent raw."""
+    from regbench.report.render.escape import plain  # only on an error: the report stage loads pandas
+
+    return plain(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args)
     except UserError as err:  # the user's to fix: one line, never a traceback
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_shown(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished runs are in the store; run the same command to resume", file=sys.stderr)
@@ -40,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as err:  # (not a broken pipe) an SQLite error reading or writing the store: one line too
         if not (is_store_error(err) and getattr(args, "store", None)):
             raise
-        print(f"error: {store_error(args.store, err)}", file=sys.stderr)
+        print(f"error: {_shown(store_error(args.store, err))}", file=sys.stderr)
         return 1
 
 

@@ -52,7 +52,9 @@ def run(args) -> int:
         try:
             resolve_device(args.device)
         except DeviceError as err:
-            print(f"error: {err}", file=sys.stderr)
+            from regbench.report.render.escape import plain
+
+            print(f"error: {plain(err)}", file=sys.stderr)
             return 1
     store = Store(args.store)
     done = store.done_keys(r.run_key for r in plan.runs)
