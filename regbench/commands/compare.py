@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench.commands.options import add_device, add_store
+from regbench.config import suite_folder
 
 
 def compare(
@@ -116,7 +117,7 @@ def run(args) -> int:
     show_report(text)
     print(f"wrote {report}")
     if not args.no_leaderboard:
-        board_dir = out or Path("leaderboard") / Path(args.suite).stem
+        board_dir = out or Path("leaderboard") / suite_folder(args.suite)
         write_leaderboard(args.suite, args.store, board_dir, show=False)
         print(f"rebuilt the leaderboard in {board_dir}/ (the new regularizer is marked *)")
     return code

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from regbench.config import ConfigError
+from regbench.config import ConfigError, suite_folder
 from regbench.registry import UnknownNameError
 from regbench.store import DEFAULT_STORE
 
@@ -131,5 +131,5 @@ def select(plan, regularizers, seeds):
 
 
 def out_dir(args, suite: str):
-    """``--out``, else ``leaderboard/<suite stem>``."""
-    return Path(args.out) if args.out else Path("leaderboard") / Path(suite).stem
+    """``--out``, else ``leaderboard/<suite stem>`` (the stem one path component: ``suite_folder``)."""
+    return Path(args.out) if args.out else Path("leaderboard") / suite_folder(suite)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import html as _html
 import re
+from functools import cache
 from typing import Any
 
-from regbench.report.render import display
 
 # C0 controls except tab and newline, DEL and the C1 block (U+0080–U+009F, CSI among them)
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -91,16 +91,23 @@ TEX_ESCAPES = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\^{}",
-    display.SHORT_MARK: r"$^\dagger$",
-    display.MISSING: "--",
-    display.ZERO_MARK: r"$^\ddagger$",
 }
+
+
+@cache
+def _tex_marks() -> dict[str, str]:
+    # imported here, not at the top: the table stage imports this module (through ``markdown``)
+    # before ``display`` can be loaded
+    from regbench.report.render import display
+
+    return {display.SHORT_MARK: r"$^\dagger$", display.MISSING: "--", display.ZERO_MARK: r"$^\ddagger$"}
 
 
 def tex(value: Any) -> str:
     """``value`` as LaTeX text: the special characters spelled out, the report's marks as
     symbols, control characters made visible (and their backslash escaped)."""
-    return "".join(TEX_ESCAPES.get(ch, ch) for ch in plain(value))
+    table = {**TEX_ESCAPES, **_tex_marks()}
+    return "".join(table.get(ch, ch) for ch in plain(value))
 
 
 def html(value: Any) -> str:
