@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -45,6 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `regbench list … | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: disk full: cannot write {_shown(err.filename or 'a file')} ({err.strerror})", file=sys.stderr)
+        return 1
     except Exception as err:  # (not a broken pipe) an SQLite error reading or writing the store: one line too
         if not (is_store_error(err) and getattr(args, "store", None)):
             raise

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from regbench.commands.options import add_device, add_store
+from regbench.commands.options import add_device, add_store, usable_folder
 from regbench.config import suite_folder
 
 
@@ -102,7 +102,7 @@ def run(args) -> int:
     from regbench.harness.compare_plan import parse_params
 
     params = parse_params(args.param, args.params_yaml)
-    out = Path(args.out) if args.out else None
+    out = usable_folder(args.out) if args.out else None  # before any training
     code, text, report = compare(
         args.spec,
         args.suite,
