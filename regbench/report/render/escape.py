@@ -76,8 +76,7 @@ def csv_cell(value: Any) -> Any:
     made visible. Numbers, booleans and None pass unchanged."""
     if not isinstance(value, str):
         return value
-    text = plain(value)
-    return "'" + text if text.startswith(_CSV_FORMULA_START) else text
+    return ("'" if value.startswith(_CSV_FORMULA_START) else "") + plain(value)
 
 
 TEX_ESCAPES = {
