@@ -60,12 +60,6 @@ def save(fig, path: Path) -> Path | None:
     """Write ``fig`` as PNG (no version stamp: reproducible bytes); None passes through."""
     if fig is None:
         return None
-    from matplotlib.text import Text
-
-    from regbench.report.render.escape import plain
-
-    for text in fig.findobj(Text):  # labels come from suites: their control characters shown, not drawn
-        text.set_text(plain(text.get_text()))
     fig.savefig(path, format="png", metadata={"Software": None})
     return path
 
