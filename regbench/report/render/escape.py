@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html as _html
 import re
-from functools import cache
 from typing import Any
 
 
@@ -93,20 +92,10 @@ TEX_ESCAPES = {
 }
 
 
-@cache
-def _tex_marks() -> dict[str, str]:
-    # imported here, not at the top: the table stage imports this module (through ``markdown``)
-    # before ``display`` can be loaded
-    from regbench.report.render import display
-
-    return {display.SHORT_MARK: r"$^\dagger$", display.MISSING: "--", display.ZERO_MARK: r"$^\ddagger$"}
-
-
 def tex(value: Any) -> str:
-    """``value`` as LaTeX text: the special characters spelled out, the report's marks as
-    symbols, control characters made visible (and their backslash escaped)."""
-    table = {**TEX_ESCAPES, **_tex_marks()}
-    return "".join(table.get(ch, ch) for ch in plain(value))
+    """``value`` as LaTeX text: the special characters spelled out, control characters made
+    visible (and their backslash escaped). (render/tex.py adds the report's own marks.)"""
+    return "".join(TEX_ESCAPES.get(ch, ch) for ch in plain(value))
 
 
 def html(value: Any) -> str:

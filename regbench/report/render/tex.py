@@ -18,7 +18,12 @@ from regbench.report.render.display import half_width
 from regbench.report.table.aggregate import Column, Leaderboard
 from regbench.report.table.column_choice import choose_columns
 
-tex_escape = escape.tex  # the one LaTeX escaping function (render/escape.py)
+TEX_MARKS = {display.SHORT_MARK: r"$^\dagger$", display.MISSING: "--", display.ZERO_MARK: r"$^\ddagger$"}
+
+
+def tex_escape(text: str) -> str:
+    """``text`` through the one LaTeX escaping function (``escape.tex``), the report's marks as symbols."""
+    return "".join(TEX_MARKS.get(ch, ch) for ch in escape.tex(text))
 
 
 def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
