@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import sys
@@ -24,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _shown(message: object) -> str:
+    """An error message as one may print it: its text can quote a suite's labels or a plugin's
+    errors, whose control characters (terminal escape codes) are made visible, never sent raw."""
+    from regbench.report.render.escape import plain  # only on an error: the report stage loads pandas
+
+    return plain(message)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # the runs this command trains record it (their env's "command"), without local paths
@@ -32,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(COMMANDS[args.command]).run(args)
     except UserError as err:  # the user's to fix: one line, never a traceback
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {_shown(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished runs are in the store; run the same command to resume", file=sys.stderr)
@@ -40,10 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `regbench list … | head`: the reader left, nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: disk full: cannot write {_shown(err.filename or 'a file')} ({err.strerror})", file=sys.stderr)
+        return 1
     except Exception as err:  # (not a broken pipe) an SQLite error reading or writing the store: one line too
         if not (is_store_error(err) and getattr(args, "store", None)):
             raise
-        print(f"error: {store_error(args.store, err)}", file=sys.stderr)
+        print(f"error: {_shown(store_error(args.store, err))}", file=sys.stderr)
         return 1
     finally:
         if previous is None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from regbench.commands.options import add_device, add_store
+from regbench.commands.options import add_device, add_store, usable_folder
 
 
 def compare(
@@ -124,7 +124,7 @@ def run(args) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     params = parse_params(args.param, args.params_yaml)
-    out = Path(args.out) if args.out else None
+    out = usable_folder(args.out) if args.out else None  # before any training
     code, text, report, members = compare(
         args.spec,
         args.suite,

@@ -26,6 +26,8 @@ def run(args) -> int:
     try:
         download(args.name, args.root)
     except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
+        from regbench.report.render.escape import plain
+
+        print(f"error: {plain(err)}", file=sys.stderr)
         return 2
     return 0

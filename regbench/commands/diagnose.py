@@ -35,20 +35,21 @@ def render(d, suite: str, console=None) -> None:
     from rich.table import Table
 
     from regbench.report.diagnostics.markdown import table_rows
+    from regbench.report.render.escape import terminal as term
 
     if console is None:
         console = Console()
         if not console.is_terminal:  # piped or captured: don't squeeze the 13 columns into 80
             console = Console(width=200)
     header, rows = table_rows(d.table)
-    t = Table(title=f"{suite}: diagnostics", header_style="bold")
+    t = Table(title=term(f"{suite}: diagnostics", one_line=True), header_style="bold")
     for h in header:
-        t.add_column(h, justify="left" if h in ("Benchmark", "Regularizer") else "right")
+        t.add_column(term(h, one_line=True), justify="left" if h in ("Benchmark", "Regularizer") else "right")
     for r in rows:
-        t.add_row(*r)
+        t.add_row(*(term(cell, one_line=True) for cell in r))  # labels are text, never rich markup
     console.print(t)
     console.print(f"[dim]{d.thresholds.describe()}[/dim]")
-    console.print(f"wrote {len(d.files)} files: {', '.join(sorted(d.files))}")
+    console.print(term(f"wrote {len(d.files)} files: {', '.join(sorted(d.files))}"))
 
 
 def add_parser(sub) -> None:

@@ -35,7 +35,9 @@ def export(store_path: str, fmt: str, out: str | None, suite: str | None = None)
 
     df = pd.DataFrame([flat(r) for r in records])
     if fmt == "csv":
-        df.to_csv(out or sys.stdout, index=False)
+        from regbench.report.render.escape import csv_frame
+
+        csv_frame(df).to_csv(out or sys.stdout, index=False)  # labels come from suites: never a formula
     else:
         if not out:
             raise SystemExit("error: --out FILE is required for parquet")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regbench.commands.options import add_store, names, out_dir
+from regbench.commands.options import add_store, names, out_dir, positive_int
 from regbench.config import SUITES_DIR, read_suite_file, suite_path
 from regbench.store import Store
 from regbench.version import published_path
@@ -273,7 +273,7 @@ def add_parser(sub) -> None:
     lb = sub.add_parser("leaderboard", help="build the leaderboard of a suite from the store")
     lb.add_argument("suite")
     lb.add_argument("--out", default=None, help="output folder (default leaderboard/SUITE)")
-    lb.add_argument("--reps", type=int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
+    lb.add_argument("--reps", type=positive_int, default=1000, help="bootstrap resamples for the CIs (default 1000)")
     lb.add_argument("--no-plots", action="store_true", help="tables and page only (faster)")
     lb.add_argument("--full", action="store_true", help="print every column, not the compact set")
     lb.add_argument("--columns", type=names, help="print these columns (keys such as ood_accuracy,ece_ood)")

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from regbench.config import ConfigError
+from regbench.config import ConfigError, suite_folder
 from regbench.registry import UnknownNameError
 from regbench.store import DEFAULT_STORE
 
@@ -14,9 +14,12 @@ from regbench.store import DEFAULT_STORE
 def ints(text: str) -> list[int]:
     """``"0,1,2"`` → ``[0, 1, 2]`` (an argparse type)."""
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        values = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
+    if not values:  # "," or "": an empty selection, which must not silently mean "all"
+        raise argparse.ArgumentTypeError(f"expected at least one integer, got '{text}'")
+    return values
 
 
 def positive_int(text: str) -> int:
@@ -131,5 +134,26 @@ def select(plan, regularizers, seeds):
 
 
 def out_dir(args, suite: str):
-    """``--out``, else ``leaderboard/<suite stem>``."""
-    return Path(args.out) if args.out else Path("leaderboard") / Path(suite).stem
+    """``--out``, else ``leaderboard/<suite stem>`` (the stem one path component: ``suite_folder``),
+    checked usable (:func:`usable_folder`) before any work."""
+    return usable_folder(Path(args.out) if args.out else Path("leaderboard") / suite_folder(suite))
+
+
+def usable_folder(path: str | Path) -> Path:
+    """``path`` as an output folder, created if missing; a one-line ConfigError when it is a file,
+    cannot be created or cannot be written (read-only, no permission), so reports fail before
+    anything is computed rather than with a traceback halfway through."""
+    import tempfile
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"output folder {path}: is a file, expected a folder; pass another --out")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):  # the one sure test: write a file there (then gone)
+            pass
+    except OSError as err:
+        raise ConfigError(
+            f"output folder {path}: cannot write there ({err.strerror or err}); pass another --out"
+        ) from None
+    return path

@@ -70,7 +70,9 @@ def run(args) -> int:
         try:
             resolve_device(args.device)
         except DeviceError as err:
-            print(f"error: {err}", file=sys.stderr)
+            from regbench.report.render.escape import plain
+
+            print(f"error: {plain(err)}", file=sys.stderr)
             return 1
     # the run keys cover device type, precision and threads: fixed here as run_plan will fix them
     plan = bind_numerics(plan, args.device, args.executor, args.deterministic, args.threads)

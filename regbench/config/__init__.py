@@ -12,11 +12,13 @@ from regbench.config.loading import (
     ConfigError,
     expand_sweeps,
     format_validation_error,
+    load_yaml_text,
     model_at,
     parse_suite,
     read_suite_file,
     read_yaml,
     suite_files,
+    suite_folder,
     suite_path,
 )
 from regbench.config.spec import (
@@ -47,10 +49,12 @@ __all__ = [
     "check_path_component",
     "expand_sweeps",
     "format_validation_error",
+    "load_yaml_text",
     "model_at",
     "parse_suite",
     "read_suite_file",
     "read_yaml",
     "suite_files",
+    "suite_folder",
     "suite_path",
 ]

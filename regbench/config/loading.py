@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from regbench.config.spec import SuiteSpec
+from regbench.config.spec import SuiteSpec, check_path_component
 from regbench.params import MODELS, did_you_mean
 from regbench.registry import UnknownNameError, UserError
 
@@ -47,8 +47,18 @@ def format_validation_error(
         elif e["type"] == "missing":
             lines.append(f"{source}: {loc}: required field is missing")
         else:
-            lines.append(f"{source}: {loc}: expected {msg}; found {found!r}")
+            lines.append(f"{source}: {loc}: expected {msg}; found {_short_repr(found)}")
     return "\n".join(lines)
+
+
+MAX_FOUND = 200  # characters of a wrong value quoted in an error line
+
+
+def _short_repr(value: Any) -> str:
+    """``repr(value)``, cut to :data:`MAX_FOUND` characters: an error line quotes a wrong value,
+    it does not reprint a large one."""
+    text = repr(value)
+    return text if len(text) <= MAX_FOUND else text[: MAX_FOUND - 1] + "…"
 
 
 def model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
@@ -137,11 +147,76 @@ def parse_suite(data: Any, source: str = "<suite>") -> SuiteSpec:
         raise ConfigError(format_validation_error(err, source, model=SuiteSpec)) from None
 
 
+MAX_YAML_VALUES = 100_000  # scalars, lists and mappings of a document once its aliases are expanded
+MAX_YAML_DEPTH = 100  # lists and mappings inside each other
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A YAML document over :data:`MAX_YAML_VALUES` or :data:`MAX_YAML_DEPTH`."""
+
+
+class LimitedLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader with two limits, checked on the node graph before any Python object is
+    built: nesting depth (a deeply nested file would exhaust Python's recursion) and the number of
+    values once aliases are expanded (``*a`` repeats ``&a``'s whole value: a few hundred bytes of
+    nested aliases stand for billions of values, which every later step, error messages included,
+    would spell out). A recursive alias has no finite expansion and is refused too."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise YamlLimitError(f"nested more than {MAX_YAML_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self):
+        node = super().compose_document()
+        sizes: dict[int, int] = {}  # id(node) → its expanded size: a node an alias repeats counts once per use
+
+        def size(n, open_: frozenset) -> int:
+            if id(n) in sizes:
+                return sizes[id(n)]
+            if id(n) in open_:
+                raise YamlLimitError("an alias refers to a value that contains it (recursive)")
+            inner = open_ | {id(n)}
+            if isinstance(n, yaml.SequenceNode):
+                total = 1 + sum(size(c, inner) for c in n.value)
+            elif isinstance(n, yaml.MappingNode):
+                total = 1 + sum(size(k, inner) + size(v, inner) for k, v in n.value)
+            else:
+                total = 1
+            if total > MAX_YAML_VALUES:
+                raise YamlLimitError(f"more than {MAX_YAML_VALUES:,} values once its aliases (*name) are expanded")
+            sizes[id(n)] = total
+            return total
+
+        if node is not None:
+            size(node, frozenset())
+        return node
+
+
+def load_yaml_text(text: str) -> Any:
+    """``text`` parsed as YAML, safely (no Python objects) and within :class:`LimitedLoader`'s
+    limits; YAMLError (YamlLimitError over a limit) otherwise."""
+    loader = LimitedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
 def read_yaml(path: str | Path, what: str = "suite file") -> Any:
-    """Parse a YAML file; a missing file or bad YAML is a one-line :class:`ConfigError`."""
+    """Parse a YAML file; a missing file, bad YAML or a document over the size or depth limit
+    (:class:`LimitedLoader`) is a one-line :class:`ConfigError`."""
     path = Path(path)
     try:
-        return yaml.safe_load(path.read_text())
+        return load_yaml_text(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such {what}") from None
     except IsADirectoryError:
@@ -150,6 +225,8 @@ def read_yaml(path: str | Path, what: str = "suite file") -> Any:
         raise ConfigError(f"{path}: not a text file (not UTF-8), expected a {what} (YAML)") from None
     except PermissionError:
         raise ConfigError(f"{path}: cannot read this {what} (permission denied)") from None
+    except YamlLimitError as err:
+        raise ConfigError(f"{path}: refused: {err}") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -184,10 +261,22 @@ def suite_files() -> list[Path]:
     return [p for p in sorted(SUITES_DIR.glob("*.yaml")) if p != SEARCH_SPACES]
 
 
+def suite_folder(name_or_path: str | Path) -> str:
+    """The folder a suite's reports go in under ``leaderboard/``: its file's stem (or its name),
+    one path component like a suite name, so ``...yaml`` (stem ``..``) or ``sub/..yaml`` (stem
+    ``.``) cannot point the reports at the working folder or at ``leaderboard/`` itself."""
+    try:
+        return check_path_component(Path(name_or_path).stem, "a suite file's name (without .yaml)")
+    except ValueError as err:
+        raise ConfigError(f"{name_or_path}: {err}") from None
+
+
 def suite_path(name_or_path: str | Path) -> Path:
-    """A suite file path: a path as given, else the shipped suite ``<name>``."""
+    """A suite file path: a path as given (its name checked by :func:`suite_folder`), else the
+    shipped suite ``<name>``."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
+        suite_folder(p)
         return p
     candidate = SUITES_DIR / f"{name_or_path}.yaml"
     if not candidate.exists():

@@ -17,6 +17,7 @@ checksum does not; the HF path is used where data really comes from the Hub (dat
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -30,6 +31,7 @@ from pathlib import Path
 import torch
 
 from regbench.data.base import DatasetInfo, Examples, Splits
+from regbench.registry import UserError
 
 FORMAT = 4  # 2: DatasetInfo carries its task; 3: and its input modality; 4: test splits carry meta["image_id"]
 
@@ -110,12 +112,28 @@ def load(fingerprint: str, root: Path | None = None) -> Splits | None:
         raise CacheCorrupt(f"{folder}: {type(err).__name__}: {err}") from None
 
 
+class CacheUnwritable(UserError, OSError):
+    """The cache folder cannot be written (read-only, no permission, disk full): one line."""
+
+
+def _unwritable(root: Path, err: OSError) -> CacheUnwritable:
+    what = "disk full" if err.errno in (errno.ENOSPC, errno.EDQUOT) else "cannot write there"
+    return CacheUnwritable(
+        f"data cache {root}: {what} ({err.strerror or err}); set REGBENCH_CACHE to a writable folder "
+        "(or REGBENCH_CACHE=off to build the data in memory each time)"
+    )
+
+
 def save(fingerprint: str, splits: Splits, root: Path | None = None) -> Path:
-    """Write ``splits`` under ``fingerprint`` atomically; returns the folder."""
+    """Write ``splits`` under ``fingerprint`` atomically; returns the folder. A cache folder that
+    cannot be written is a one-line :class:`CacheUnwritable` (its temporary folder removed)."""
     root = root or cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
     final = root / fingerprint
-    tmp = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{fingerprint}.", dir=root))
+    except OSError as err:
+        raise _unwritable(root, err) from None
     try:
         torch.save(_pack(splits), tmp / "splits.pt")
         manifest = {
@@ -129,6 +147,9 @@ def save(fingerprint: str, splits: Splits, root: Path | None = None) -> Path:
             os.rename(tmp, final)  # atomic publish; fails if another process published first
         except OSError:
             shutil.rmtree(tmp, ignore_errors=True)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _unwritable(root, err) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

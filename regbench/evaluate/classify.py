@@ -20,6 +20,28 @@ from regbench.seeding import torch_generator
 MIN_GROUP_SIZE = 20
 
 
+class NonFiniteEvaluation(ValueError):
+    """A split's logits hold inf or NaN, so its ECE, NLL and Brier cannot exist and its accuracy
+    would count arbitrary argmaxes: the run is recorded ``failed`` with the split named, never
+    ``ok`` with metrics missing."""
+
+
+def check_finite(name: str, logits: torch.Tensor, x: torch.Tensor) -> None:
+    """Raise :class:`NonFiniteEvaluation` when ``logits`` (N, K) of split ``name`` are not all
+    finite, saying whether the split's inputs ``x`` (N, …) already were. One device sync per split."""
+    bad = ~torch.isfinite(logits).all(dim=1)
+    if not bool(bad.any()):
+        return
+    n_bad = int(bad.sum())
+    inputs_bad = int((~torch.isfinite(x.reshape(len(x), -1)).all(dim=1)).sum()) if x.is_floating_point() else 0
+    cause = (
+        f"{inputs_bad} of its {len(x)} inputs hold inf or NaN values (check the dataset)"
+        if inputs_bad
+        else "the model's outputs overflowed on finite inputs"
+    )
+    raise NonFiniteEvaluation(f"split '{name}': {n_bad} of {len(x)} examples have non-finite logits; {cause}")
+
+
 def split_metrics(ev: Evaluation, name: str, probs: torch.Tensor, ex: Examples, info: dict[str, Any]) -> None:
     """Accuracy, ECE, NLL, Brier of one split; with groups, the smallest group's size and, when
     every group has at least ``MIN_GROUP_SIZE`` examples, the worst-group accuracy."""
@@ -95,14 +117,19 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     t0 = time.perf_counter()
     ev = Evaluation()
     # post-hoc temperature fitted on the validation split alone (never a test split)
-    temperature = fit_temperature(predict_logits(model, splits.val.x.to(device)), splits.val.y.to(device))
+    val_x = splits.val.x.to(device)
+    val_logits = predict_logits(model, val_x)
+    check_finite("val", val_logits, val_x)
+    temperature = fit_temperature(val_logits, splits.val.y.to(device))
     ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
     # sweeps (regbench.report.table.model_selection) reads validation numbers only, never a test split's
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
-        logits = predict_logits(model, ex.x.to(device))
+        x = ex.x.to(device)
+        logits = predict_logits(model, x)
+        check_finite(name, logits, x)  # no `ok` run with ECE/NLL/Brier silently missing
         probs = torch.softmax(logits, dim=1)
         split_metrics(ev, name, probs, ex, info)
         if name == "val":

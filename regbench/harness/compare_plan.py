@@ -24,6 +24,7 @@ from regbench.config import (
     RegularizerConfig,
     RegularizerSpec,
     check_path_component,
+    load_yaml_text,
     format_validation_error,
 )
 from regbench.harness.plan import Plan, load_suite, plan_suite, plugin_codes
@@ -36,7 +37,7 @@ def parse_params(pairs: list[str] | None, yaml_file: str | None) -> dict[str, An
     params: dict[str, Any] = {}
     if yaml_file:
         try:
-            data = yaml.safe_load(Path(yaml_file).read_text())
+            data = load_yaml_text(Path(yaml_file).read_text())  # within the suite files' size limits
         except FileNotFoundError:
             raise ConfigError(f"{yaml_file}: no such parameter file") from None
         except yaml.YAMLError as err:

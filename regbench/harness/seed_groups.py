@@ -20,6 +20,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 
+from regbench.evaluate.classify import NonFiniteEvaluation
 from regbench.harness.plan import RunSpec
 from regbench.harness.run_one import build_run, environment, ok_record, record, run_one
 from regbench.regularizers.build import build_stack
@@ -169,7 +170,12 @@ def _train_group(
                         )
                     )
                     continue
-                ev = task.evaluate(model, splits, spec.seed, dev)
+                try:
+                    ev = task.evaluate(model, splits, spec.seed, dev)
+                except NonFiniteEvaluation as err:  # this seed's model alone: the others stay ok
+                    error = f"{type(err).__name__}: {err}"
+                    out.append(record(spec, "failed", error=error, kind=kind, env=environment(dev)))
+                    continue
                 out.append(ok_record(spec, result, ev, kind, dev, timings={"seed_batch": len(group)}))
             return out
     except Exception as err:  # as run_one: the group's failure is recorded, never fatal to the suite

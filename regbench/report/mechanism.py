@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from regbench.report.render.escape import md
+
 RELATIVE_EFFECT = 0.05  # |value / erm's - 1| below this is no effect
 MIN_CLIPPED = 0.05  # a clipper that clips fewer steps than this does not act
 MIN_AVERAGED_DISTANCE = 0.01  # an average within 1% of the final weights is the final model
@@ -128,7 +130,7 @@ def _judge(mech: Mechanism, grp: pd.DataFrame, erm: pd.DataFrame) -> tuple[float
 def render_markdown(table: pd.DataFrame, suite: str) -> str:
     """mechanisms.md: one row per (benchmark, regularizer) with a mechanism."""
     lines = [
-        f"# Do the regularizers act? ({suite})",
+        f"# Do the regularizers act? ({md(suite)})",
         "",
         "Each regularizer's mechanism number against erm's on the same benchmark, mean over ok seeds "
         f"(regbench/report/mechanism.py). Inactive: a relative change under {RELATIVE_EFFECT:.0%}; "
@@ -144,5 +146,6 @@ def render_markdown(table: pd.DataFrame, suite: str) -> str:
         erm = "–" if not (relative and np.isfinite(r.erm_value)) else f"{r.erm_value:.4g}"
         effect = "–" if not (relative and np.isfinite(r.effect)) else f"{r.effect:+.1%}"
         flag = "–" if pd.isna(r.inactive) else ("**inactive**" if r.inactive else "acts")
-        lines.append(f"| {r.benchmark} | {r.regularizer} | {r.mechanism} | {value} | {erm} | {effect} | {flag} |")
+        names = " | ".join(md(v) for v in (r.benchmark, r.regularizer, r.mechanism))  # from suites: escaped
+        lines.append(f"| {names} | {value} | {erm} | {effect} | {flag} |")
     return "\n".join(lines) + "\n"

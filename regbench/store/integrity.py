@@ -24,6 +24,12 @@ def store_error(path: str | Path, err: BaseException) -> StoreError:
         return StoreError(f"{path}: not a usable regbench store ({text})")
     if "readonly" in text or "read-only" in text or "unable to open" in text:
         return StoreError(f"{path}: the store is read-only here ({text}); pass another --store")
+    if "disk is full" in text or getattr(cause, "sqlite_errorname", "") == "SQLITE_FULL":
+        # SQLITE_FULL: the store is intact (SQLite rolls the write back); nothing to recover
+        return StoreError(
+            f"{path}: disk full: the store cannot grow ({text}); what is recorded is kept: "
+            "free some space and run the same command again"
+        )
     if "locked" in text or "busy" in text:
         return StoreError(f"{path}: the store stayed locked by another process for 60 s ({text}); try again")
     return StoreError(

@@ -118,7 +118,10 @@ class StoreFile:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            # SQLite has already rolled back after some errors (SQLITE_FULL: a full disk); a
+            # second ROLLBACK would then fail and hide the real cause behind "no transaction"
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

@@ -24,6 +24,8 @@ deletes a run's checkpoint once the run's final record is in the store.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import os
 import signal
 import sys
@@ -38,6 +40,7 @@ FORMAT = 2  # 2: weights-only types, the device type and only the run device's C
 # SIGKILL this process (MODE "kill", the default), raise (MODE "raise", for in-process runs)
 # or wait for a signal (MODE "pause": a scheduler's preemption signal). Once per marker.
 CRASH_ENV = "REGBENCH_CRASH_AFTER_CHECKPOINT"
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}  # no space left on the device, or the user's quota is used up
 
 
 class SimulatedCrash(RuntimeError):
@@ -77,14 +80,38 @@ class Checkpointer:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        """Write ``state`` atomically (temporary file, fsync, ``os.replace``)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Write ``state`` atomically (temporary file, fsync, ``os.replace``).
+
+        On a full disk (ENOSPC, or a quota: EDQUOT) the checkpoint is skipped with a one-line
+        warning naming the folder, its temporary file removed and the previous checkpoint
+        kept: a checkpoint is optional, the run goes on. Any other failure also removes the
+        temporary file, then propagates.
+        """
+        # serialized in memory first: torch's writer turns a failed write into an opaque
+        # "enforce fail at inline_container.cc" RuntimeError, a plain file write keeps the errno
+        buffer = io.BytesIO()
+        torch.save({"format": FORMAT, "run_key": self.run_key, **state}, buffer)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, "run_key": self.run_key, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(buffer.getbuffer())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            if err.errno not in DISK_FULL:
+                raise
+            print(
+                f"warning: disk full: skipped the epoch-{state['epoch']} checkpoint in {self.path.parent} "
+                f"({os.strerror(err.errno)}); the run goes on from its last checkpoint if interrupted",
+                file=sys.stderr,
+            )
+            return
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         _maybe_crash(state["epoch"])
 
     def delete(self) -> None:

@@ -18,6 +18,7 @@ from regbench.report.diagnostics.view import (
     width_table,
 )
 from regbench.report.render import markdown
+from regbench.report.render.escape import csv_frame
 from regbench.report.render.markdown import md
 from regbench.report.render.theme import save
 
@@ -89,7 +90,7 @@ def build_diagnostics(
     files = {"diagnostics.csv": table, "bias_variance.csv": bv, "diagnoses.csv": ct, "error_vs_width.csv": wt}
     for name, frame in files.items():
         if not frame.empty:
-            frame.to_csv(out / name, index=False, float_format="%.6g")
+            csv_frame(frame).to_csv(out / name, index=False, float_format="%.6g")  # labels: never a formula
             d.files[name] = out / name
     if plots:
         order = list(dict.fromkeys(runs["regularizer"]))  # the suite's order

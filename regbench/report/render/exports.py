@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from regbench.report.render.escape import csv_frame
 from regbench.report.render.display import benchmark_frames, stable_number, table_columns
 from regbench.report.table.aggregate import Leaderboard
 
@@ -41,7 +42,8 @@ def write_csv(lb: Leaderboard, path: Path) -> None:
     rows = [_flat_row(lb, r, "suite", "") for r in lb.main.to_dict("records")]
     for bench, grp in benchmark_frames(lb):
         rows += [_flat_row(lb, r, "benchmark", bench) for r in grp.to_dict("records")]
-    pd.DataFrame(rows).to_csv(path, index=False, lineterminator="\n")
+    # labels come from suites: no cell may be a spreadsheet formula
+    csv_frame(pd.DataFrame(rows)).to_csv(path, index=False, lineterminator="\n")
 
 
 def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:

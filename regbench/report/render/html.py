@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import json
-from html import escape
 from pathlib import Path
 
 from regbench.report.render import display
 from regbench.report.render.bundle import benchmark_rows, provenance_line, regularizer_rows
 from regbench.report.render.display import half_width
+from regbench.report.render.escape import html as escape
 from regbench.report.render.html_template import CSS, PAGE, SCRIPT
 from regbench.report.table.aggregate import Column, Leaderboard
 from regbench.report.table.column_choice import COMPACT_KEYS, GROUPS, group_of

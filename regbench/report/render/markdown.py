@@ -2,27 +2,17 @@
 escaping what they quote (``md``) and the one table writer (``table``).
 
 Names, labels, descriptions and error texts come from suites and plugins, which anyone can
-write. They are quoted through :func:`md`, as index.html quotes them through
-``html.escape``: raw HTML never reaches a Markdown renderer, and a ``|`` never splits a
-table cell (docs/architecture.md, Conventions: Reports).
+write. They are quoted through :func:`md` (from ``escape``, where every output format has its
+one escaping function): raw HTML, links, images and headings never reach a Markdown renderer,
+and a ``|`` never splits a table cell (docs/architecture.md, Conventions: Reports).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from regbench.report.render.escape import md  # the one escaping module; re-exported for the writers
 
-
-def md(value: Any, one_line: bool = True) -> str:
-    """``value`` as text safe inside Markdown prose or a table cell.
-
-    ``&`` and ``<`` become HTML entities (rendered as the characters: without a literal ``<`` no
-    tag can open, so ``>`` stays readable, as in ``P(>erm)``); ``|`` becomes ``\\|``; with
-    ``one_line`` (the default: table cells, headings) newlines become spaces, since a newline
-    ends a table row.
-    """
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace("|", "\\|")
-    return " ".join(text.split()) if one_line else text
+__all__ = ["md", "table"]
 
 
 def table(header: Sequence[object], rows: Sequence[Sequence[object]], align: str = "") -> list[str]:

@@ -13,6 +13,8 @@ import io
 import pandas as pd
 
 from regbench.report.render import display, markdown
+from regbench.report.render.escape import csv_frame, plain
+from regbench.report.render.escape import terminal as term
 from regbench.report.render.display import ZERO_MARK, fmt_pm, shown_interval
 from regbench.report.render.display import special as special_text
 from regbench.report.table.aggregate import Column, Leaderboard
@@ -25,7 +27,7 @@ def _name(rec: dict) -> str:
     mark = (display.SUBMISSION_MARK if rec.get("submission") else "") + (
         display.SHORT_MARK if rec["short_seeds"] else ""
     )
-    return str(rec["regularizer"]) + mark
+    return plain(rec["regularizer"], one_line=True) + mark  # cut to width as the reader sees it
 
 
 def _rank(rec: dict) -> str:
@@ -61,8 +63,8 @@ def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], captio
     from rich.table import Table
 
     table = Table(
-        title=f"regbench leaderboard: {lb.suite.get('name', '')}{part}",
-        caption=caption,
+        title=term(f"regbench leaderboard: {lb.suite.get('name', '')}{part}", one_line=True),
+        caption=None if caption is None else term(caption),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         show_edge=False,
@@ -72,9 +74,9 @@ def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], captio
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("Regularizer", justify="left", no_wrap=True, overflow="ellipsis")
     for c in columns:
-        table.add_column(c.label, justify="right", no_wrap=True)
+        table.add_column(term(c.label, one_line=True), justify="right", no_wrap=True)
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(term(cell, one_line=True) for cell in row))  # a label is text, never markup
     return table
 
 
@@ -150,7 +152,7 @@ def render_terminal(lb: Leaderboard, console=None, columns: list[Column] | None 
         console = Console()
     compact = [c.key for c in cols] == [c.key for c in compact_columns(lb)]
     for caveat in lb.caveats:  # e.g. fewer than 5 seeds: said above the table, not in a footnote
-        console.print(f"Caveat: {caveat}")
+        console.print(f"Caveat: {term(caveat)}")
     for table in terminal_tables(lb, cols, console, full_hint=compact):
         console.print(table)
 
@@ -167,6 +169,6 @@ def format_text(lb: Leaderboard, columns: list[Column], fmt: str) -> str:
         frame[keep[2:]] = frame[keep[2:]].astype(float).round(6)
         frame["rank"] = frame["rank"].astype("Int64")
         buf = io.StringIO()
-        pd.DataFrame(frame).to_csv(buf, index=False, lineterminator="\n")
+        csv_frame(pd.DataFrame(frame)).to_csv(buf, index=False, lineterminator="\n")
         return buf.getvalue()
     raise ValueError(f"unknown format '{fmt}'; expected terminal, markdown or csv")

@@ -13,30 +13,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from regbench.report.render import display
+from regbench.report.render import display, escape
 from regbench.report.render.display import half_width
 from regbench.report.table.aggregate import Column, Leaderboard
 from regbench.report.table.column_choice import choose_columns
 
-TEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\^{}",
-    display.SHORT_MARK: r"$^\dagger$",
-    display.MISSING: "--",
-    display.ZERO_MARK: r"$^\ddagger$",
-}
+TEX_MARKS = {display.SHORT_MARK: r"$^\dagger$", display.MISSING: "--", display.ZERO_MARK: r"$^\ddagger$"}
 
 
 def tex_escape(text: str) -> str:
-    return "".join(TEX_ESCAPES.get(ch, ch) for ch in text)
+    """``text`` through the one LaTeX escaping function (``escape.tex``), the report's marks as symbols."""
+    return "".join(TEX_MARKS.get(ch, ch) for ch in escape.tex(text))
 
 
 def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
