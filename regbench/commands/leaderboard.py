@@ -90,6 +90,7 @@ def write_leaderboard(
         plots=plots,
         extra_plots=extra,
         tex_columns=view.get("tex_columns"),
+        outcomes=store.outcomes(runs.loc[runs["status"] == "ok", "run_key"]),
     )
     append_section(
         Path(out_dir) / "README.md",

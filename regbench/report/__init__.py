@@ -29,13 +29,16 @@ def build_leaderboard(
     plots: bool = True,
     extra_plots: dict[str, Path] | None = None,
     tex_columns: list[str] | None = None,
+    outcomes: dict | None = None,
 ) -> Leaderboard:
     """Aggregate the records and write every leaderboard file into ``out_dir``.
 
     runs: one row per run; metrics: tidy rows (run_key, split, family, shift, severity,
     metric, value, n); reliability: 15-bin reliability rows. ``extra_plots`` (title → PNG
     already written, e.g. the diagnostics' bias/variance bars) join the page and README;
-    ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set).
+    ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set);
+    ``outcomes`` (``Store.outcomes`` of the runs) give the accuracy cells and the tiers their
+    per-image paired statistics.
     Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
     from regbench.report.render import exports, html, readme, tex
@@ -44,7 +47,7 @@ def build_leaderboard(
         raise ValueError(f"no runs recorded for suite '{suite.get('name', '')}': nothing to put on a leaderboard")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lb = aggregate(runs, metrics, suite, reps=reps, level=level)
+    lb = aggregate(runs, metrics, suite, reps=reps, level=level, outcomes=outcomes)
     made: dict[str, Path] = {}
     if plots:
         from regbench.report.render.plots import plot_all
