@@ -176,7 +176,8 @@ def benchmark_tests(
     run stored them, else per-seed numbers. None when fewer than 2 rows or 2 common seeds.
     """
     by_reg = _cells_of(ok, bench)
-    seeds_of = {r: ok.loc[ok["run_key"].isin(ks), ["run_key", "seed"]] for r, ks in by_reg.items()}
+    here = ok[ok["benchmark"] == bench]
+    seeds_of = {r: here.loc[here["regularizer"] == r, ["run_key", "seed"]] for r in by_reg}
     regs = [r for r, ks in by_reg.items() if len(ks) >= 2]
     if len(regs) < 2:
         return None
@@ -191,7 +192,8 @@ def benchmark_tests(
         res = pairwise.all_pairs(stacked[0], stacked[1], higher_is_better=higher, alpha=ALPHA)
         mdd = power.suite_minimum_detectable_difference(res, alpha=ALPHA, power=POWER)
         return _decide(regs, res.means, res.diff, res.se, res.df, res.p, higher, len(common), mdd, True)
-    values = ok.set_index("run_key")[key]
+    here = ok[ok["benchmark"] == bench]  # one run may serve two benchmarks with identical data
+    values = here.drop_duplicates("run_key").set_index("run_key")[key]
     v = np.array([[values[k] for k in ks] for ks in run_keys], dtype=np.float64)
     if not np.isfinite(v).all():
         return None
