@@ -165,7 +165,7 @@ def test_suite_columns_use_only_the_benchmarks_every_row_runs_on(na_board):
     assert any("Left out: plain" in c for c in doc["caveats"])
 
 
-def test_terminal_shows_the_caveat_and_marks_ties(na_board):
+def test_terminal_shows_the_caveat_and_the_tiers(na_board):
     store, out = na_board
     lb_json = json.loads((out / "leaderboard.json").read_text())
     runs, metrics, _ = Store(str(store), readonly=True).frames("na_tiny")
@@ -174,10 +174,10 @@ def test_terminal_shows_the_caveat_and_marks_ties(na_board):
     render_terminal(lb, console)
     text = console.export_text()
     assert "Left out: plain" in text.split("Regularizer")[0]  # said above the table
-    tied = lb.main[lb.main["tied"]]
-    for reg in tied["regularizer"]:
-        line = next(ln for ln in text.splitlines() if f" {reg} " in ln)
-        assert line.lstrip().startswith("=")
+    for rec in lb.main[lb.main["tier"] != ""].to_dict("records"):
+        line = next(ln for ln in text.splitlines() if f" {rec['regularizer']} " in ln)
+        lo, hi = int(rec["rank"]), int(rec["rank_hi"])
+        assert line.split()[:2] == [str(lo) if lo == hi else f"{lo}–{hi}", rec["tier"]]
 
 
 def _small_groups(n_small: int):
