@@ -257,6 +257,18 @@ def test_holm_keeps_the_family_wise_error_under_alpha():
     assert any_reject <= 0.06 and np.mean((null_p < 0.05).any(axis=1)) > 0.2
 
 
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: bootstrap.bootstrap_mean_ci([], rng()), "empty"),
+        (lambda: bootstrap.bootstrap_mean_ci([1.0, np.nan], rng()), "NaN"),
+        (lambda: bootstrap.bootstrap_mean_ci([1.0], rng(), level=1.5), "level"),
+        (lambda: bootstrap.bootstrap_mean_ci([1.0], rng(), reps=0), "reps"),
+        (lambda: stats.probability_of_improvement([np.ones(2)], []), "number of tasks"),
+        (lambda: stats.paired_difference([1.0, 2.0], [1.0, 2.0], level=0.0), "level"),
+        (lambda: stats.iqm([]), "empty"),
+    ],
+)
 def test_bad_input_is_rejected_clearly(call, match):
     with pytest.raises(ValueError, match=match):
         call()
