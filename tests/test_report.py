@@ -133,7 +133,7 @@ def test_failed_and_diverged_runs_are_counted_and_visible(built):
     assert main.loc["erm", "failed"] == 1 and main.loc["dropout", "failed"] == 0
     assert main.loc["mixup", "short_seeds"] and not main.loc["dropout", "short_seeds"]
     header, rows = _md_tables((out / "README.md").read_text())[0]
-    row = {r[1]: dict(zip(header, r)) for r in rows}
+    row = {r[2]: dict(zip(header, r)) for r in rows}
     assert (row["mixup"]["Failed"], row["mixup"]["Diverged"], row["mixup"]["Seeds"]) == ("1", "1", "2" + SHORT_MARK)
     assert row["dropout"]["Seeds"] == "3"
     cell = lb.per_benchmark.set_index(["benchmark", "regularizer"]).loc[("bench00-covariate", "mixup")]
@@ -296,7 +296,7 @@ def test_equal_seeds_tiers_caveat_and_erm_dash(tmp_path):
     assert (erm["id_accuracy_lo"] < 0.9).all() and (erm["id_accuracy_hi"] > 0.9).all()
     text = (tmp_path / "README.md").read_text()
     header, rows = _md_tables(text)[0]
-    row = {r[1]: dict(zip(header, r)) for r in rows}
+    row = {r[2]: dict(zip(header, r)) for r in rows}
     assert row["erm"]["P(>erm)"] == MISSING
     # fewer than 5 seeds: said above the table
     assert text.index("**Caveat:** Only 3 seed(s)") < text.index("| Rank |")

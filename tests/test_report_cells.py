@@ -131,7 +131,7 @@ def test_na_cells_in_markdown_csv_json_tex_and_html(na_board):
     readme = (out / "README.md").read_text()
     plain = readme.split("### plain")[1].split("##")[0]
     irm_row = next(line for line in plain.splitlines() if "| irm |" in line)
-    assert irm_row.count("| n/a ") >= 5 and irm_row.startswith("| – | irm |")
+    assert irm_row.count("| n/a ") >= 5 and irm_row.startswith("| – | – | irm |")  # no rank range, no tier
     assert f"irm on plain ({REASON})" in readme and "n/a: the regularizer cannot run on that benchmark" in readme
     assert "cover only the benchmarks on which every row runs: cm. Left out: plain" in readme.split("| Rank")[0]
     with open(out / "leaderboard.csv", newline="") as f:
@@ -279,6 +279,6 @@ def test_records_of_a_declared_pair_are_ignored_and_no_common_benchmark_leaves_s
     assert cells.loc[("bench01-label", "dropout"), "not_applicable"] == "declared not applicable in the suite"
     assert cells.loc[("bench01-label", "mixup"), "seeds"] == 3
     header, rows = display.display_rows(lb, lb.main, "suite")
-    metric_cells = {c for r in rows for c in r[3 : header.index("Seeds")]}
+    metric_cells = {c for r in rows for c in r[header.index("Kind") + 1 : header.index("Seeds")]}
     assert metric_cells == {"n/a"}  # no benchmark on which every row runs: nothing to average
     assert any("every row runs: none" in c for c in lb.caveats)

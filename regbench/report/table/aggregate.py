@@ -233,7 +233,8 @@ def _ranked(frame: pd.DataFrame, primary: Column) -> pd.DataFrame:
     """Rows sorted by their mean on the primary metric, best first (ties and missing by name)."""
     sign = -1.0 if primary.higher_is_better else 1.0
     order = frame.assign(_m=sign * frame[primary.key].to_numpy(np.float64))
-    return order.sort_values(["_m", "regularizer"], kind="stable", na_position="last").drop(columns="_m")
+    order = order.sort_values(["_m", "regularizer"], kind="stable", na_position="last")
+    return order.drop(columns="_m").reset_index(drop=True)
 
 
 def paired_comparison(
