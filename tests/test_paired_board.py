@@ -214,7 +214,7 @@ def test_a_one_image_gap_on_every_seed_is_inconclusive():
     for seed in range(3):
         base = {s: g.random(N_IMAGES) < 0.8 for s in SPLITS}
         better = {s: v.copy() for s, v in base.items()}
-        for s, v in better.items():
+        for v in better.values():
             v[np.flatnonzero(~v)[0]] = True  # one more image right on every split, every seed
         for reg, correct in (("erm", base), ("new", better)):
             rec = record("b", reg, seed, correct)
