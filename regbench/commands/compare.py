@@ -37,7 +37,7 @@ def compare(
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare import build_sections, render
+    from regbench.report.compare import PRIMARY, add_resolution, build_sections, render, resolution_line
     from regbench.report.render.markdown import md
     from regbench.store import Store
     from regbench.version import __version__
@@ -59,7 +59,12 @@ def compare(
     records = labelled_records(store, full)
     suite_spec = full.suite
     benches = [b.name for b in suite_spec.benchmarks]
-    sections = build_sections(records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric)
+    outcomes = store.outcomes(r["run_key"] for r in records if r["status"] == "ok")
+    sections = build_sections(
+        records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric, outcomes=outcomes
+    )
+    add_resolution(sections, records, [name, *baselines], suite_spec.primary_metric, outcomes)
+    resolution = resolution_line(sections, PRIMARY[suite_spec.primary_metric][1], len(suite_spec.seeds))
     params_text = ", ".join(f"{k}={v}" for k, v in sorted(new_runs[0].reg_params[0].items())) or "none"
     header = [
         f"# {md(name)} vs the baselines of suite {md(suite_spec.name)}",
@@ -72,11 +77,14 @@ def compare(
         f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
         f"{len(base_keys) - reused_base} trained now.",
         f"Verdicts are on the suite's primary metric ({suite_spec.primary_metric}). A win needs the 95% CI of "
-        "the paired difference (Student t over seeds) to exclude 0 in the new regularizer's favour and the "
-        "difference to stay significant after Holm-Bonferroni across the benchmarks and the overall row; "
-        "a loss needs the same against; anything else is inconclusive. Every other metric (ID accuracy, "
-        "worst-group accuracy, ECE, train time) that got significantly worse is listed under the verdict.",
+        "the paired difference (over seeds and test images, the test the leaderboard's tiers use) to exclude 0 "
+        "in the new regularizer's favour and the difference to stay significant after Holm-Bonferroni across "
+        "the benchmarks and the overall row (each distinct training setup once); a loss needs the same "
+        "against; anything else is inconclusive. Every other metric (ID accuracy, worst-group accuracy, ECE) "
+        "that got significantly worse is listed under the verdict; train CPU time is shown, never claimed.",
     ]
+    if resolution:
+        header.append(resolution)
     failed = [r for r in records if r["regularizer"] == name and r["status"] != "ok"]
     if failed:
         first = (failed[0].get("error") or "").strip().splitlines()

@@ -209,6 +209,7 @@ def ok_record(spec: RunSpec, result, ev, kind: str, dev: torch.device, timings: 
         reliability=ev.reliability,
         predictions=ev.predictions,
         targets=ev.targets,
+        clusters=ev.clusters,
         curves=curves,
         timings=timings,
         env=environment(dev),

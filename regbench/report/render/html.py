@@ -59,8 +59,9 @@ def _classes(key: str) -> str:
 def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
     cols = display.table_columns(lb, scope)
     th = [
-        '<th class="rank" title="rank by the primary metric (ties share a rank)">#</th>',
+        '<th class="rank" title="rank range by the primary metric, from the paired tests">#</th>',
         '<th class="name t" title="the regularizer config (* = a compare submission)">Regularizer</th>',
+        '<th class="t" title="tier letters: rows sharing a letter are not separated by the paired tests">Tier</th>',
     ]
     th += [f'<th class="{_classes(c.key)}" title="{escape(c.help)}">{escape(c.label)}</th>' for c in columns_of(cols)]
     th += [f'<th class="g-{g} x" title="{escape(d)}">{h}</th>' for h, g, d in COUNTS]
@@ -70,8 +71,9 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
         name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
         name += display.SHORT_MARK if rec["short_seeds"] else ""
         tds = [
-            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.MISSING if rank is None else int(rank)}</td>',
+            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.rank_text(rec)}</td>',
             f'<td class="name t" title="{escape(name)}">{escape(name)}</td>',
+            f'<td class="t">{escape(display.tier_text(rec))}</td>',
         ]
         tds += [_metric_cell(c, rec, lb.level) for c in columns_of(cols)]
         seeds = str(int(rec["seeds"])) + (display.SHORT_MARK if rec["short_seeds"] else "")
@@ -137,6 +139,7 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path], bundle: dict
             f'<section class="panel" id="panel-bench-{i}" hidden>',
             f"<h2>{escape(bench)}</h2>",
             f'<p class="note">{escape(extra)}</p>' if extra else "",
+            f'<p class="note">{escape(display.resolution_text(lb, bench) or "")}</p>',
             _table(lb, grp, "benchmark", f"bench-{i}"),
             "</section>",
         ]
