@@ -32,6 +32,9 @@ class Evaluation:
     predictions: dict[str, bytes] = field(default_factory=dict)
     targets: dict[str, bytes] = field(default_factory=dict)  # true labels per test split, packed alike
     seconds: float = 0.0
+    # why the model collapsed (one line, regbench.evaluate.collapse), None when it did not; the
+    # harness then records the run as ``collapsed``. Only a classification evaluation sets it.
+    collapsed: str | None = None
 
     def add(self, split: str, metric: str, value: float, n: int | None = None, info: dict | None = None) -> None:
         info = info or {}

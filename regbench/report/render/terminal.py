@@ -91,7 +91,7 @@ def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
     parts = [
         f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
         f"{display.TIED_MARK} tied: its interval overlaps the rank's leader (not a win)",
-        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged/collapsed runs)",
         f"{ZERO_MARK} no interval: every bootstrap resample gave the same value",
     ]
     if any(c.key == "cost_vs_erm" for c in lb.columns):
