@@ -95,7 +95,7 @@ def _expected_rows(doc, rows, scope):
         out.append(
             [_rank_text(r), r["tier"] or MISSING, r["regularizer"], r["kind"]]
             + [_fmt(c, r["metrics"][c["key"]], r["regularizer"]) for c in cols]
-            + [seeds, str(r["failed"]), str(r["diverged"])]
+            + [seeds, str(r["failed"]), str(r["diverged"]), str(r["collapsed"])]
         )
     return out
 
@@ -123,6 +123,7 @@ def test_markdown_csv_json_agree(built):
                 assert (v == "" and m[part] is None) or float(v) == m[part], (key, part)
                 checked += 1
         assert int(c["failed"]) == j["failed"] and int(c["diverged"]) == j["diverged"]
+        assert int(c["collapsed"]) == j["collapsed"]
     assert checked > 500
 
 
@@ -138,7 +139,7 @@ def test_failed_and_diverged_runs_are_counted_and_visible(built):
     assert row["dropout"]["Seeds"] == "3"
     cell = lb.per_benchmark.set_index(["benchmark", "regularizer"]).loc[("bench00-covariate", "mixup")]
     assert cell["seeds"] == 2 and cell["failed"] == 1 and cell["ood_accuracy_n"] == 2
-    assert "failed and diverged" in (out / "README.md").read_text().lower()
+    assert "failed, diverged and collapsed" in (out / "README.md").read_text().lower()
     assert "validation split only" in (out / "README.md").read_text()
 
 

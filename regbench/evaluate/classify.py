@@ -10,6 +10,7 @@ from torch import nn
 
 from regbench.data.base import Examples, Splits
 from regbench.data.wilds_data import metadata_array, wilds_eval
+from regbench.evaluate.collapse import collapse_reason
 from regbench.evaluate.records import (
     Evaluation,
     add_unique_images,
@@ -120,7 +121,8 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     Also computes the run-level numbers: generalization gap (train acc − test_id acc),
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
-    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
+    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it), and
+    whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse).
     """
     t0 = time.perf_counter()
     ev = Evaluation()
@@ -160,5 +162,6 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
     ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
     run_level(ev, model)
+    ev.collapsed = collapse_reason(ev, splits.info.num_classes)
     ev.seconds = time.perf_counter() - t0
     return ev

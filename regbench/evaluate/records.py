@@ -33,6 +33,9 @@ class Evaluation:
     targets: dict[str, bytes] = field(default_factory=dict)  # true labels per test split, packed alike
     clusters: dict[str, bytes] = field(default_factory=dict)  # per test split: image cluster ids (pack_clusters)
     seconds: float = 0.0
+    # why the model collapsed (one line, regbench.evaluate.collapse), None when it did not; the
+    # harness then records the run as ``collapsed``. Only a classification evaluation sets it.
+    collapsed: str | None = None
 
     def add(self, split: str, metric: str, value: float, n: int | None = None, info: dict | None = None) -> None:
         info = info or {}

@@ -47,7 +47,7 @@ def run_plan(
     (default: the suite's, None = no limit) kills a run that takes longer, recorded ``failed``
     with ``timeout:``. Each run to train is first
     leased in the store (:meth:`Store.claim`); runs another live process holds are skipped and
-    counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged",
+    counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged", "collapsed",
     "elsewhere" (leased by another live process), "reclaimed" (taken over from a dead holder's
     lease), "seconds"}.
     """
@@ -139,6 +139,7 @@ def _first_counts(plan: Plan, unique: dict[str, RunSpec]) -> dict[str, int]:
         "ok": 0,
         "failed": 0,
         "diverged": 0,
+        "collapsed": 0,
         "elsewhere": 0,
         "reclaimed": 0,
     }

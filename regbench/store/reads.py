@@ -37,7 +37,7 @@ class StoreReads(StoreFile):
         return {k: s for k, s in rows if k in wanted}
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
-        """The keys among ``keys`` whose runs finished (ok or diverged) and need no training."""
+        """The keys among ``keys`` whose runs finished (``FINAL_STATUSES``) and need no training."""
         return {k for k, s in self.statuses(keys).items() if s in FINAL_STATUSES}
 
     def count(self) -> int:

@@ -20,7 +20,8 @@ from regbench.store.integrity import StoreError, store_error
 SCHEMA_VERSION = 3  # 2: reliability bins packed as float64 arrays; 3: per-image cluster ids beside the targets
 MIGRATABLE = (2,)  # older versions this one opens: read as they are, upgraded in place when opened for writing
 DEFAULT_STORE = "results/regbench.sqlite"
-FINAL_STATUSES = ("ok", "diverged")  # a "failed" run is retried by the next invocation
+# a "failed" run is retried by the next invocation; diverged and collapsed runs are results
+FINAL_STATUSES = ("ok", "diverged", "collapsed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);

@@ -29,7 +29,7 @@ class RunRecord:
     regularizer_kind: str
     params: Any
     seed: int
-    status: str  # ok | failed | diverged
+    status: str  # ok | failed | diverged | collapsed
     error: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)

@@ -6,6 +6,8 @@ that is not a plain "mean [lo, hi]" is decided by ``special`` first:
 
 - ``n/a``: the regularizer cannot run on the benchmark and the suite declares it
   (``not_applicable``); it was not trained there.
+- ``collapsed``: every run of the cell collapsed (one predicted class, or chance train
+  accuracy); they are counted, not averaged, so no number exists.
 - ``n/a (smallest group N)``: worst-group accuracy is recorded only where every group of a
   split has ``MIN_GROUP_SIZE`` examples; N is the smallest group over the benchmark's OOD splits.
 - erm's own cost vs erm is 1 by definition: the point, no interval.
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.collapsed import COLLAPSED
 from regbench.report.table.columns import BASELINE
 from regbench.report.table.not_applicable import MIN_GROUP_SIZE, NA
 
@@ -31,7 +34,7 @@ MISSING = "–"  # shown where a number does not exist (no ok run, no erm, metri
 SHORT_MARK = "†"  # fewer ok seeds than the most any cell has
 SUBMISSION_MARK = "*"  # a `regbench compare` submission, not a standard config
 RANGE_DASH = "–"  # between a rank range's ends: "1–3"
-COUNT_HEADERS = ["Seeds", "Failed", "Diverged"]
+COUNT_HEADERS = ["Seeds", "Failed", "Diverged", "Collapsed"]
 ZERO_MARK = "‡"  # a bootstrap column whose every resample gave the same value
 # columns whose interval is a bootstrap percentile interval, not a Student-t over seeds
 BOOTSTRAP_KEYS = ("cost_vs_erm", "mean_rank", "iqm", "poi_vs_erm")
@@ -54,6 +57,8 @@ def special(col, rec: dict) -> str | None:
     """The text of a cell that is not a number with an interval (n/a cases), else None."""
     if rec.get("not_applicable"):
         return NA
+    if rec.get("collapsed") and not rec.get("seeds") and _finite(rec.get(col.key)) is None:
+        return COLLAPSED  # no ok seed left a number: say why rather than "–"
     if col.key == "worst_group_accuracy" and _finite(rec.get(col.key)) is None:
         n = _finite(rec.get("smallest_group"))
         if n is not None and n < MIN_GROUP_SIZE:
@@ -153,7 +158,7 @@ def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list
         rows.append(
             [rank_text(rec), tier_text(rec), name, str(rec.get("kind") or "")]
             + cells
-            + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))]
+            + [seeds, str(int(rec["failed"])), str(int(rec["diverged"])), str(int(rec["collapsed"]))]
         )
     return header, rows
 
@@ -231,7 +236,7 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "differences averaged). Two rows share a tier letter exactly when the tests do not separate them; the "
         "rank range runs from 1 + the rows significantly better to the count of rows not significantly worse.",
         f"{SHORT_MARK}: fewer ok seeds than the other regularizers (Seeds = fewest ok seeds on any benchmark). "
-        "Failed and diverged runs are counted in their columns and excluded from the means.",
+        "Failed, diverged and collapsed runs are counted in their columns and excluded from the means.",
         f"{SUBMISSION_MARK}: a submitted regularizer (`regbench compare`), not one of the standard configs.",
     ]
     notes += mark_footnotes(lb)

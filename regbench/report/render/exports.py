@@ -35,7 +35,7 @@ def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
     for c in table_columns(lb, scope):
         for suf in ("", "_lo", "_hi", "_n"):
             out[c.key + suf] = stable_number(rec[c.key + suf])
-    for k in ("seeds", "seeds_max", "short_seeds", "failed", "diverged"):
+    for k in ("seeds", "seeds_max", "short_seeds", "failed", "diverged", "collapsed"):
         out[k] = stable_number(rec[k])
     return out
 
@@ -66,6 +66,7 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
             "short_seeds",
             "failed",
             "diverged",
+            "collapsed",
         )
     }
     if scope == "suite":

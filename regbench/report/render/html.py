@@ -18,6 +18,7 @@ from regbench.report.render.display import half_width
 from regbench.report.render.escape import html as escape
 from regbench.report.render.html_template import CSS, PAGE, SCRIPT
 from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.collapsed import COLLAPSED
 from regbench.report.table.column_choice import COMPACT_KEYS, GROUPS, group_of
 
 # the columns that are not metrics: (header, group, definition)
@@ -26,6 +27,7 @@ COUNTS = [
     ("Seeds", "statistics", "ok seeds (fewest on any benchmark); † = fewer than the others"),
     ("Failed", "statistics", "runs that raised an error: counted, excluded from the means"),
     ("Diverged", "statistics", "runs whose loss became NaN/inf: counted, excluded from the means"),
+    ("Collapsed", "statistics", "runs predicting one class, or at chance on train: counted, excluded from the means"),
 ]
 
 
@@ -35,7 +37,11 @@ def _metric_cell(col: Column, rec: dict, level: float) -> str:
     cls = _classes(col.key)
     special = display.special(col, rec)
     if special is not None:
-        why = rec.get("not_applicable") or "worst-group accuracy needs every group to have 20 examples"
+        why = rec.get("not_applicable") or (
+            "every seed collapsed (one predicted class, or chance train accuracy)"
+            if special == COLLAPSED
+            else "worst-group accuracy needs every group to have 20 examples"
+        )
         return f'<td class="{cls}" data-v="" title="{escape(str(why))}">{escape(special)}</td>'
     if mean is None:
         return f'<td class="{cls}" data-v="">{display.MISSING}</td>'
@@ -82,6 +88,7 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
             f'<td class="g-statistics x" data-v="{int(rec["seeds"])}">{seeds}</td>',
             f'<td class="g-statistics x" data-v="{int(rec["failed"])}">{int(rec["failed"])}</td>',
             f'<td class="g-statistics x" data-v="{int(rec["diverged"])}">{int(rec["diverged"])}</td>',
+            f'<td class="g-statistics x" data-v="{int(rec["collapsed"])}">{int(rec["collapsed"])}</td>',
         ]
         body.append(f"<tr>{''.join(tds)}</tr>")
     return (

@@ -93,7 +93,7 @@ def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
     parts = [
         f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
         "# rank range, tier letters: rows sharing a letter are not separated by the paired tests",
-        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged/collapsed runs)",
         f"{ZERO_MARK} no interval: every bootstrap resample gave the same value",
     ]
     if any(c.key == "cost_vs_erm" for c in lb.columns):

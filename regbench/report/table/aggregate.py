@@ -40,6 +40,7 @@ from regbench.report import stats
 from regbench.report.mechanism import mechanism_table
 from regbench.report.table import not_applicable
 from regbench.report.table.cell_estimates import cell_arrays
+from regbench.report.table.collapsed import collapsed_notes
 from regbench.report.table.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
     BASELINE,
     COLUMNS,
@@ -133,7 +134,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: di
     nb, nr = len(benches), len(regs)
     b_all = pd.Index(benches).get_indexer(table["benchmark"])
     r_all = pd.Index(regs).get_indexer(table["regularizer"])
-    status = np.zeros((nb, nr, len(STATUSES)), dtype=np.int64)  # ok, failed, diverged counts
+    status = np.zeros((nb, nr, len(STATUSES)), dtype=np.int64)  # ok, failed, diverged, collapsed counts
     s_all = pd.Index(STATUSES).get_indexer(table["status"])
     np.add.at(status, (b_all, r_all, s_all), 1)
     is_ok = (table["status"] == "ok").to_numpy()
@@ -185,6 +186,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: di
             f"{int(wall_only.sum())} of {len(ok)} ok runs were recorded without CPU time: their cost uses "
             "wall-clock train seconds, which depend on what else the machine was running"
         )
+    notes += collapsed_notes(table)
     mech = mechanism_table(runs, metrics)
     _flag_inactive(per_benchmark, main, mech)
     lb = Leaderboard(

@@ -111,6 +111,7 @@ def _with_na_rows(cells: pd.DataFrame, pairs: dict, order: list[str]) -> pd.Data
             "seeds": 0,
             "failed": 0,
             "diverged": 0,
+            "collapsed": 0,
             "seeds_max": int(seeds_max.get(b, 0)),
             "short_seeds": False,
             "tier": "",
