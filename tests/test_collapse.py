@@ -150,7 +150,9 @@ def test_constant_predictor_is_recorded_collapsed_and_left_out_of_the_leaderboar
     )
     readme = (out / "README.md").read_text()
     assert "| Collapsed |" in readme
-    row = next(line for line in readme.splitlines() if line.startswith(("| – | " + constant_regularizer, "| – | `")))
+    row = next(
+        line for line in readme.splitlines() if line.startswith(("| – | – | " + constant_regularizer, "| – | – | `"))
+    )  # no rank, no tier
     assert COLLAPSED in row and row.rstrip(" |").endswith("| 0† | 0 | 0 | 2")  # seeds, failed, diverged, collapsed
     assert f"{constant_regularizer} on digits-noise (seeds 0, 1)" in readme
 
