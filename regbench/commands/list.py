@@ -39,11 +39,11 @@ def run(args) -> int:
     return 0
 
 
-def show(line: str) -> None:
+def show(line: str, indent: int = 25) -> None:
     """Print one entry: in a terminal wrapped at word boundaries to its width, continuation lines
     under the description (the terminal would cut words); piped, one line per entry (grep)."""
     if not sys.stdout.isatty():
         print(line)
         return
     width = shutil.get_terminal_size().columns
-    print(textwrap.fill(line, width, subsequent_indent=" " * 25, break_long_words=False, break_on_hyphens=False))
+    print(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False, break_on_hyphens=False))
