@@ -30,6 +30,15 @@ def _name(rec: dict) -> str:
     return plain(rec["regularizer"], one_line=True) + mark  # cut to width as the reader sees it
 
 
+def cut_name(name: str, width: int) -> str:
+    """``name`` cut to ``width`` with "…", its trailing marks (submission ``*``, short seeds)
+    kept: the mark says what the row is, so it outlives the name's tail."""
+    marks = ""
+    while name and name[-1] in (display.SUBMISSION_MARK + display.SHORT_MARK) and len(name) > 1:
+        name, marks = name[:-1], name[-1] + marks
+    return truncate(name, max(width - len(marks), 1)) + marks if len(name) + len(marks) > width else name + marks
+
+
 def _rank(rec: dict) -> str:
     return display.rank_text(rec)
 
@@ -114,12 +123,21 @@ def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: 
     # names give way first, down to MIN_NAME characters
     longest = max((len(r[2]) for r in rows), default=MIN_NAME)
     for name_width in range(longest - 1, MIN_NAME - 1, -1):
-        cut = [[r[0], r[1], truncate(r[2], name_width), *r[3:]] for r in rows]
+        cut = [[r[0], r[1], cut_name(r[2], name_width), *r[3:]] for r in rows]
         table = _table(lb, columns, cut, _caption(lb, "pm", full_hint))
         if _width(console, table) <= width:
             return [table]
-    # still too wide: split the columns, each part repeating rank, tier and name
-    rows = [[r[0], r[1], truncate(r[2], MIN_NAME + 4), *r[3:]] for r in rows]
+    # still too wide: split the columns, each part repeating rank, tier and name;
+    # names as long as the widest single column leaves room for (full when they fit)
+    rows = cell_texts(lb, columns, "pm")
+    for name_width in range(longest, MIN_NAME - 1, -1):
+        cut = [[r[0], r[1], cut_name(r[2], name_width), *r[3:]] for r in rows]
+        if all(
+            _width(console, _table(lb, [columns[j]], [[r[0], r[1], r[2], r[3 + j]] for r in cut], None)) <= width
+            for j in range(len(columns))
+        ):
+            break
+    rows = cut
     parts, current = [], []
     for j in range(len(columns)):
         trial = current + [j]
