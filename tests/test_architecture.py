@@ -25,6 +25,7 @@ STAGES = {
     "regbench.registry": 0,
     "regbench.seeding": 0,
     "regbench.params": 0,
+    "regbench.plugins": 0,  # loading user code: shared by models and regularizers
     "regbench.config": 0,
     "regbench.data": 1,
     "regbench.shifts": 2,
@@ -54,6 +55,7 @@ TOP_LEVEL = {
     "catalog",
     "cli",
     "params",
+    "plugins",
     "registry",
     "seeding",
     "sweep",

@@ -105,3 +105,14 @@ def test_cuda_on_a_ray_cluster_without_gpus_is_one_error():
 
     with pytest.raises(ExecutorError, match="the Ray cluster has no GPU"):
         ray_placement("cuda", None, 0)
+
+
+def test_a_model_plugin_loads_by_path_in_ray_workers(tmp_path):
+    from test_model_plugins import recorded, write_model, write_suite
+
+    suite = write_suite(tmp_path, f"{write_model(tmp_path)}:TinyNet", {"hidden": 4})
+    store = tmp_path / "ray.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "2", "--no-progress"]) == 0
+    rows = recorded(store)
+    assert [s for s, _ in rows] == ["ok", "ok"]
+    assert all(code and code.startswith("sha256:") for _, code in rows)

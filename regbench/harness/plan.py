@@ -27,7 +27,10 @@ from regbench.config import (
     suite_path,
 )
 from regbench.harness.applicability import check_pairs, dataset_task, row_kinds
+from regbench.models import lookup_model
+from regbench.models import model_code as model_code_of
 from regbench.params import resolve_params
+from regbench.plugins import PluginError
 from regbench.registry import UnknownNameError
 from regbench.regularizers.build import build_stack, lookup
 from regbench.shifts.held_out import RULE as HELD_OUT_RULE
@@ -65,6 +68,9 @@ class ResolvedBenchmark:
     dataset_args: dict[str, Any]
     model_args: dict[str, Any]
     shift_params: dict[str, Any]
+    # a model plugin's code identity (regbench.models.model_code; None for a built-in), fixed
+    # when the benchmark is resolved so that a worker computes the same run key as the driver
+    model_code: str | None = None
 
     def data_key(self) -> dict[str, Any]:
         """Everything that determines the benchmark's splits."""
@@ -113,6 +119,8 @@ class RunSpec:
             **self.benchmark.data_key(),
             "model": self.benchmark.spec.model,
             "model_args": self.benchmark.model_args,
+            # a model plugin's code hash, so editing the plugin trains new runs (none for built-ins)
+            **({"model_code": self.benchmark.model_code} if self.benchmark.model_code else {}),
             # a plugin's code hash joins its entry, so editing the plugin trains new runs
             "regularizer": [{"name": s.name, "params": p, **({"code": c} if c else {})} for s, p, c in members],
             "train": self.train.model_dump(mode="json"),
@@ -155,11 +163,13 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
         ("dataset", loader, "datasets", {**implied, **b.dataset_args}, "dataset_args", ("seed",)),
         ("model", b.model, "models", b.model_args, "model_args", ("input_shape", "num_classes", "info")),
     ]
+    model_code = None
     for field, name, registry, given, args_field, skip in checks:
         try:
-            obj = reg[registry].get(name)
+            obj = lookup_model(name) if field == "model" else reg[registry].get(name)
             out[args_field] = resolve_params(obj, given, skip)
-        except UnknownNameError as err:
+            model_code = model_code_of(name) if field == "model" else model_code
+        except (UnknownNameError, PluginError) as err:
             errors.append(f"{where}.{field}: {err}")
         except ValidationError as err:
             errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], args_field)))
@@ -172,7 +182,7 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
         errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift"), shift.Params))
     if len(out) < 3:
         return None
-    return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"])
+    return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"], model_code)
 
 
 def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -> tuple[dict, ...] | None:
