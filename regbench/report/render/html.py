@@ -70,7 +70,7 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
         name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
         name += display.SHORT_MARK if rec["short_seeds"] else ""
         tds = [
-            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.MISSING if rank is None else int(rank)}</td>',
+            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.MISSING if rank is None else (display.TIED_MARK if rec.get("tied") else "") + str(int(rank))}</td>',
             f'<td class="name t" title="{escape(name)}">{escape(name)}</td>',
         ]
         tds += [_metric_cell(c, rec, lb.level) for c in columns_of(cols)]
