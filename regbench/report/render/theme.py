@@ -21,6 +21,7 @@ BASELINE_COLOR = "black"
 # LINESTYLES[i % 4], so neighbours differ in both and a legend tells them apart without colour
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", (0, (5, 1.5)), (0, (1, 1.2)), (0, (4, 1.2, 1, 1.2)))
+LEGEND_CHARS = 40  # a legend entry longer than this is cut (the table has the full name)
 MAX_LEGEND_ROWS = 30  # more regularizers than this: a legend of kinds, not of regularizers
 SVG_SALT = "regbench"  # fixed ids in the SVG: the same records give the same bytes
 DIRECT_LABELS = 3  # leaderboard regularizers labelled directly besides the baseline
@@ -152,11 +153,16 @@ def regularizer_legend(fig, kinds: dict[str, str], extra: list | None = None, li
     for reg in order:
         st = styles[reg]
         handles.append(Line2D([], [], color=st.color, marker=st.marker, ls=st.linestyle if lines else "", ms=4, lw=1))
-        labels.append(f"{reg} ({kinds[reg] or 'none'})")
+        labels.append(shorten(f"{reg} ({kinds[reg] or 'none'})"))
     for handle, label in extra or []:
         handles.append(handle)
         labels.append(label)
     fig.legend(handles, labels, loc="outside right upper", fontsize=6.5, title="regularizer (kind)", title_fontsize=7)
+
+
+def shorten(text: str, width: int = LEGEND_CHARS) -> str:
+    """``text`` cut to ``width`` characters with '…': a long label must not squeeze the axes away."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def highlighted(ranked: list[str], baseline: str, top: int = 3) -> list[str]:
