@@ -24,12 +24,13 @@ ERM = "erm"
 
 
 def _colors(names: list[str], kinds: dict[str, str] | None) -> dict[str, tuple]:
-    """By kind when the kinds are known (the leaderboard's colours), else one hue each."""
+    """By kind when the kinds are known (the leaderboard's colours), else one colour-blind-safe
+    hue each (beyond ten they repeat: the plots add a marker per regularizer)."""
     if kinds:
         return theme.regularizer_colors({n: kinds.get(n, "none") for n in names})
     import seaborn as sns
 
-    return dict(zip(names, sns.color_palette("husl", max(len(names), 1))))
+    return dict(zip(names, sns.color_palette("colorblind", max(len(names), 1))))
 
 
 @theme.themed
@@ -197,7 +198,7 @@ def error_vs_width(wt: pd.DataFrame, arg: str = "width"):
                 s.index,
                 s["mean"],
                 yerr=[s["mean"] - s["min"], s["max"] - s["mean"]],
-                marker="o",
+                marker=theme.MARKERS[regs.index(reg) % len(theme.MARKERS)],
                 ms=3,
                 color=colors[reg],
                 label=reg,
