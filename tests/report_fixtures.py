@@ -40,6 +40,9 @@ def default_regularizers(n: int) -> list[str]:
     return ["erm"] + (named + [f"reg{i:02d}" for i in range(n)])[: n - 1]
 
 
+ERRORS = {"failed": "RuntimeError: boom", "diverged": "loss is NaN", "collapsed": "collapsed: predicts class 0"}
+
+
 def make_frames(
     n_benchmarks: int = 4,
     regularizers: list[str] | None = None,
@@ -52,8 +55,9 @@ def make_frames(
 ):
     """Synthetic (runs, metrics, reliability, suite) frames.
 
-    statuses: {(benchmark, regularizer, seed): "failed" | "diverged"} for runs that did not
-    finish; those runs get an error text and no split metrics. with_cpu_time=False gives
+    statuses: {(benchmark, regularizer, seed): "failed" | "diverged" | "collapsed"} for runs that
+    are not ok; they get an error text, and no split metrics unless collapsed (a collapsed run
+    keeps every metric, as the harness records it). with_cpu_time=False gives
     records like those made before CPU time was recorded (wall time only).
     """
     rng = np.random.default_rng(seed)
@@ -82,11 +86,11 @@ def make_frames(
             "params": np.array([json.dumps({"strength": i / 10}) for i in range(nr)], dtype=object)[r_idx],
             "seed": s_idx.astype(np.int64),
             "status": status,
-            "error": np.where(status == "ok", None, np.where(status == "failed", "RuntimeError: boom", "loss is NaN")),
+            "error": [ERRORS.get(s) for s in status],
             "submission": np.zeros(keys.size, dtype=bool),
         }
     )
-    ok = status == "ok"
+    scored = (status == "ok") | (status == "collapsed")  # the runs with metric rows
     # Each regularizer shifts ID and OOD accuracy a little; seeds add noise (fractions, not %).
     id_eff, ood_eff = rng.normal(0, 0.01, nr), rng.normal(0, 0.03, nr)
     id_acc = np.clip(0.93 + id_eff[r_idx] + rng.normal(0, 0.005, keys.size), 0.01, 0.99)
@@ -109,11 +113,11 @@ def make_frames(
             )
         )
 
-    rows(ok, "test_id", "id", None, np.nan, "accuracy", id_acc, 500)
-    rows(ok, "test_id", "id", None, np.nan, "ece", ece_id, 500)
+    rows(scored, "test_id", "id", None, np.nan, "accuracy", id_acc, 500)
+    rows(scored, "test_id", "id", None, np.nan, "ece", ece_id, 500)
     fam_of_run = np.array([f for _, f in benches], dtype=object)[b_idx]
     for fam, splits in FAMILY_SPLITS.items():
-        m = ok & (fam_of_run == fam)
+        m = scored & (fam_of_run == fam)
         for j, (split, shift, sev) in enumerate(splits):
             drop = 0.1 + 0.1 * j + 0.05 * families.index(fam)
             ood_acc = np.clip(id_acc - drop + ood_eff[r_idx] + rng.normal(0, 0.01, keys.size), 0.01, 0.99)
@@ -121,17 +125,17 @@ def make_frames(
             rows(m, split, fam, shift, sev_v, "accuracy", ood_acc, 400)
             rows(m, split, fam, shift, sev_v, "ece", ece_id + 0.02 * (j + 1), 400)
     train_acc = np.clip(id_acc + 0.04 + rng.normal(0, 0.003, keys.size), 0, 1)
-    rows(ok, "run", None, None, np.nan, "generalization_gap", train_acc - id_acc, None)
+    rows(scored, "run", None, None, np.nan, "generalization_gap", train_acc - id_acc, None)
     secs = 10.0 * (1 + 0.2 * r_idx) * rng.lognormal(0, 0.05, keys.size)
-    rows(ok | (status == "diverged"), "run", None, None, np.nan, "train_seconds", secs, None)
+    rows(scored | (status == "diverged"), "run", None, None, np.nan, "train_seconds", secs, None)
     if with_cpu_time:  # CPU time: the wall time's work without the machine's other load
         cpu = 1.8 * 10.0 * (1 + 0.2 * r_idx) * rng.lognormal(0, 0.01, keys.size)
-        rows(ok | (status == "diverged"), "run", None, None, np.nan, "train_cpu_seconds", cpu, None)
+        rows(scored | (status == "diverged"), "run", None, None, np.nan, "train_cpu_seconds", cpu, None)
     if with_mia:
-        rows(ok, "run", None, None, np.nan, "mia_auc", 0.5 + np.abs(rng.normal(0.03, 0.01, keys.size)), None)
+        rows(scored, "run", None, None, np.nan, "mia_auc", 0.5 + np.abs(rng.normal(0.03, 0.01, keys.size)), None)
     metrics = pd.concat(blocks, ignore_index=True)
     metrics["n"] = metrics["n"].astype("Int64")
-    reliability = _reliability(keys[ok], rng) if with_reliability else _reliability(keys[:0], rng)
+    reliability = _reliability(keys[scored], rng) if with_reliability else _reliability(keys[:0], rng)
     suite = {
         "name": "synthetic",
         "description": "Synthetic records for <report> tests & benchmarks",

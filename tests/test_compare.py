@@ -15,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SUITE = textwrap.dedent("""
     name: cmp
     seeds: [0, 1]
-    train: {epochs: 1, batch_size: 256}
+    train: {epochs: 2, batch_size: 128, lr: 0.01}  # enough to learn: a chance-level run is collapsed
     benchmarks:
       - {name: d, dataset: digits, model: mlp, model_args: {width: 16},
          shift: {kind: covariate, corruptions: [gaussian_noise], severities: [3]}}

@@ -33,19 +33,21 @@ def test_compact_columns_booktabs_and_no_resizebox(built):
     assert r"\resizebox" not in tex and r"\toprule" in tex and r"\bottomrule" in tex
     header, *rows = _rows(tex)
     labels = [c.label for c in lb.columns if c.key in COMPACT_KEYS]
+    assert header[:3] == ["\\#", "Tier", "Regularizer"]
     shown = [TEX_HEADERS.get(c.key, c.label) for c in lb.columns if c.key in COMPACT_KEYS]
-    assert [re.sub(r" \$\\(up|down)arrow\$", "", h) for h in header[2:]] == shown
+    assert [re.sub(r" \$\\(up|down)arrow\$", "", h) for h in header[3:]] == shown
     caption = tex.split(r"\caption{")[1]
     assert all(
         f"{TEX_HEADERS[c.key]}: {c.label}" in caption or c.key == "cost_vs_erm"
         for c in lb.columns
         if c.key in TEX_HEADERS and c.key in COMPACT_KEYS
     )
-    assert len(rows) == len(lb.main) and all(len(r) == 2 + len(labels) for r in rows)
+    assert len(rows) == len(lb.main) and all(len(r) == 3 + len(labels) for r in rows)
     # the cell is the mean ± half the interval's width, in display units
     erm = lb.main.set_index("regularizer").loc["erm"]
-    erm_row = next(r for r in rows if r[1].startswith("erm"))
-    i = 2 + labels.index("OOD acc")
+    erm_row = next(r for r in rows if r[2].startswith("erm"))
+    assert erm_row[1] == erm["tier"]
+    i = 3 + labels.index("OOD acc")
     hw = (erm["ood_accuracy_hi"] - erm["ood_accuracy_lo"]) / 2 * 100
     assert (
         re.sub(r"\\(textbf|underline)\{([^}]*)\}", r"\2", erm_row[i])
@@ -58,7 +60,7 @@ def test_best_is_bold_and_overlapping_intervals_are_underlined(built):
     header, *rows = _rows((out / "leaderboard.tex").read_text())
     m = lb.main
     for j, col in enumerate([c for c in lb.columns if c.key in COMPACT_KEYS]):
-        cells = [r[2 + j] for r in rows]
+        cells = [r[3 + j] for r in rows]
         best = m[col.key].idxmax() if col.higher_is_better else m[col.key].idxmin()
         assert cells[best].startswith(r"\textbf{"), col.key
         assert sum(c.startswith(r"\textbf{") for c in cells) == (m[col.key] == m.loc[best, col.key]).sum()
@@ -74,7 +76,7 @@ def test_tex_columns_choose_and_bad_names_fail(tmp_path):
     frames = make_frames(n_benchmarks=1, seeds=2)
     build_leaderboard(*frames, tmp_path, reps=50, plots=False, tex_columns=["mia_auc", "ood_accuracy"])
     header = _rows((tmp_path / "leaderboard.tex").read_text())[0]
-    assert [h.split(" $")[0] for h in header[2:]] == ["MIA AUC", "OOD acc"]
+    assert [h.split(" $")[0] for h in header[3:]] == ["MIA AUC", "OOD acc"]
     with pytest.raises(ColumnChoiceError, match="Did you mean: mia_auc"):
         build_leaderboard(*frames, tmp_path, reps=50, plots=False, tex_columns=["mia_au"])
 
@@ -121,13 +123,16 @@ def test_no_text_mode_angle_brackets(built):
     assert "P($>$erm)" in tex
 
 
-def test_tied_ranks_are_marked_as_the_caption_says(built):
+def test_rank_and_tier_cells_are_what_the_caption_describes(built):
+    from regbench.report.render import display
+
     lb, out = built
-    rows = _rows((out / "leaderboard.tex").read_text())[1:]
-    tied = lb.main["tied"].fillna(False).astype(bool).tolist()
-    assert any(tied)
-    assert [r[0].startswith("=") for r in rows] == tied
-    assert "rank marked =" in (out / "leaderboard.tex").read_text()
+    tex = (out / "leaderboard.tex").read_text()
+    rows = _rows(tex)[1:]
+    for row, rec in zip(rows, lb.main.to_dict("records")):
+        assert row[0] == display.rank_text(rec).replace(display.RANGE_DASH, "--")  # '1--3', not a bare '1'
+        assert row[1] == display.tier_text(rec)
+    assert "rank range and tier letters" in tex.split(r"\caption{")[1]
 
 
 @pytest.mark.parametrize("options", ["", "twocolumn"])

@@ -273,7 +273,7 @@ def test_wilds_missing_is_one_line_and_creates_nothing(tmp_path):
     with pytest.raises(DatasetMissingError) as err:
         load_wilds("waterbirds", seed=0, root=str(root))
     assert_one_line(
-        err.value, "'wilds:waterbirds'", str(root / "waterbirds_v<version>"),
+        err.value, "'wilds:waterbirds'", str(root / "waterbirds_v1.0" / "RELEASE_v1.0.txt"),
         f"regbench data download wilds:waterbirds --root {root}",
     )  # fmt: skip
     assert not root.exists()  # wilds' own check would have created it

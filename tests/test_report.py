@@ -82,15 +82,20 @@ def _fmt(col, m, regularizer):
     return s + (f" [{f.format(lo * col['scale'])}, {f.format(hi * col['scale'])}]" if lo is not None else "")
 
 
+def _rank_text(r):
+    lo, hi = int(r["rank"]), int(r["rank_hi"])
+    return str(lo) if lo == hi else f"{lo}–{hi}"
+
+
 def _expected_rows(doc, rows, scope):
     cols = [c for c in doc["columns"] if scope == "suite" or not c["suite_only"]]
     out = []
     for r in rows:
         seeds = str(r["seeds"]) + (SHORT_MARK if r["short_seeds"] else "")
         out.append(
-            [("=" if r["tied"] else "") + str(int(r["rank"])), r["regularizer"], r["kind"]]
+            [_rank_text(r), r["tier"] or MISSING, r["regularizer"], r["kind"]]
             + [_fmt(c, r["metrics"][c["key"]], r["regularizer"]) for c in cols]
-            + [seeds, str(r["failed"]), str(r["diverged"])]
+            + [seeds, str(r["failed"]), str(r["diverged"]), str(r["collapsed"])]
         )
     return out
 
@@ -118,6 +123,7 @@ def test_markdown_csv_json_agree(built):
                 assert (v == "" and m[part] is None) or float(v) == m[part], (key, part)
                 checked += 1
         assert int(c["failed"]) == j["failed"] and int(c["diverged"]) == j["diverged"]
+        assert int(c["collapsed"]) == j["collapsed"]
     assert checked > 500
 
 
@@ -128,12 +134,12 @@ def test_failed_and_diverged_runs_are_counted_and_visible(built):
     assert main.loc["erm", "failed"] == 1 and main.loc["dropout", "failed"] == 0
     assert main.loc["mixup", "short_seeds"] and not main.loc["dropout", "short_seeds"]
     header, rows = _md_tables((out / "README.md").read_text())[0]
-    row = {r[1]: dict(zip(header, r)) for r in rows}
+    row = {r[2]: dict(zip(header, r)) for r in rows}
     assert (row["mixup"]["Failed"], row["mixup"]["Diverged"], row["mixup"]["Seeds"]) == ("1", "1", "2" + SHORT_MARK)
     assert row["dropout"]["Seeds"] == "3"
     cell = lb.per_benchmark.set_index(["benchmark", "regularizer"]).loc[("bench00-covariate", "mixup")]
     assert cell["seeds"] == 2 and cell["failed"] == 1 and cell["ood_accuracy_n"] == 2
-    assert "failed and diverged" in (out / "README.md").read_text().lower()
+    assert "failed, diverged and collapsed" in (out / "README.md").read_text().lower()
     assert "validation split only" in (out / "README.md").read_text()
 
 
@@ -150,8 +156,8 @@ def test_rebuild_is_byte_identical(built, tmp_path):
 def test_ranking_and_statistics_are_consistent(built):
     lb, _, _ = built
     m = lb.main
-    assert list(m["rank"]) == sorted(m["rank"]) and m["rank"].iloc[0] == 1
-    assert np.all(np.diff(m["ood_accuracy"].to_numpy()) <= 0)
+    assert m["rank"].iloc[0] == 1 and (m["rank"] <= m["rank_hi"]).all()
+    assert np.all(np.diff(m["ood_accuracy"].to_numpy()) <= 0)  # sorted by mean
     for key in ("id_accuracy", "ood_accuracy", "iqm", "poi_vs_erm", "cost_vs_erm", "mean_rank"):
         has = m[key].notna()
         inside = (m[key + "_lo"] <= m[key] + 1e-12) & (m[key] <= m[key + "_hi"] + 1e-12)
@@ -295,15 +301,11 @@ def test_equal_seeds_tiers_caveat_and_erm_dash(tmp_path):
     assert (erm["id_accuracy_lo"] < 0.9).all() and (erm["id_accuracy_hi"] > 0.9).all()
     text = (tmp_path / "README.md").read_text()
     header, rows = _md_tables(text)[0]
-    row = {r[1]: dict(zip(header, r)) for r in rows}
+    row = {r[2]: dict(zip(header, r)) for r in rows}
     assert row["erm"]["P(>erm)"] == MISSING
     # fewer than 5 seeds: said above the table
     assert text.index("**Caveat:** Only 3 seed(s)") < text.index("| Rank |")
-    # tied rows share their leader's rank and are marked; a row outside the leader's interval is not tied
-    m = lb.main
-    p_lo, p_hi = m["ood_accuracy_lo"].to_numpy(), m["ood_accuracy_hi"].to_numpy()
-    overlaps_top = (p_lo <= p_hi[0]) & (p_lo[0] <= p_hi)
-    assert list(m["rank"][overlaps_top]) == [1] * overlaps_top.sum()
-    assert bool(m["tied"].iloc[0]) == (overlaps_top.sum() > 1)
-    for r in m[m["tied"]].to_dict("records"):
-        assert row[r["regularizer"]]["Rank"] == f"={int(r['rank'])}"
+    # the README shows each row's rank range and tier letters as the frame holds them
+    for r in lb.main.to_dict("records"):
+        assert row[r["regularizer"]]["Rank"] == _rank_text(r)
+        assert row[r["regularizer"]]["Tier"] == r["tier"]

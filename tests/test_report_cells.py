@@ -131,7 +131,7 @@ def test_na_cells_in_markdown_csv_json_tex_and_html(na_board):
     readme = (out / "README.md").read_text()
     plain = readme.split("### plain")[1].split("##")[0]
     irm_row = next(line for line in plain.splitlines() if "| irm |" in line)
-    assert irm_row.count("| n/a ") >= 5 and irm_row.startswith("| – | irm |")
+    assert irm_row.count("| n/a ") >= 5 and irm_row.startswith("| – | – | irm |")  # no rank range, no tier
     assert f"irm on plain ({REASON})" in readme and "n/a: the regularizer cannot run on that benchmark" in readme
     assert "cover only the benchmarks on which every row runs: cm. Left out: plain" in readme.split("| Rank")[0]
     with open(out / "leaderboard.csv", newline="") as f:
@@ -165,7 +165,7 @@ def test_suite_columns_use_only_the_benchmarks_every_row_runs_on(na_board):
     assert any("Left out: plain" in c for c in doc["caveats"])
 
 
-def test_terminal_shows_the_caveat_and_marks_ties(na_board):
+def test_terminal_shows_the_caveat_and_the_tiers(na_board):
     store, out = na_board
     lb_json = json.loads((out / "leaderboard.json").read_text())
     runs, metrics, _ = Store(str(store), readonly=True).frames("na_tiny")
@@ -174,10 +174,10 @@ def test_terminal_shows_the_caveat_and_marks_ties(na_board):
     render_terminal(lb, console)
     text = console.export_text()
     assert "Left out: plain" in text.split("Regularizer")[0]  # said above the table
-    tied = lb.main[lb.main["tied"]]
-    for reg in tied["regularizer"]:
-        line = next(ln for ln in text.splitlines() if f" {reg} " in ln)
-        assert line.lstrip().startswith("=")
+    for rec in lb.main[lb.main["tier"] != ""].to_dict("records"):
+        line = next(ln for ln in text.splitlines() if f" {rec['regularizer']} " in ln)
+        lo, hi = int(rec["rank"]), int(rec["rank_hi"])
+        assert line.split()[:2] == [str(lo) if lo == hi else f"{lo}–{hi}", rec["tier"]]
 
 
 def _small_groups(n_small: int):
@@ -279,6 +279,6 @@ def test_records_of_a_declared_pair_are_ignored_and_no_common_benchmark_leaves_s
     assert cells.loc[("bench01-label", "dropout"), "not_applicable"] == "declared not applicable in the suite"
     assert cells.loc[("bench01-label", "mixup"), "seeds"] == 3
     header, rows = display.display_rows(lb, lb.main, "suite")
-    metric_cells = {c for r in rows for c in r[3 : header.index("Seeds")]}
+    metric_cells = {c for r in rows for c in r[header.index("Kind") + 1 : header.index("Seeds")]}
     assert metric_cells == {"n/a"}  # no benchmark on which every row runs: nothing to average
     assert any("every row runs: none" in c for c in lb.caveats)

@@ -257,16 +257,6 @@ def test_holm_keeps_the_family_wise_error_under_alpha():
     assert any_reject <= 0.06 and np.mean((null_p < 0.05).any(axis=1)) > 0.2
 
 
-def test_overlap_tiers():
-    lo = np.array([0.80, 0.79, 0.70, 0.69, np.nan, 0.50])
-    hi = np.array([0.90, 0.85, 0.82, 0.75, np.nan, 0.60])
-    # rows 1 and 2 overlap the leader (row 0); row 3 does not and leads tier 1; row 5 misses
-    # row 3; a row without an interval is a tier of its own
-    assert list(stats.overlap_tiers(lo, hi)) == [0, 0, 0, 1, 2, 3]
-    # overlapping a tied row is not enough: row 2 overlaps row 1 but not the leader
-    assert list(stats.overlap_tiers([0.8, 0.7, 0.6], [0.9, 0.81, 0.75])) == [0, 0, 1]
-
-
 @pytest.mark.parametrize(
     "call, match",
     [

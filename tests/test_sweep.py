@@ -138,7 +138,7 @@ def test_cli_sweep_trains_candidates_selects_on_validation_and_records_the_choic
         textwrap.dedent("""
         name: sw
         seeds: [0, 1]
-        train: {epochs: 1, batch_size: 256}
+        train: {epochs: 2, batch_size: 128, lr: 0.01}  # enough to learn: a chance-level run is collapsed
         benchmarks:
           - {name: d, dataset: digits, model: mlp, model_args: {width: 16},
              shift: {kind: covariate, corruptions: [gaussian_noise], severities: [3]}}

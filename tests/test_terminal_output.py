@@ -34,8 +34,8 @@ def _render(lb, width, columns=None) -> list[str]:
 
 
 def _row_lines(lines, lb):
-    """The table lines that start with a rank, "=" marking a tie (one per regularizer and table part)."""
-    return [ln for ln in lines if ln.split() and ln.split()[0].removeprefix("=").isdigit()]
+    """The table lines that start with a rank range ("1–3" or "2"), one per regularizer and table part."""
+    return [ln for ln in lines if ln.split() and ln.split()[0].split("–")[0].isdigit()]
 
 
 @pytest.mark.parametrize("width", [80, 100])
@@ -49,7 +49,7 @@ def test_compact_table_fits_without_wrapping(board, width):
         assert col.label in header
     assert "Gen. gap" not in header and "MIA AUC" not in header  # compact: not every column
     # ranked by the primary metric, best first
-    assert rows[0].split()[1] == board.main["regularizer"].iloc[0]
+    assert rows[0].split()[2] == board.main["regularizer"].iloc[0]  # after the rank range and the tier
 
 
 def test_80_columns_use_half_widths_and_cut_names_with_an_ellipsis(board):
@@ -60,7 +60,7 @@ def test_80_columns_use_half_widths_and_cut_names_with_an_ellipsis(board):
     # ±h is half the interval: check one cell against the frame
     erm = board.main.set_index("regularizer").loc["erm"]
     hw = (erm["ood_accuracy_hi"] - erm["ood_accuracy_lo"]) / 2 * 100
-    erm_row = next(r for r in rows if r.split()[1] == "erm")
+    erm_row = next(r for r in rows if r.split()[2] == "erm")
     assert f"{100 * erm['ood_accuracy']:.1f} ±{hw:.1f}" in erm_row
 
 
@@ -90,12 +90,13 @@ def test_chosen_columns_and_bad_names(board):
 def test_markdown_and_csv_for_pipes(board):
     cols = choose_columns(board, ["ood_accuracy"])
     md = format_text(board, cols, "markdown").splitlines()
-    assert md[0] == "| Rank | Regularizer | OOD acc |" and len(md) == 2 + len(board.main)
+    assert md[0] == "| Rank | Tier | Regularizer | OOD acc |" and len(md) == 2 + len(board.main)
     csv = format_text(board, cols, "csv").splitlines()
-    assert csv[0] == "rank,regularizer,ood_accuracy,ood_accuracy_lo,ood_accuracy_hi"
+    assert csv[0] == "rank,rank_hi,tier,regularizer,ood_accuracy,ood_accuracy_lo,ood_accuracy_hi"
     first = csv[1].split(",")
-    assert first[:2] == ["1", board.main["regularizer"].iloc[0]]
-    assert float(first[2]) == pytest.approx(board.main["ood_accuracy"].iloc[0], abs=1e-6)
+    top = board.main.iloc[0]
+    assert first[:4] == [str(int(top["rank"])), str(int(top["rank_hi"])), top["tier"], top["regularizer"]]
+    assert first[0] == "1" and float(first[4]) == pytest.approx(top["ood_accuracy"], abs=1e-6)
 
 
 @pytest.mark.parametrize("width", [80, 100])
@@ -188,7 +189,7 @@ def test_leaderboard_format_csv_keeps_stdout_clean(tiny_store, tmp_path, capsys)
     assert main([*args, "--format", "csv", "--columns", "ood_accuracy,cost_vs_erm"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert lines[0].startswith("rank,regularizer,ood_accuracy,") and len(lines) == 3
+    assert lines[0].startswith("rank,rank_hi,tier,regularizer,ood_accuracy,") and len(lines) == 3
     assert "wrote" in captured.err and "wrote" not in captured.out
 
 

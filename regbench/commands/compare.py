@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from regbench.commands.options import add_device, add_store, usable_folder
+from regbench.commands.list import show
 
 
 def compare(
@@ -37,7 +38,7 @@ def compare(
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare import build_sections, render
+    from regbench.report.compare import PRIMARY, add_resolution, build_sections, render, resolution_line
     from regbench.report.render.markdown import md
     from regbench.store import Store
     from regbench.version import __version__
@@ -49,17 +50,23 @@ def compare(
     base_keys = {r.run_key for r in full.runs} - {r.run_key for r in new_runs}
     reused_base = len(store.done_keys(base_keys))
     reused_new = len(store.done_keys(r.run_key for r in new_runs))
-    print(  # the plan before training, as `run` prints it: what is reused and what trains
+    show(  # the plan before training, as `run` prints it: what is reused and what trains (wrapped in a terminal)
         f"{full.suite.name}: {len(full.runs)} runs planned: {len(new_runs)} of {name} ({reused_new} reused, "
         f"{len(new_runs) - reused_new} to train), {len(base_keys)} baseline runs ({reused_base} reused, "
-        f"{len(base_keys) - reused_base} to train)"
+        f"{len(base_keys) - reused_base} to train)",
+        indent=2,
     )
     counts = run_plan(full, store, **run_args)
     store.mark_submission([r.run_key for r in new_runs])
     records = labelled_records(store, full)
     suite_spec = full.suite
     benches = [b.name for b in suite_spec.benchmarks]
-    sections = build_sections(records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric)
+    outcomes = store.outcomes(r["run_key"] for r in records if r["status"] == "ok")
+    sections = build_sections(
+        records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric, outcomes=outcomes
+    )
+    add_resolution(sections, records, [name, *baselines], suite_spec.primary_metric, outcomes)
+    resolution = resolution_line(sections, PRIMARY[suite_spec.primary_metric][1], len(suite_spec.seeds))
     params_text = ", ".join(f"{k}={v}" for k, v in sorted(new_runs[0].reg_params[0].items())) or "none"
     header = [
         f"# {md(name)} vs the baselines of suite {md(suite_spec.name)}",
@@ -72,11 +79,14 @@ def compare(
         f"{len(base_keys)} baseline runs of which {reused_base} were reused from the store and "
         f"{len(base_keys) - reused_base} trained now.",
         f"Verdicts are on the suite's primary metric ({suite_spec.primary_metric}). A win needs the 95% CI of "
-        "the paired difference (Student t over seeds) to exclude 0 in the new regularizer's favour and the "
-        "difference to stay significant after Holm-Bonferroni across the benchmarks and the overall row; "
-        "a loss needs the same against; anything else is inconclusive. Every other metric (ID accuracy, "
-        "worst-group accuracy, ECE, train time) that got significantly worse is listed under the verdict.",
+        "the paired difference (over seeds and test images, the test the leaderboard's tiers use) to exclude 0 "
+        "in the new regularizer's favour and the difference to stay significant after Holm-Bonferroni across "
+        "the benchmarks and the overall row (each distinct training setup once); a loss needs the same "
+        "against; anything else is inconclusive. Every other metric (ID accuracy, worst-group accuracy, ECE) "
+        "that got significantly worse is listed under the verdict; train CPU time is shown, never claimed.",
     ]
+    if resolution:
+        header.append(resolution)
     failed = [r for r in records if r["regularizer"] == name and r["status"] != "ok"]
     if failed:
         first = (failed[0].get("error") or "").strip().splitlines()
@@ -141,7 +151,7 @@ def run(args) -> int:
     if not args.no_leaderboard:  # beside the report, never over the suite's own leaderboard
         board_dir = report.parent / report.stem
         write_leaderboard(args.suite, args.store, board_dir, show=False, members=members)
-        print(f"wrote the comparison's leaderboard to {board_dir}/ (the new regularizer is marked *)")
+        show(f"wrote the comparison's leaderboard to {board_dir}/ (the new regularizer is marked *)", indent=2)
     return code
 
 
@@ -153,7 +163,7 @@ def show_report(text: str, console=None) -> None:
 
     console = console or Console()
     if console.is_terminal:
-        console.print(Markdown(half_widths(text) if console.width < WIDE else text))
+        console.print(Markdown(tables_as_lists(half_widths(text)) if console.width < WIDE else text))
     else:
         console.file.write(text)
 
@@ -171,3 +181,32 @@ def half_widths(text: str) -> str:
         return f"{m.group(1)} ±{(float(m.group(3)) - float(m.group(2))) / 2:.{digits}f}"
 
     return _INTERVAL.sub(pm, text)
+
+
+def tables_as_lists(text: str) -> str:
+    """Each Markdown table as a list, one item per row: ``- **name**: header value; …``.
+
+    A narrow terminal squeezes a table's columns until names read ``confide…`` and values wrap;
+    as a list, every name and value is shown whole and lines wrap between cells."""
+    out: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if not (
+            lines[i].startswith("|") and i + 1 < len(lines) and set(lines[i + 1].replace("|", "").strip()) <= set("-: ")
+        ):
+            out.append(lines[i])
+            i += 1
+            continue
+        header = _cells(lines[i])
+        i += 2  # the header and the |---| line
+        while i < len(lines) and lines[i].startswith("|"):
+            cells = _cells(lines[i])
+            pairs = "; ".join(f"{h} {c}" for h, c in zip(header[1:], cells[1:]) if c)
+            out.append(f"- **{cells[0]}**: {pairs}" if pairs else f"- **{cells[0]}**")
+            i += 1
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip().strip("|").split("|")]

@@ -42,14 +42,36 @@ def render(d, suite: str, console=None) -> None:
         if not console.is_terminal:  # piped or captured: don't squeeze the 13 columns into 80
             console = Console(width=200)
     header, rows = table_rows(d.table)
-    t = Table(title=term(f"{suite}: diagnostics", one_line=True), header_style="bold")
-    for h in header:
-        t.add_column(term(h, one_line=True), justify="left" if h in ("Benchmark", "Regularizer") else "right")
-    for r in rows:
-        t.add_row(*(term(cell, one_line=True) for cell in r))  # labels are text, never rich markup
-    console.print(t)
+    header = [term(h, one_line=True) for h in header]
+    rows = [[term(cell, one_line=True) for cell in r] for r in rows]  # labels are text, never rich markup
+    keys = [i for i, h in enumerate(header) if h in ("Benchmark", "Regularizer")]
+    others = [i for i in range(len(header)) if i not in keys]
+
+    def table(cols: list[int], part: str = "") -> Table:
+        t = Table(title=term(f"{suite}: diagnostics{part}", one_line=True), header_style="bold")
+        for i in [*keys, *cols]:
+            t.add_column(header[i], justify="left" if i in keys else "right", no_wrap=True)
+        for r in rows:
+            t.add_row(*(r[i] for i in [*keys, *cols]))
+        return t
+
+    # too wide for the terminal: split the columns into parts that each repeat the row's names,
+    # rather than cut every cell to "0.…"
+    parts: list[list[int]] = [[]]
+    for i in others:
+        if parts[-1] and _natural_width(console, table([*parts[-1], i])) > console.width:
+            parts.append([])
+        parts[-1].append(i)
+    for k, cols in enumerate(parts):
+        console.print(table(cols, f" (columns, part {k + 1} of {len(parts)})" if len(parts) > 1 else ""))
     console.print(f"[dim]{d.thresholds.describe()}[/dim]")
     console.print(term(f"wrote {len(d.files)} files: {', '.join(sorted(d.files))}"))
+
+
+def _natural_width(console, table) -> int:
+    """The width ``table`` takes unclamped by the terminal."""
+    wide = console.options.update(width=10_000, max_width=10_000)
+    return console.measure(table, options=wide).maximum
 
 
 def add_parser(sub) -> None:

@@ -172,6 +172,7 @@ def write_leaderboard(
         extra_plots=extra,
         tex_columns=view.get("tex_columns"),
         publication=publication(suite, store, meta["name"]),
+        outcomes=store.outcomes(runs.loc[runs["status"] == "ok", "run_key"]),
     )
     append_section(
         Path(out_dir) / "README.md",

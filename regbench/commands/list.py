@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+import textwrap
+
 from regbench.config import read_suite_file, suite_files
 from regbench.registry import describe
 
@@ -18,7 +22,7 @@ def run(args) -> int:
                 desc = read_suite_file(path).description.strip().splitlines()[0]
             except Exception as err:  # show a broken suite rather than hide it
                 desc = f"(invalid: {err})"
-            print(f"{path.stem:<24} {desc}")
+            show(f"{path.stem:<24} {desc}")
         return 0
     from regbench.catalog import registries  # imports every registering module (and torch)
     from regbench.data.base import MODALITIES
@@ -29,7 +33,17 @@ def run(args) -> int:
             applies = "+".join(inst.tasks)
             if set(inst.modalities) != set(MODALITIES):  # e.g. crop_flip "(image)", specaugment "(audio)"
                 applies += f" ({'+'.join(inst.modalities)})"
-            print(f"{name:<24} {inst.kind:<12} {applies:<23} {describe(obj)}")
+            show(f"{name:<24} {inst.kind:<12} {applies:<23} {describe(obj)}")
             continue
-        print(f"{name:<24} {describe(obj)}")
+        show(f"{name:<24} {describe(obj)}")
     return 0
+
+
+def show(line: str, indent: int = 25) -> None:
+    """Print one entry: in a terminal wrapped at word boundaries to its width, continuation lines
+    under the description (the terminal would cut words); piped, one line per entry (grep)."""
+    if not sys.stdout.isatty():
+        print(line)
+        return
+    width = shutil.get_terminal_size().columns
+    print(textwrap.fill(line, width, subsequent_indent=" " * indent, break_long_words=False, break_on_hyphens=False))

@@ -1,7 +1,7 @@
 """``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store.
 
 Exit status (README, "The command line"): 0 when every planned run is recorded ``ok``; 1 when
-any planned run is ``failed`` or ``diverged`` (or the suite, store or options are unusable);
+any planned run is ``failed``, ``diverged`` or ``collapsed`` (or the suite, store or options are unusable);
 2 for a malformed command line; 3 when the only runs missing are leased by another live
 process; 130 when interrupted.
 """
@@ -120,7 +120,7 @@ def report_counts(counts: dict) -> None:
     if counts["trained"]:
         print(
             f"trained {counts['trained']} runs in {counts.get('seconds', 0):.1f} s: {counts['ok']} ok, "
-            f"{counts['failed']} failed, {counts['diverged']} diverged"
+            f"{counts['failed']} failed, {counts['diverged']} diverged, {counts.get('collapsed', 0)} collapsed"
         )
     if counts.get("elsewhere"):
         print(
@@ -130,7 +130,7 @@ def report_counts(counts: dict) -> None:
 
 
 def exit_status(statuses: dict[str, str], planned: list[str]) -> int:
-    """0 when every planned run is recorded ``ok``; 1 when any is failed or diverged; 3 when
+    """0 when every planned run is recorded ``ok``; 1 when any is failed, diverged or collapsed; 3 when
     none is, but some are not recorded yet (another process is training them)."""
     bad: dict[str, int] = {}
     for key in dict.fromkeys(planned):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 
@@ -29,4 +30,14 @@ def run(args) -> int:
         f"{plan.source}: ok — {len(s.benchmarks)} benchmarks × {len(s.regularizers)} regularizer configs "
         f"× {len(s.seeds)} seeds = {len(plan.runs)} runs"
     )
+    warn_missing_data(s.benchmarks)
     return 0
+
+
+def warn_missing_data(benchmarks) -> None:
+    """A warning (exit status unchanged) naming every real dataset of the suite not on disk."""
+    from regbench.data.presence import data_hint, missing_message, suite_needs
+
+    message = missing_message(suite_needs(benchmarks))
+    if message:
+        print(f"warning: data missing, `run` would stop: {message} (data root: {data_hint()})", file=sys.stderr)

@@ -26,12 +26,10 @@ import torch
 from regbench.data import register_dataset
 from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError, data_root, download_hint
+from regbench.data.presence import CIFAR10C_FOLDER, CIFAR_FILES, CIFAR_FOLDER  # the file names the file check shares
 from regbench.data.splitting import stratified_parts
 from regbench.registry import UserError
 
-CIFAR_FOLDER = "cifar-10-batches-py"  # torchvision's CIFAR10.base_folder
-CIFAR_FILES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch", "batches.meta"]
-CIFAR10C_FOLDER = "CIFAR-10-C"
 CIFAR10C_URL = "https://zenodo.org/records/2535967"
 # The 19 corruptions published in CIFAR-10-C (15 benchmark + 4 extra "validation" ones).
 CIFAR10C_CORRUPTIONS = (

@@ -12,9 +12,11 @@ from pathlib import Path
 
 from regbench.registry import UserError
 
-# Where real data lives when neither the suite nor the environment names a root.
+# Where real data lives when neither the suite nor $REGBENCH_DATA names a root: under the cache
+# ($REGBENCH_CACHE/data when that is set to a folder, else this)
 DEFAULT_DATA_ROOT = "~/.cache/regbench/data"
 DATA_ROOT_ENV = "REGBENCH_DATA"
+CACHE_ENV = "REGBENCH_CACHE"
 
 
 class DatasetMissingError(UserError):
@@ -44,10 +46,20 @@ class DownloadError(UserError):
 
 def download_hint(dataset: str, root: str | Path | None = None) -> str:
     """The exact command that fetches ``dataset`` (run where there is internet)."""
-    return f"run `regbench data download {dataset} --root {root or 'DIR'}` on a machine with internet"
+    return (
+        f"run `regbench data download {dataset} --root {root or 'DIR'}` on a machine with internet "
+        f"(or set ${DATA_ROOT_ENV} to the folder that holds it)"
+    )
 
 
 def data_root(root: str | Path | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$REGBENCH_DATA``, else ``DEFAULT_DATA_ROOT``."""
-    chosen = root if root is not None else os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT
-    return Path(chosen).expanduser()
+    """The data root: ``root`` if given, else ``$REGBENCH_DATA``, else ``$REGBENCH_CACHE/data``
+    (when the cache is a folder, not ``off``), else ``DEFAULT_DATA_ROOT``."""
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get(DATA_ROOT_ENV):
+        return Path(os.environ[DATA_ROOT_ENV]).expanduser()
+    cache = os.environ.get(CACHE_ENV)
+    if cache and cache != "off":
+        return Path(cache).expanduser() / "data"
+    return Path(DEFAULT_DATA_ROOT).expanduser()

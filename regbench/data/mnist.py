@@ -31,12 +31,9 @@ import torch
 from regbench.data import register_dataset
 from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError, data_root
+from regbench.data.presence import MNIST_FILES  # the file names the file check shares
 from regbench.data.splitting import stratified_parts
 
-MNIST_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 HOW_TO_GET = (
     "run `python -c \"import torchvision; torchvision.datasets.MNIST('ROOT', download=True)\"` "
     "on a machine with internet and copy ROOT/MNIST here (or set $REGBENCH_DATA)"

@@ -36,6 +36,7 @@ import torch
 from regbench.data import register_dataset
 from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError, data_root, download_hint
+from regbench.data.presence import WILDS_VERSIONS
 from regbench.data.splitting import stratified_parts
 from regbench.seeding import torch_generator
 
@@ -109,7 +110,8 @@ def find_version(root: Path, name: str) -> str:
         if (p / f"RELEASE_{p.name[len(name) + 1 :]}.txt").is_file()
     ]
     if not found:
-        searched = root / f"{name}_v<version>" / "RELEASE_v<version>.txt"
+        version = WILDS_VERSIONS.get(name, "1.0")  # the release `regbench data download` fetches
+        searched = root / f"{name}_v{version}" / f"RELEASE_v{version}.txt"
         raise DatasetMissingError(f"wilds:{name}", searched, download_hint(f"wilds:{name}", root))
     return max(found, key=lambda v: tuple(int(t) for t in v.split(".") if t.isdigit()))
 

@@ -10,10 +10,19 @@ from torch import nn
 
 from regbench.data.base import Examples, Splits
 from regbench.data.wilds_data import metadata_array, wilds_eval
-from regbench.evaluate.records import Evaluation, add_unique_images, pack_predictions, predict_logits, run_level
+from regbench.evaluate.collapse import collapse_reason
+from regbench.evaluate.records import (
+    Evaluation,
+    add_unique_images,
+    pack_clusters,
+    pack_predictions,
+    predict_logits,
+    run_level,
+)
 from regbench.metrics import classification as M
 from regbench.metrics.calibration import fit_temperature
 from regbench.seeding import torch_generator
+from regbench.shifts.held_out import IMAGE_ID
 
 # Worst-group accuracy is recorded only when every group has this many examples in the split
 # (docs/metrics.md): with fewer, a single group's accuracy moves by ≥ 5 points per example.
@@ -112,7 +121,8 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     Also computes the run-level numbers: generalization gap (train acc − test_id acc),
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
-    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
+    temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it), and
+    whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse).
     """
     t0 = time.perf_counter()
     ev = Evaluation()
@@ -138,6 +148,8 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
             add_unique_images(ev, name, splits, len(ex), info)
             ev.predictions[name] = pack_predictions(probs.argmax(1))
             ev.targets[name] = pack_predictions(ex.y)
+            if IMAGE_ID in ex.meta:  # the base image of each test image: paired tests resample these
+                ev.clusters[name] = pack_clusters(ex.meta[IMAGE_ID])
             scaled_metrics(ev, name, logits, ex.y.to(logits.device), temperature)
             if splits.info.details.get("source") == "wilds":
                 official_metrics(ev, name, probs.argmax(1), ex, splits.info, info)
@@ -150,5 +162,6 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
     ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
     run_level(ev, model)
+    ev.collapsed = collapse_reason(ev, splits.info.num_classes)
     ev.seconds = time.perf_counter() - t0
     return ev

@@ -31,7 +31,11 @@ class Evaluation:
     reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     predictions: dict[str, bytes] = field(default_factory=dict)
     targets: dict[str, bytes] = field(default_factory=dict)  # true labels per test split, packed alike
+    clusters: dict[str, bytes] = field(default_factory=dict)  # per test split: image cluster ids (pack_clusters)
     seconds: float = 0.0
+    # why the model collapsed (one line, regbench.evaluate.collapse), None when it did not; the
+    # harness then records the run as ``collapsed``. Only a classification evaluation sets it.
+    collapsed: str | None = None
 
     def add(self, split: str, metric: str, value: float, n: int | None = None, info: dict | None = None) -> None:
         info = info or {}
@@ -68,6 +72,11 @@ def add_unique_images(ev: Evaluation, name: str, splits: Splits, n: int, info: d
 def pack_predictions(pred: torch.Tensor) -> bytes:
     """Predicted labels (N,) int64 → zlib-compressed int16 bytes (compact, exact)."""
     return zlib.compress(pred.to(torch.int16).cpu().numpy().tobytes(), 6)
+
+
+def pack_clusters(ids: torch.Tensor) -> bytes:
+    """Per-image cluster ids (N,) (``meta["image_id"]``: the base image) → zlib-compressed int32 bytes."""
+    return zlib.compress(ids.to(torch.int32).cpu().numpy().tobytes(), 6)
 
 
 def unpack_predictions(blob: bytes) -> torch.Tensor:

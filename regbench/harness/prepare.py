@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from regbench.data import cache
+from regbench.data.presence import check_suite_data
 from regbench.harness.plan import load_suite
 from regbench.harness.run_one import build_splits, fingerprint
 
@@ -25,6 +26,7 @@ def prepare(suite: str, echo=print) -> list[dict]:
     Returns one dict per split: benchmark, split, n, balance, fingerprint, cached, seconds.
     """
     plan = load_suite(suite)
+    check_suite_data(plan.suite.benchmarks)  # every missing dataset at once, before any is loaded
     seen: dict[str, object] = {}
     for run in plan.runs:
         seen.setdefault(run.benchmark.spec.name, run.benchmark)

@@ -23,10 +23,11 @@ def progress_columns():
 
 
 def counts_text(counts: dict[str, int]) -> str:
-    """'[green]3 ok[/] [red]1 failed[/]' (diverged only when there is one)."""
+    """'[green]3 ok[/] [red]1 failed[/]' (diverged and collapsed only when there is one)."""
     text = f"[green]{counts.get('ok', 0)} ok[/] [red]{counts.get('failed', 0)} failed[/]"
-    if counts.get("diverged"):
-        text += f" [yellow]{counts['diverged']} diverged[/]"
+    for status in ("diverged", "collapsed"):
+        if counts.get(status):
+            text += f" [yellow]{counts[status]} {status}[/]"
     return text
 
 
@@ -36,7 +37,7 @@ class RunProgress:
     def __init__(self, total: int, enabled: bool = True, console=None):
         self.total, self.enabled, self.console = total, enabled, console
         self.running: list[str] = []
-        self.counts = {"ok": 0, "failed": 0, "diverged": 0}
+        self.counts = {"ok": 0, "failed": 0, "diverged": 0, "collapsed": 0}
 
     def __enter__(self):
         if self.enabled:

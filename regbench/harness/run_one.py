@@ -99,7 +99,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def record(spec: RunSpec, status: str, **kw: Any) -> RunRecord:
-    """The record of ``spec`` with ``status`` (ok | failed | diverged); ``kw`` fills the rest."""
+    """The record of ``spec`` with ``status`` (ok | failed | diverged | collapsed); ``kw`` fills the rest."""
     reg_kind = kw.pop("kind", "none")
     return RunRecord(
         run_key=spec.run_key,
@@ -177,7 +177,10 @@ def build_run(spec: RunSpec, stack, dev: torch.device):
 
 
 def ok_record(spec: RunSpec, result, ev, kind: str, dev: torch.device, timings: dict | None = None) -> RunRecord:
-    """The ``ok`` record of a trained (``result``) and evaluated (``ev``) run; ``timings`` adds provenance."""
+    """The record of a trained (``result``) and evaluated (``ev``) run: ``ok``, or ``collapsed``
+    with the reason as its error when the evaluation found the model collapsed (``ev.collapsed``,
+    regbench.evaluate.collapse); every metric and prediction is kept either way. ``timings``
+    adds provenance."""
     extra_timings = timings or {}
     timings = {
         "train_seconds": result.train_seconds,
@@ -203,12 +206,14 @@ def ok_record(spec: RunSpec, result, ev, kind: str, dev: torch.device, timings: 
     }
     return record(
         spec,
-        "ok",
+        "collapsed" if ev.collapsed else "ok",
+        error=ev.collapsed,
         kind=kind,
         metrics=ev.rows,
         reliability=ev.reliability,
         predictions=ev.predictions,
         targets=ev.targets,
+        clusters=ev.clusters,
         curves=curves,
         timings=timings,
         env=environment(dev),

@@ -9,6 +9,7 @@ from typing import Any
 from regbench.harness.executors import get_executor
 from regbench.harness.numerics import MixedNumericsError, check_numerics, numerics_for
 from regbench.harness.plan import Plan, RunSpec
+from regbench.data.presence import check_suite_data
 from regbench.harness.run_one import build_splits, fingerprint
 from regbench.harness.seed_groups import SayOnce, batched_records, fallback_note
 from regbench.store import FINAL_STATUSES, Lease, Store
@@ -47,7 +48,7 @@ def run_plan(
     (default: the suite's, None = no limit) kills a run that takes longer, recorded ``failed``
     with ``timeout:``. Each run to train is first
     leased in the store (:meth:`Store.claim`); runs another live process holds are skipped and
-    counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged",
+    counted. Returns counts: {"planned", "reused", "trained", "ok", "failed", "diverged", "collapsed",
     "elsewhere" (leased by another live process), "reclaimed" (taken over from a dead holder's
     lease), "seconds"}.
     """
@@ -76,7 +77,9 @@ def run_plan(
         _close(ex)
         return counts
     # Prepare each benchmark's splits once, here: workers then read them from the disk cache,
-    # and missing data stops the suite with one clear line before anything trains.
+    # and missing data stops the suite with one clear line before anything trains: every
+    # missing dataset at once (file checks only), then each loader's own check.
+    check_suite_data({r.benchmark.spec.name: r.benchmark.spec for r in unique.values()}.values())
     for bench in {fingerprint(r.benchmark): r.benchmark for r in unique.values()}.values():
         build_splits(bench)
     lease = Lease()
@@ -139,6 +142,7 @@ def _first_counts(plan: Plan, unique: dict[str, RunSpec]) -> dict[str, int]:
         "ok": 0,
         "failed": 0,
         "diverged": 0,
+        "collapsed": 0,
         "elsewhere": 0,
         "reclaimed": 0,
     }

@@ -30,6 +30,7 @@ def build_leaderboard(
     extra_plots: dict[str, Path] | None = None,
     tex_columns: list[str] | None = None,
     publication: dict | None = None,
+    outcomes: dict | None = None,
 ) -> Leaderboard:
     """Aggregate the records and write every leaderboard file into ``out_dir``.
 
@@ -39,7 +40,9 @@ def build_leaderboard(
     ``tex_columns`` (column keys) choose leaderboard.tex's columns (default the compact set).
     ``publication`` (plain dicts: see ``render.bundle.write_bundle``) adds the publication
     bundle — runs.jsonl.gz, manifest.json, config.json, suite.yaml — whose resolved settings
-    and provenance line README.md and the page show.
+    and provenance line README.md and the page show;
+    ``outcomes`` (``Store.outcomes`` of the runs) give the accuracy cells and the tiers their
+    per-image paired statistics.
     Identical inputs give byte-identical files. Returns the Leaderboard with ``files`` filled in.
     """
     from regbench.report.render import exports, html, readme, tex
@@ -48,7 +51,7 @@ def build_leaderboard(
         raise ValueError(f"no runs recorded for suite '{suite.get('name', '')}': nothing to put on a leaderboard")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    lb = aggregate(runs, metrics, suite, reps=reps, level=level)
+    lb = aggregate(runs, metrics, suite, reps=reps, level=level, outcomes=outcomes)
     made: dict[str, Path] = {}
     if plots:
         from regbench.report.render.plots import plot_all

@@ -1,11 +1,20 @@
 """The report of ``regbench compare``: records → per-benchmark and overall comparison (no torch).
 
-For each benchmark (and overall, pooling every benchmark × seed pair) it shows the new
-regularizer's ID/OOD accuracy, worst-group accuracy, ECE and train time next to erm's and
-the best baseline's, the paired difference over seeds with its 95% Student-t CI
-(:func:`regbench.report.stats.paired.paired_difference`), the probability of improvement
+For each benchmark (and overall) it shows the new regularizer's ID/OOD accuracy, worst-group
+accuracy, ECE and train CPU time next to erm's and the best baseline's, the paired
+difference with its 95% CI, the probability of improvement
 (:func:`regbench.report.stats.improvement.probability_of_improvement`), and one verdict line per
 opponent on the suite's primary metric (see :mod:`regbench.report.stats.verdict`).
+
+The primary metric's paired difference is the one the leaderboard's tiers use: with stored
+per-image outcomes, :func:`regbench.report.stats.crossed.paired_difference` over seeds × image
+clusters (so a constant gap of a few images on every seed is what it is, not p = 0); without
+them (old records, non-accuracy primaries) the paired t over seeds. The other metrics use the
+paired t over seeds. The overall row counts each distinct training setup once (benchmarks with
+the same data fingerprint, model and train spec train identical runs): the primary metric's
+overall difference is the mean of the distinct setups' differences, their variances added.
+Train CPU time is shown with its difference but never claimed as a significant harm: runs
+reused from other invocations ran on a differently loaded machine.
 
 Multiplicity: the benchmarks plus the overall row are one family of tests per opponent
 (erm, the best baseline) and per metric; a difference counts as significant only after
@@ -30,6 +39,7 @@ import numpy as np
 from regbench.report.render import markdown
 from regbench.report.render.markdown import md
 from regbench.report.stats import DEFAULT_LEVEL, Estimate, holm, paired_difference, probability_of_improvement
+from regbench.report.stats import crossed
 from regbench.report.stats.verdict import verdict, verdict_line, worse
 from regbench.report.table.model_selection import run_numbers
 
@@ -51,8 +61,9 @@ METRICS = (
     Metric("worst_group_accuracy", "Worst-group", True),
     Metric("ece_id", "ECE ID", False),
     Metric("ece_ood", "ECE OOD", False),
-    Metric("train_seconds", "Train s", False, 1.0, " s"),
+    Metric("train_cpu_seconds", "Train CPU s", False, 1.0, " s"),
 )
+NO_CLAIM = ("train_cpu_seconds",)  # shown with its difference, never a significance claim
 PRIMARY = {  # suite primary_metric → (run_numbers key, title, higher is better)
     "ood_accuracy": ("ood_accuracy", "OOD accuracy", True),
     "id_accuracy": ("id_accuracy", "ID accuracy", True),
@@ -65,8 +76,9 @@ HARM_TITLES = {
     "worst_group_accuracy": "worst-group accuracy",
     "ece_id": "ID ECE",
     "ece_ood": "OOD ECE",
-    "train_seconds": "cost (train seconds)",
+    "train_cpu_seconds": "cost (train CPU seconds)",
 }
+PER_IMAGE_SPLITS = {"id_accuracy": lambda s: s == "test_id", "ood_accuracy": lambda s: s.startswith("ood/")}
 OVERALL = "overall"
 ROLES = ("erm", "best")  # one multiple-comparison family per opponent role
 
@@ -85,6 +97,8 @@ class Section:
     lines: dict[str, str] = field(default_factory=dict)  # opponent → verdict sentence
     harms: dict[str, list[str]] = field(default_factory=dict)  # opponent → significantly worse metrics
     not_ok: dict[str, int] = field(default_factory=dict)  # config → runs failed/diverged/missing
+    mdd: float = math.nan  # minimum detectable difference on the primary metric (fraction)
+    benchmarks: list[str] = field(default_factory=list)  # overall: the distinct training setups counted
 
 
 def _values(records: Sequence[Mapping[str, Any]]) -> tuple[dict, dict]:
@@ -94,8 +108,83 @@ def _values(records: Sequence[Mapping[str, Any]]) -> tuple[dict, dict]:
         status[key] = r["status"]
         if r["status"] == "ok":
             run = (r.get("metrics") or {}).get("run", {})
-            nums[key] = {**run_numbers(r), "train_seconds": run.get("train_seconds", math.nan)}
+            cpu = run.get("train_cpu_seconds", math.nan)
+            nums[key] = {**run_numbers(r), "train_cpu_seconds": cpu}
     return nums, status
+
+
+def _setups(records: Sequence[Mapping[str, Any]], benchmarks: Sequence[str]) -> list[str]:
+    """One benchmark per distinct training setup (data fingerprint, model, train spec), first seen.
+
+    Two benchmarks that train on identical data with the same model and budget give the same
+    runs (the shipped ``covariate`` suite's digits-c and digits-rotated): counting both would
+    count one training twice. A benchmark without a record keeps its own setup.
+    """
+    import json
+
+    setup: dict[str, str] = {}
+    for r in records:
+        spec = r.get("spec") or {}
+        if not r.get("fingerprint"):  # nothing says what it trained on: its own setup
+            continue
+        key = json.dumps(
+            [r.get("fingerprint"), spec.get("model"), spec.get("model_args"), spec.get("train")],
+            sort_keys=True,
+            default=str,
+        )
+        setup.setdefault(r["benchmark"], key)
+    seen, out = set(), []
+    for b in benchmarks:
+        key = setup.get(b, b)
+        if key not in seen:
+            seen.add(key)
+            out.append(b)
+    return out
+
+
+def _key(r: Mapping[str, Any]) -> str:
+    """The record's run key (a hand-built record without one: its benchmark/regularizer/seed)."""
+    return r.get("run_key") or f"{r['benchmark']}/{r['regularizer']}/{r['seed']}"
+
+
+def _run_keys(records: Sequence[Mapping[str, Any]]) -> dict[tuple, str]:
+    return {(r["benchmark"], r["regularizer"], r["seed"]): _key(r) for r in records if r["status"] == "ok"}
+
+
+def _image_difference(outcomes, keys, bench, new, opp, seeds, pkey) -> tuple[Estimate, Any] | None:
+    """The per-image paired difference new − opp on ``bench`` (``crossed.paired_difference``) over
+    the seeds both finished, as an Estimate and the TwoLevelEstimate; None without outcomes."""
+    if pkey not in PER_IMAGE_SPLITS or not outcomes:
+        return None
+    both = [s for s in seeds if (bench, new, s) in keys and (bench, opp, s) in keys]
+    if len(both) < 2:
+        return None
+    a, b = [keys[bench, new, s] for s in both], [keys[bench, opp, s] for s in both]
+    splits = sorted({sp for (k, sp) in outcomes if k == a[0] and PER_IMAGE_SPLITS[pkey](sp)})
+    if not splits or any((k, sp) not in outcomes for k in a + b for sp in splits):
+        return None
+    x = [np.array([outcomes[k, sp].correct for k in a], dtype=np.float64) for sp in splits]
+    y = [np.array([outcomes[k, sp].correct for k in b], dtype=np.float64) for sp in splits]
+    if any(u.shape != v.shape for u, v in zip(x, y)):
+        return None
+    est = crossed.paired_difference(x, y, [outcomes[a[0], sp].clusters for sp in splits])
+    return Estimate(est.mean, est.lo, est.hi, len(both), est.level, est.p_value), est
+
+
+def _averaged(parts: list[Any], n: int) -> Estimate:
+    """Mean of independent benchmarks' two-level differences: Var = Σ se² / B², Satterthwaite df."""
+    from scipy import stats as _st
+
+    b = len(parts)
+    mean = float(np.mean([p.mean for p in parts]))
+    var = np.array([p.se**2 for p in parts]) / b**2
+    df_parts = np.array([p.df for p in parts], dtype=np.float64)
+    se = float(np.sqrt(var.sum()))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        df = float(var.sum() ** 2 / np.sum(var**2 / df_parts)) if se > 0 else math.inf
+    q = _st.t.ppf(0.5 + DEFAULT_LEVEL / 2, df) if np.isfinite(df) else _st.norm.ppf(0.5 + DEFAULT_LEVEL / 2)
+    p = float(2 * _st.t.sf(abs(mean) / se, df if np.isfinite(df) else 1e9)) if se > 0 else (1.0 if mean == 0 else 0.0)
+    return Estimate(mean, mean - q * se, mean + q * se, n, DEFAULT_LEVEL, p)
 
 
 def build_sections(
@@ -105,21 +194,28 @@ def build_sections(
     benchmarks: Sequence[str],
     seeds: Sequence[int],
     primary: str = "ood_accuracy",
+    outcomes: Mapping | None = None,
 ) -> list[Section]:
-    """Per benchmark, then ``overall``. ``records`` carry benchmark, regularizer (label), seed,
-    status and metrics; a failed, diverged or missing run is NaN and drops its pair."""
+    """Per benchmark, then ``overall``. ``records`` carry run_key, benchmark, regularizer (label),
+    seed, status, metrics, fingerprint and spec; a failed, diverged or missing run is NaN and
+    drops its pair. ``outcomes``: ``Store.outcomes`` of the ok runs (per-image paired tests on
+    the primary metric; without it, the paired t over seeds)."""
     nums, status = _values(records)
+    keys_of = _run_keys(records)
+    outcomes = outcomes or {}
     pkey, ptitle, higher = PRIMARY[primary]
     keys = list(dict.fromkeys([*(m.key for m in METRICS), pkey]))
+    distinct = _setups(records, benchmarks)
     sections = []
+    per_bench: dict[tuple[str, str], Any] = {}  # (benchmark, opponent) → TwoLevelEstimate of the primary
     for name in [*benchmarks, OVERALL]:
-        benches = list(benchmarks) if name == OVERALL else [name]
+        benches = distinct if name == OVERALL else [name]
         pairs = [(b, s) for b in benches for s in seeds]
 
         def arr(reg: str, metric: str, pairs=pairs) -> np.ndarray:
             return np.array([nums.get((b, reg, s), {}).get(metric, math.nan) for b, s in pairs])
 
-        sec = Section(name, None)
+        sec = Section(name, None, benchmarks=list(benches))
         for reg in [new, *baselines]:
             sec.means[reg] = {m: _nanmean(arr(reg, m)) for m in keys}
             sec.not_ok[reg] = sum(status.get((b, reg, s)) != "ok" for b, s in pairs)
@@ -129,15 +225,75 @@ def build_sections(
             sec.best_baseline = max(scored, key=lambda b: (sign * sec.means[b][pkey], -baselines.index(b)))
         for opp in _opponents(sec, baselines):
             sec.diffs[opp] = {m: paired_difference(arr(new, m), arr(opp, m)) for m in keys}
+            if name != OVERALL:
+                got = _image_difference(outcomes, keys_of, name, new, opp, seeds, pkey)
+                if got is not None:
+                    sec.diffs[opp][pkey], per_bench[name, opp] = got
+            else:
+                parts = [per_bench.get((b, opp)) for b in benches]
+                if parts and all(p is not None for p in parts):
+                    sec.diffs[opp][pkey] = _averaged(parts, sec.diffs[opp][pkey].n)
             sign = 1.0 if higher else -1.0
-            per_bench = [
+            per_bench_scores = [
                 (sign * arr(new, pkey, [(b, s) for s in seeds]), sign * arr(opp, pkey, [(b, s) for s in seeds]))
                 for b in benches
             ]
-            sec.poi[opp] = probability_of_improvement([x for x, _ in per_bench], [y for _, y in per_bench])
+            sec.poi[opp] = probability_of_improvement(
+                [x for x, _ in per_bench_scores], [y for _, y in per_bench_scores]
+            )
         sections.append(sec)
     _decide(sections, new, keys, pkey, ptitle, higher)
     return sections
+
+
+def add_resolution(sections, records, regs, primary: str = "ood_accuracy", outcomes: Mapping | None = None) -> None:
+    """Each benchmark section's ``mdd`` (in place): the minimum detectable difference on the
+    primary metric among ``regs`` at the suite's seeds, from the same pairwise tests the
+    leaderboard's header states (``table.paired_cells.benchmark_tests``)."""
+    import pandas as pd
+
+    pkey, _, higher = PRIMARY[primary]
+    outcomes = outcomes or {}
+
+    from regbench.report.table.paired_cells import benchmark_tests
+
+    ok = [r for r in records if r["status"] == "ok" and r["regularizer"] in regs]
+    if not ok:
+        return
+    table = pd.DataFrame(
+        {
+            "run_key": [_key(r) for r in ok],
+            "benchmark": [r["benchmark"] for r in ok],
+            "regularizer": [r["regularizer"] for r in ok],
+            "seed": [r["seed"] for r in ok],
+            pkey: [run_numbers(r).get(pkey, math.nan) for r in ok],
+        }
+    )
+    metrics = pd.DataFrame(
+        [
+            {"run_key": _key(r), "split": split, "family": None, "metric": m}
+            for r in ok
+            for split, values in (r.get("metrics") or {}).items()
+            for m in values
+        ],
+        columns=["run_key", "split", "family", "metric"],
+    )
+    for sec in sections:
+        if sec.name != OVERALL:
+            tests = benchmark_tests(table, metrics, outcomes, sec.name, pkey, higher)
+            sec.mdd = tests.mdd if tests is not None else math.nan
+
+
+def resolution_line(sections: Sequence[Section], ptitle: str, n_seeds: int) -> str | None:
+    """'This suite detects OOD accuracy differences ≥ X points with 80% power at 3 seeds' (the
+    worst benchmark's minimum detectable difference), or None where none is known."""
+    mdds = [s.mdd for s in sections if s.name != OVERALL and not math.isnan(s.mdd)]
+    if not mdds:
+        return None
+    return (
+        f"This suite detects {ptitle} differences ≥ {100 * max(mdds):.2f} points with 80% power at {n_seeds} "
+        "seeds on every benchmark (paired tests at α = 0.05; per benchmark below)."
+    )
 
 
 def _opponents(sec: Section, baselines: Sequence[str]) -> list[str]:
@@ -170,7 +326,7 @@ def _decide(sections: list[Section], new: str, keys: list[str], pkey: str, ptitl
             sec.harms[opp] = [
                 _harm_line(key, diffs[key])
                 for key in keys
-                if key != pkey and worse(diffs[key], direction[key], sig[key])
+                if key != pkey and key not in NO_CLAIM and worse(diffs[key], direction[key], sig[key])
             ]
 
 
@@ -217,12 +373,13 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
     ptitle = PRIMARY[primary][1]
     out = [*header]
     for sec in sections:
-        title = "Overall (every benchmark × seed pair)" if sec.name == OVERALL else f"Benchmark {md(sec.name)}"
-        out += [
-            "",
-            f"## {title}",
-            "",
-        ]
+        if sec.name == OVERALL:
+            title = "Overall (each distinct training setup once: " + md(", ".join(sec.benchmarks)) + ")"
+        else:
+            title = f"Benchmark {md(sec.name)}"
+        out += ["", f"## {title}", ""]
+        if not math.isnan(sec.mdd):
+            out += [f"Detects {ptitle} differences ≥ {100 * sec.mdd:.2f} points with 80% power here.", ""]
         shown = [new, *[o for o in dict.fromkeys(["erm", sec.best_baseline]) if o and o in sec.means]]
         tags = {new: " (new)", sec.best_baseline: " (best baseline)"}
         out += markdown.table(
@@ -236,8 +393,10 @@ def render(sections: Sequence[Section], new: str, primary: str = "ood_accuracy",
         if sec.diffs:
             out += [
                 "",
-                "Paired difference new − opponent over seeds (accuracy and ECE in points, train time in "
-                f"seconds) with 95% Student-t CI (for ECE and time, lower is better); P(improvement) on {ptitle}:",
+                f"Paired difference new − opponent (accuracy and ECE in points, train CPU time in seconds) with "
+                f"95% CI: {ptitle} paired over seeds × test images where per-image predictions are stored, the "
+                "rest Student t over seeds (for ECE and time, lower is better; time carries no significance "
+                f"claim); P(improvement) on {ptitle}:",
                 "",
             ]
             out += markdown.table(

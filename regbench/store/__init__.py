@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from regbench.store.integrity import StoreError, is_store_error, store_error
 from regbench.store.leases import HEARTBEAT_S, LEASE_TIMEOUT_S, Claim, Lease, StoreLeases, holder_alive
-from regbench.store.reads import StoreReads, unpack_reliability
+from regbench.store.reads import ImageOutcome, StoreReads, unpack_reliability
 from regbench.store.schema import DEFAULT_STORE, FINAL_STATUSES, SCHEMA_VERSION, read_schema_version
 from regbench.store.writes import RunRecord, StoreWrites, pack_floats, record_to_json
 
@@ -25,6 +25,7 @@ __all__ = [
     "LEASE_TIMEOUT_S",
     "SCHEMA_VERSION",
     "Claim",
+    "ImageOutcome",
     "Lease",
     "RunRecord",
     "Store",
@@ -51,5 +52,5 @@ class Store(StoreLeases, StoreWrites, StoreReads):
     :class:`~regbench.store.schema.StoreFile`: ``claim``/``release``/``leases``/``heartbeat``
     (leases), ``put``/``add_to_suite``/``remove_runs``/``mark_submission`` (writes), and
     ``statuses``/``done_keys``/``count``/``suites``/``records``/``predictions``/
-    ``predictions_frame``/``frames`` (reads).
+    ``predictions_frame``/``outcomes``/``frames`` (reads).
     """

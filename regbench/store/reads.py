@@ -9,10 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from regbench.store.integrity import StoreError
-from regbench.store.schema import FINAL_STATUSES, StoreFile
+from regbench.store.schema import FINAL_STATUSES, StoreFile, has_column
+
+
+class ImageOutcome(NamedTuple):
+    """One run's per-image result on one test split: ``correct`` bool (N,), ``clusters`` int64 (N,)
+    (the base image of each image, ``meta["image_id"]``; ``arange(N)`` where none was recorded:
+    each image its own cluster) and the data ``fingerprint`` (runs sharing it share the images)."""
+
+    correct: Any
+    clusters: Any
+    fingerprint: str
 
 
 class StoreReads(StoreFile):
@@ -27,7 +37,7 @@ class StoreReads(StoreFile):
         return {k: s for k, s in rows if k in wanted}
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
-        """The keys among ``keys`` whose runs finished (ok or diverged) and need no training."""
+        """The keys among ``keys`` whose runs finished (``FINAL_STATUSES``) and need no training."""
         return {k for k, s in self.statuses(keys).items() if s in FINAL_STATUSES}
 
     def count(self) -> int:
@@ -93,6 +103,41 @@ class StoreReads(StoreFile):
         out = preds.merge(fps, on="run_key", how="left").merge(tg, on=["fingerprint", "split"], how="left")
         out["targets"] = out["targets"].astype(object).where(out["targets"].notna(), None)
         return out[["run_key", "split", "labels", "targets"]]
+
+    def outcomes(self, keys: Iterable[str]) -> dict[tuple[str, str], ImageOutcome]:
+        """(run_key, split) → :class:`ImageOutcome` for every stored test split of runs ``keys``.
+
+        Correctness is the stored predicted labels compared with the true ones; runs without
+        stored targets (recorded before targets were, or sequence tasks) are left out. One
+        query; labels and cluster ids are unpacked once per (fingerprint, split) and shared.
+        """
+        import zlib
+
+        import numpy as np
+
+        keys = tuple(dict.fromkeys(keys))
+        self.db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (run_key TEXT PRIMARY KEY)")
+        self.db.execute("DELETE FROM wanted")
+        self.db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", [(k,) for k in keys])
+        clusters = "t.clusters" if has_column(self.db, "targets", "clusters") else "NULL"  # a v2 store read-only
+        rows = self.db.execute(
+            f"SELECT p.run_key, p.split, p.labels, r.fingerprint, t.labels, {clusters} FROM predictions p "
+            "JOIN wanted USING (run_key) JOIN runs r USING (run_key) "
+            "JOIN targets t ON t.fingerprint = r.fingerprint AND t.split = p.split"
+        ).fetchall()
+        truth: dict[tuple[str, str], tuple[Any, Any]] = {}
+        out = {}
+        for key, split, pred, fp, target, ids in rows:
+            if (fp, split) not in truth:
+                y = np.frombuffer(zlib.decompress(target), dtype=np.int16)
+                c = np.arange(y.size) if ids is None else np.frombuffer(zlib.decompress(ids), np.int32).astype(np.int64)
+                truth[fp, split] = (y, c)
+            y, c = truth[fp, split]
+            guess = np.frombuffer(zlib.decompress(pred), dtype=np.int16)
+            if guess.size != y.size:
+                raise StoreError(f"{self.path}: run {key} split {split}: {guess.size} predictions for {y.size} labels")
+            out[key, split] = ImageOutcome(guess == y, c, fp)
+        return out
 
     def frames(self, suite: str | None = None):
         """(runs, metrics, reliability) pandas frames in the report's schema.

@@ -17,9 +17,11 @@ from urllib.parse import quote
 
 from regbench.store.integrity import StoreError, store_error
 
-SCHEMA_VERSION = 2  # 2: reliability bins packed as float64 arrays (one row per run × split)
+SCHEMA_VERSION = 3  # 2: reliability bins packed as float64 arrays; 3: per-image cluster ids beside the targets
+MIGRATABLE = (2,)  # older versions this one opens: read as they are, upgraded in place when opened for writing
 DEFAULT_STORE = "results/regbench.sqlite"
-FINAL_STATUSES = ("ok", "diverged")  # a "failed" run is retried by the next invocation
+# a "failed" run is retried by the next invocation; diverged and collapsed runs are results
+FINAL_STATUSES = ("ok", "diverged", "collapsed")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -39,7 +41,9 @@ CREATE TABLE IF NOT EXISTS reliability (
 );
 CREATE INDEX IF NOT EXISTS reliability_run ON reliability(run_key);
 CREATE TABLE IF NOT EXISTS predictions (run_key TEXT, split TEXT, labels BLOB, PRIMARY KEY (run_key, split));
-CREATE TABLE IF NOT EXISTS targets (fingerprint TEXT, split TEXT, labels BLOB, PRIMARY KEY (fingerprint, split));
+CREATE TABLE IF NOT EXISTS targets (  -- per data fingerprint: true test labels and each image's cluster id
+    fingerprint TEXT, split TEXT, labels BLOB, clusters BLOB, PRIMARY KEY (fingerprint, split)
+);
 CREATE TABLE IF NOT EXISTS leases (  -- a run being trained by a live process (docs/architecture.md, Store)
     run_key TEXT PRIMARY KEY, pid INTEGER, host TEXT, started REAL, heartbeat REAL, token TEXT
 );
@@ -79,6 +83,8 @@ class StoreFile:
         db.executescript(_SCHEMA)  # CREATE … IF NOT EXISTS: adds only tables this version added
         if version is None:  # an empty file: a new store
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif version < SCHEMA_VERSION:
+            _migrate(db, version)
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         db.execute("PRAGMA journal_mode=WAL")  # a leaderboard reads while a sweep writes
         db.execute("PRAGMA synchronous=NORMAL")
@@ -126,11 +132,34 @@ class StoreFile:
         self.db.execute("COMMIT")
 
 
+def _migrate(db: sqlite3.Connection, version: int) -> None:
+    """Upgrade a store of an older schema ``version`` in place, in one transaction.
+
+    2 → 3: ``targets`` gains ``clusters`` (NULL for targets recorded before: every image is then
+    its own cluster, which is what those splits were).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if version < 3 and not has_column(db, "targets", "clusters"):
+            db.execute("ALTER TABLE targets ADD COLUMN clusters BLOB")
+        db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` (a read-only store of an older schema may lack it)."""
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
+
+
 def read_schema_version(db: sqlite3.Connection, path: Path) -> int | None:
     """The store's schema version, read without writing anything; None for an empty database.
 
     Raises :class:`StoreError` for a foreign SQLite file (tables, but no regbench ``meta``),
-    a version that is not a number, or another version than :data:`SCHEMA_VERSION`.
+    a version that is not a number, or a version other than :data:`SCHEMA_VERSION` and the older
+    ones it can upgrade (:data:`MIGRATABLE`).
     """
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     user_version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -154,6 +183,6 @@ def read_schema_version(db: sqlite3.Connection, path: Path) -> int | None:
         )
     if user_version not in (0, version):  # 0: written before regbench set user_version
         raise StoreError(f"{path}: schema version {version} but user_version {user_version}; not a regbench store")
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in MIGRATABLE:
         raise StoreError(f"{path}: schema version {version}, this regbench reads {SCHEMA_VERSION}")
     return version

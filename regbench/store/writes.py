@@ -29,13 +29,14 @@ class RunRecord:
     regularizer_kind: str
     params: Any
     seed: int
-    status: str  # ok | failed | diverged
+    status: str  # ok | failed | diverged | collapsed
     error: str | None = None
     spec: dict[str, Any] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     reliability: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     predictions: dict[str, bytes] = field(default_factory=dict)
     targets: dict[str, bytes] = field(default_factory=dict)  # true test labels, kept once per fingerprint
+    clusters: dict[str, bytes] = field(default_factory=dict)  # per test split: each image's cluster id (int32)
     curves: dict[str, list[float]] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     env: dict[str, Any] = field(default_factory=dict)
@@ -53,7 +54,12 @@ def record_to_json(rec: RunRecord) -> dict[str, Any]:
     """A JSON-able dict of a record (predictions dropped)."""
     d = asdict(rec)
     d.pop("predictions", None)
+    d.pop("clusters", None)
     return d
+
+
+def _blob(data: bytes | None):
+    return None if data is None else sqlite3.Binary(data)
 
 
 class StoreWrites(StoreFile):
@@ -118,10 +124,15 @@ class StoreWrites(StoreFile):
                 "INSERT INTO predictions VALUES (?,?,?)",
                 [(rec.run_key, s, sqlite3.Binary(b)) for s, b in rec.predictions.items()],
             )
-            # test labels depend only on the data (fingerprint), so runs share one copy
+            # test labels and cluster ids depend only on the data (fingerprint): runs share one copy
             db.executemany(
-                "INSERT OR IGNORE INTO targets VALUES (?,?,?)",
-                [(rec.fingerprint, s, sqlite3.Binary(b)) for s, b in rec.targets.items()],
+                "INSERT OR IGNORE INTO targets (fingerprint, split, labels, clusters) VALUES (?,?,?,?)",
+                [(rec.fingerprint, s, sqlite3.Binary(b), _blob(rec.clusters.get(s))) for s, b in rec.targets.items()],
+            )
+            # targets written before cluster ids were recorded (a migrated store) get them now
+            db.executemany(
+                "UPDATE targets SET clusters=? WHERE fingerprint=? AND split=? AND clusters IS NULL",
+                [(sqlite3.Binary(b), rec.fingerprint, s) for s, b in rec.clusters.items()],
             )
 
     def add_to_suite(self, suite: str, entries: Iterable[tuple[str, str, str, int]]) -> None:

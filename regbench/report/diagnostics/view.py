@@ -55,7 +55,9 @@ def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ok(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["status"] == "ok"]
+    """The runs that trained and were evaluated: ok, and collapsed ones too (a collapse is what
+    a diagnosis such as "underfit" explains; only the leaderboard leaves them out)."""
+    return runs[runs["status"].isin(("ok", "collapsed"))]
 
 
 def split_family(split: str) -> str:

@@ -6,6 +6,8 @@ that is not a plain "mean [lo, hi]" is decided by ``special`` first:
 
 - ``n/a``: the regularizer cannot run on the benchmark and the suite declares it
   (``not_applicable``); it was not trained there.
+- ``collapsed``: every run of the cell collapsed (one predicted class, or chance train
+  accuracy); they are counted, not averaged, so no number exists.
 - ``n/a (smallest group N)``: worst-group accuracy is recorded only where every group of a
   split has ``MIN_GROUP_SIZE`` examples; N is the smallest group over the benchmark's OOD splits.
 - erm's own cost vs erm is 1 by definition: the point, no interval.
@@ -24,14 +26,15 @@ import numpy as np
 import pandas as pd
 
 from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.collapsed import COLLAPSED
 from regbench.report.table.columns import BASELINE
 from regbench.report.table.not_applicable import MIN_GROUP_SIZE, NA
 
 MISSING = "–"  # shown where a number does not exist (no ok run, no erm, metric not recorded)
 SHORT_MARK = "†"  # fewer ok seeds than the most any cell has
 SUBMISSION_MARK = "*"  # a `regbench compare` submission, not a standard config
-TIED_MARK = "="  # the row's interval overlaps its tier leader's: a tie, not a win
-COUNT_HEADERS = ["Seeds", "Failed", "Diverged"]
+RANGE_DASH = "–"  # between a rank range's ends: "1–3"
+COUNT_HEADERS = ["Seeds", "Failed", "Diverged", "Collapsed"]
 ZERO_MARK = "‡"  # a bootstrap column whose every resample gave the same value
 # columns whose interval is a bootstrap percentile interval, not a Student-t over seeds
 BOOTSTRAP_KEYS = ("cost_vs_erm", "mean_rank", "iqm", "poi_vs_erm")
@@ -54,6 +57,8 @@ def special(col, rec: dict) -> str | None:
     """The text of a cell that is not a number with an interval (n/a cases), else None."""
     if rec.get("not_applicable"):
         return NA
+    if rec.get("collapsed") and not rec.get("seeds") and _finite(rec.get(col.key)) is None:
+        return COLLAPSED  # no ok seed left a number: say why rather than "–"
     if col.key == "worst_group_accuracy" and _finite(rec.get(col.key)) is None:
         n = _finite(rec.get("smallest_group"))
         if n is not None and n < MIN_GROUP_SIZE:
@@ -144,23 +149,45 @@ def table_columns(lb: Leaderboard, scope: str) -> list[Column]:
 def display_rows(lb: Leaderboard, frame: pd.DataFrame, scope: str) -> tuple[list[str], list[list[str]]]:
     """Header and text cells shared by every human-readable writer."""
     cols = table_columns(lb, scope)
-    header = ["Rank", "Regularizer", "Kind"] + [c.label for c in cols] + COUNT_HEADERS
+    header = ["Rank", "Tier", "Regularizer", "Kind"] + [c.label for c in cols] + COUNT_HEADERS
     rows = []
     for rec in frame.to_dict("records"):
-        rank = (
-            MISSING
-            if stable_number(rec["rank"]) is None
-            else (TIED_MARK if rec.get("tied") else "") + str(int(rec["rank"]))
-        )
         name = str(rec["regularizer"]) + (SUBMISSION_MARK if rec.get("submission") else "") + _inactive(rec)
         seeds = str(int(rec["seeds"])) + (SHORT_MARK if rec["short_seeds"] else "")
         cells = [cell_text(c, rec) for c in cols]
         rows.append(
-            [rank, name, str(rec.get("kind") or "")]
+            [rank_text(rec), tier_text(rec), name, str(rec.get("kind") or "")]
             + cells
-            + [seeds, str(int(rec["failed"])), str(int(rec["diverged"]))]
+            + [seeds, str(int(rec["failed"])), str(int(rec["diverged"])), str(int(rec["collapsed"]))]
         )
     return header, rows
+
+
+def rank_text(rec: dict) -> str:
+    """A row's rank range: '1–3' (could rank anywhere from 1 to 3), '4' when the tests fix it, else MISSING."""
+    lo, hi = stable_number(rec.get("rank")), stable_number(rec.get("rank_hi"))
+    if lo is None:
+        return MISSING
+    return str(int(lo)) if hi is None or int(hi) == int(lo) else f"{int(lo)}{RANGE_DASH}{int(hi)}"
+
+
+def tier_text(rec: dict) -> str:
+    """A row's tier letters ('ab'): rows sharing a letter are not separated by the paired tests."""
+    tier = rec.get("tier")
+    return tier if isinstance(tier, str) and tier else MISSING
+
+
+def resolution_text(lb: Leaderboard, bench: str) -> str | None:
+    """'Detects OOD accuracy differences ≥ 1.2 points with 80% power at 3 seeds.' for one benchmark."""
+    res = lb.resolution.get(bench)
+    if not res or _finite(res.get("mdd")) is None:
+        return None
+    col = lb.primary
+    unit = " points" if col.scale == 100 else ""
+    return (
+        f"Detects {col.label} differences ≥ {res['mdd'] * col.scale:.{max(col.digits, 1)}f}{unit} with 80% power "
+        f"at {res['seeds']} seeds (paired tests, α = 0.05)."
+    )
 
 
 def _inactive(rec: dict) -> str:
@@ -191,11 +218,12 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "the suite's primary metric; suite-level numbers are means over benchmarks.",
         f"Checkpoints and hyper-parameters were selected on the validation split only "
         f"({suite.get('selection', 'val_accuracy')}); test_id and OOD splits were evaluated once, after training.",
-        f"Every per-benchmark number is a mean over ok seeds with its {pct}% Student-t interval [lo, hi] over "
-        "the seeds. The splits are the same for every seed, so for accuracies (and the OOD drop, gap and "
-        "effective robustness) the binomial error p(1-p)/N of the test split is added to the variance of the "
-        "mean; OOD splits that reuse images count as perfectly correlated (conservative). Suite-level means "
-        "combine the benchmarks' variances (Welch-Satterthwaite df). ECE and MIA AUC carry the seed spread only.",
+        f"Every per-benchmark number is a mean over ok seeds with its {pct}% interval [lo, hi]. Accuracies (ID, "
+        "OOD, per family) with stored per-image predictions get a two-level interval over seeds and test images "
+        "(clusters of one base image), which measures how far the OOD splits share their errors. Other "
+        "accuracy-based columns (OOD drop, gap, effective robustness) add the binomial error p(1-p)/N to the "
+        "seed spread. Suite-level means combine the benchmarks' variances (Welch-Satterthwaite df). ECE and "
+        "MIA AUC carry the seed spread only.",
         f"IQM, mean rank and cost vs erm are not means over seeds: their {pct}% intervals are percentile "
         f"intervals of rliable's stratified bootstrap ({lb.reps} resamples of seeds within each benchmark, "
         f"seeded); they carry the seed spread only. P(>erm) has a {pct}% score interval for the Mann-Whitney "
@@ -203,10 +231,12 @@ def footnotes(lb: Leaderboard) -> list[str]:
         "pair; erm's own P(>erm) is shown as –. The t quantile of a mean with a binomial part takes "
         "Welch-Satterthwaite degrees of freedom, and every interval is clipped to its column's range "
         "(0-100 for accuracies, worst-group and ECE, 0-1 for MIA AUC and P(>erm)), which cannot lower coverage.",
-        f"Rank: rows are sorted by {lb.primary.label}, then grouped into tiers; a row whose interval overlaps "
-        f"its tier leader's shares the leader's rank and is marked {TIED_MARK} (tied, not a win).",
+        f"Rank and tier: rows are sorted by {lb.primary.label}. Every pair of rows is compared by a paired "
+        "test on the same seeds and test images (Holm-corrected, α = 0.05; suite level: the benchmarks' paired "
+        "differences averaged). Two rows share a tier letter exactly when the tests do not separate them; the "
+        "rank range runs from 1 + the rows significantly better to the count of rows not significantly worse.",
         f"{SHORT_MARK}: fewer ok seeds than the other regularizers (Seeds = fewest ok seeds on any benchmark). "
-        "Failed and diverged runs are counted in their columns and excluded from the means.",
+        "Failed, diverged and collapsed runs are counted in their columns and excluded from the means.",
         f"{SUBMISSION_MARK}: a submitted regularizer (`regbench compare`), not one of the standard configs.",
     ]
     notes += mark_footnotes(lb)

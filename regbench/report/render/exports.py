@@ -23,7 +23,9 @@ def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
     out = {
         "scope": scope,
         "benchmark": bench,
-        "rank": stable_number(rec["rank"]),
+        "rank": stable_number(rec["rank"]),  # the best rank the paired tests allow
+        "rank_hi": stable_number(rec.get("rank_hi")),  # the worst
+        "tier": rec.get("tier") or "",  # letters: rows sharing one are not separated
         "regularizer": rec["regularizer"],
         "kind": rec.get("kind"),
         "submission": bool(rec.get("submission")),
@@ -33,7 +35,7 @@ def _flat_row(lb: Leaderboard, rec: dict, scope: str, bench: str) -> dict:
     for c in table_columns(lb, scope):
         for suf in ("", "_lo", "_hi", "_n"):
             out[c.key + suf] = stable_number(rec[c.key + suf])
-    for k in ("tied", "seeds", "seeds_max", "short_seeds", "failed", "diverged"):
+    for k in ("seeds", "seeds_max", "short_seeds", "failed", "diverged", "collapsed"):
         out[k] = stable_number(rec[k])
     return out
 
@@ -52,7 +54,8 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
         k: flat[k]
         for k in (
             "rank",
-            "tied",
+            "rank_hi",
+            "tier",
             "regularizer",
             "kind",
             "submission",
@@ -63,6 +66,7 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
             "short_seeds",
             "failed",
             "diverged",
+            "collapsed",
         )
     }
     if scope == "suite":
@@ -72,6 +76,10 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
         for c in table_columns(lb, scope)
     }
     return out
+
+
+def _rest(res: dict) -> dict:
+    return {"seeds": int(res["seeds"]), "per_image": bool(res["per_image"])}
 
 
 def write_json(lb: Leaderboard, path: Path) -> None:
@@ -100,6 +108,11 @@ def write_json(lb: Leaderboard, path: Path) -> None:
             for b, g in benchmark_frames(lb)
         ],
         "fits": lb.fits,
+        # per benchmark: the primary-metric difference found with 80% power at its seeds (fraction)
+        "resolution": {
+            b: {"minimum_detectable_difference": stable_number(r["mdd"]), "power": 0.8, "alpha": 0.05, **_rest(r)}
+            for b, r in lb.resolution.items()
+        },
         "notes": list(lb.notes),
     }
     path.write_text(

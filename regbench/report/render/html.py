@@ -18,6 +18,7 @@ from regbench.report.render.display import half_width
 from regbench.report.render.escape import html as escape
 from regbench.report.render.html_template import CSS, PAGE, SCRIPT
 from regbench.report.table.aggregate import Column, Leaderboard
+from regbench.report.table.collapsed import COLLAPSED
 from regbench.report.table.column_choice import COMPACT_KEYS, GROUPS, group_of
 
 # the columns that are not metrics: (header, group, definition)
@@ -26,6 +27,7 @@ COUNTS = [
     ("Seeds", "statistics", "ok seeds (fewest on any benchmark); † = fewer than the others"),
     ("Failed", "statistics", "runs that raised an error: counted, excluded from the means"),
     ("Diverged", "statistics", "runs whose loss became NaN/inf: counted, excluded from the means"),
+    ("Collapsed", "statistics", "runs predicting one class, or at chance on train: counted, excluded from the means"),
 ]
 
 
@@ -35,7 +37,11 @@ def _metric_cell(col: Column, rec: dict, level: float) -> str:
     cls = _classes(col.key)
     special = display.special(col, rec)
     if special is not None:
-        why = rec.get("not_applicable") or "worst-group accuracy needs every group to have 20 examples"
+        why = rec.get("not_applicable") or (
+            "every seed collapsed (one predicted class, or chance train accuracy)"
+            if special == COLLAPSED
+            else "worst-group accuracy needs every group to have 20 examples"
+        )
         return f'<td class="{cls}" data-v="" title="{escape(str(why))}">{escape(special)}</td>'
     if mean is None:
         return f'<td class="{cls}" data-v="">{display.MISSING}</td>'
@@ -59,8 +65,9 @@ def _classes(key: str) -> str:
 def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
     cols = display.table_columns(lb, scope)
     th = [
-        '<th class="rank" title="rank by the primary metric (ties share a rank)">#</th>',
+        '<th class="rank" title="rank range by the primary metric, from the paired tests">#</th>',
         '<th class="name t" title="the regularizer config (* = a compare submission)">Regularizer</th>',
+        '<th class="t" title="tier letters: rows sharing a letter are not separated by the paired tests">Tier</th>',
     ]
     th += [f'<th class="{_classes(c.key)}" title="{escape(c.help)}">{escape(c.label)}</th>' for c in columns_of(cols)]
     th += [f'<th class="g-{g} x" title="{escape(d)}">{h}</th>' for h, g, d in COUNTS]
@@ -70,8 +77,9 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
         name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
         name += display.SHORT_MARK if rec["short_seeds"] else ""
         tds = [
-            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.MISSING if rank is None else (display.TIED_MARK if rec.get("tied") else "") + str(int(rank))}</td>',
+            f'<td class="rank" data-v="{"" if rank is None else rank!r}">{display.rank_text(rec)}</td>',
             f'<td class="name t" title="{escape(name)}">{escape(name)}</td>',
+            f'<td class="t">{escape(display.tier_text(rec))}</td>',
         ]
         tds += [_metric_cell(c, rec, lb.level) for c in columns_of(cols)]
         seeds = str(int(rec["seeds"])) + (display.SHORT_MARK if rec["short_seeds"] else "")
@@ -80,6 +88,7 @@ def _table(lb: Leaderboard, frame, scope: str, table_id: str) -> str:
             f'<td class="g-statistics x" data-v="{int(rec["seeds"])}">{seeds}</td>',
             f'<td class="g-statistics x" data-v="{int(rec["failed"])}">{int(rec["failed"])}</td>',
             f'<td class="g-statistics x" data-v="{int(rec["diverged"])}">{int(rec["diverged"])}</td>',
+            f'<td class="g-statistics x" data-v="{int(rec["collapsed"])}">{int(rec["collapsed"])}</td>',
         ]
         body.append(f"<tr>{''.join(tds)}</tr>")
     return (
@@ -137,6 +146,7 @@ def write_site(lb: Leaderboard, path: Path, plots: dict[str, Path], bundle: dict
             f'<section class="panel" id="panel-bench-{i}" hidden>',
             f"<h2>{escape(bench)}</h2>",
             f'<p class="note">{escape(extra)}</p>' if extra else "",
+            f'<p class="note">{escape(display.resolution_text(lb, bench) or "")}</p>',
             _table(lb, grp, "benchmark", f"bench-{i}"),
             "</section>",
         ]

@@ -67,8 +67,8 @@ th, td { padding: 3px 8px; border-bottom: 1px solid #ddd; text-align: right; whi
 th { cursor: pointer; background: #f3f3f3; position: sticky; top: 0; z-index: 2; user-select: none; }
 th[data-dir=asc]::after { content: " \\25B2"; } th[data-dir=desc]::after { content: " \\25BC"; }
 td.t, th.t { text-align: left; }
-.rank { position: sticky; left: 0; z-index: 1; width: 1.6em; min-width: 1.6em; max-width: 1.6em; }
-.name { position: sticky; left: calc(1.6em + 16px); z-index: 1; max-width: 14em; overflow: hidden;
+.rank { position: sticky; left: 0; z-index: 1; width: 3.2em; min-width: 3.2em; max-width: 3.2em; }
+.name { position: sticky; left: calc(3.2em + 16px); z-index: 1; max-width: 14em; overflow: hidden;
         text-overflow: ellipsis; border-right: 1px solid #ddd; }
 th.rank, th.name { z-index: 3; }
 .x { display: none; }

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from regbench.report.render import markdown
 from regbench.report.render.bundle import benchmark_rows, provenance_line, regularizer_rows
-from regbench.report.render.display import benchmark_frames, display_rows, footnotes
+from regbench.report.render.display import benchmark_frames, display_rows, footnotes, resolution_text
 from regbench.report.render.markdown import md
 from regbench.report.table.aggregate import Leaderboard
 
@@ -34,6 +34,9 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path], settings
         b = meta.get(bench, {})
         extra = ", ".join(f"{k}: {md(b[k])}" for k in ("shift_kind", "dataset", "model") if b.get(k))
         lines += [f"### {md(bench)}" + (f" ({extra})" if extra else ""), ""]
+        resolution = resolution_text(lb, bench)
+        if resolution:
+            lines += [md(resolution), ""]
         lines += markdown.table(*display_rows(lb, grp, "benchmark")) + [""]
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]

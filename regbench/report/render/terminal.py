@@ -30,9 +30,17 @@ def _name(rec: dict) -> str:
     return plain(rec["regularizer"], one_line=True) + mark  # cut to width as the reader sees it
 
 
+def cut_name(name: str, width: int) -> str:
+    """``name`` cut to ``width`` with "…", its trailing marks (submission ``*``, short seeds)
+    kept: the mark says what the row is, so it outlives the name's tail."""
+    marks = ""
+    while name and name[-1] in (display.SUBMISSION_MARK + display.SHORT_MARK) and len(name) > 1:
+        name, marks = name[:-1], name[-1] + marks
+    return truncate(name, max(width - len(marks), 1)) + marks if len(name) + len(marks) > width else name + marks
+
+
 def _rank(rec: dict) -> str:
-    r = display.stable_number(rec["rank"])
-    return display.MISSING if r is None else (display.TIED_MARK if rec.get("tied") else "") + str(int(r))
+    return display.rank_text(rec)
 
 
 def truncate(text: str, width: int) -> str:
@@ -41,7 +49,7 @@ def truncate(text: str, width: int) -> str:
 
 
 def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[str]]:
-    """Per row of ``lb.main``: rank, name and one text per column ('bracket' or 'pm' style)."""
+    """Per row of ``lb.main``: rank range, tier, name and one text per column ('bracket' or 'pm' style)."""
     rows = []
     for rec in lb.main.to_dict("records"):
         cells = []
@@ -54,7 +62,7 @@ def cell_texts(lb: Leaderboard, columns: list[Column], style: str) -> list[list[
             cells.append(
                 fmt_pm(c, rec[c.key], lo, hi) + (mark if display.stable_number(rec[c.key]) is not None else "")
             )
-        rows.append([_rank(rec), _name(rec), *cells])
+        rows.append([_rank(rec), display.tier_text(rec), _name(rec), *cells])
     return rows
 
 
@@ -72,6 +80,7 @@ def _table(lb: Leaderboard, columns: list[Column], rows: list[list[str]], captio
         caption_justify="left",
     )
     table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("Tier", justify="left", no_wrap=True)
     table.add_column("Regularizer", justify="left", no_wrap=True, overflow="ellipsis")
     for c in columns:
         table.add_column(term(c.label, one_line=True), justify="right", no_wrap=True)
@@ -92,8 +101,8 @@ def _caption(lb: Leaderboard, style: str, full_hint: bool) -> str:
     interval = f"mean [{pct}% CI]" if style == "bracket" else f"mean ± half-width of the {pct}% CI"
     parts = [
         f"ranked by {lb.primary.label}; {interval} over seeds; selection on validation only",
-        f"{display.TIED_MARK} tied: its interval overlaps the rank's leader (not a win)",
-        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged runs)",
+        "# rank range, tier letters: rows sharing a letter are not separated by the paired tests",
+        f"{display.SHORT_MARK} fewer ok seeds (failed/diverged/collapsed runs)",
         f"{ZERO_MARK} no interval: every bootstrap resample gave the same value",
     ]
     if any(c.key == "cost_vs_erm" for c in lb.columns):
@@ -112,18 +121,27 @@ def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: 
         if _width(console, table) <= width:
             return [table]
     # names give way first, down to MIN_NAME characters
-    longest = max((len(r[1]) for r in rows), default=MIN_NAME)
+    longest = max((len(r[2]) for r in rows), default=MIN_NAME)
     for name_width in range(longest - 1, MIN_NAME - 1, -1):
-        cut = [[r[0], truncate(r[1], name_width), *r[2:]] for r in rows]
+        cut = [[r[0], r[1], cut_name(r[2], name_width), *r[3:]] for r in rows]
         table = _table(lb, columns, cut, _caption(lb, "pm", full_hint))
         if _width(console, table) <= width:
             return [table]
-    # still too wide: split the columns, each part repeating rank and name
-    rows = [[r[0], truncate(r[1], MIN_NAME + 4), *r[2:]] for r in rows]
+    # still too wide: split the columns, each part repeating rank, tier and name;
+    # names as long as the widest single column leaves room for (full when they fit)
+    rows = cell_texts(lb, columns, "pm")
+    for name_width in range(longest, MIN_NAME - 1, -1):
+        cut = [[r[0], r[1], cut_name(r[2], name_width), *r[3:]] for r in rows]
+        if all(
+            _width(console, _table(lb, [columns[j]], [[r[0], r[1], r[2], r[3 + j]] for r in cut], None)) <= width
+            for j in range(len(columns))
+        ):
+            break
+    rows = cut
     parts, current = [], []
     for j in range(len(columns)):
         trial = current + [j]
-        sub = [[r[0], r[1], *(r[2 + i] for i in trial)] for r in rows]
+        sub = [[r[0], r[1], r[2], *(r[3 + i] for i in trial)] for r in rows]
         if current and _width(console, _table(lb, [columns[i] for i in trial], sub, None)) > width:
             parts.append(current)
             trial = [j]
@@ -131,7 +149,7 @@ def terminal_tables(lb: Leaderboard, columns: list[Column], console, full_hint: 
     parts.append(current)
     out = []
     for k, part in enumerate(parts):
-        sub = [[r[0], r[1], *(r[2 + i] for i in part)] for r in rows]
+        sub = [[r[0], r[1], r[2], *(r[3 + i] for i in part)] for r in rows]
         caption = _caption(lb, "pm", False) if k == len(parts) - 1 else None
         label = f" (columns, part {k + 1} of {len(parts)})"
         out.append(_table(lb, [columns[i] for i in part], sub, caption, label))
@@ -161,13 +179,14 @@ def format_text(lb: Leaderboard, columns: list[Column], fmt: str) -> str:
     """The main table as 'markdown' (rounded "mean [lo, hi]" cells) or 'csv' (raw numbers
     with their interval, the units of leaderboard.csv), for ``--format`` and pipes."""
     if fmt == "markdown":
-        header = ["Rank", "Regularizer"] + [c.label for c in columns]
+        header = ["Rank", "Tier", "Regularizer"] + [c.label for c in columns]
         return "\n".join(markdown.table(header, cell_texts(lb, columns, "bracket"))) + "\n"
     if fmt == "csv":
-        keep = ["rank", "regularizer"] + [k for c in columns for k in (c.key, c.key + "_lo", c.key + "_hi")]
+        keep = ["rank", "rank_hi", "tier", "regularizer"]
+        keep += [k for c in columns for k in (c.key, c.key + "_lo", c.key + "_hi")]
         frame = lb.main[keep].copy()
-        frame[keep[2:]] = frame[keep[2:]].astype(float).round(6)
-        frame["rank"] = frame["rank"].astype("Int64")
+        frame[keep[4:]] = frame[keep[4:]].astype(float).round(6)
+        frame[["rank", "rank_hi"]] = frame[["rank", "rank_hi"]].astype("Int64")
         buf = io.StringIO()
         csv_frame(pd.DataFrame(frame)).to_csv(buf, index=False, lineterminator="\n")
         return buf.getvalue()

@@ -2,11 +2,12 @@
 
 One table for the suite and one per benchmark, each ``mean ± h`` (h = half the width of
 the interval, set smaller), the best mean of each column in bold and every value whose
-interval overlaps the best one's underlined (a tie at this confidence level); a tied rank is
-marked "=" as the caption says. No ``\\resizebox``: each is a ``table*`` (both columns of a
-two-column paper, the text width of a one-column one) at ``\\small`` with short headers
-(``TEX_HEADERS``, spelled out in the caption), so the compact columns fit a default
-``article`` in either layout without an overfull box (tests/test_paper_table.py compiles it).
+interval overlaps the best one's underlined (a visual cue, not a test: the rank range and tier
+letters come from the paired tests, ``table.paired_cells``). No ``\\resizebox``: each is a
+``table*`` (both columns of a two-column paper, the text width of a one-column one) at
+``\\small`` with short headers (``TEX_HEADERS``, spelled out in the caption), so the compact
+columns fit a default ``article`` in either layout without an overfull box
+(tests/test_paper_table.py compiles it).
 """
 
 from __future__ import annotations
@@ -79,25 +80,26 @@ def header_legend(columns: list[Column]) -> str:
 
 
 def tex_table(frame: pd.DataFrame, columns: list[Column], caption: str, label: str) -> list[str]:
-    """One booktabs table: rank, regularizer and ``columns`` of ``frame``'s rows."""
+    """One booktabs table: rank range, tier, regularizer and ``columns`` of ``frame``'s rows."""
     flags = {c.key: marks(frame, c) for c in columns}
     lines = [
         r"\begin{table*}[t]",
         r"\centering",
         r"\small",
         r"\setlength{\tabcolsep}{4pt}",
-        rf"\begin{{tabular}}{{@{{}}rl{'r' * len(columns)}@{{}}}}",
+        rf"\begin{{tabular}}{{@{{}}rll{'r' * len(columns)}@{{}}}}",
         r"\toprule",
-        " & ".join(["\\#", "Regularizer"] + [_header(c) for c in columns]) + r" \\",
+        " & ".join(["\\#", "Tier", "Regularizer"] + [_header(c) for c in columns]) + r" \\",
         r"\midrule",
     ]
     for i, rec in enumerate(frame.to_dict("records")):
-        rank = display.stable_number(rec["rank"])
+        rank = display.rank_text(rec).replace(display.RANGE_DASH, "--")
+        tier = display.tier_text(rec)
         name = str(rec["regularizer"]) + (display.SUBMISSION_MARK if rec.get("submission") else "")
         name += display.SHORT_MARK if rec["short_seeds"] else ""
         cells = [cell(c, rec, bool(flags[c.key][0][i]), bool(flags[c.key][1][i])) for c in columns]
-        rank_text = "--" if rank is None else (display.TIED_MARK if rec.get("tied") else "") + str(int(rank))
-        lines.append(" & ".join([rank_text, tex_escape(name), *cells]) + r" \\")
+        row = ["--" if rank == display.MISSING else rank, "--" if tier == display.MISSING else tier]
+        lines.append(" & ".join([*row, tex_escape(name), *cells]) + r" \\")
     return lines + [
         r"\bottomrule",
         r"\end{tabular}",
@@ -115,9 +117,10 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
     cols = choose_columns(lb, columns)
     key = "".join(ch for ch in name if ch.isalnum()) or "suite"
     legend = (
-        rf"Mean over seeds $\pm$ half the width of its {pct}\% interval (Student t over seeds plus the test "
-        r"split's binomial error; IQM and P($>$erm): stratified bootstrap); bold: best mean; underlined: interval "
-        r"overlaps the best one's (a tie); a rank marked = is tied with its leader. $^\dagger$: fewer ok seeds. Selection on validation data only."
+        rf"Mean over seeds $\pm$ half the width of its {pct}\% interval (accuracies: two-level over seeds and "
+        r"test images; IQM and P($>$erm): stratified bootstrap); bold: best mean; underlined: interval "
+        r"overlaps the best one's. \#: rank range and tier letters from Holm-corrected paired tests (rows "
+        r"sharing a letter are not separated). $^\dagger$: fewer ok seeds. Selection on validation data only."
     )
     if any(c.key == "cost_vs_erm" for c in cols):
         legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."

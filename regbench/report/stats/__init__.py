@@ -7,7 +7,7 @@ global ``np.random`` state (docs/architecture.md, Conventions: Seeds). One job p
 
 - ``estimate``: the ``Estimate`` result type, the default level and replicate count;
 - ``intervals``: Student-t intervals of means over seeds, widened by the test split's
-  binomial error (docs/metrics.md, "Intervals"), and tiers of overlapping intervals;
+  binomial error (docs/metrics.md, "Intervals");
 - ``aggregates``: IQM and (mean) ranks over runs x tasks;
 - ``improvement``: the probability of improvement P(X > Y) and its score interval;
 - ``bootstrap``: the stratified percentile bootstrap (IQM, mean rank, cost vs erm);
@@ -36,7 +36,6 @@ from regbench.report.stats.improvement import (
 from regbench.report.stats.intervals import (
     binomial_variance,
     mean_interval,
-    overlap_tiers,
     satterthwaite_df,
     t_bounds,
     t_interval,
@@ -56,7 +55,6 @@ __all__ = [
     "iqm",
     "mean_interval",
     "mean_rank",
-    "overlap_tiers",
     "paired_difference",
     "poi_score_interval",
     "probability_of_improvement",

@@ -4,7 +4,7 @@ A cell that is a mean over seeds gets a Student-t interval (``mean_interval``,
 ``t_interval``, ``t_bounds``), optionally widened by a known sampling variance: the
 binomial error of the test split, which every seed shares and which the seed-to-seed
 spread therefore cannot see. The t quantile takes Welch-Satterthwaite degrees of freedom
-(docs/metrics.md, "Intervals"). ``overlap_tiers`` groups ranked rows whose intervals overlap.
+(docs/metrics.md, "Intervals").
 """
 
 from __future__ import annotations
@@ -104,22 +104,3 @@ def binomial_variance(accuracy, n_test):
     p = np.asarray(accuracy, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return p * (1.0 - p) / np.asarray(n_test, dtype=np.float64)
-
-
-def overlap_tiers(order_lo: Sequence[float], order_hi: Sequence[float]) -> np.ndarray:
-    """Tiers of rows already sorted best first whose intervals overlap the tier leader's.
-
-    order_lo, order_hi: (M,) interval bounds in rank order. Row 0 leads tier 0; every next
-    row whose interval overlaps the leader's joins it; the first row that does not leads
-    the next tier. A row without an interval (NaN) forms its own tier. Returns (M,) ints.
-    """
-    lo, hi = np.asarray(order_lo, dtype=np.float64), np.asarray(order_hi, dtype=np.float64)
-    tiers = np.zeros(lo.size, dtype=np.int64)
-    tier, lead = -1, None
-    for i in range(lo.size):
-        has = np.isfinite(lo[i]) and np.isfinite(hi[i])
-        joins = has and lead is not None and lo[i] <= hi[lead] and lo[lead] <= hi[i]
-        if not joins:
-            tier, lead = tier + 1, (i if has else None)
-        tiers[i] = tier
-    return tiers

@@ -2,21 +2,25 @@
 
 Intervals (docs/metrics.md, "Intervals"):
 
-- A cell (benchmark, regularizer) is a mean over seeds and gets a Student-t interval over
-  its seeds. Every seed is scored on the same test split, so the spread of the seeds cannot
-  show the split's own sampling error; for accuracies the binomial variance p(1 - p) / N of
-  the split is added to the variance of the mean, and the t quantile takes the
-  Welch-Satterthwaite degrees of freedom of the sum. A mean over several OOD splits that
-  may share images takes the mean of their binomial standard errors (the
-  perfectly-correlated bound, conservative).
+- An accuracy cell (ID, OOD = mean over the OOD splits, per-family OOD) with stored per-image
+  outcomes gets the two-level (seeds × image clusters) mean and interval of
+  ``stats.crossed.cell_mean`` (``table.paired_cells``): the correlation between splits is
+  measured from the images' cluster ids.
+- Every other cell (and an accuracy cell without per-image outcomes) is a mean over seeds
+  with a Student-t interval; for accuracies the binomial variance p(1 - p) / N of the split
+  is added (a mean over several OOD splits takes the mean of their binomial errors, the
+  perfectly-correlated bound) and the t quantile takes the Welch-Satterthwaite df.
 - A suite-level mean over benchmarks combines the cells' variances (divided by B²), with
   Welch-Satterthwaite degrees of freedom.
 - P(>erm) gets a score interval for the Mann-Whitney AUC (``stats.probability_of_improvement_ci``).
 - IQM, mean rank and cost vs erm keep the stratified bootstrap of rliable
   (``table.cell_estimates``).
 - Every interval is clipped to its column's range (``Column.bounds``).
-- Ranks come in tiers: rows whose interval on the primary metric overlaps the tier
-  leader's share its rank and are marked tied (``stats.overlap_tiers``).
+- Rows are sorted by their mean on the primary metric. Tiers and ranks come from every
+  paired test between rows (``stats.pairwise.all_pairs``, Holm-adjusted), per benchmark and
+  at suite level from the per-benchmark paired differences averaged over benchmarks
+  (``table.paired_cells``): ``tier`` is a compact letter display (two rows share a letter
+  iff the tests do not separate them), ``rank``..``rank_hi`` the row's rank range.
 
 The pieces live in ``table.columns`` (what each column is), ``table.run_rows`` (one row
 per run), ``table.cell_estimates`` (per-cell arrays), ``table.leaderboard_frames`` (the
@@ -36,6 +40,7 @@ from regbench.report import stats
 from regbench.report.mechanism import mechanism_table
 from regbench.report.table import not_applicable
 from regbench.report.table.cell_estimates import cell_arrays
+from regbench.report.table.collapsed import collapsed_notes
 from regbench.report.table.columns import (  # noqa: F401  (re-exported: the report's one vocabulary)
     BASELINE,
     COLUMNS,
@@ -52,6 +57,7 @@ from regbench.report.table.columns import (  # noqa: F401  (re-exported: the rep
     resolve_primary,
 )
 from regbench.report.table.leaderboard_frames import cell_frame, suite_frame
+from regbench.report.table.paired_cells import benchmark_tests, crossed_cells, put_tiers, suite_tests
 from regbench.report.table.run_rows import effective_robustness, run_table, sampling_variance  # noqa: F401
 
 
@@ -72,6 +78,8 @@ class Leaderboard:
     files: dict[str, Path] = field(default_factory=dict)
     caveats: list[str] = field(default_factory=list)  # said above the table, before any number
     mechanisms: pd.DataFrame | None = None  # report.mechanism.mechanism_table: does each regularizer act?
+    # benchmark → {"mdd": minimum detectable difference (fraction), "seeds", "per_image"} on the primary
+    resolution: dict = field(default_factory=dict)
 
 
 def _ordered(values, first=()) -> list:
@@ -93,17 +101,30 @@ def _one_blas_thread():
 
 
 def aggregate(
-    runs, metrics, suite: dict, reps: int = stats.DEFAULT_REPS, level: float = stats.DEFAULT_LEVEL
+    runs,
+    metrics,
+    suite: dict,
+    reps: int = stats.DEFAULT_REPS,
+    level: float = stats.DEFAULT_LEVEL,
+    outcomes: dict | None = None,
 ) -> Leaderboard:
-    """Compute every leaderboard number (no files written)."""
+    """Compute every leaderboard number (no files written).
+
+    outcomes: ``Store.outcomes`` of the runs, (run_key, split) → per-image correctness and
+    cluster ids; without it the accuracy cells keep the seed + binomial interval and the
+    pairs are tested on per-seed numbers.
+    """
+    outcomes = outcomes or {}
     with _one_blas_thread():
         runs = not_applicable.without_declared(runs, suite)
-        lb = _aggregate(runs, metrics, suite, reps, level)
+        lb = _aggregate(runs, metrics, suite, reps, level, outcomes)
         # n/a cells, suite-level columns over the common benchmarks, smallest groups
-        return not_applicable.apply(lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level), COLUMNS)
+        return not_applicable.apply(
+            lb, runs, metrics, lambda r, m: _aggregate(r, m, suite, reps, level, outcomes), COLUMNS
+        )
 
 
-def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboard:
+def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: dict) -> Leaderboard:
     table = run_table(runs, metrics)
     table["effective_robustness"], fits = effective_robustness(table)
     fam_keys = sorted(c for c in table.columns if c.startswith(FAMILY_PREFIX))
@@ -113,7 +134,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     nb, nr = len(benches), len(regs)
     b_all = pd.Index(benches).get_indexer(table["benchmark"])
     r_all = pd.Index(regs).get_indexer(table["regularizer"])
-    status = np.zeros((nb, nr, len(STATUSES)), dtype=np.int64)  # ok, failed, diverged counts
+    status = np.zeros((nb, nr, len(STATUSES)), dtype=np.int64)  # ok, failed, diverged, collapsed counts
     s_all = pd.Index(STATUSES).get_indexer(table["status"])
     np.add.at(status, (b_all, r_all, s_all), 1)
     is_ok = (table["status"] == "ok").to_numpy()
@@ -132,6 +153,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
         reps,
         level,
     )
+    crossed_cells(cells, ok, metrics, outcomes, keys, benches, regs, level)
     by_key = {c.key: c for c in COLUMNS + columns}
     per_benchmark = cell_frame(cells, keys, benches, regs, status, primary, by_key, level)
     main = suite_frame(cells, keys, benches, regs, status, primary, by_key, level)
@@ -141,21 +163,18 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     main["kind"] = main["regularizer"].map(kind)
     main["submission"] = main["regularizer"].map(sub).astype(bool)
     main["params"] = main["regularizer"].map(params)
-    main["rank"] = main[primary.key].rank(method="min", ascending=not primary.higher_is_better)
-    main = main.sort_values(["rank", "regularizer"], kind="stable", na_position="last").reset_index(drop=True)
-    main = _tiered(main, primary.key)
-    per_benchmark["rank"] = per_benchmark.groupby("benchmark")[primary.key].rank(
-        method="min", ascending=not primary.higher_is_better
-    )
-    bi = {b: i for i, b in enumerate(benches)}
-    per_benchmark = per_benchmark.sort_values(
-        ["benchmark", "rank", "regularizer"],
-        key=lambda s: s.map(bi) if s.name == "benchmark" else s,
-        kind="stable",
-        na_position="last",
+    higher = primary.higher_is_better
+    tests = {b: benchmark_tests(ok, metrics, outcomes, b, primary.key, higher) for b in benches}
+    resolution = {
+        b: {"mdd": t.mdd, "seeds": t.n_seeds, "per_image": t.per_image} for b, t in tests.items() if t is not None
+    }
+    main = _ranked(put_tiers(main, suite_tests(tests, higher)), primary)
+    per_benchmark = pd.concat(
+        [
+            _ranked(put_tiers(g, tests[b]), primary)
+            for b, g in per_benchmark.groupby("benchmark", sort=False)  # cell_frame keeps the suite's order
+        ]
     ).reset_index(drop=True)
-    per_benchmark = pd.concat([_tiered(g, primary.key) for _, g in per_benchmark.groupby("benchmark", sort=False)])
-    per_benchmark = per_benchmark.reset_index(drop=True)
     for frame in (main, per_benchmark):
         frame["short_seeds"] = frame["seeds"] < frame["seeds_max"]
     present = [c for c in columns if np.isfinite(main[c.key]).any() or c.key == primary.key]
@@ -167,9 +186,23 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
             f"{int(wall_only.sum())} of {len(ok)} ok runs were recorded without CPU time: their cost uses "
             "wall-clock train seconds, which depend on what else the machine was running"
         )
+    notes += collapsed_notes(table)
     mech = mechanism_table(runs, metrics)
     _flag_inactive(per_benchmark, main, mech)
-    lb = Leaderboard(suite, primary, present, main, per_benchmark, table, fits, level, reps, notes, mechanisms=mech)
+    lb = Leaderboard(
+        suite,
+        primary,
+        present,
+        main,
+        per_benchmark,
+        table,
+        fits,
+        level,
+        reps,
+        notes,
+        mechanisms=mech,
+        resolution=resolution,
+    )
     if mech["inactive"].eq(True).any():
         notes.append(
             "(inactive): the regularizer's mechanism number shows no effect against erm's on that benchmark "
@@ -180,8 +213,8 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float) -> Leaderboa
     most = int(status[..., 0].max()) if status.size else 0
     if most < MIN_SEEDS:
         lb.caveats.append(
-            f"Only {most} seed(s) per cell (fewer than {MIN_SEEDS}): intervals are wide, and rows whose "
-            "intervals overlap are tied (rank marked =), not ordered."
+            f"Only {most} seed(s) per cell (fewer than {MIN_SEEDS}): intervals are wide, and rows the paired "
+            "tests cannot separate share a tier letter and have overlapping rank ranges, not an order."
         )
     return lb
 
@@ -198,22 +231,12 @@ def _flag_inactive(cells: pd.DataFrame, main: pd.DataFrame, mech: pd.DataFrame) 
     main["mechanism_on"] = main["regularizer"].map(judged.value_counts()).fillna(0).astype(int)
 
 
-def _tiered(frame: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Rows sorted best first -> ``rank`` = the rank of the tier's leader, ``tied`` = tier of > 1.
-
-    The point rank is kept as ``point_rank``. A tier holds the rows whose interval on ``key``
-    overlaps its leader's (``stats.overlap_tiers``), so a tie is never shown as a win.
-    """
-    frame = frame.copy()
-    frame["point_rank"] = frame["rank"]
-    has = frame[key].notna().to_numpy()
-    tiers = stats.overlap_tiers(frame[key + "_lo"].to_numpy(np.float64), frame[key + "_hi"].to_numpy(np.float64))
-    tiers = np.where(has, tiers, -1 - np.arange(len(frame)))  # no number: no tier, no rank
-    leader_rank = pd.Series(frame["rank"].to_numpy()).groupby(tiers).transform("min").to_numpy()
-    size = pd.Series(tiers).map(pd.Series(tiers).value_counts()).to_numpy()
-    frame["rank"] = np.where(has, leader_rank, np.nan)
-    frame["tied"] = has & (size > 1)
-    return frame
+def _ranked(frame: pd.DataFrame, primary: Column) -> pd.DataFrame:
+    """Rows sorted by their mean on the primary metric, best first (ties and missing by name)."""
+    sign = -1.0 if primary.higher_is_better else 1.0
+    order = frame.assign(_m=sign * frame[primary.key].to_numpy(np.float64))
+    order = order.sort_values(["_m", "regularizer"], kind="stable", na_position="last")
+    return order.drop(columns="_m").reset_index(drop=True)
 
 
 def paired_comparison(

@@ -29,6 +29,7 @@ class CellArrays:
     count: np.ndarray  # finite values per cell and metric
     seed_var: np.ndarray  # s² / n: the seeds' part of the variance of the mean (0 if they agree)
     samp_var: np.ndarray  # binomial variance of the cell's test split(s)
+    df: np.ndarray  # degrees of freedom of seed_var: n − 1, or a two-level cell's Satterthwaite df
     lo: np.ndarray  # Student-t interval (+ binomial error) of the mean
     hi: np.ndarray
     boot: np.ndarray
@@ -53,8 +54,9 @@ def cell_arrays(
     seed_var, samp_var = np.full((nb, nr, k), np.nan), np.zeros((nb, nr, k))
     boot = np.full((nb, nr, reps, k), np.nan)
     pooled: list = [None] * nr
+    df = np.full((nb, nr, k), np.nan)
     if n_rows == 0:
-        return CellArrays(mean, count, seed_var, samp_var, mean.copy(), mean.copy(), boot, pooled, {})
+        return CellArrays(mean, count, seed_var, samp_var, df, mean.copy(), mean.copy(), boot, pooled, {})
     cell = bench_idx * nr + reg_idx
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
     cb, cr = bench_idx[starts], reg_idx[starts]
@@ -74,6 +76,7 @@ def cell_arrays(
         sev = var / n
     lo, hi = stats.t_bounds(m, sev, n, sv, level)
     mean[cb, cr], count[cb, cr], seed_var[cb, cr], samp_var[cb, cr] = np.where(n > 0, m, np.nan), n, sev, sv
+    df[cb, cr] = n - 1.0
     t_lo, t_hi = np.full((nb, nr, k), np.nan), np.full((nb, nr, k), np.nan)
     t_lo[cb, cr], t_hi[cb, cr] = lo, hi
     ends = np.r_[starts[1:], n_rows]
@@ -93,15 +96,17 @@ def cell_arrays(
     for r, parts in by_reg.items():
         if any(p[0].size for p in parts):
             pooled[r] = (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts], axis=0).T)
-    return CellArrays(mean, count, seed_var, samp_var, t_lo, t_hi, boot, pooled, scores)
+    return CellArrays(mean, count, seed_var, samp_var, df, t_lo, t_hi, boot, pooled, scores)
 
 
 def suite_t_interval(cells: CellArrays, k: int, level: float):
     """Interval of each regularizer's mean over benchmarks from the first ``k`` metrics: (R, k) lo, hi.
 
-    Var = Σ_b (s_b² / n_b + binomial_b) / B²; the t quantile takes the Welch-Satterthwaite
-    degrees of freedom of the seed parts with the binomial parts as known (``stats.t_bounds``).
-    A regularizer with a one-seed cell has no interval (NaN).
+    Var = Σ_b (v_b + binomial_b) / B², v_b a cell's estimated variance (s_b² / n_b, or a
+    two-level cell's whole se², ``paired_cells.crossed_cells``): the benchmarks are independent
+    trainings on disjoint images. The t quantile takes the Welch-Satterthwaite degrees of
+    freedom of the estimated parts (each with its ``cells.df``) with the binomial parts as
+    known. A regularizer with a one-seed cell has no interval (NaN).
     """
     mean, count = cells.mean[..., :k], cells.count[..., :k]
     finite = np.isfinite(mean)
@@ -109,8 +114,10 @@ def suite_t_interval(cells: CellArrays, k: int, level: float):
     a = np.where(finite, cells.seed_var[..., :k], 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         known = np.where(finite, cells.samp_var[..., :k], 0.0).sum(axis=0) / nb**2
-        df = stats.satterthwaite_df(np.moveaxis(a / nb**2, 0, -1), np.moveaxis(count, 0, -1), known)
-        half = stats.t_quantile(df, level) * np.sqrt(a.sum(axis=0) / nb**2 + known)
+        parts = a / nb**2
+        denom = np.where(finite & (cells.df[..., :k] > 0), parts**2 / cells.df[..., :k], 0.0).sum(axis=0)
+        df = np.where(denom > 0, (parts.sum(axis=0) + known) ** 2 / denom, np.inf)
+        half = stats.t_quantile(df, level) * np.sqrt(parts.sum(axis=0) + known)
     known_ok = (nb > 0) & ~(finite & (count < 2)).any(axis=0)
     centre = np.where(nb > 0, np.where(finite, mean, 0.0).sum(axis=0) / np.maximum(nb, 1), np.nan)
     return np.where(known_ok, centre - half, np.nan), np.where(known_ok, centre + half, np.nan)

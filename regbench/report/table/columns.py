@@ -30,7 +30,7 @@ RUN_COLUMNS = [
     "submission",
 ]
 METRIC_COLUMNS = ["run_key", "split", "family", "shift", "severity", "metric", "value", "n"]
-STATUSES = ("ok", "failed", "diverged")
+STATUSES = ("ok", "failed", "diverged", "collapsed")  # aggregate counts them in this order
 BASELINE = "erm"
 
 

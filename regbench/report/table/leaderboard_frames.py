@@ -59,7 +59,7 @@ def cell_frame(cells: CellArrays, keys, benches, regs, status, primary, by_key: 
     c_lo, c_hi = bootstrap.percentile_interval(c_boot.reshape(flat, -1), level, axis=1)
     _put(cols, by_key.get("cost_vs_erm"), "cost_vs_erm", c_mean.ravel(), c_lo, c_hi, c_n.ravel())
     frame = pd.DataFrame(cols)
-    frame["seeds"], frame["failed"], frame["diverged"] = (status[..., i].ravel() for i in range(3))
+    frame["seeds"], frame["failed"], frame["diverged"], frame["collapsed"] = (status[..., i].ravel() for i in range(4))
     frame["seeds_max"] = np.repeat(status[..., 0].max(axis=1), nr)
     return frame[status.sum(axis=2).ravel() > 0].reset_index(drop=True)  # only cells with runs
 
@@ -97,7 +97,7 @@ def suite_frame(cells: CellArrays, keys, benches, regs, status, primary, by_key:
     _iqm_and_poi(frame, cells, regs, len(benches), primary, level)
     frame["seeds"] = status[..., 0].min(axis=0)
     frame["seeds_max"] = int(status[..., 0].max()) if status.size else 0
-    frame["failed"], frame["diverged"] = status[..., 1].sum(axis=0), status[..., 2].sum(axis=0)
+    frame["failed"], frame["diverged"], frame["collapsed"] = (status[..., i].sum(axis=0) for i in range(1, 4))
     return frame
 
 

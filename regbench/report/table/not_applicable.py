@@ -73,7 +73,9 @@ def apply(lb, runs: pd.DataFrame, metrics: pd.DataFrame, aggregate: Callable, ca
         main["not_applicable"] = None
         lb.main = main
     else:
-        lb.main = lb.main.assign(not_applicable="no benchmark on which every row runs", rank=np.nan, tied=False)
+        lb.main = lb.main.assign(
+            not_applicable="no benchmark on which every row runs", rank=np.nan, rank_hi=np.nan, tier=""
+        )
     lb.per_benchmark = _with_na_rows(lb.per_benchmark, pairs, _benchmarks(lb))
     named = "; ".join(f"{r} on {b} ({why})" for (b, r), why in sorted(pairs.items()))
     lb.notes.append(
@@ -109,9 +111,10 @@ def _with_na_rows(cells: pd.DataFrame, pairs: dict, order: list[str]) -> pd.Data
             "seeds": 0,
             "failed": 0,
             "diverged": 0,
+            "collapsed": 0,
             "seeds_max": int(seeds_max.get(b, 0)),
             "short_seeds": False,
-            "tied": False,
+            "tier": "",
             "inactive": False,
             "smallest_group": cells.loc[cells["benchmark"] == b, "smallest_group"].min(),
         }
