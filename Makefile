@@ -9,7 +9,7 @@ STAMP := $(VENV)/.regbench-installed
 STORE ?= results/regbench.sqlite
 ARGS ?=
 
-.PHONY: install bench test perf leaderboard lint clean
+.PHONY: install bench test perf leaderboard lint clean docs
 
 install: $(STAMP)
 
@@ -34,6 +34,11 @@ test: install
 
 perf: install
 	$(BIN)/python -m pytest benchmarks -q -p no:randomly --benchmark-only --benchmark-columns=min,median,mean,rounds $(ARGS)  # file order: Ray last (benchmarks/conftest.py)
+
+# the README's leaderboard blocks and docs/screenshots/leaderboard-*80col.{txt,svg}, rebuilt from the
+# committed leaderboard/*/leaderboard.{csv,json} (tests/test_make_docs.py fails when they drift)
+docs: install
+	$(BIN)/python docs/make_docs.py
 
 lint: install
 	$(BIN)/ruff check regbench tests benchmarks examples

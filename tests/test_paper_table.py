@@ -9,6 +9,7 @@ import pytest
 from report_fixtures import make_frames
 
 from regbench.report import build_leaderboard
+from regbench.report.render.tex import TEX_HEADERS
 from regbench.report.table.column_choice import COMPACT_KEYS, ColumnChoiceError
 
 
@@ -22,7 +23,7 @@ def built(tmp_path_factory):
 
 
 def _rows(tex: str) -> list[list[str]]:
-    first = tex.split(r"\end{table}")[0]
+    first = tex.split(r"\end{table")[0]
     return [ln.removesuffix(r" \\").split(" & ") for ln in first.splitlines() if ln.endswith(r" \\")]
 
 
@@ -33,7 +34,14 @@ def test_compact_columns_booktabs_and_no_resizebox(built):
     header, *rows = _rows(tex)
     labels = [c.label for c in lb.columns if c.key in COMPACT_KEYS]
     assert header[:3] == ["\\#", "Tier", "Regularizer"]
-    assert [re.sub(r" \$\\(up|down)arrow\$", "", h) for h in header[3:]] == labels
+    shown = [TEX_HEADERS.get(c.key, c.label) for c in lb.columns if c.key in COMPACT_KEYS]
+    assert [re.sub(r" \$\\(up|down)arrow\$", "", h) for h in header[3:]] == shown
+    caption = tex.split(r"\caption{")[1]
+    assert all(
+        f"{TEX_HEADERS[c.key]}: {c.label}" in caption or c.key == "cost_vs_erm"
+        for c in lb.columns
+        if c.key in TEX_HEADERS and c.key in COMPACT_KEYS
+    )
     assert len(rows) == len(lb.main) and all(len(r) == 3 + len(labels) for r in rows)
     # the cell is the mean ± half the interval's width, in display units
     erm = lb.main.set_index("regularizer").loc["erm"]
@@ -43,7 +51,7 @@ def test_compact_columns_booktabs_and_no_resizebox(built):
     hw = (erm["ood_accuracy_hi"] - erm["ood_accuracy_lo"]) / 2 * 100
     assert (
         re.sub(r"\\(textbf|underline)\{([^}]*)\}", r"\2", erm_row[i])
-        == f"{100 * erm['ood_accuracy']:.1f} $\\pm$ {hw:.1f}"
+        == f"{100 * erm['ood_accuracy']:.1f}\\,{{\\scriptsize$\\pm${hw:.1f}}}"
     )
 
 
@@ -78,16 +86,13 @@ def _has_booktabs() -> bool:
     return bool(kpse) and bool(subprocess.run([kpse, "booktabs.sty"], capture_output=True, text=True).stdout.strip())
 
 
-def test_compiles_with_pdflatex(built, tmp_path):
-    if not shutil.which("pdflatex"):
-        pytest.skip("pdflatex not installed (Debian: apt-get install texlive-latex-base)")
-    if not _has_booktabs():
-        pytest.skip("booktabs.sty not installed (Debian: apt-get install texlive-latex-recommended)")
-    _, out = built
+def _compile(tmp_path, tex_path, options: str) -> str:
+    """pdflatex a default ``article`` (``options`` as its class options, no fontenc, no extra
+    packages but booktabs) that inputs ``tex_path``; returns the log."""
     doc = tmp_path / "paper.tex"
     doc.write_text(
-        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n\\usepackage{booktabs}\n"
-        f"\\begin{{document}}\n\\input{{{out / 'leaderboard.tex'}}}\n\\end{{document}}\n"
+        f"\\documentclass[{options}]{{article}}\n\\usepackage{{booktabs}}\n"
+        f"\\begin{{document}}\n\\input{{{tex_path}}}\n\\end{{document}}\n"
     )
     proc = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
@@ -96,8 +101,49 @@ def test_compiles_with_pdflatex(built, tmp_path):
         text=True,
     )
     assert proc.returncode == 0, proc.stdout[-2000:]
-    log = (tmp_path / "paper.log").read_text(errors="replace")
-    assert "Overfull \\hbox" not in log  # every table fits the text width without scaling
+    return (tmp_path / "paper.log").read_text(errors="replace")
+
+
+def overfull_boxes(log: str) -> list[str]:
+    """The 'Overfull \\hbox (12.3pt too wide) ...' lines of a LaTeX log."""
+    return [ln for ln in log.splitlines() if re.match(r"Overfull \\[hv]box \(", ln)]
+
+
+def test_overfull_boxes_are_found_in_a_log():
+    log = "x\nOverfull \\hbox (135.2pt too wide) in alignment at lines 9--17\ny\nUnderfull \\hbox (badness 10000)\n"
+    assert overfull_boxes(log) == ["Overfull \\hbox (135.2pt too wide) in alignment at lines 9--17"]
+
+
+def test_no_text_mode_angle_brackets(built):
+    _, out = built
+    tex = (out / "leaderboard.tex").read_text()
+    outside_math = re.sub(r"\$[^$]*\$", "", tex)
+    # OT1, the default font encoding, sets < and > in text as ¡ and ¿ ("P(¿erm)")
+    assert "<" not in outside_math and ">" not in outside_math
+    assert "P($>$erm)" in tex
+
+
+def test_rank_and_tier_cells_are_what_the_caption_describes(built):
+    from regbench.report.render import display
+
+    lb, out = built
+    tex = (out / "leaderboard.tex").read_text()
+    rows = _rows(tex)[1:]
+    for row, rec in zip(rows, lb.main.to_dict("records")):
+        assert row[0] == display.rank_text(rec).replace(display.RANGE_DASH, "--")  # '1--3', not a bare '1'
+        assert row[1] == display.tier_text(rec)
+    assert "rank range and tier letters" in tex.split(r"\caption{")[1]
+
+
+@pytest.mark.parametrize("options", ["", "twocolumn"])
+def test_compiles_in_a_default_article_without_overfull_boxes(built, tmp_path, options):
+    if not shutil.which("pdflatex"):
+        pytest.skip("pdflatex not installed (Debian: apt-get install texlive-latex-base)")
+    if not _has_booktabs():
+        pytest.skip("booktabs.sty not installed (Debian: apt-get install texlive-latex-recommended)")
+    _, out = built
+    log = _compile(tmp_path, out / "leaderboard.tex", options)
+    assert not overfull_boxes(log), overfull_boxes(log)  # every table fits without scaling
     if shutil.which("pdftoppm"):
         subprocess.run(
             ["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "paper.pdf", "page"], cwd=tmp_path, check=True

@@ -210,8 +210,11 @@ def show_table(board, view: dict, echo=print) -> None:
 
 
 def written_files(board, diag, out_dir: Path) -> list[Path]:
-    """Every file this build wrote (leaderboard and diagnostics), each once, that exists."""
-    paths = {p.resolve(): p for p in [*board.files.values(), *diag.files.values()] if Path(p).is_file()}
+    """Every file this build wrote (leaderboard and diagnostics, each plot's SVG beside its
+    PNG), each once, that exists."""
+    files = [Path(p) for p in [*board.files.values(), *diag.files.values()]]
+    files += [p.with_suffix(".svg") for p in files if p.suffix == ".png"]
+    paths = {p.resolve(): p for p in files if p.is_file()}
     return sorted(paths.values(), key=lambda p: p.name)
 
 

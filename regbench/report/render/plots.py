@@ -1,9 +1,10 @@
-"""Leaderboard plots (PNG), one question each, stated in the figure's title; each is skipped
-with a note when it has no data.
+"""Leaderboard plots (PNG, and SVG beside each), one question each, stated in the figure's title;
+each is skipped with a note when it has no data.
 
 Every plot builds a ``matplotlib.figure.Figure`` under the one theme of
-:mod:`regbench.report.render.theme`: regularizers coloured by kind, erm black, direct labels for
-the top three and erm, legends outside the axes. The plots over shift severity and the reliability
+:mod:`regbench.report.render.theme`: regularizers coloured by kind with a marker each, erm
+black, direct labels for the top three and erm, legends outside the axes, and every
+regularizer's estimate drawn with its 95% interval (the leaderboard cell's lo/hi). The plots over shift severity and the reliability
 diagrams are in ``shift_plots``. ``figures`` returns them all unsaved (tests inspect
 legends); ``plot_all`` writes them.
 """
@@ -39,6 +40,7 @@ def id_vs_ood(lb: Leaderboard):
     nrows = -(-len(benches) // ncols)
     fig, axes = theme.figure(3.4 * ncols + 1.6, 3.0 * nrows + 0.5, ncols, nrows)
     colors, labelled = theme.leaderboard_style(lb, BASELINE)
+    styles = theme.leaderboard_styles(lb)
     probit = lambda a: ndtri(np.clip(a, EPS, 1 - EPS))  # noqa: E731
     for ax in axes.ravel()[len(benches) :]:
         ax.set_visible(False)
@@ -54,23 +56,36 @@ def id_vs_ood(lb: Leaderboard):
         big = cells["regularizer"].isin(labelled).to_numpy()
         px, py = probit(cells["id_accuracy"].to_numpy()), probit(cells["ood_accuracy"].to_numpy())
         shade = [colors.get(r, "0.5") for r in cells["regularizer"]]
-        for keep, size, z in ((~big, 18, 3), (big, 34, 4)):
-            ax.scatter(
-                px[keep],
-                py[keep],
-                s=size,
-                c=[c for c, k in zip(shade, keep) if k],
-                edgecolors="white",
-                linewidths=0.5,
-                zorder=z,
-            )
+        marks = np.array([styles[r].marker if r in styles else "o" for r in cells["regularizer"]])
+        # each cell's 95% interval on both axes (one collection each, NaN bounds drawn as none)
+        for lo_key, hi_key, draw, at in (
+            ("id_accuracy_lo", "id_accuracy_hi", ax.hlines, py),
+            ("ood_accuracy_lo", "ood_accuracy_hi", ax.vlines, px),
+        ):
+            lo, hi = probit(cells[lo_key].to_numpy(dtype=float)), probit(cells[hi_key].to_numpy(dtype=float))
+            draw(at, lo, hi, colors=shade, lw=0.6, alpha=0.55, zorder=2)
+        for keep_kind, size, z in ((~big, 18, 3), (big, 34, 4)):
+            for mark in sorted(set(marks)):  # one collection per marker shape, not per point
+                keep = keep_kind & (marks == mark)
+                ax.scatter(
+                    px[keep],
+                    py[keep],
+                    s=size,
+                    c=[c for c, k in zip(shade, keep) if k],
+                    marker=mark,
+                    edgecolors="white",
+                    linewidths=0.5,
+                    zorder=z,
+                )
         points = {r: (a, b) for r, a, b, k in zip(cells["regularizer"], px, py, big) if k}
         fit = lb.fits.get(bench)
         if fit:
             xs = np.linspace(x.min(), x.max(), 20)
             ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color="0.3", lw=1, ls="--")
-        for axis, vals in ((ax.xaxis, x), (ax.yaxis, y)):
-            ticks = np.linspace(vals.min(), vals.max(), 4) if np.ptp(vals) > 0 else vals[:1]
+        for axis, lim in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            # 4 ticks inside the final limits (the intervals widen them past the runs)
+            pad = 0.08 * (lim[1] - lim[0])
+            ticks = np.linspace(lim[0] + pad, lim[1] - pad, 4)
             axis.set_ticks(ticks, labels=[f"{100 * v:.1f}" for v in ndtr(ticks)])
         theme.label_points(ax, points, colors)
         ax.set_title(bench)
@@ -79,8 +94,9 @@ def id_vs_ood(lb: Leaderboard):
     extra = [
         (Line2D([], [], color="0.3", ls="--"), "probit fit over all runs"),
         (Line2D([], [], color="0.75", marker=".", ls=""), "one run"),
+        (Line2D([], [], color="0.4", marker="+", ls="", ms=8), "mean, 95% CI on both axes"),
     ]
-    theme.kind_legend(fig, theme.regularizer_kinds(lb).values(), extra)
+    theme.regularizer_legend(fig, theme.regularizer_kinds(lb), extra, lines=False)
     theme.question(fig, "Which regularizers are more robust than their ID accuracy predicts? (above the line = yes)")
     return fig
 
@@ -96,7 +112,10 @@ def _interval_plot(lb: Leaderboard, key: str, xlabel: str, title: str):
     mean, lo, hi = (100 * d[k].to_numpy() for k in (key, key + "_lo", key + "_hi"))
     err = np.vstack([mean - np.where(np.isfinite(lo), lo, mean), np.where(np.isfinite(hi), hi, mean) - mean])
     ax.errorbar(mean, y, xerr=err, fmt="none", ecolor="0.5", capsize=2, lw=0.8)
-    ax.scatter(mean, y, color=[colors.get(r, "0.5") for r in d["regularizer"]], s=22, zorder=3)
+    styles = theme.leaderboard_styles(lb)
+    for reg, yi, mi in zip(d["regularizer"], y, mean):
+        st = styles.get(reg, theme.Style("0.5", "o", "-"))
+        ax.scatter([mi], [yi], color=[st.color], marker=st.marker, s=22, zorder=3)
     ax.set_yticks(y, labels=list(d["regularizer"]))
     ax.set_xlabel(xlabel)
     theme.kind_legend(fig, theme.regularizer_kinds(lb).values())
@@ -133,8 +152,15 @@ def cost_vs_gain(lb: Leaderboard):
     fig, axes = theme.figure(7.5, 4.5)
     ax = axes[0, 0]
     colors, labelled = theme.leaderboard_style(lb, BASELINE)
-    ax.scatter(d["cost_vs_erm"], d["gain"], color=[colors.get(r, "0.5") for r in d["regularizer"]], s=24, zorder=3)
-    ax.step(front["cost_vs_erm"], front["gain"], where="post", color="tab:red", lw=1)
+    styles = theme.leaderboard_styles(lb)
+    shade = [colors.get(r, "0.5") for r in d["regularizer"]]
+    # 95% intervals: the row's OOD accuracy interval shifted by erm's mean, and its cost ratio's
+    gain_lo, gain_hi = (100 * (d[k].to_numpy(dtype=float) - base) for k in ("ood_accuracy_lo", "ood_accuracy_hi"))
+    ax.vlines(d["cost_vs_erm"], gain_lo, gain_hi, colors=shade, lw=0.7, alpha=0.6, zorder=2)
+    ax.hlines(d["gain"], d["cost_vs_erm_lo"], d["cost_vs_erm_hi"], colors=shade, lw=0.7, alpha=0.6, zorder=2)
+    for reg, cx, gy, c in zip(d["regularizer"], d["cost_vs_erm"], d["gain"], shade):
+        ax.scatter([cx], [gy], color=[c], marker=styles[reg].marker if reg in styles else "o", s=24, zorder=3)
+    ax.step(front["cost_vs_erm"], front["gain"], where="post", color="0.25", lw=1, ls="-.")
     show = set(labelled) | set(front["regularizer"])
     ax.axhline(0, color="black", lw=0.6)
     ax.axvline(1, color="black", lw=0.6)
@@ -143,7 +169,11 @@ def cost_vs_gain(lb: Leaderboard):
     theme.label_points(ax, points, colors)
     ax.set_xlabel("train CPU time relative to erm (log scale)")
     ax.set_ylabel("OOD accuracy gain over erm (points)")
-    theme.kind_legend(fig, theme.regularizer_kinds(lb).values(), [(Line2D([], [], color="tab:red"), "Pareto front")])
+    extra = [
+        (Line2D([], [], color="0.25", ls="-."), "Pareto front"),
+        (Line2D([], [], color="0.4", marker="+", ls="", ms=8), "95% CI (gain: the row's OOD accuracy CI)"),
+    ]
+    theme.regularizer_legend(fig, theme.regularizer_kinds(lb), extra, lines=False)
     theme.question(fig, "What does each regularizer's OOD gain cost? (up and left is better)")
     return fig
 
@@ -175,13 +205,15 @@ def figures(lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame) -
 def plot_all(
     lb: Leaderboard, metrics: pd.DataFrame, reliability: pd.DataFrame, out_dir: Path
 ) -> tuple[dict[str, Path], list[str]]:
-    """Write every plot into out_dir; returns {title: path} and notes for skipped plots."""
+    """Write every plot into out_dir as PNG and SVG; returns {title: PNG path} and notes for
+    skipped plots."""
     made, notes = {}, []
     for name, fig in figures(lb, metrics, reliability).items():
         title = PLOTS[name][0]
         path = out_dir / name
         if fig is None:
             path.unlink(missing_ok=True)  # no stale plot from an earlier build
+            theme.svg_of(path).unlink(missing_ok=True)
             notes.append(f"plot '{title}' skipped: no data for it in these records")
         else:
             made[title] = theme.save(fig, path)

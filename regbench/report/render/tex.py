@@ -1,10 +1,13 @@
 """leaderboard.tex: the compact columns as booktabs tables a paper can include as they are.
 
 One table for the suite and one per benchmark, each ``mean ± h`` (h = half the width of
-the interval), the best mean of each column in bold and every value whose interval
-overlaps the best one's underlined (a visual cue, not a test: the rank range and tier letters
-come from the paired tests, ``table.paired_cells``). No ``\\resizebox``:
-seven columns fit a single-column page at ``\\small``.
+the interval, set smaller), the best mean of each column in bold and every value whose
+interval overlaps the best one's underlined (a visual cue, not a test: the rank range and tier
+letters come from the paired tests, ``table.paired_cells``). No ``\\resizebox``: each is a
+``table*`` (both columns of a two-column paper, the text width of a one-column one) at
+``\\small`` with short headers (``TEX_HEADERS``, spelled out in the caption), so the compact
+columns fit a default ``article`` in either layout without an overfull box
+(tests/test_paper_table.py compiles it).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from regbench.report.render.display import half_width
 from regbench.report.table.aggregate import Column, Leaderboard
 from regbench.report.table.column_choice import choose_columns
 
+# short headers where the full label would set the column's width; the caption spells them out
+TEX_HEADERS = {"cost_vs_erm": "Cost", "worst_group_accuracy": "Worst gr.", "effective_robustness": "Eff. rob."}
 TEX_MARKS = {display.SHORT_MARK: r"$^\dagger$", display.MISSING: "--", display.ZERO_MARK: r"$^\ddagger$"}
 
 
@@ -47,7 +52,7 @@ def marks(frame: pd.DataFrame, col: Column) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cell(col: Column, rec: dict, bold: bool, tied: bool) -> str:
-    """'\\textbf{93.7} $\\pm$ 0.2' in the column's display units."""
+    """'\\textbf{93.7}\\,{\\scriptsize$\\pm$0.2}' in the column's display units."""
     special = display.special(col, rec)
     if special is not None:
         return tex_escape(special)
@@ -60,23 +65,29 @@ def cell(col: Column, rec: dict, bold: bool, tied: bool) -> str:
     text = rf"\textbf{{{text}}}" if bold else (rf"\underline{{{text}}}" if tied else text)
     text += tex_escape(mark)
     hw = half_width(col, lo, hi)
-    return text if hw is None else text + rf" $\pm$ {f.format(hw)}"
+    return text if hw is None else text + rf"\,{{\scriptsize$\pm${f.format(hw)}}}"
 
 
 def _header(col: Column) -> str:
     arrow = r"$\uparrow$" if col.higher_is_better else r"$\downarrow$"
-    return f"{tex_escape(col.label)} {arrow}"
+    return f"{tex_escape(TEX_HEADERS.get(col.key, col.label))} {arrow}"
+
+
+def header_legend(columns: list[Column]) -> str:
+    """'Cost: cost vs erm.' for each shortened header among ``columns`` (LaTeX-escaped)."""
+    short = [c for c in columns if c.key in TEX_HEADERS]
+    return "".join(f" {tex_escape(TEX_HEADERS[c.key])}: {tex_escape(c.label)}." for c in short)
 
 
 def tex_table(frame: pd.DataFrame, columns: list[Column], caption: str, label: str) -> list[str]:
     """One booktabs table: rank range, tier, regularizer and ``columns`` of ``frame``'s rows."""
     flags = {c.key: marks(frame, c) for c in columns}
     lines = [
-        r"\begin{table}[t]",
+        r"\begin{table*}[t]",
         r"\centering",
         r"\small",
         r"\setlength{\tabcolsep}{4pt}",
-        rf"\begin{{tabular}}{{rll{'r' * len(columns)}}}",
+        rf"\begin{{tabular}}{{@{{}}rll{'r' * len(columns)}@{{}}}}",
         r"\toprule",
         " & ".join(["\\#", "Tier", "Regularizer"] + [_header(c) for c in columns]) + r" \\",
         r"\midrule",
@@ -94,7 +105,7 @@ def tex_table(frame: pd.DataFrame, columns: list[Column], caption: str, label: s
         r"\end{tabular}",
         rf"\caption{{{caption}}}",
         rf"\label{{{label}}}",
-        r"\end{table}",
+        r"\end{table*}",
         "",
     ]
 
@@ -107,12 +118,13 @@ def write_tex(lb: Leaderboard, path: Path, columns: list[str] | None = None) -> 
     key = "".join(ch for ch in name if ch.isalnum()) or "suite"
     legend = (
         rf"Mean over seeds $\pm$ half the width of its {pct}\% interval (accuracies: two-level over seeds and "
-        r"test images; IQM and P(>erm): stratified bootstrap); bold: best mean; underlined: interval "
+        r"test images; IQM and P($>$erm): stratified bootstrap); bold: best mean; underlined: interval "
         r"overlaps the best one's. \#: rank range and tier letters from Holm-corrected paired tests (rows "
         r"sharing a letter are not separated). $^\dagger$: fewer ok seeds. Selection on validation data only."
     )
     if any(c.key == "cost_vs_erm" for c in cols):
         legend += " Cost: train CPU time (process time) relative to erm on the same benchmark."
+    legend += header_legend([c for c in cols if c.key != "cost_vs_erm"])
     legend += " " + tex_escape(" ".join(display.mark_footnotes(lb)[:1]))
     notes = [n for n in lb.notes if n.startswith(display.NA)]  # which pairs are n/a, and why
     main_legend = legend + "".join(" " + tex_escape(c) for c in lb.caveats)  # e.g. benchmarks left out
