@@ -177,7 +177,7 @@ def _visible_headers(page, table="main"):
 @pytest.mark.parametrize("size", list(SIZES))
 def test_compact_view_fits_without_sideways_scroll(page, size, tmp_path_factory):
     _viewport(page, size)
-    assert _visible_headers(page) == ["#", "Regularizer", "ID acc", "OOD acc", "ECE OOD", "Cost vs erm"]
+    assert _visible_headers(page) == ["#", "Regularizer", "Tier", "ID acc", "OOD acc", "ECE OOD", "Cost vs erm"]
     assert _scrolls_sideways(page) is None
     shot = page.call("Page.captureScreenshot", format="png")["data"]
     out = tmp_path_factory.getbasetemp() / f"page-{size}.png"
@@ -206,7 +206,7 @@ def test_benchmark_tabs_and_search(page):
     page.click("button.tab[data-tab=bench-1]")
     assert page.js("document.getElementById('panel-main').hidden") is True
     assert page.js("document.getElementById('panel-bench-1').hidden") is False
-    assert _visible_headers(page, "bench-1")[:3] == ["#", "Regularizer", "ID acc"]
+    assert _visible_headers(page, "bench-1")[:4] == ["#", "Regularizer", "Tier", "ID acc"]
     page.click("button.tab[data-tab=main]")
     assert page.js("document.getElementById('panel-main').hidden") is False
     page.click("#search")
