@@ -116,20 +116,26 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     """
     t0 = time.perf_counter()
     ev = Evaluation()
+    # every split's logits once: val's serve the temperature and val's own rows, train's and
+    # test_id's the membership attack below (its members are a train subset)
+    logits_of: dict[str, torch.Tensor] = {}
+
+    def split_logits(name: str, ex: Examples) -> torch.Tensor:
+        if name not in logits_of:
+            x = ex.x.to(device)
+            logits_of[name] = predict_logits(model, x)
+            check_finite(name, logits_of[name], x)  # no `ok` run with ECE/NLL/Brier silently missing
+        return logits_of[name]
+
     # post-hoc temperature fitted on the validation split alone (never a test split)
-    val_x = splits.val.x.to(device)
-    val_logits = predict_logits(model, val_x)
-    check_finite("val", val_logits, val_x)
-    temperature = fit_temperature(val_logits, splits.val.y.to(device))
+    temperature = fit_temperature(split_logits("val", splits.val), splits.val.y.to(device))
     ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
     # sweeps (regbench.report.table.model_selection) reads validation numbers only, never a test split's
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
-        x = ex.x.to(device)
-        logits = predict_logits(model, x)
-        check_finite(name, logits, x)  # no `ok` run with ECE/NLL/Brier silently missing
+        logits = split_logits(name, ex)
         probs = torch.softmax(logits, dim=1)
         split_metrics(ev, name, probs, ex, info)
         if name == "val":
@@ -144,10 +150,11 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     # membership inference on clean per-example losses
     test_id = splits.test_id
     g = torch_generator(seed, "mia")
-    members = splits.train.subset(torch.randperm(len(splits.train), generator=g)[: len(test_id)])
+    members = torch.randperm(len(splits.train), generator=g)[: len(test_id)]
     loss = nn.functional.cross_entropy
-    m_loss = loss(predict_logits(model, members.x.to(device)), members.y.to(device), reduction="none")
-    n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
+    m_logits = split_logits("train", splits.train)[members.to(device)]
+    m_loss = loss(m_logits, splits.train.y[members].to(device), reduction="none")
+    n_loss = loss(split_logits("test_id", test_id), test_id.y.to(device), reduction="none")
     ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
     run_level(ev, model)
     ev.seconds = time.perf_counter() - t0
