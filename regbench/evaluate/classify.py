@@ -106,24 +106,31 @@ def official_metrics(ev: Evaluation, name: str, pred: torch.Tensor, ex: Examples
         ev.add(name, f"wilds/{key}", value, len(ex), info)
 
 
-def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
+def evaluate_classification(
+    model: nn.Module, splits: Splits, seed: int, device: torch.device, logits: dict[str, torch.Tensor] | None = None
+) -> Evaluation:
     """Evaluate a trained model on train (clean), test_id and every OOD split.
 
     Also computes the run-level numbers: generalization gap (train acc − test_id acc),
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
     temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it).
+
+    ``logits``: the model's (N, K) float32 logits of splits already computed (by split name:
+    "train", "val", "test_id", "ood/<split>"), as a seed-batched group computes them for all
+    its seeds at once (harness/seed_groups.py); the others are computed here, each split once.
     """
     t0 = time.perf_counter()
     ev = Evaluation()
     # every split's logits once: val's serve the temperature and val's own rows, train's and
     # test_id's the membership attack below (its members are a train subset)
     logits_of: dict[str, torch.Tensor] = {}
+    given = logits or {}
 
     def split_logits(name: str, ex: Examples) -> torch.Tensor:
         if name not in logits_of:
             x = ex.x.to(device)
-            logits_of[name] = predict_logits(model, x)
+            logits_of[name] = given[name] if name in given else predict_logits(model, x)
             check_finite(name, logits_of[name], x)  # no `ok` run with ECE/NLL/Brier silently missing
         return logits_of[name]
 
