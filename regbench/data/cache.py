@@ -119,7 +119,7 @@ def _pack(splits: Splits) -> dict:
         where[name] = (kind, index)
     # a pool's rows were first seen split by split, in order: each split's new rows form one run
     out: dict = {"pools": {}, "splits": {}}
-    for n, (kind, pool) in enumerate(pools.items()):
+    for n, pool in enumerate(pools.values()):
         by_split: dict[str, list[int]] = {}
         for name, i in pool["rows"]:
             by_split.setdefault(name, []).append(i)
