@@ -1,8 +1,8 @@
 """End-of-run evaluation against a bare ``torch.no_grad()`` loop over the same images, interleaved.
 
 Run: ``.venv/bin/python -m pytest benchmarks/bench_evaluate.py --benchmark-only -q``.
-The data is ColoredMNIST-shaped (2x28x28 images of k / 255, as MNIST's are): 2,048 train,
-512 val, 1,024 test_id and two OOD splits of 1,024; the model regbench's ``cnn`` (width 64,
+The data is ColoredMNIST-shaped (2x28x28 images of k / 255, as MNIST's are): 1,024 train,
+256 val, 512 test_id and two OOD splits of 512; the model regbench's ``cnn`` (width 64,
 group norm), whose first layer writes 200 KB per image.
 
 - ``harness``: :func:`regbench.evaluate.classify.evaluate_classification`, every metric,
@@ -37,7 +37,7 @@ def fake_colored_mnist() -> Splits:
         return Examples(x, torch.randint(0, 2, (n,), generator=g))
 
     info = DatasetInfo(name="fake_colored_mnist", num_classes=2, input_shape=(2, 28, 28))
-    return Splits(ex(2048), ex(512), ex(1024), {"test_env": ex(1024), "test_env2": ex(1024)}, info, {})
+    return Splits(ex(1024), ex(256), ex(512), {"test_env": ex(512), "test_env2": ex(512)}, info, {})
 
 
 @torch.no_grad()
