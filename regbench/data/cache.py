@@ -1,7 +1,9 @@
 """On-disk cache of generated splits, keyed by the fingerprint of their spec (docs/architecture.md, Data and shifts).
 
 Layout: ``<cache>/<fingerprint>/`` holding ``splits.pt`` (the tensors) and ``manifest.json``
-(dataset info, split info, and the sha256 of ``splits.pt``). ``<cache>`` is
+(dataset info, split info, and the sha256 of ``splits.pt``). ``splits.pt`` keeps every image
+once, in pools of unique images (uint8 where that gives the float32 values back bit for bit);
+each split is an index into its pool, its labels and its meta. ``<cache>`` is
 ``$REGBENCH_CACHE`` when set, else ``~/.cache/regbench`` (XDG_CACHE_HOME respected).
 
 - A changed spec has a new fingerprint, hence a new folder: stale data is never reused.

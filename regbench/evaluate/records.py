@@ -20,7 +20,7 @@ NEAR_ZERO = 1e-3  # |w| below this counts as zero for weight sparsity
 # blocks with a fresh mmap and unmaps them on free (its mmap threshold tops out at 32 MiB), so a
 # batch whose activations exceed it page-faults every output buffer in again, batch after batch:
 # MNIST_CNN's first conv output at batch 1,024 is 205 MB, and those faults were the 15-17 s of
-# system time per ColoredMNIST run (issue #28; docs/architecture.md, Evaluation batch size).
+# system time per ColoredMNIST run (docs/architecture.md, Measured here: Evaluation batch size).
 CPU_ACTIVATION_BUDGET = 16 * 2**20
 DEVICE_EVAL_BATCH = 1024  # CUDA/MPS: the caching allocator reuses blocks, larger batches only help
 MIN_EVAL_BATCH, MAX_EVAL_BATCH = 16, 1024
