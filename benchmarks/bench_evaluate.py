@@ -55,7 +55,7 @@ def test_evaluation_vs_bare(benchmark):
         benchmark,
         lambda: evaluate_classification(model, splits, 0, cpu),
         lambda: bare_evaluation(model, splits),
-        rounds=5,
+        rounds=7,
         images=sum(len(p) for p in (splits.train, splits.val, splits.test_id, *splits.ood.values())),
         model="cnn width 64 group norm, 2x28x28",
         bare_batch=BARE_BATCH,

@@ -21,7 +21,7 @@ NEAR_ZERO = 1e-3  # |w| below this counts as zero for weight sparsity
 # batch whose activations exceed it page-faults every output buffer in again, batch after batch:
 # MNIST_CNN's first conv output at batch 1,024 is 205 MB, and those faults were the 15-17 s of
 # system time per ColoredMNIST run (docs/architecture.md, Measured here: Evaluation batch size).
-CPU_ACTIVATION_BUDGET = 16 * 2**20
+CPU_ACTIVATION_BUDGET = 8 * 2**20
 DEVICE_EVAL_BATCH = 1024  # CUDA/MPS: the caching allocator reuses blocks, larger batches only help
 MIN_EVAL_BATCH, MAX_EVAL_BATCH = 16, 1024
 _probed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -52,8 +52,10 @@ def eval_batch_size(model: nn.Module, x: torch.Tensor) -> int:
     Off the CPU: ``DEVICE_EVAL_BATCH``. On the CPU: the largest power of two in
     [``MIN_EVAL_BATCH``, ``MAX_EVAL_BATCH``] whose largest layer output stays within
     ``CPU_ACTIVATION_BUDGET`` (one probe forward of one example, remembered per model and
-    input shape). Measured on this CPU (MNIST_CNN, 2x28x28): user time is flat from 64 to
-    1,024, system time 0.0 s at 64 against 2.4 s per 2,048 images at 512 and 1,024.
+    input shape). Measured on this CPU at 2x28x28, 1 thread: user time is flat from 16 to
+    1,024; system time per 2,048 images is 2.4 s at 512 and 1,024 for a DomainBed-style
+    MNIST_CNN, 0.0 s at 64; regbench's ``cnn`` (width 64, group norm, 200 KB per image), whose
+    pooling keeps more outputs alive at once, still faults at 64 (0.2 s per 1,024) and not at 32.
     """
     if x.device.type != "cpu":
         return DEVICE_EVAL_BATCH
