@@ -74,3 +74,61 @@ def test_two_processes_preparing_at_once_leave_one_valid_entry(isolated_cache, w
     entries = [p for p in isolated_cache.iterdir()]
     assert len(entries) == 1, entries  # no temporary folders left behind
     assert cache.load(entries[0].name, isolated_cache) is not None
+
+
+def lean_splits(shared_test: bool = True):
+    """Splits of uint8-valued images (k / 255), a float-only OOD split, and (``shared_test``) an
+    OOD split holding test_id's images again, plus a subset of train."""
+    from regbench.data.base import DatasetInfo, Examples, Splits
+
+    g = torch.Generator().manual_seed(0)
+
+    def images(n):
+        return torch.randint(0, 256, (n, 2, 28, 28), generator=g, dtype=torch.uint8).float().div_(255.0)
+
+    def ex(x):
+        return Examples(x, torch.arange(len(x)) % 10, {"image_id": torch.arange(len(x))})
+
+    train, val, test = images(300), images(100), images(200)
+    noisy = test + 0.01 * torch.randn(test.shape, generator=g)  # not k / 255: stays float32
+    ood = {"noisy": ex(noisy), "train_subset": ex(train[::3])}
+    if shared_test:
+        ood["again"] = ex(test.clone())
+    info = DatasetInfo(name="fake", num_classes=10, input_shape=(2, 28, 28))
+    return Splits(ex(train), ex(val), ex(test), ood, info, {})
+
+
+def test_round_trip_keeps_dtype_and_every_bit(tmp_path):
+    splits = lean_splits()
+    folder = cache.save("fp", splits, tmp_path)
+    back = cache.load("fp", tmp_path)
+    stored = torch.load(folder / "splits.pt", weights_only=True)
+    assert {p["encoding"] for p in stored["pools"].values()} == {cache.UINT8_SCALED, None}
+    for name in ("train", "val", "test_id"):
+        a, b = getattr(splits, name), getattr(back, name)
+        assert b.x.dtype == torch.float32 and torch.equal(a.x.view(torch.int32), b.x.view(torch.int32))
+        assert torch.equal(a.y, b.y) and torch.equal(a.meta["image_id"], b.meta["image_id"])
+    assert list(back.ood) == list(splits.ood)
+    for name, e in splits.ood.items():
+        assert torch.equal(e.x.view(torch.int32), back.ood[name].x.view(torch.int32))
+
+
+def test_negative_zero_is_not_stored_as_uint8():
+    x = torch.zeros(4, 3)
+    x[1, 2] = -0.0
+    assert cache._encode(x)[1] is None  # -0.0 would come back +0.0
+    assert cache._encode(torch.zeros(4, 3))[1] == cache.UINT8_SCALED
+
+
+def test_shared_images_are_stored_once(tmp_path):
+    """test_id again under another name, and a train subset, cost their indices only; the pixels
+    of uint8-valued images take one byte each."""
+    with_shared = cache.save("a", lean_splits(shared_test=True), tmp_path) / "splits.pt"
+    without = cache.save("b", lean_splits(shared_test=False), tmp_path) / "splits.pt"
+    index_bytes = 200 * 4 + 200 * 8 * 2  # the extra split's int32 index, its labels and image ids
+    assert with_shared.stat().st_size - without.stat().st_size < index_bytes + 4096
+    pixels = 2 * 28 * 28
+    unique_uint8 = (300 + 100 + 200) * pixels  # train, val, test_id: the train subset adds nothing
+    stored = torch.load(without, weights_only=True)
+    sizes = sorted(p["x"].numel() * p["x"].element_size() for p in stored["pools"].values())
+    assert sizes == sorted([unique_uint8, 200 * pixels * 4])

@@ -115,7 +115,9 @@ def official_metrics(ev: Evaluation, name: str, pred: torch.Tensor, ex: Examples
         ev.add(name, f"wilds/{key}", value, len(ex), info)
 
 
-def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
+def evaluate_classification(
+    model: nn.Module, splits: Splits, seed: int, device: torch.device, logits: dict[str, torch.Tensor] | None = None
+) -> Evaluation:
     """Evaluate a trained model on train (clean), test_id and every OOD split.
 
     Also computes the run-level numbers: generalization gap (train acc − test_id acc),
@@ -123,23 +125,34 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
     temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it), and
     whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse).
+
+    ``logits``: the model's (N, K) float32 logits of splits already computed (by split name:
+    "train", "val", "test_id", "ood/<split>"), as a seed-batched group computes them for all
+    its seeds at once (harness/seed_groups.py); the others are computed here, each split once.
     """
     t0 = time.perf_counter()
     ev = Evaluation()
+    # every split's logits once: val's serve the temperature and val's own rows, train's and
+    # test_id's the membership attack below (its members are a train subset)
+    logits_of: dict[str, torch.Tensor] = {}
+    given = logits or {}
+
+    def split_logits(name: str, ex: Examples) -> torch.Tensor:
+        if name not in logits_of:
+            x = ex.x.to(device)
+            logits_of[name] = given[name] if name in given else predict_logits(model, x)
+            check_finite(name, logits_of[name], x)  # no `ok` run with ECE/NLL/Brier silently missing
+        return logits_of[name]
+
     # post-hoc temperature fitted on the validation split alone (never a test split)
-    val_x = splits.val.x.to(device)
-    val_logits = predict_logits(model, val_x)
-    check_finite("val", val_logits, val_x)
-    temperature = fit_temperature(val_logits, splits.val.y.to(device))
+    temperature = fit_temperature(split_logits("val", splits.val), splits.val.y.to(device))
     ev.add("run", "temperature", temperature)
     family_of = {"test_id": {"family": "id"}}
     # "val" (ID validation) is evaluated with the final weights so that model selection over
     # sweeps (regbench.report.table.model_selection) reads validation numbers only, never a test split's
     for name, ex in {"train": splits.train, "val": splits.val, **splits.test_splits()}.items():
         info = family_of.get(name) or splits.split_info.get(name.removeprefix("ood/"), {})
-        x = ex.x.to(device)
-        logits = predict_logits(model, x)
-        check_finite(name, logits, x)  # no `ok` run with ECE/NLL/Brier silently missing
+        logits = split_logits(name, ex)
         probs = torch.softmax(logits, dim=1)
         split_metrics(ev, name, probs, ex, info)
         if name == "val":
@@ -156,10 +169,11 @@ def evaluate_classification(model: nn.Module, splits: Splits, seed: int, device:
     # membership inference on clean per-example losses
     test_id = splits.test_id
     g = torch_generator(seed, "mia")
-    members = splits.train.subset(torch.randperm(len(splits.train), generator=g)[: len(test_id)])
+    members = torch.randperm(len(splits.train), generator=g)[: len(test_id)]
     loss = nn.functional.cross_entropy
-    m_loss = loss(predict_logits(model, members.x.to(device)), members.y.to(device), reduction="none")
-    n_loss = loss(predict_logits(model, test_id.x.to(device)), test_id.y.to(device), reduction="none")
+    m_logits = split_logits("train", splits.train)[members.to(device)]
+    m_loss = loss(m_logits, splits.train.y[members].to(device), reduction="none")
+    n_loss = loss(split_logits("test_id", test_id), test_id.y.to(device), reduction="none")
     ev.add("run", "mia_auc", M.membership_inference_auc(m_loss.cpu(), n_loss.cpu()))
     run_level(ev, model)
     ev.collapsed = collapse_reason(ev, splits.info.num_classes)

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
+
+import torch
 
 from regbench.evaluate.classify import NonFiniteEvaluation
 from regbench.harness.plan import RunSpec
@@ -29,6 +32,7 @@ from regbench.tasks import task_for
 from regbench.train.execution import ExecOptions, intra_op_threads, kernel_mode
 from regbench.train.loop import Diverged, resolve_device
 from regbench.train.seed_batch import batch_blocker, no_gain_on, train_seed_batch
+from regbench.train.stacked_forward import stacked_eval_logits
 
 
 def group_key(spec: RunSpec) -> str:
@@ -132,6 +136,25 @@ def _option_blocker(options: ExecOptions) -> str | None:
     return None
 
 
+def _stacked_logits(models: list, results: list, splits) -> dict[int, dict[str, torch.Tensor]]:
+    """Every split's logits for all trained (not diverged) models of a group in one stacked
+    pass per split, by ``id(model)`` then split name; empty where the models cannot be
+    stacked bit-exactly (regbench.train.stacked_forward.stacked_eval_logits) or fewer than two trained."""
+    trained = [m for m, r in zip(models, results) if not isinstance(r, Diverged)]
+    if len(trained) < 2:
+        return {}
+    device = next(trained[0].parameters()).device
+    named = {"train": splits.train, "val": splits.val, **splits.test_splits()}
+    per_model: dict[int, dict[str, torch.Tensor]] = {id(m): {} for m in trained}
+    for name, ex in named.items():
+        stacked = stacked_eval_logits(trained, ex.x.to(device))
+        if stacked is None:
+            return {}
+        for m, own in zip(trained, stacked):
+            per_model[id(m)][name] = own
+    return per_model
+
+
 def _train_group(
     group: list[RunSpec], device: str, options: ExecOptions, everywhere: bool = True
 ) -> list[RunRecord] | str:
@@ -156,6 +179,10 @@ def _train_group(
         with intra_op_threads(options.threads), kernel_mode(dev, options.deterministic):
             results = train_seed_batch(models, data, stacks, group[0].train, [s.seed for s in group], dev)
             task = task_for(splits.info)
+            stacked_start = time.perf_counter()
+            logits = _stacked_logits(models, results, splits)
+            # each seed's eval_seconds carries its share of the stacked pass it did not time itself
+            stacked_share = (time.perf_counter() - stacked_start) / max(len(logits), 1)
             out = []
             for spec, model, result in zip(group, models, results):
                 if isinstance(result, Diverged):
@@ -171,7 +198,8 @@ def _train_group(
                     )
                     continue
                 try:
-                    ev = task.evaluate(model, splits, spec.seed, dev)
+                    ev = task.evaluate(model, splits, spec.seed, dev, logits=logits.get(id(model)))
+                    ev.seconds += stacked_share if id(model) in logits else 0.0
                 except NonFiniteEvaluation as err:  # this seed's model alone: the others stay ok
                     error = f"{type(err).__name__}: {err}"
                     out.append(record(spec, "failed", error=error, kind=kind, env=environment(dev)))

@@ -36,9 +36,12 @@ class Classification:
         """What the hooks see as targets: (B, K) soft targets, whatever this task keeps."""
         return y if y.dim() == 2 else F.one_hot(y, num_classes).float()
 
-    def evaluate(self, model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
-        """Every test split's accuracy, calibration and group metrics (regbench.evaluate.classify)."""
-        return evaluate_classification(model, splits, seed, device)
+    def evaluate(
+        self, model: nn.Module, splits: Splits, seed: int, device: torch.device, logits: dict | None = None
+    ) -> Evaluation:
+        """Every test split's accuracy, calibration and group metrics (regbench.evaluate.classify);
+        ``logits``: splits' (N, K) logits already computed, by split name."""
+        return evaluate_classification(model, splits, seed, device, logits)
 
     def targets(self, y: torch.Tensor, num_classes: int) -> torch.Tensor:
         return F.one_hot(y, num_classes).float()

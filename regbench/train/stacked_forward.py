@@ -79,3 +79,27 @@ def _mlp(steps: list, p: list[torch.Tensor], x: torch.Tensor, per_seed: bool) ->
         else:
             h = step(h)
     return h
+
+
+@torch.no_grad()
+def stacked_eval_logits(models: list[nn.Module], x: torch.Tensor) -> torch.Tensor | None:
+    """Logits of every model in ``models`` (S copies of one architecture, trained) on the same
+    x (N, …) in one stacked pass → (S, N, K) float32, or None when the models are not the
+    direct MLP path (:func:`stacked_forwards`): through vmap, convolutions and norms need not
+    give the same bits as each model alone, and evaluation must.
+
+    The chunks are those :func:`regbench.evaluate.records.predict_logits` gives each model
+    alone: a matrix product's bits can depend on its row count, never on the rows beside it.
+    """
+    from regbench.evaluate.records import eval_batch_size
+
+    names = [name for name, _ in models[0].named_parameters()]
+    for m in models:
+        m.eval()
+    layers = _mlp_layers(models[0], names)
+    if layers is None:
+        return None
+    params = [torch.stack([dict(m.named_parameters())[n].detach() for m in models]) for n in names]
+    batch_size = eval_batch_size(models[0], x)
+    chunks = [_mlp(layers, params, x[i : i + batch_size], False).float() for i in range(0, len(x), batch_size)]
+    return torch.cat(chunks, dim=1) if chunks else None
