@@ -31,27 +31,32 @@ from regbench.train.loop import train
 NAMES = registries()["regularizers"].names()
 
 
-def fake_epoch(name: str, steps: int) -> tuple[int, set[str]]:
-    """One training epoch of ``steps`` batches on fake CUDA → (device reads, parameter devices)."""
+def fake_epoch(name: str, steps: int) -> tuple[int, set[str], int]:
+    """One training epoch of ``steps`` batches on fake CUDA → (device reads, parameter devices,
+    host-to-device copies)."""
     stack = stack_of(name)
     splits = splits_for(stack, steps)
     model = model_for(splits, stack)
     with fake_cuda():
         model.to(CUDA)
         train(model, splits.training_data(), stack, TrainSpec(epochs=1, batch_size=BATCH), 0, CUDA)
-        reads = len(fc.READS)
+        reads, uploads = len(fc.READS), len(fc.UPLOADS)
         devices = {p.device.type for p in model.parameters()}
-    return reads, devices
+    return reads, devices, uploads
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_training_epoch_stays_on_the_device_and_reads_nothing_per_step(name):
     """Every registered regularizer's hooks, on CUDA tensors: no device mismatch, and the
-    device reads of an epoch (loss, accuracy, validation) do not grow with its step count."""
-    two, devices = fake_epoch(name, 2)
-    four, _ = fake_epoch(name, 4)
+    device reads of an epoch (loss, accuracy, validation) and its host-to-device copies (the
+    data moving up once) do not grow with its step count."""
+    two, devices, up_two = fake_epoch(name, 2)
+    four, _, up_four = fake_epoch(name, 4)
     assert devices == {"cuda"}
     assert four == two, f"{name}: {four - two} more device reads over 2 more steps: a GPU sync per step"
+    assert up_four == up_two, (
+        f"{name}: {up_four - up_two} more uploads over 2 more steps: a host-to-device copy per step"
+    )
 
 
 def full_batch_reads(name: str, env: torch.Tensor) -> int:
@@ -86,8 +91,24 @@ def test_the_read_counter_sees_a_per_step_sync():
         return real_transform(self, x, y, g)
 
     with mock.patch.object(Stack, "transform", transform):
-        two, _ = fake_epoch("mixup", 2)
-        four, _ = fake_epoch("mixup", 4)
+        two, _, _ = fake_epoch("mixup", 2)
+        four, _, _ = fake_epoch("mixup", 4)
+    assert four - two == 2
+
+
+def test_the_upload_counter_sees_a_per_step_host_to_device_copy():
+    """The upload guard above can fail: a hook that builds a table on the host and copies it
+    to the device every step (as torchvision's affine ops do with their matrix) is caught."""
+
+    real_transform = Stack.transform
+
+    def transform(self, x, y, g):  # stands in for a per-call torch.tensor(..., device=x.device)
+        x = x + torch.tensor([0.0, 0.0], device=x.device).sum()
+        return real_transform(self, x, y, g)
+
+    with mock.patch.object(Stack, "transform", transform):
+        _, _, two = fake_epoch("mixup", 2)
+        _, _, four = fake_epoch("mixup", 4)
     assert four - two == 2
 
 
@@ -178,3 +199,17 @@ def test_a_run_on_the_second_gpu_stays_there_and_draws_its_augmentations_there()
         asked = dict((keys[-1], device) for keys, device in fc.GENERATORS)
     assert placed == {"cuda:1"}
     assert asked == {"order": "cpu", "augment": "cuda:1"}
+
+
+def test_a_cuda_generator_given_to_a_cpu_op_fails_as_on_a_gpu():
+    """The loop's augmentation generator is on the run's device: a hook that draws from it
+    for a CPU tensor (what torch refuses on a GPU host) fails here too."""
+
+    real_transform = Stack.transform
+
+    def transform(self, x, y, g):  # a CPU draw from the run's CUDA generator
+        torch.rand(len(y), generator=g)
+        return real_transform(self, x, y, g)
+
+    with mock.patch.object(Stack, "transform", transform), pytest.raises(Exception, match="device type for generator"):
+        fake_epoch("mixup", 2)
