@@ -27,7 +27,9 @@ for fake tensors only (real tensors keep torch's own behaviour):
   memory each one waits for a real GPU);
 - channels-last conversion is off (a layout, not a placement: the ``gpu`` tests check it);
 - ``torch.cuda.is_available()`` stays False (FakeTensorMode consults it), so bf16 autocast
-  is off: this tier checks where tensors are, not their precision (the ``gpu`` tests do).
+  is off: the training loops get a stand-in that records where it is entered
+  (:data:`BF16_REGIONS`), so a forward pass outside the run's precision is seen; the numbers
+  themselves are the ``gpu`` tests' business.
 """
 
 from __future__ import annotations
@@ -227,6 +229,28 @@ def _cpu_generator(*keys, device: str = "cpu"):
     return torch.Generator().manual_seed(seed)
 
 
+BF16_REGIONS: list[int] = [0]  # how deep the code is in regions the run's autocast covers (bf16 on CUDA)
+
+
+class _Bf16Region(contextlib.AbstractContextManager):
+    """Stands in for bf16 autocast, which is off without a driver: counts its depth, so a test
+    can check that a forward pass runs where a GPU would compute it in bf16."""
+
+    def __enter__(self):
+        BF16_REGIONS[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        BF16_REGIONS[0] -= 1
+        return None
+
+
+def _recording_autocast(device: torch.device):
+    from regbench.train.execution import autocast
+
+    return _Bf16Region() if torch.device(device).type == "cuda" else autocast(device)
+
+
 class CudaOnlyFakeMode(FakeTensorMode):
     """FakeTensorMode for CUDA tensors only: an op with no fake input that makes nothing on
     CUDA runs for real, so CPU code (RNG states, the optimizer's step counters, metrics
@@ -285,6 +309,9 @@ def fake_cuda():
         mock.patch.object(torch, "load", _real_load(torch.load)),
         mock.patch.object(torch.autograd, "grad", _fake_grad(torch.autograd.grad)),
         mock.patch("regbench.train.loop.torch_generator", _cpu_generator),
+        mock.patch("regbench.train.seed_hooks.torch_generator", _cpu_generator),
+        mock.patch("regbench.train.loop.autocast_for", _recording_autocast),
+        mock.patch("regbench.train.seed_batch.autocast_for", _recording_autocast),
         # channels-last conversion swaps parameters in place, which fake parameters refuse;
         # it changes memory layout, not device, so this tier leaves it to the gpu tests
         mock.patch("regbench.train.loop.wants_channels_last", lambda model, device: False),

@@ -213,3 +213,42 @@ def test_a_cuda_generator_given_to_a_cpu_op_fails_as_on_a_gpu():
 
     with mock.patch.object(Stack, "transform", transform), pytest.raises(Exception, match="device type for generator"):
         fake_epoch("mixup", 2)
+
+
+def forwards_in_bf16(model: torch.nn.Module, run) -> list[bool]:
+    """For each forward pass of ``model`` during ``run()`` on fake CUDA (training steps and
+    validation), whether it ran inside the run's autocast region (bf16 on a GPU)."""
+    inside: list[bool] = []
+    model.register_forward_pre_hook(lambda module, args: inside.append(fc.BF16_REGIONS[0] > 0))
+    with fake_cuda():
+        model.to(CUDA)
+        run()
+    return inside
+
+
+def test_training_steps_compute_in_bf16_on_cuda():
+    """The loop's training forward passes run under the run's autocast (records say bf16)."""
+    stack = stack_of("erm")
+    splits = splits_for(stack, 3)
+    model = model_for(splits, stack)
+    spec = TrainSpec(epochs=1, batch_size=BATCH)
+    inside = forwards_in_bf16(model, lambda: train(model, splits.training_data(), stack, spec, 0, CUDA))
+    assert inside.count(True) == 3  # the 3 steps; validation is fp32
+
+
+def test_seed_batched_training_steps_compute_in_bf16_on_cuda():
+    """A seed-batched group's stacked forward runs under the same autocast as a separate run,
+    so the bf16 its records state is what it computed."""
+    from regbench.train.seed_batch import train_seed_batch
+
+    stacks = [stack_of("erm"), stack_of("erm")]
+    splits = splits_for(stacks[0], 3)
+    models = [model_for(splits, stacks[0]), model_for(splits, stacks[1])]
+    spec = TrainSpec(epochs=1, batch_size=BATCH)
+
+    def run():
+        models[1].to(CUDA)
+        train_seed_batch(models, splits.training_data(), stacks, spec, [0, 1], CUDA)
+
+    inside = forwards_in_bf16(models[0], run)
+    assert inside.count(True) == 3, inside  # one stacked forward per step; validation is fp32

@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import sys
 import traceback
+
+import torch
 from collections.abc import Callable, Iterator
 
 from regbench.evaluate.classify import NonFiniteEvaluation
@@ -153,6 +155,8 @@ def _train_group(
         if why is not None:
             return why
         # the same intra-op thread count as run_one gives a run, so numbers match separate runs'
+        if dev.type == "cuda":  # the group's own peak, not an earlier run's in this worker
+            torch.cuda.reset_peak_memory_stats(dev)
         with intra_op_threads(options.threads), kernel_mode(dev, options.deterministic):
             results = train_seed_batch(models, data, stacks, group[0].train, [s.seed for s in group], dev)
             task = task_for(splits.info)
