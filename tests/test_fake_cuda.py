@@ -26,6 +26,7 @@ from regbench.regularizers.stack import Stack
 from regbench.tasks import task_for
 from regbench.train import loop
 from regbench.train.checkpoint import Checkpointer
+from regbench.train.execution import wants_channels_last
 from regbench.train.loop import train
 
 NAMES = registries()["regularizers"].names()
@@ -252,3 +253,45 @@ def test_seed_batched_training_steps_compute_in_bf16_on_cuda():
 
     inside = forwards_in_bf16(models[0], run)
     assert inside.count(True) == 3, inside  # one stacked forward per step; validation is fp32
+
+
+def channels_last_epoch(name: str) -> None:
+    """One epoch of ``name`` on a CNN, fake CUDA, with the loop's channels-last batches on (the
+    fake tier turns them off elsewhere): a ``.view`` that needs NCHW strides raises here. The
+    parameters keep their layout (fake parameters refuse the in-place swap); a layout only."""
+    stack = stack_of(name)
+    splits = splits_for(stack, 2)
+    model = model_for(splits, stack)
+    real_to = torch.nn.Module.to
+
+    def to(self, *args, **kwargs):
+        return self if not args and set(kwargs) == {"memory_format"} else real_to(self, *args, **kwargs)
+
+    with (
+        fake_cuda(),
+        mock.patch("regbench.train.loop.wants_channels_last", wants_channels_last),
+        mock.patch.object(torch.nn.Module, "to", to),
+    ):
+        model.to(CUDA)
+        train(model, splits.training_data(), stack, TrainSpec(epochs=1, batch_size=BATCH), 0, CUDA)
+
+
+@pytest.mark.parametrize("name", ["erm", "coral", "fishr", "mixup", "randaugment", "crop_flip"])
+def test_channels_last_batches_reach_the_model_and_hooks(name):
+    """The CNN on CUDA gets NHWC batches; model and hooks must not ``.view`` them as NCHW."""
+    channels_last_epoch(name)
+
+
+def test_a_view_of_a_channels_last_batch_is_caught():
+    """The case above can fail: a hook flattening the batch with ``.view`` (NCHW strides assumed)."""
+    real_forward = torch.nn.Conv2d.forward
+
+    def forward(self, x):  # a flatten that only works on NCHW-contiguous inputs
+        x.view(len(x), -1)
+        return real_forward(self, x)
+
+    with (
+        mock.patch.object(torch.nn.Conv2d, "forward", forward),
+        pytest.raises((RuntimeError, ValueError), match="view"),
+    ):
+        channels_last_epoch("erm")
