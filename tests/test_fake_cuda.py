@@ -295,3 +295,25 @@ def test_a_view_of_a_channels_last_batch_is_caught():
         pytest.raises((RuntimeError, ValueError), match="view"),
     ):
         channels_last_epoch("erm")
+
+
+def test_evaluation_forward_runs_in_the_runs_bf16_and_returns_fp32_logits():
+    """predict_logits on CUDA enters bf16 autocast (the run's precision) and hands fp32 logits
+    to the metrics; planted bug check: without the autocast ``entered`` is empty."""
+    from regbench.evaluate import records
+
+    stack = stack_of("erm")
+    splits = splits_for(stack, 1)
+    model = model_for(splits, stack)
+    entered, real = [], records.eval_precision
+
+    def spy(device):
+        ctx = real(device)
+        entered.append((device.type, getattr(ctx, "fast_dtype", None)))
+        return ctx
+
+    with fake_cuda(), mock.patch.object(records, "eval_precision", spy):
+        model.to(CUDA)
+        logits = records.predict_logits(model, splits.test_id.x.to(CUDA))
+        assert logits.dtype == torch.float32 and logits.device.type == "cuda"
+    assert entered == [("cuda", torch.bfloat16)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,10 +19,23 @@ NEAR_ZERO = 1e-3  # |w| below this counts as zero for weight sparsity
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` in eval mode, in chunks. x (N, …) on the model's device → (N, K) float32."""
+    """Logits of ``model`` in eval mode, in chunks. x (N, …) on the model's device → (N, K) float32.
+
+    On CUDA the forward runs under bf16 autocast, the precision the run trained in (its
+    records say bf16); the logits come back float32, so every metric is computed in fp32.
+    On the CPU (fp32) nothing changes.
+    """
     model.eval()
-    outs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
+    with eval_precision(x.device):
+        outs = [model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)]
     return torch.cat(outs) if outs else torch.empty(0)
+
+
+def eval_precision(device: torch.device):
+    """bf16 autocast on CUDA (as training's ``regbench.train.execution.autocast``), a no-op elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @dataclass
