@@ -19,12 +19,17 @@ for fake tensors only (real tensors keep torch's own behaviour):
   give every leaf a zero gradient on the leaf's own device (the forward graph is real);
 - a fake tensor has no bytes: ``torch.save`` writes a real CPU placeholder for each, and
   keeps what it was given in :data:`SAVED`; ``torch.load`` reads real tensors;
-- a CUDA ``torch.Generator`` cannot be made without a driver: the loop gets a CPU one, and
-  the device it asked for is kept in :data:`GENERATORS` (a generator's device is not
-  checked on fake tensors);
+- a CUDA ``torch.Generator`` cannot be made without a driver: the loop gets a CPU one that
+  reports ``device == cuda`` (draws made with ``device=g.device`` are fake CUDA tensors), and
+  the device it asked for is kept in :data:`GENERATORS`; such a generator given to a CPU op
+  raises, as on a GPU (a generator's device is not checked on fake tensors);
+- host-to-device copies of real CPU tensors are counted in :data:`UPLOADS` (from pageable
+  memory each one waits for a real GPU);
 - channels-last conversion is off (a layout, not a placement: the ``gpu`` tests check it);
 - ``torch.cuda.is_available()`` stays False (FakeTensorMode consults it), so bf16 autocast
-  is off: this tier checks where tensors are, not their precision (the ``gpu`` tests do).
+  is off: the training loops get a stand-in that records where it is entered
+  (:data:`BF16_REGIONS`), so a forward pass outside the run's precision is seen; the numbers
+  themselves are the ``gpu`` tests' business.
 """
 
 from __future__ import annotations
@@ -44,6 +49,31 @@ CUDA = torch.device("cuda")
 # each would make a real GPU wait, so a count that grows with the number of steps is a
 # per-step sync (tests/test_fake_cuda.py)
 READS: list[str] = []
+
+
+# host-to-device copies of real CPU tensors (``.to("cuda")``, ``.cuda()``, ``torch.tensor(...,
+# device="cuda")``, ``copy_`` into a CUDA tensor): from pageable memory each one waits for the
+# GPU (torch.cuda.set_sync_debug_mode flags it), so a count that grows with the number of
+# steps is a per-step upload (a table rebuilt on every call, a batch moved up per step)
+UPLOADS: list[str] = []
+
+
+def _is_upload(func, args, kwargs) -> bool:
+    """Does this op copy a CPU tensor (more than a 0-dim scalar) to a CUDA device?"""
+    aten = torch.ops.aten
+    if func is aten._to_copy.default:
+        src, device = args[0], kwargs.get("device")
+        return device is not None and torch.device(device).type == "cuda" and _real_cpu(src)
+    if func is aten.copy_.default:
+        dst, src = args[0], args[1]
+        return dst.device.type == "cuda" and _real_cpu(src)
+    return False
+
+
+def _real_cpu(t) -> bool:
+    """A CPU tensor holding data (a constant such as ``torch.tensor([...])`` becomes a fake
+    CPU tensor under the mode), not a 0-dim scalar (passed to a kernel as a value)."""
+    return isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dim() > 0
 
 
 def _placeholder_list(t: torch.Tensor):
@@ -165,13 +195,60 @@ def _fake_grad(original):
 
 
 GENERATORS: list[tuple[tuple, str]] = []  # (keys, device) of every generator the loop asked for
+CUDA_GENERATOR_SEEDS: set[int] = set()  # initial seeds of the stand-ins for CUDA generators
+
+
+class _StandInCudaGenerator(torch.Generator):
+    """A CPU generator that says it is on CUDA, as the loop's generator is on a GPU host.
+
+    Code that draws with ``device=g.device`` gets fake CUDA tensors (no upload, as on a GPU);
+    a draw for a CPU op with it fails as it does on a GPU (see :class:`CudaOnlyFakeMode`).
+    """
+
+    def __new__(cls, device: torch.device):
+        self = super().__new__(cls)  # a CPU generator: torch.Generator(device) would need a driver
+        self._device = device
+        return self
+
+    def __init__(self, device: torch.device):
+        super().__init__()
+
+    @property
+    def device(self) -> torch.device:
+        return self._device
 
 
 def _cpu_generator(*keys, device: str = "cpu"):
     from regbench.seeding import derive_seed
 
     GENERATORS.append((keys, device))
-    return torch.Generator().manual_seed(derive_seed(*keys))
+    seed = derive_seed(*keys)
+    if torch.device(device).type == "cuda":
+        CUDA_GENERATOR_SEEDS.add(seed)  # torch passes ops a plain Generator: known by its seed
+        return _StandInCudaGenerator(torch.device(device)).manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+BF16_REGIONS: list[int] = [0]  # how deep the code is in regions the run's autocast covers (bf16 on CUDA)
+
+
+class _Bf16Region(contextlib.AbstractContextManager):
+    """Stands in for bf16 autocast, which is off without a driver: counts its depth, so a test
+    can check that a forward pass runs where a GPU would compute it in bf16."""
+
+    def __enter__(self):
+        BF16_REGIONS[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        BF16_REGIONS[0] -= 1
+        return None
+
+
+def _recording_autocast(device: torch.device):
+    from regbench.train.execution import autocast
+
+    return _Bf16Region() if torch.device(device).type == "cuda" else autocast(device)
 
 
 class CudaOnlyFakeMode(FakeTensorMode):
@@ -182,10 +259,16 @@ class CudaOnlyFakeMode(FakeTensorMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if _is_upload(func, args, kwargs):
+            UPLOADS.append(str(func))
         leaves = torch.utils._pytree.arg_tree_leaves(*args, **kwargs)
         device = kwargs.get("device")
         makes_cuda = device is not None and torch.device(device).type == "cuda"
         if not makes_cuda and not any(isinstance(t, FakeTensor) for t in leaves):
+            g = kwargs.get("generator")
+            if g is not None and g.initial_seed() in CUDA_GENERATOR_SEEDS:
+                # what torch raises on a GPU host for a CUDA generator given to a CPU op
+                raise RuntimeError(f"{func}: Expected a 'cpu' device type for generator but found 'cuda'")
             with torch._subclasses.fake_tensor.unset_fake_temporarily():
                 return func(*args, **kwargs)
         return super().__torch_dispatch__(func, types, args, kwargs)
@@ -203,9 +286,15 @@ def fake_cuda():
 
     registries()  # import every plugin with real tensors first (module-level tables)
     READS.clear()
+    UPLOADS.clear()
     SAVED.clear()
     GENERATORS.clear()
-    caches = (augment._on_device, augment._identity_mask)  # per-device copies: fake ones die with the mode
+    CUDA_GENERATOR_SEEDS.clear()
+    caches = (
+        augment._on_device,
+        augment._identity_mask,
+        augment._sharpness_kernel,
+    )  # per-device copies: fake ones die with the mode
     patches = [
         mock.patch.object(torch.Tensor, "item", _fake_aware("item", lambda t: 0.5)),
         mock.patch.object(torch.Tensor, "tolist", _fake_aware("tolist", _placeholder_list)),
@@ -220,6 +309,9 @@ def fake_cuda():
         mock.patch.object(torch, "load", _real_load(torch.load)),
         mock.patch.object(torch.autograd, "grad", _fake_grad(torch.autograd.grad)),
         mock.patch("regbench.train.loop.torch_generator", _cpu_generator),
+        mock.patch("regbench.train.seed_hooks.torch_generator", _cpu_generator),
+        mock.patch("regbench.train.loop.autocast_for", _recording_autocast),
+        mock.patch("regbench.train.seed_batch.autocast_for", _recording_autocast),
         # channels-last conversion swaps parameters in place, which fake parameters refuse;
         # it changes memory layout, not device, so this tier leaves it to the gpu tests
         mock.patch("regbench.train.loop.wants_channels_last", lambda model, device: False),

@@ -12,6 +12,8 @@ from regbench.regularizers.augment import (
     _randaugment_table,
     _tv_auto_augment,
     apply_actions,
+    apply_actions_grouped,
+    apply_actions_masked,
     apply_color_jitter,
 )
 from regbench.regularizers.base import SetupContext
@@ -307,3 +309,21 @@ def test_bad_inputs_raise_clear_errors(name):
     if name.startswith(("mix", "cut")):
         with pytest.raises(ValueError, match="soft targets"):
             r.transform(x, y.argmax(1), gen(0))
+
+
+@pytest.mark.parametrize("interpolation", [None, "bilinear"])
+def test_masked_ops_equal_grouped_ops(interpolation):
+    """The GPU path (batched warp for shears/translations/rotations, one call per op family
+    with per-sample magnitudes) gives the CPU path's images up to float rounding."""
+    from torchvision.transforms import InterpolationMode
+
+    from regbench.regularizers.trivialaugment import _trivialaugment_table
+
+    mode = InterpolationMode(interpolation) if interpolation else None
+    for shape in ((1, 8, 8), (3, 12, 10)):
+        x, _ = batch(shape, b=300)
+        tables = (_randaugment_table(15, *shape[1:])[0], _autoaugment_table("svhn", *shape[1:])[0])
+        for table in (*tables, _trivialaugment_table(31, *shape[1:])[0]):
+            action = torch.randint(-1, len(table.actions), (300,), generator=gen(3))
+            grouped = apply_actions_grouped(x, action, table.actions, mode)
+            torch.testing.assert_close(apply_actions_masked(x, action, table.actions, mode), grouped, atol=1e-6, rtol=0)

@@ -24,10 +24,6 @@ from regbench.config import TrainSpec
 from regbench.train.loop import train
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
-# torchvision's affine ops (shear, translate, rotate) build their matrix with
-# torch.tensor(..., device=cuda) on every call: a host-to-device copy regbench cannot avoid
-# without reimplementing them. Expected to fail until then; an XPASS means they are clean.
-TORCHVISION_AFFINE = {"randaugment", "autoaugment", "modern_recipe"}
 
 
 def epoch_syncs(name: str, steps: int) -> int:
@@ -47,15 +43,7 @@ def epoch_syncs(name: str, steps: int) -> int:
 
 @pytest.mark.gpu
 @needs_cuda
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason="torchvision affine ops copy their matrix per call"))
-        if n in TORCHVISION_AFFINE
-        else n
-        for n in registries()["regularizers"].names()
-    ],
-)
+@pytest.mark.parametrize("name", registries()["regularizers"].names())
 def test_no_gpu_sync_inside_a_training_step(name):
     epoch_syncs(name, 1)  # warm-up: per-device caches, cuDNN autotuning, lazy CUDA modules
     two, four = epoch_syncs(name, 2), epoch_syncs(name, 4)

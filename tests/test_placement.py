@@ -1,10 +1,11 @@
 """Where runs go on a GPU host, checked with a stubbed device count (no GPU needed): the local
-pool gives each worker its own GPU and defaults to one worker per GPU (docs/scaling.md)."""
+pool spreads its workers over the GPUs and defaults to several per GPU where memory allows (docs/scaling.md)."""
 
 from __future__ import annotations
 
 import os
 import sqlite3
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -20,14 +21,28 @@ def two_gpus(monkeypatch):
     """This process believes it has 2 GPUs (worker processes still see none)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    gpu_memory(monkeypatch, 80)
 
 
-def test_pool_workers_spread_over_the_gpus_and_default_to_one_per_gpu(two_gpus):
+def gpu_memory(monkeypatch, gib: int) -> None:
+    """Every (stubbed) GPU has ``gib`` GiB of memory."""
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda i: SimpleNamespace(total_memory=gib * 2**30))
+
+
+def test_pool_workers_spread_over_the_gpus_and_default_to_several_per_gpu(two_gpus, monkeypatch):
     assert [worker_device("cuda", i) for i in range(5)] == ["cuda:0", "cuda:1", "cuda:0", "cuda:1", "cuda:0"]
     assert [worker_device("auto", i) for i in range(3)] == ["cuda:0", "cuda:1", "cuda:0"]
     assert worker_device("cuda:1", 0) == "cuda:1" and worker_device("cpu", 1) == "cpu"  # explicit: kept
-    assert LocalExecutor(device="auto").workers == LocalExecutor(device="cuda").workers == 2
-    assert LocalExecutor(device="cpu").workers == (os.cpu_count() or 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert LocalExecutor(device="auto").workers == LocalExecutor(device="cuda").workers == 8  # 4 per 80 GiB GPU
+    assert LocalExecutor(device="cpu").workers == 16
+    gpu_memory(monkeypatch, 24)
+    assert LocalExecutor(device="cuda").workers == 2  # one per 24 GiB GPU
+    gpu_memory(monkeypatch, 80)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert LocalExecutor(device="cuda").workers == 4  # no more workers than cores
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert LocalExecutor(device="cuda").workers == 2  # but at least one per GPU
     assert LocalExecutor(workers=3, device="cuda").workers == 3  # an explicit count wins
 
 

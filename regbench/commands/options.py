@@ -43,7 +43,12 @@ def add_store(sp: argparse.ArgumentParser) -> None:
 
 
 def add_device(sp: argparse.ArgumentParser) -> None:
-    sp.add_argument("--workers", type=positive_int, default=None, help="worker processes (default: one per core)")
+    sp.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="worker processes (default: one per core; on CUDA one per 16 GiB of GPU memory, 1 to 4 per GPU)",
+    )
     sp.add_argument("--device", default="auto", help="auto (CUDA when present) | cpu | cuda[:N] (default auto)")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 import zlib
 from dataclasses import dataclass, field
@@ -77,18 +78,29 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int | None = N
     """Logits of ``model`` in eval mode, in chunks. x (N, …) on the model's device → (N, K) float32.
 
     ``batch_size`` None: :func:`eval_batch_size` (the fastest for the model and device). The
-    chunks are written into one preallocated output rather than concatenated at the end."""
+    chunks are written into one preallocated output rather than concatenated at the end.
+    On CUDA the forward runs under bf16 autocast, the precision the run trained in (its
+    records say bf16); the logits come back float32, so every metric is computed in fp32.
+    On the CPU (fp32) nothing changes."""
     model.eval()
     batch_size = batch_size or eval_batch_size(model, x)
     if len(x) == 0:
         return torch.empty(0)
     out: torch.Tensor | None = None
-    for i in range(0, len(x), batch_size):
-        logits = model(x[i : i + batch_size])
-        if out is None:
-            out = torch.empty((len(x), *logits.shape[1:]), dtype=torch.float32, device=logits.device)
-        out[i : i + len(logits)] = logits
+    with eval_precision(x.device):
+        for i in range(0, len(x), batch_size):
+            logits = model(x[i : i + batch_size])
+            if out is None:
+                out = torch.empty((len(x), *logits.shape[1:]), dtype=torch.float32, device=logits.device)
+            out[i : i + len(logits)] = logits  # float32 whatever the autocast computed in
     return out
+
+
+def eval_precision(device: torch.device):
+    """bf16 autocast on CUDA (as training's ``regbench.train.execution.autocast``), a no-op elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 @dataclass

@@ -127,7 +127,41 @@ def run_one(spec: RunSpec, device: str = "cpu", options: ExecOptions | None = No
     """
     options = options or ExecOptions()
     with intra_op_threads(options.threads):
-        return _run_one(spec, device, options)
+        rec = _run_one(spec, device, options)
+    release_device_memory()  # the run's tensors are gone now; cached blocks would pile up per worker
+    return rec
+
+
+# set once a run in this process failed with a CUDA error: the context is then broken for good
+# (every later CUDA call fails), so a pool worker exits after sending the record and is replaced
+_cuda_context_broken = False
+
+
+def use_device(dev: torch.device) -> None:
+    """Make ``dev`` this process's current CUDA device (kernels, caching allocator, the
+    default stream), so ``cuda:N`` work never opens a context on ``cuda:0``; no-op off CUDA."""
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+
+
+def note_failure(err: BaseException, dev: torch.device) -> None:
+    """Remember a CUDA error (not an out-of-memory, from which the context recovers)."""
+    global _cuda_context_broken
+    oom = isinstance(err, torch.cuda.OutOfMemoryError)
+    cuda_error = isinstance(err, getattr(torch, "AcceleratorError", ())) or "CUDA error" in str(err)
+    if dev.type == "cuda" and cuda_error and not oom:
+        _cuda_context_broken = True
+
+
+def cuda_context_broken() -> bool:
+    """Did a run in this process fail with a CUDA error (its CUDA context unusable since)?"""
+    return _cuda_context_broken
+
+
+def release_device_memory() -> None:
+    """Hand the CUDA caching allocator's unused blocks back between runs (no-op without CUDA)."""
+    if torch.cuda.is_initialized() and not _cuda_context_broken:
+        torch.cuda.empty_cache()
 
 
 def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
@@ -141,6 +175,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
     try:
         stack = build_stack(spec.regularizer, spec.reg_params)
         kind = spec.kind or stack.kind  # the suite row's kind (harness/applicability.row_kinds)
+        use_device(dev)
         splits, data, model = build_run(spec, stack, dev)
         if dev.type == "cuda":
             torch.cuda.reset_peak_memory_stats(dev)
@@ -161,6 +196,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"SystemExit\n{tb}", kind=kind, env=environment(dev))
     except BaseException as err:  # a run's failure (even a SystemExit) is recorded, never fatal to the suite
+        note_failure(err, dev)
         tb = traceback.format_exc(limit=-3)
         return record(spec, "failed", error=f"{type(err).__name__}: {err}\n{tb}", kind=kind, env=environment(dev))
     return ok_record(spec, result, ev, kind, dev)

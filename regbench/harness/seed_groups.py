@@ -19,13 +19,24 @@ import json
 import sys
 import time
 import traceback
+
+import torch
 from collections.abc import Callable, Iterator
 
 import torch
 
 from regbench.evaluate.classify import NonFiniteEvaluation
 from regbench.harness.plan import RunSpec
-from regbench.harness.run_one import build_run, environment, ok_record, record, run_one
+from regbench.harness.run_one import (
+    build_run,
+    environment,
+    note_failure,
+    ok_record,
+    record,
+    release_device_memory,
+    run_one,
+    use_device,
+)
 from regbench.regularizers.build import build_stack
 from regbench.store import RunRecord
 from regbench.tasks import task_for
@@ -160,9 +171,19 @@ def _train_group(
 ) -> list[RunRecord] | str:
     """The group's records, or why it cannot be batched (a string); unless ``everywhere``, also
     why batching it gains nothing on this device."""
+    got = _train_group_here(group, device, options, everywhere)
+    release_device_memory()  # the group's tensors are gone by now
+    return got
+
+
+def _train_group_here(
+    group: list[RunSpec], device: str, options: ExecOptions, everywhere: bool = True
+) -> list[RunRecord] | str:
+    """:func:`_train_group`'s work, its tensors local to this call."""
     dev = resolve_device(device)
     kind = "none"
     try:
+        use_device(dev)
         stacks = [build_stack(s.regularizer, s.reg_params) for s in group]
         kind = group[0].kind or stacks[0].kind  # the suite row's kind, as run_one records it
         built = [build_run(s, st, dev) for s, st in zip(group, stacks)]
@@ -176,6 +197,8 @@ def _train_group(
         if why is not None:
             return why
         # the same intra-op thread count as run_one gives a run, so numbers match separate runs'
+        if dev.type == "cuda":  # the group's own peak, not an earlier run's in this worker
+            torch.cuda.reset_peak_memory_stats(dev)
         with intra_op_threads(options.threads), kernel_mode(dev, options.deterministic):
             results = train_seed_batch(models, data, stacks, group[0].train, [s.seed for s in group], dev)
             task = task_for(splits.info)
@@ -207,6 +230,7 @@ def _train_group(
                 out.append(ok_record(spec, result, ev, kind, dev, timings={"seed_batch": len(group)}))
             return out
     except Exception as err:  # as run_one: the group's failure is recorded, never fatal to the suite
+        note_failure(err, dev)
         tb = traceback.format_exc(limit=-3)
         error = f"{type(err).__name__}: {err}\n{tb}"
         return [record(s, "failed", error=error, kind=kind, env=environment(dev)) for s in group]

@@ -26,6 +26,15 @@ class SequentialClassifier(nn.Sequential):
         return self[-1]
 
 
+def batch_features(model: nn.Module, batch) -> torch.Tensor:
+    """(B, D) float features of ``batch.x``: the training forward's (``batch.features``) where
+    the trainer tapped them, else a pass through ``model.features`` (a hand-made batch)."""
+    if batch.features is not None:
+        return batch.features.float()  # bf16 under autocast on CUDA; the penalty computes in fp32
+    features, _ = features_and_classifier(model)
+    return features(batch.x)
+
+
 def features_and_classifier(model: nn.Module) -> tuple:
     """``(model.features, model.classifier)``, or a clear error naming what the model lacks."""
     if not (callable(getattr(model, "features", None)) and isinstance(getattr(model, "classifier", None), nn.Module)):

@@ -97,6 +97,10 @@ class Batch:
     # the batch by reshape or slices (regularizers/env_risks.py), with no boolean mask: x[env == e]
     # is a nonzero, whose data-dependent shape syncs a GPU every step
     env_counts: tuple[int, ...] = ()
+    # (B, D) the classifier's input in the training forward (``model.features(x)``), with its
+    # graph, where the trainer could tap it (None otherwise): a penalty on features reads
+    # them here instead of a second pass, which would update BatchNorm statistics twice
+    features: torch.Tensor | None = None
 
 
 @dataclass

@@ -16,7 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from regbench.models.parts import features_and_classifier
+from regbench.models.parts import batch_features
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch, Regularizer
 from regbench.regularizers.env_risks import check_batch, env_parts
@@ -61,6 +61,7 @@ class FeatureAlignment(Regularizer):
 
     kind = "penalty"
     needs_envs = True
+    reads_features = True  # the trainer taps the training forward's features (Batch.features)
     gamma: float
 
     def distance(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
@@ -68,9 +69,7 @@ class FeatureAlignment(Regularizer):
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         check_batch(batch)
-        features, _ = features_and_classifier(model)
-        # a second pass through the feature extractor: the trainer's forward returns logits only
-        z = features(batch.x)  # (B, D)
+        z = batch_features(model, batch)  # (B, D)
         parts = env_parts(z, batch)  # one (n_e, D) per environment
         pairs = list(itertools.combinations(parts, 2))
         return self.gamma * torch.stack([self.distance(a, b) for a, b in pairs]).mean()

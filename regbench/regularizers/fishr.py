@@ -10,7 +10,7 @@ from pydantic import Field
 from torch import nn
 from torch.func import functional_call, grad, vmap
 
-from regbench.models.parts import features_and_classifier
+from regbench.models.parts import batch_features, features_and_classifier
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.base import Batch
 from regbench.regularizers.env_risks import (
@@ -85,6 +85,8 @@ class Fishr(AnnealedPenalty):
       (l.277-279; :class:`AnnealedPenalty`).
     """
 
+    reads_features = True  # the trainer taps the training forward's features (Batch.features)
+
     def __init__(
         self,
         lam: Annotated[float, Field(ge=0)] = 1e3,
@@ -113,8 +115,8 @@ class Fishr(AnnealedPenalty):
 
     def penalty(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         _, y, env = check_batch(batch)
-        features, classifier = features_and_classifier(model)
-        g = per_example_grads(classifier, features(batch.x), y)  # (B, P)
+        _, classifier = features_and_classifier(model)
+        g = per_example_grads(classifier, batch_features(model, batch), y)  # (B, P)
         ids = batch.env_ids or tuple(torch.unique(env).tolist())  # a hand-made batch: the ids present
         variances = [self.smoothed(e, gradient_variance(p)) for e, p in zip(ids, env_parts(g, batch))]
         mean = torch.stack(variances).mean(0)

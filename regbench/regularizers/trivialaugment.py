@@ -4,13 +4,10 @@ Per image: an op drawn uniformly from torchvision v2 ``TrivialAugmentWide``'s 14
 ShearX/Y, TranslateX/Y, Rotate, Brightness, Color, Contrast, Sharpness, Posterize, Solarize,
 AutoContrast, Equalize), a magnitude bin drawn uniformly from its 31 and, for signed ops, a
 sign — the "wide" ranges of the paper's Table 1 (§3), as torchvision encodes them. Every
-draw is per sample, from the run's generator; the ops run through torchvision's own op code,
-once per distinct (op, magnitude) drawn (:func:`~regbench.regularizers.augment.apply_actions_grouped`).
-
-Where the batch lives on a GPU the groups' sizes are read on the host, one sync per step:
-the table holds ~400 distinct actions (14 ops × 31 bins × 2 signs, less the magnitude-free
-ops' duplicates), too many to run each on the whole batch and keep it where drawn, as
-RandAugment does with its 27.
+draw is per sample, from the run's generator (:func:`~regbench.regularizers.augment.apply_actions`):
+on the CPU the ops run through torchvision's own op code, once per distinct (op, magnitude)
+drawn; on a GPU, where the groups' sizes would be a host read per step, each op family runs
+once on the whole batch with per-sample magnitudes (~400 distinct actions, 10 calls).
 """
 
 from __future__ import annotations
@@ -28,7 +25,7 @@ from regbench.regularizers.augment import (
     _op_magnitude,
     _randint,
     _uniform,
-    apply_actions_grouped,
+    apply_actions,
     check_images,
 )
 from regbench.regularizers.base import Regularizer, SetupContext
@@ -72,4 +69,4 @@ class TrivialAugment(Regularizer):
         op = _randint(g, ids.shape[0], b, g.device)
         level = _randint(g, ids.shape[1], b, g.device)
         neg = (_uniform(g, b, 0.0, 1.0, g.device) < 0.5).long()
-        return apply_actions_grouped(x, ids[op, level, neg], table.actions), y
+        return apply_actions(x, ids[op, level, neg], table.actions), y

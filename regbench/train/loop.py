@@ -91,6 +91,7 @@ class _Run:
     aug_g: torch.Generator  # the transforms' stream, on the run's device
     autocast: Any  # bf16 autocast on CUDA, a null context elsewhere
     device: torch.device
+    features_tap: list | None  # [the classifier's input in the last forward], for penalties on features
     num_classes: int
     channels_last: bool
     penalized: bool
@@ -223,8 +224,22 @@ def _prepare_run(
         input_grad=bool(getattr(stack, "needs_input_grad", False)),
         two_pass=stack.has("first_step"),
         after_step=stack.has("after_step"),
+        features_tap=None if compile else _tap_features(model, stack),
     )
     return run, on_device
+
+
+def _tap_features(model: nn.Module, stack: Stack) -> list | None:
+    """[None], filled with the (B, D) input of ``model.classifier`` at each forward, when a
+    member reads features (``reads_features``): its penalty then reuses the training pass's
+    features, with no second forward (nor a second BatchNorm update). None otherwise."""
+    members = getattr(stack, "members", [stack])
+    classifier = getattr(model, "classifier", None)
+    if not any(getattr(m, "reads_features", False) for m in members) or not isinstance(classifier, nn.Module):
+        return None
+    tap: list = [None]
+    classifier.register_forward_pre_hook(lambda module, args: tap.__setitem__(0, args[0]))
+    return tap
 
 
 def _resume(run: _Run, saved: dict) -> _Progress:
@@ -253,6 +268,7 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
     order_g, aug_g, autocast, device = run.order_g, run.aug_g, run.autocast, run.device
     penalized, transforms, after_backward, resets = run.penalized, run.transforms, run.after_backward, run.resets
     input_grad, channels_last, two_pass, after_step = run.input_grad, run.channels_last, run.two_pass, run.after_step
+    features_tap = run.features_tap
     model.train()
     # kept on the device and reduced once per epoch: a .item() per step would
     # synchronize a GPU every step, and a running sum costs an add per step
@@ -276,6 +292,8 @@ def _train_epoch(run: _Run, data: _DeviceData, epoch: int) -> _EpochSums:
             hook_batch = Batch(
                 xb, task.hook_targets(yb, k), logits, *(_at(t, idx) for t in (env, group)), env_ids, env_counts
             )
+            if features_tap is not None:
+                hook_batch.features, features_tap[0] = features_tap[0], None
             total = loss + stack.penalty(model, hook_batch)
         else:
             total = loss

@@ -36,6 +36,7 @@ from regbench.regularizers.stack import Stack
 from regbench.seeding import seeded_global_rng, torch_generator
 from regbench.tasks import check_supported, task_for
 from regbench.train.batches import step_starts
+from regbench.train.execution import autocast as autocast_for
 from regbench.train.loop import (
     CPU,
     Diverged,
@@ -107,6 +108,7 @@ class _StackedRun:
     yv: torch.Tensor  # (Nv,) validation labels
     bounds: list[tuple[int, int]]  # each step's [start, end) in the permutation
     device: torch.device
+    autocast: Any  # the run's precision, as a separate run's forward (bf16 on CUDA, a null context elsewhere)
 
 
 @dataclass
@@ -207,6 +209,7 @@ def _prepare_stacked(
         yv=yv,
         bounds=list(zip(starts, [*starts[1:], n])),
         device=device,
+        autocast=autocast_for(device),
     )
 
 
@@ -218,6 +221,7 @@ def _train_stacked_epoch(
     # read into locals once per epoch: the steps below then look up no attribute of run
     x, targets, soft, holder, hooks, per_seed = run.x, run.targets, run.soft, run.holder, run.hooks, run.per_seed
     opt, sched, device, n_seeds, n = run.opt, run.sched, run.device, len(run.models), len(run.x)
+    autocast = run.autocast
     run.skeleton.train()
     perms = torch.stack([torch.randperm(n, generator=g) for g in run.order_gs]).to(device)  # (S, N)
     loss_sum = torch.zeros(n_seeds, device=device)
@@ -228,7 +232,9 @@ def _train_stacked_epoch(
         xb, yb = x[idx], targets[idx]  # (S, B, …), (S, B) or (S, B, K)
         if hooks.transforms:
             xb, yb = hooks.transform(xb, yb)
-        logits = per_seed(holder, xb).float()  # (S, B, K)
+        with autocast:  # the forward only, as in a separate run; loss and penalties in fp32
+            logits = per_seed(holder, xb)
+        logits = logits.float()  # (S, B, K)
         losses = hooks.loss(logits, yb) if hooks.losses else _cross_entropy(logits, yb, soft)  # (S,)
         # each seed's own mean loss: their sum has each seed's gradient in its slice
         total = losses + hooks.penalty(logits, xb, yb, idx) if hooks.penalized else losses
@@ -259,7 +265,7 @@ def _record_seed_epochs(
     (early stopping stops it there)."""
     n_seeds, n, holder = len(run.models), len(run.x), run.holder
     run.skeleton.eval()
-    with torch.no_grad():
+    with torch.no_grad():  # fp32, as a separate run validates
         vlogits = run.shared(holder, run.xv).float()  # (S, Nv, K)
         vloss = F.cross_entropy(vlogits.permute(0, 2, 1), run.yv.expand(n_seeds, -1), reduction="none").mean(1)
         vacc = (vlogits.argmax(-1) == run.yv).double().mean(1)

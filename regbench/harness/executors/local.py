@@ -19,10 +19,13 @@ from typing import Any
 from regbench.harness.executors.process_group import die_with_parent, kill_group, lead_own_group
 from regbench.harness.plan import RunSpec
 from regbench.harness.progress import RunProgress
-from regbench.harness.run_one import record
+from regbench.harness.run_one import cuda_context_broken, record
 from regbench.harness.seed_groups import run_unit, units_of
 from regbench.store import RunRecord
 from regbench.train.execution import ExecOptions, prepare_process
+
+
+RETIRE = "retire"  # a worker's last message: its CUDA context broke, replace it
 
 
 def _worker(
@@ -47,6 +50,9 @@ def _worker(
             return
         results.put((os.getpid(), None))  # started: the unit's time limit counts from here
         results.put((os.getpid(), run_unit(unit, device, options, everywhere)))
+        if cuda_context_broken():  # every later CUDA call here would fail: a fresh worker takes over
+            results.put((os.getpid(), RETIRE))
+            return
 
 
 def on_cuda(device: str) -> bool:
@@ -67,17 +73,27 @@ def worker_device(device: str, slot: int) -> str:
     return f"cuda:{slot % max(1, torch.cuda.device_count())}"
 
 
+GPU_MEMORY_PER_WORKER = 16 * 2**30  # bytes of GPU memory a worker may count on (context, data, model)
+MAX_WORKERS_PER_GPU = 4  # small runs leave a large GPU idle one at a time; more only contend
+
+
 def default_workers(device: str) -> int:
-    """One worker per GPU on CUDA (a CUDA context and a copy of the data each), else per core."""
+    """On CUDA, several workers per GPU: one per 16 GiB of the smallest GPU's memory, at most
+    4, at least 1 (each a CUDA context and a copy of the data), no more than the cores; else
+    one per core."""
+    cores = os.cpu_count() or 1
     if on_cuda(device):
         import torch
 
-        return max(1, torch.cuda.device_count())
-    return os.cpu_count() or 1
+        gpus = max(1, torch.cuda.device_count())
+        memory = min(torch.cuda.get_device_properties(i).total_memory for i in range(gpus))
+        per_gpu = max(1, min(MAX_WORKERS_PER_GPU, memory // GPU_MEMORY_PER_WORKER))
+        return max(gpus, min(gpus * per_gpu, cores))
+    return cores
 
 
 class LocalExecutor:
-    """A pool of ``workers`` processes (default: one per GPU on CUDA, else one per core).
+    """A pool of ``workers`` processes (default: :func:`default_workers`, up to 4 per GPU on CUDA, else one per core).
 
     ``workers=1`` runs in this process (no start-up cost), unless ``run_timeout`` is set: a
     run then always runs in a worker, so that a hung one can be killed. ``workers > 1`` sends
@@ -240,6 +256,9 @@ class _Pool:
         if recs is None:  # the worker started its unit
             self.started[pid] = time.monotonic()
             return
+        if recs == RETIRE:
+            self.retire(pid)
+            return
         if pid not in self.holding:  # a late result of a unit already recorded as timed out
             return
         unit = self.holding.pop(pid)
@@ -247,6 +266,18 @@ class _Pool:
             self.bar.finished(_name(unit, rec), rec.status)
             yield rec
         self.feed(pid)
+
+    def retire(self, pid: int) -> None:
+        """Replace worker ``pid``, which exits after a CUDA error; the unit it was handed after
+        its last records never started there and goes back to the queue."""
+        p, _ = self.workers.pop(pid)
+        p.join(timeout=30)
+        unit = self.holding.pop(pid, None)
+        self.started.pop(pid, None)
+        if unit is not None:
+            self.pending.append(unit)
+        if self.pending:
+            self.spawn(self.slots.pop(pid))  # the replacement takes the retired worker's GPU
 
     def shutdown(self) -> None:
         """Kill at once the workers still holding a unit (the driver is giving up: interrupted,
