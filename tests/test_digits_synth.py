@@ -59,7 +59,9 @@ def test_colored_mnist_test_env_on_its_own_images():
     ids_id, ids_env = apart.test_id.meta[IMAGE_ID], apart.ood["test_env"].meta[IMAGE_ID]
     assert not set(ids_id.tolist()) & set(ids_env.tolist())
     assert sorted([*ids_id.tolist(), *ids_env.tolist()]) == sorted(same.test_id.meta[IMAGE_ID].tolist())
-    assert (apart.ood["test_env"].meta["env"] == 2).all() and apart.split_info["test_env"]["test_env_images"] == "separate"
+    assert (apart.ood["test_env"].meta["env"] == 2).all() and apart.split_info["test_env"][
+        "test_env_images"
+    ] == "separate"
     assert "test_env_images" not in same.split_info["test_env"]  # the default's split_info is as before
     # colour still disagrees with the label in the test environment (test_flip 0.9)
     env = apart.ood["test_env"]

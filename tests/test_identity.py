@@ -135,7 +135,9 @@ def test_sweep_and_compare_variants_leave_the_suites_rows_byte_identical(write_s
     assert b"label_smoothing" in before and b"erm" in before
     sweep_out = tmp_path / "sweep"
     run_cli(suite, store, "--workers", "1", "--sweep", "2", "--sweep-seed", "1", "--out", str(sweep_out))
-    table = (sweep_out / "selection.md").read_text().split("## Candidates and reasons")[0]  # the choice, not the candidates
+    table = (
+        (sweep_out / "selection.md").read_text().split("## Candidates and reasons")[0]
+    )  # the choice, not the candidates
     (picked,) = [line for line in table.splitlines() if "[sweep " in line]
     assert "| smoothing=0.05 |" not in picked  # the sweep chose another run than the suite's row
     cmp_out = tmp_path / "cmp"

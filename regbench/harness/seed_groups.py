@@ -19,8 +19,6 @@ import json
 import sys
 import time
 import traceback
-
-import torch
 from collections.abc import Callable, Iterator
 
 import torch
