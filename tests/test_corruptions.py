@@ -259,3 +259,16 @@ def test_covariate_cifar10c_table_ignores_the_calibration(digits):
     assert splits.split_info["gaussian_noise/5"]["scale"] == 1.0
     with pytest.raises(ValidationError, match="severity_table"):
         CovariateShift({"severity_table": "imagenet"})
+
+
+def test_digits_synth_takes_digits_calibration_and_the_table_is_in_the_run_key():
+    """digits_synth is in optdigits' 8×8 format: CIFAR-10-C's noise tables barely move it, so it
+    uses digits' measured scales; the table is code, so it joins the run key (a recalibration
+    must rebuild the splits and retrain, never reuse runs on the old splits)."""
+    from regbench.harness.plan import load_suite
+    from regbench.shifts.corruptions import corruption_scale
+
+    assert corruption_scale("digits_synth", "gaussian_noise") == corruption_scale("digits", "gaussian_noise") == 4.0
+    runs = {r.benchmark.spec.name: r for r in load_suite("ood").runs if r.seed == 0 and r.regularizer.display == "erm"}
+    assert runs["digits-c"].canonical["corruption_scales"]["gaussian_noise"] == 4.0
+    assert "corruption_scales" not in runs["digits-labelshift"].canonical  # only covariate shifts scale severities

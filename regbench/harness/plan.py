@@ -33,6 +33,7 @@ from regbench.params import resolve_params
 from regbench.plugins import PluginError
 from regbench.registry import UnknownNameError
 from regbench.regularizers.build import build_stack, lookup
+from regbench.shifts.corruptions import DATASET_SCALES
 from regbench.shifts.held_out import RULE as HELD_OUT_RULE
 from regbench.shifts.held_out import SHARES
 
@@ -85,6 +86,10 @@ class ResolvedBenchmark:
         # gets a new split-cache folder and new run keys, never a split built by the old one
         if registries()["shifts"].get(self.spec.shift.kind).family in SHARES:
             key["held_out"] = HELD_OUT_RULE
+        # a covariate shift's severities are scaled by the dataset's calibration table, which is
+        # code, not a parameter: it joins the key, so a recalibration rebuilds the splits and retrains
+        if self.spec.shift.kind == "covariate" and self.shift_params.get("severity_table") == "calibrated":
+            key["corruption_scales"] = dict(sorted(DATASET_SCALES.get(self.loader, {}).items()))
         return key
 
 

@@ -98,10 +98,16 @@ DATASET_SCALES: dict[str, dict[str, float]] = {
         "jpeg_compression": 1.7,
         "elastic_transform": 0.3,
     },
+    # digits_synth renders in optdigits' format (8×8, 17 grey levels, the same stroke contrast):
+    # it takes digits' calibration (below, after the dict). With k = 1 gaussian_noise moved ERM
+    # only 96.7 → 95.0 at severity 5 on the ood suite's digits-c (measured on the 2026-12-05 run).
     # shapes, measured at 32×32 (the covariate suite): CIFAR-10-C's tables bite, except
     # pixelate's, whose flat-coloured shapes survive a 0.65 grid (ERM 82.3 → 76.0)
     "shapes": {"pixelate": 2.0},
 }
+
+
+DATASET_SCALES["digits_synth"] = DATASET_SCALES["digits"]
 
 
 def corruption_scale(dataset: str, name: str) -> float:
