@@ -321,7 +321,7 @@ def _digits_dict(regularizers, model="vit", epochs=2, seeds=(0,)):
     return {
         "name": "recipes-tiny",
         "seeds": list(seeds),
-        "train": {"epochs": epochs, "batch_size": 64, "lr": 3e-3},
+        "train": {"epochs": epochs, "batch_size": 64, "lr": 3e-3 if epochs <= 2 else 1e-2},
         "benchmarks": [
             {
                 "name": "digits-small",
@@ -356,7 +356,15 @@ def _run_metrics(store, key):
 def test_each_new_regularizer_runs_through_a_tiny_suite_from_the_cli(tmp_path):
     suite = _write(
         tmp_path,
-        _digits_dict(["erm", *NEW, {"stack": ["crop_flip", "augmix", "stochastic_depth"], "label": "stacked"}]),
+        # enough steps to leave chance: a run still at chance is recorded collapsed (exit 1)
+        _digits_dict(
+            [
+                "erm",
+                *NEW,
+                {"stack": ["crop_flip", "augmix", {"name": "stochastic_depth", "rate": 0.1}], "label": "stacked"},
+            ],
+            epochs=20,
+        ),
     )
     store = tmp_path / "s.sqlite"
     assert main(["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
@@ -370,14 +378,14 @@ def test_each_new_regularizer_runs_through_a_tiny_suite_from_the_cli(tmp_path):
         assert kinds[name] == "augmentation"  # mechanism: train NLL against erm's
     assert kinds["stochastic_depth"] == "architecture"
     keys = {r: k for r, _, _, k in rows}
-    for label in ("stochastic_depth", "stacked"):
+    for label, lo, hi in (("stochastic_depth", 0.25, 0.5), ("stacked", 0.05, 0.1)):
         fraction = _run_metrics(store, keys[label])[("run", "dropped_block_fraction")]
-        assert 0.25 < fraction < 0.5  # depth 2 at rate 0.5: blocks drop 0.25 and 0.5, mean 0.375
+        assert lo < fraction < hi  # depth 2, linear decay: rate 0.5 drops 0.25 and 0.5 (mean 0.375); 0.1: mean 0.075
 
 
 def test_augmix_and_stochastic_depth_resume_exactly_after_a_crash(tmp_path, monkeypatch):
-    regs = [{"stack": ["augmix", "stochastic_depth"], "label": "augmix+sd"}]
-    suite = _write(tmp_path, _digits_dict(regs, epochs=3))
+    regs = [{"stack": ["augmix", {"name": "stochastic_depth", "rate": 0.1}], "label": "augmix+sd"}]
+    suite = _write(tmp_path, _digits_dict(regs, epochs=10))  # past chance: a collapsed run would exit 1
     ref = tmp_path / "ref.sqlite"
     base = ["run", str(suite), "--workers", "1", "--no-progress", "--deterministic"]
     assert main([*base, "--store", str(ref)]) == 0

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from regbench.report.compare import OVERALL, build_sections, render
+from regbench.report.compare import OVERALL, build_sections
+from regbench.report.render.compare_report import render
 from regbench.report.stats import Estimate, paired_difference
 from regbench.report.stats.verdict import verdict, verdict_line
 

@@ -38,7 +38,8 @@ def compare(
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare import PRIMARY, add_resolution, build_sections, render, resolution_line
+    from regbench.report.compare import PRIMARY, add_resolution, build_sections, resolution_line
+    from regbench.report.render.compare_report import render
     from regbench.report.render.markdown import md
     from regbench.store import Store
     from regbench.version import __version__
