@@ -68,7 +68,7 @@ def test_irm_on_waterbirds_loads_and_trains_and_refuses_with_environments_off(wi
     path.write_text(yaml.safe_dump(wilds_suite(wilds_root, ["group_dro"])))
     assert main(["run", str(path), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
     (rec,) = Store(store).records()
-    assert rec["status"] == "ok"
+    assert rec["status"] in ("ok", "collapsed")  # collapsed: at chance after this tiny budget, still a recorded result
     # per-environment validation over the 4 background × label groups of WILDS' val split
     assert {f"val/env{e}" for e in range(4)} <= set(rec["metrics"])
 
@@ -149,7 +149,7 @@ def test_irm_runs_on_shapes_with_environments_and_refuses_without(tmp_path):
     path.write_text(yaml.safe_dump(shapes_suite({"kind": "shape_domains"})))
     assert main(["run", str(path), "--store", str(store), "--workers", "1", "--no-progress"]) == 0
     (rec,) = Store(store).records()
-    assert rec["status"] == "ok" and len(rec["curves"]["train_loss"]) == 2
+    assert rec["status"] in ("ok", "collapsed") and len(rec["curves"]["train_loss"]) == 2
     m = rec["metrics"]
     assert {f"val/env{e}" for e in range(4)} <= set(m) and "ood/background_maroon" in m
     assert 0.0 < m["ood/background_maroon"]["accuracy"] < 1.0

@@ -128,7 +128,8 @@ def test_every_regularizer_trains_and_records(name, model):
         model = "vit"  # the contract itself, on a model that has the argument
     (spec,) = plan_suite(suite([name], model=model, shift=shift)).runs
     rec = run_one(spec)
-    assert rec.status == "ok", rec.error
+    # collapsed: a 2-epoch budget can leave a model at chance; it still trains and records everything
+    assert rec.status in ("ok", "collapsed"), rec.error
     # a row's kind: the regularizer's own, or "baseline" for the row that adds nothing (erm)
     assert rec.regularizer_kind in (*KINDS, BASELINE_KIND)
     assert (rec.regularizer_kind == BASELINE_KIND) == (name == "erm"), "only the baseline may claim to do nothing"

@@ -96,7 +96,7 @@ def test_a_full_batch_mlp_on_cpu_trains_its_seeds_apart(write_suite, tmp_path, i
     store = tmp_path / "s.sqlite"
     assert main(["run", str(path), "--store", str(store), "--workers", "1", "--batch-seeds", "--no-progress"]) == 0
     assert "a full-batch run (one step per epoch) is no faster stacked" in capsys.readouterr().err
-    assert all(st == "ok" and "seed_batch" not in t for st, _, t in runs(store).values())
+    assert all(st in ("ok", "collapsed") and "seed_batch" not in t for st, _, t in runs(store).values())
 
 
 def test_a_worker_killed_inside_a_seed_group_fails_that_group_only(

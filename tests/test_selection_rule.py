@@ -166,7 +166,7 @@ def test_emitted_rows_load_as_the_chosen_configs(tmp_path):
 SUITE_HEAD = textwrap.dedent("""
     name: sw
     seeds: [0]
-    train: {epochs: 1, batch_size: 256}
+    train: {epochs: 3, batch_size: 128, lr: 0.01}  # past chance: a run at chance is collapsed, not a candidate
     benchmarks:
       - {name: d, dataset: digits, model: mlp, model_args: {width: 16},
          shift: {kind: covariate, corruptions: [gaussian_noise], severities: [3]}}

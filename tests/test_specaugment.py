@@ -135,7 +135,10 @@ def test_specaugment_and_audio_ready_regularizers_train_and_record(isolated_cach
     names = ["erm", "specaugment", "mixup", "label_smoothing", "dropout", "weight_decay", "early_stopping"]
     plan = plan_suite(suite([*names, {"label": "specaugment+mixup", "stack": ["specaugment", "mixup"]}]))
     records = {r.regularizer: r for r in map(run_one, plan.runs)}
-    assert all(r.status == "ok" for r in records.values()), {k: r.error for k, r in records.items() if r.error}
+    # collapsed (at chance after this tiny budget) still trains and records every metric
+    assert all(r.status in ("ok", "collapsed") for r in records.values()), {
+        k: r.error for k, r in records.items() if r.error
+    }
     run_level = {(m["split"], m["metric"]): m["value"] for m in records["specaugment"].metrics}
     assert run_level[("run", "specaugment_freq_width")] == 14 and run_level[("run", "specaugment_time_width")] == 5
     assert registries()["regularizers"].get("specaugment").kind == "augmentation"

@@ -105,4 +105,6 @@ def test_missing_data_through_the_cli_is_one_line_and_exit_1(tmp_path):
     )
     assert out.returncode == 1, out.stderr
     (line,) = out.stderr.strip().splitlines()
-    assert "dataset 'speech_commands' not found" in line
+    assert (
+        "dataset(s) missing: 'speech_commands'" in line and str(tmp_path / "none") in line
+    )  # every missing dataset, its real path

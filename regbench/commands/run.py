@@ -1,7 +1,8 @@
 """``regbench run SUITE``: train every benchmark × regularizer × seed not yet in the store.
 
-Exit status (README, "The command line"): 0 when every planned run is recorded ``ok``; 1 when
-any planned run is ``failed``, ``diverged`` or ``collapsed`` (or the suite, store or options are unusable);
+Exit status (README, "The command line"): 0 when every planned run is recorded ``ok`` or
+``collapsed`` (a result: counted on the leaderboard, never ranked); 1 when any planned run is
+``failed`` or ``diverged`` (or the suite, store or options are unusable);
 2 for a malformed command line; 3 when the only runs missing are leased by another live
 process; 130 when interrupted.
 """
@@ -130,13 +131,21 @@ def report_counts(counts: dict) -> None:
 
 
 def exit_status(statuses: dict[str, str], planned: list[str]) -> int:
-    """0 when every planned run is recorded ``ok``; 1 when any is failed, diverged or collapsed; 3 when
-    none is, but some are not recorded yet (another process is training them)."""
+    """0 when every planned run is recorded ``ok`` or ``collapsed``; 1 when any is failed or
+    diverged; 3 when none is, but some are not recorded yet (another process is training them).
+
+    A collapsed run (one predicted class, or chance train accuracy) is a result, not an error:
+    ``make bench`` goes on to the leaderboard, which counts it and leaves it out of the ranks."""
     bad: dict[str, int] = {}
+    collapsed = 0
     for key in dict.fromkeys(planned):
         status = statuses.get(key, "not recorded")
-        if status != "ok":
+        if status == "collapsed":
+            collapsed += 1
+        elif status != "ok":
             bad[status] = bad.get(status, 0) + 1
+    if collapsed:
+        print(f"{collapsed} run(s) collapsed: recorded, counted on the leaderboard, not ranked", file=sys.stderr)
     if not bad:
         return 0
     code = 1 if bad.keys() - {"not recorded"} else 3
