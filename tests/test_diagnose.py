@@ -34,10 +34,10 @@ def done(tmp_path_factory):
     (tmp / "tinydiag.yaml").write_text(SUITE)
     store = tmp / "s.sqlite"
     code = main(["run", str(tmp / "tinydiag.yaml"), "--store", str(store), "--workers", "1", "--no-progress"])
-    # the width-1 model is meant to underfit: it may be recorded collapsed (exit 1), nothing else
+    # the width-1 model is meant to underfit: it may be recorded collapsed (a result: exit 0), nothing else
     statuses = Store(store).statuses()
     assert set(statuses.values()) <= {"ok", "collapsed"} and "ok" in statuses.values()
-    assert code == (1 if "collapsed" in statuses.values() else 0)
+    assert code == 0
     out = tmp / "out"
     assert main(["diagnose", str(tmp / "tinydiag.yaml"), "--store", str(store), "--out", str(out)]) == 0
     return tmp, store, out
