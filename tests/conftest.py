@@ -80,3 +80,15 @@ def write_suite(tmp_path):
 @pytest.fixture
 def store_path(tmp_path) -> Path:
     return tmp_path / "results.sqlite"
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models on a busy 2-core machine: one intra-op thread (a second one spin-waits);
+    the caller's count is restored after the test. Use with ``pytest.mark.usefixtures``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -37,12 +37,7 @@ IMAGE_AUGS = ["random_erasing", "trivialaugment", "augmix"]
 CTX = SetupContext(num_classes=10, input_shape=(3, 16, 16), flip_invariant=True, epochs=1)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: tiny models, one thread
 
 
 def images(b: int = 32, c: int = 3, side: int = 16) -> torch.Tensor:

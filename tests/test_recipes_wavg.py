@@ -33,12 +33,7 @@ NEW = ["sam", "asam", "ema", "swa", "swad"]
 CTX = SetupContext(num_classes=3, input_shape=(1, 2, 2), flip_invariant=False, epochs=4)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: tiny models, one thread
 
 
 def tiny_data(n: int = 8) -> TrainingData:
