@@ -113,11 +113,13 @@ def test_predictions_frame_joins_targets(done):
     assert len(curves["val_loss"]) == 60
 
 
-def test_unknown_suite_and_empty_store_are_one_line_errors(done, tmp_path, capsys):
+def test_unknown_suite_and_empty_store_are_one_line_errors(done, tmp_path, capsys, monkeypatch):
     tmp, _, _ = done
+    monkeypatch.chdir(tmp_path)  # the default --out is leaderboard/<suite> under the working folder
     assert main(["diagnose", "no-such-suite", "--store", str(tmp_path / "x.sqlite")]) == 1
     assert "unknown suite 'no-such-suite'" in capsys.readouterr().err
     assert main(["diagnose", str(tmp / "tinydiag.yaml"), "--store", str(tmp_path / "empty.sqlite")]) == 1
     err = capsys.readouterr().err.strip()  # a read-only command creates no store
     assert "empty.sqlite: no store there" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "empty.sqlite").exists()
+    assert not (tmp_path / "leaderboard").exists()  # a failed command leaves no empty output folder
