@@ -106,6 +106,13 @@ def test_mechanism_ties_go_to_the_earlier_config_and_each_kind_reads_its_own_num
     for label, frac in (("m1", 0.1), ("m2", 0.7), ("m3", 0.4)):
         clip += [rec(b, label, 0, 0.85, {"clipped_fraction": frac}, kind="gradient") for b in VAL_N]
     assert choose(clip, {"grad_clip": ["m1", "m2", "m3"]}, "one_se")[("b1", "grad_clip")].label == "m2"
+    # weight averaging: the distance of the average from the final weights (erm's is 0); the
+    # farthest average inside the band wins (e0 is inside the band but barely averages)
+    avg = [rec(b, "erm", 0, 0.85, kind="none") for b in VAL_N]
+    for label, dist in (("e0", 0.001), ("e1", 0.08), ("e2", 0.03)):
+        avg += [rec(b, label, 0, 0.85, {"averaged_distance": dist}, kind="averaging") for b in VAL_N]
+    pick = choose(avg, {"ema": ["e0", "e1", "e2"]}, "one_se", per_suite=True)[(ALL_BENCHMARKS, "ema")]
+    assert pick.label == "e1" and pick.chosen.mechanism == pytest.approx(0.08)
     # no mechanism number (a recipe): the plain best mean even inside the band
     recipe = [rec(b, "r0", 0, 0.85, kind="recipe") for b in VAL_N] + [
         rec(b, "r1", 0, 0.86, kind="recipe") for b in VAL_N

@@ -21,7 +21,8 @@ Rules (``regbench run SUITE --sweep N --select RULE``):
   weight penalties and decay, the relative change of the weight L2 norm; augmentations,
   label smoothing and dropout, the relative change of the clean train NLL; early stopping,
   the relative change of the delivered epoch (the restored epoch against erm's last); gradient
-  clipping, the share of steps clipped (erm clips none). A candidate's number is the mean over
+  clipping, the share of steps clipped (erm clips none); weight averaging (EMA, SWA, SWAD),
+  the distance ‖θ_avg − θ_final‖ / ‖θ_final‖ (erm's is 0). A candidate's number is the mean over
   its runs of the absolute change; the largest wins, ties go to the earlier candidate (config 0
   = the defaults). A regularizer without a mechanism number (erm, norm layers, recipes, other
   penalties), or whose number is missing for a candidate in the band, gets the best mean.
@@ -47,7 +48,15 @@ from regbench.report.table.model_selection import Selection, val_score
 
 RULES = ("val_accuracy", "val_loss", "one_se")
 ALL_BENCHMARKS = "all benchmarks"  # the group name of a per-suite choice
-TRAINING_SIDE = ("weight_norm", "train_loss", "restored_epoch", "epochs_run", "clipped_fraction")
+TRAINING_SIDE = (
+    "weight_norm",
+    "train_loss",
+    "restored_epoch",
+    "epochs_run",
+    "clipped_fraction",
+    "averaged_distance",
+    "sharpness",
+)
 # what the selection calls each mechanism rule's number (report.mechanism's labels for the
 # relative ones; early stopping's is the delivered epoch here, not the share of seeds)
 NUMBER_NAMES = {"share": "delivered epoch", "fraction": "steps clipped"}
@@ -106,6 +115,9 @@ def mechanism_change(mech: Mechanism, rec: Mapping[str, Any], erm: Mapping[str, 
     if mech.rule == "fraction":  # erm clips nothing: its fraction is 0 when not recorded
         value, ref = run.get("clipped_fraction"), base.get("clipped_fraction", 0.0)
         return float(value) - float(ref) if value is not None else math.nan
+    if mech.rule == "distance":  # erm averages nothing (distance 0): the distance is the change
+        value = run.get("averaged_distance")
+        return float(value) if value is not None and math.isfinite(value) else math.nan
     if mech.rule == "share":  # the epoch delivered against erm's, which delivers its last
         value, ref = run.get("restored_epoch", run.get("epochs_run")), base.get("epochs_run")
     else:
