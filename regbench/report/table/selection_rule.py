@@ -47,7 +47,7 @@ from regbench.report.table.model_selection import Selection, val_score
 
 RULES = ("val_accuracy", "val_loss", "one_se")
 ALL_BENCHMARKS = "all benchmarks"  # the group name of a per-suite choice
-TRAINING_SIDE = ("weight_norm", "train_loss", "restored_epoch", "epochs_run", "clipped_fraction")
+TRAINING_SIDE = ("weight_norm", "train_loss", "restored_epoch", "epochs_run", "clipped_fraction", "sharpness_at_0.05")
 # what the selection calls each mechanism rule's number (report.mechanism's labels for the
 # relative ones; early stopping's is the delivered epoch here, not the share of seeds)
 NUMBER_NAMES = {"share": "delivered epoch", "fraction": "steps clipped"}
