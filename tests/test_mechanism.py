@@ -100,3 +100,26 @@ def test_only_weight_penalties_are_judged_by_the_weight_norm():
     assert mechanism_for("l2", "penalty").metric == "weight_norm"
     assert mechanism_for("weight_decay", "optimizer").metric == "weight_norm"
     assert mechanism_for("irm", "penalty") is None and mechanism_for("vrex", "penalty") is None
+
+
+def test_sam_is_judged_by_the_post_training_sharpness_against_erms():
+    """sam's own ``sharpness`` (its training steps) is not what is judged: erm has none; the
+    ``sharpness_at_0.05`` every run records is, and mechanisms.md shows it as a relative change."""
+    from regbench.report.mechanism import render_markdown
+
+    runs, metrics, _, _ = make_frames(n_benchmarks=1, regularizers=["erm", "sam", "asam"], seeds=2)
+    runs["regularizer_kind"] = runs["regularizer"].map({"sam": "sharpness", "asam": "sharpness"}).fillna("none")
+    (b,) = runs["benchmark"].unique()
+    numbers = {
+        (b, "erm"): {"sharpness_at_0.05": [0.008, 0.008]},
+        (b, "sam"): {"sharpness_at_0.05": [0.002, 0.003], "sharpness": [0.03, 0.03]},
+        (b, "asam"): {"sharpness_at_0.05": [0.0079, 0.0081], "sharpness": [0.09, 0.08]},
+    }
+    t = mechanism_table(runs, _with_run_numbers(runs, metrics, numbers)).set_index("regularizer")
+    assert t.loc["sam", "effect"] == pytest.approx(0.0025 / 0.008 - 1) and not t.loc["sam", "inactive"]
+    assert t.loc["asam", "inactive"]  # within 5% of erm's
+    assert f"| {b} | sam | loss rise at ρ = 0.05 | 0.0025 | 0.008 | -68.8% | acts |" in render_markdown(
+        t.reset_index()[["benchmark", "regularizer", "mechanism", "value", "erm_value", "effect", "inactive"]], "s"
+    )
+    only_own = _with_run_numbers(runs, metrics, {(b, "sam"): {"sharpness": [0.03, 0.03]}})
+    assert mechanism_table(runs, only_own)["inactive"].isna().all()  # older records: no verdict

@@ -93,6 +93,7 @@ def test_row_kinds_say_what_the_row_adds():
     shipped = {r.regularizer.display: r.kind for r in load_suite("shift_baselines").runs}
     assert shipped["erm"] == "baseline" and shipped["weight_decay"] == "optimizer"
     assert shipped["mixup"] == "augmentation" and shipped["group_dro"] == "loss"
+    assert shipped["sam"] == "sharpness" and shipped["swad"] == "averaging"  # judged by their mechanism
     # no shared base: each row's own members; a mixed stack is a recipe; a lone l2 is a penalty
     plain = env_suite(declare=False)
     plain["benchmarks"] = plain["benchmarks"][:1]

@@ -87,3 +87,17 @@ def test_inductive_bias_suite_varies_only_the_architecture():
     models = {r.benchmark.spec.model for r in plan.runs}
     assert models == {"mlp", "cnn", "vit"}
     assert len({str(r.benchmark.data_key()) for r in plan.runs}) == 1  # same data, split and shifts
+
+
+def test_recipes_suite_stacks_the_published_recipes_on_a_residual_model():
+    plan = load_suite("recipes")
+    stacks = {r.regularizer.display: [s.name for s in r.regularizer.stack] for r in plan.runs}
+    assert stacks["torchvision_recipe"] == [
+        "weight_decay", "trivialaugment", "random_erasing", "mixup_cutmix", "label_smoothing", "ema"
+    ]  # fmt: skip
+    assert stacks["timm_deit_recipe"] == [
+        "weight_decay", "randaugment", "random_erasing", "mixup_cutmix", "label_smoothing", "stochastic_depth", "ema"
+    ]  # fmt: skip
+    assert stacks["sam+mixup"] == ["sam", "mixup"] and stacks["swad+augs"][0] == "swad" and stacks["erm"] == ["erm"]
+    assert {r.benchmark.spec.model for r in plan.runs} == {"resnet18"}  # drop path needs residual branches
+    assert {r.kind for r in plan.runs if r.regularizer.display != "erm"} == {"recipe"}

@@ -11,6 +11,7 @@ from torch import nn
 from regbench.data.base import Examples, Splits
 from regbench.data.wilds_data import metadata_array, wilds_eval
 from regbench.evaluate.collapse import collapse_reason
+from regbench.evaluate import sharpness
 from regbench.evaluate.records import (
     Evaluation,
     add_unique_images,
@@ -125,7 +126,9 @@ def evaluate_classification(
     membership-inference AUC (loss-threshold attack: members = a seeded train subset the
     size of test_id, non-members = test_id), weight sparsity and parameter count, and the
     temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it), and
-    whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse).
+    whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse), and the loss
+    rise at a fixed radius in the ascent direction (``sharpness_at_0.05``,
+    regbench.evaluate.sharpness), the mechanism number of SAM and ASAM, measured for every run.
 
     ``logits``: the model's (N, K) float32 logits of splits already computed (by split name:
     "train", "val", "test_id", "ood/<split>"), as a seed-batched group computes them for all
@@ -133,6 +136,10 @@ def evaluate_classification(
     """
     t0 = time.perf_counter()
     ev = Evaluation()
+    # first, before any other number: it must leave the model as it found it (weights, BN
+    # statistics, no random draws), and anything it left changed would show in every number
+    # below (tests/test_sharpness.py compares them with and without it)
+    ev.add("run", sharpness.METRIC, sharpness.reference_sharpness(model, splits.train.x, splits.train.y, device))
     # every split's logits once: val's serve the temperature and val's own rows, train's and
     # test_id's the membership attack below (its members are a train subset)
     logits_of: dict[str, torch.Tensor] = {}

@@ -9,8 +9,10 @@ kind has one number that shows its mechanism at work (docs/metrics.md, "Mechanis
 - stopping (early_stopping): the share of seeds whose restored epoch is earlier than the
   last epoch run (``restored_epoch`` < ``epochs_run``);
 - gradient (grad_clip): ``clipped_fraction``, the share of steps whose gradient was clipped;
-- sharpness (sam, asam): ``sharpness``, the mean loss rise at the ascent step, relative to
-  erm's (no verdict where erm's runs do not measure it);
+- sharpness (sam, asam): ``sharpness_at_0.05``, the loss rise L(w + ρ g/‖g‖) − L(w) at the
+  fixed ρ = 0.05 on a fixed training subset, measured after training for every run, erm's
+  included (regbench/evaluate/sharpness.py), relative to erm's (no verdict for records made
+  before it was measured);
 - averaging (ema, swa, swad): ``averaged_distance``, ‖θ_avg − θ_final‖ / ‖θ_final‖, inactive
   under ``MIN_AVERAGED_DISTANCE`` (the average is the final model);
 - augmentation, loss (label smoothing) and dropout: ``train_loss``, the clean training NLL of
@@ -53,7 +55,8 @@ MECHANISMS = {
     "optimizer": Mechanism("weight_norm", "weight L2 norm", "relative"),
     "stopping": Mechanism("restored_epoch", "seeds restoring an earlier epoch", "share"),
     "gradient": Mechanism("clipped_fraction", "steps clipped", "fraction"),
-    "sharpness": Mechanism("sharpness", "loss rise at ρ", "relative"),
+    # not SAM's own ``sharpness`` (the mean over its training steps at its own ρ): erm has none
+    "sharpness": Mechanism("sharpness_at_0.05", "loss rise at ρ = 0.05", "relative"),
     "averaging": Mechanism("averaged_distance", "averaged − final weights", "distance"),
     "augmentation": Mechanism("train_loss", "train NLL", "relative"),
     "loss": Mechanism("train_loss", "train NLL", "relative"),
@@ -80,7 +83,7 @@ def mechanism_for(regularizer: str, kind: str | None) -> Mechanism | None:
 def _run_numbers(runs: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """One row per ok run: benchmark, regularizer, kind and its run-level mechanism metrics."""
     wanted = {"weight_norm", "restored_epoch", "epochs_run", "clipped_fraction", "train_loss"}
-    wanted |= {"sharpness", "averaged_distance"}
+    wanted |= {mech.metric for mech in MECHANISMS.values()}
     rows = metrics[(metrics["split"] == "run") & metrics["metric"].isin(wanted)]
     wide = rows.pivot_table(index="run_key", columns="metric", values="value", aggfunc="mean")
     ok = runs[runs["status"] == "ok"].set_index("run_key")[["benchmark", "regularizer", "regularizer_kind"]]
@@ -140,8 +143,9 @@ def render_markdown(table: pd.DataFrame, suite: str) -> str:
         "| Benchmark | Regularizer | Mechanism | Value | erm | Effect | Inactive |",
         "|---|---|---|---|---|---|---|",
     ]
+    relative_labels = {m.label for m in MECHANISMS.values() if m.rule == "relative"}
     for r in table.itertuples(index=False):
-        relative = r.mechanism in ("weight L2 norm", "train NLL")
+        relative = r.mechanism in relative_labels
         value = "–" if not np.isfinite(r.value) else (f"{r.value:.4g}" if relative else f"{r.value:.0%}")
         erm = "–" if not (relative and np.isfinite(r.erm_value)) else f"{r.erm_value:.4g}"
         effect = "–" if not (relative and np.isfinite(r.effect)) else f"{r.effect:+.1%}"

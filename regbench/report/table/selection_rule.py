@@ -55,7 +55,7 @@ TRAINING_SIDE = (
     "epochs_run",
     "clipped_fraction",
     "averaged_distance",
-    "sharpness",
+    "sharpness_at_0.05",
 )
 # what the selection calls each mechanism rule's number (report.mechanism's labels for the
 # relative ones; early stopping's is the delivered epoch here, not the share of seeds)
