@@ -138,13 +138,49 @@ def _t_quantile(df, level):
     return np.where(np.isfinite(df), q, _st.norm.ppf(0.5 + level / 2.0))
 
 
+def effective_df(terms, dfs, level: float = DEFAULT_LEVEL):
+    """Degrees of freedom of a variance that is a sum of mean-square terms, each at its own quantile.
+
+    terms (..., J): the signed parts c_j·MS_j/(nC) of the variance; dfs (..., J) or (J,): the
+    df of each mean square. Returns the df whose t quantile, times sqrt(Σ terms), equals
+    sqrt(Σ_j t²_{df_j} · terms_j): each part of the half-width is expanded by its own mean
+    square's quantile, and the parts add in quadrature. Infinite where that ratio is at or
+    below the normal quantile; NaN where the variance is not positive.
+
+    Why not Satterthwaite's (Σ terms)² / Σ terms²/df_j with the estimated terms: the seed mean
+    square has n − 1 df (2 at 3 seeds) and where it is small by chance the plug-in df is large,
+    so the interval is narrow exactly where its SE is too small. On real digits-c outcomes (40
+    erm seeds × 3,000 images, tests/test_twolevel.py) that covered 89.7 % (5-split OOD mean)
+    and 92.5 % (one OOD split) at 3 seeds; at the population's true df 95.5-95.9 %. This rule
+    does not read the noisy ratio of the parts into the df, and covers 94.5-97 % in every cell.
+    """
+    terms = np.asarray(terms, dtype=np.float64)
+    dfs = np.broadcast_to(np.asarray(dfs, dtype=np.float64), terms.shape)
+    total = terms.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        target = np.sqrt((_t_quantile(dfs, level) ** 2 * terms).sum(-1) / total)
+    z = _st.norm.ppf(0.5 + level / 2.0)
+    floor = np.where(terms > 0, dfs, np.inf).min(-1)  # the df of the least certain positive part
+    floor = np.where(np.isfinite(floor), np.maximum(floor, 1e-3), 1e-3)
+    target = np.minimum(target, _t_quantile(floor, level))  # a signed sum can overshoot by rounding
+    lo, hi = np.log(floor), np.full(floor.shape, np.log(1e9))
+    for _ in range(50):  # t's quantile falls as df rises: bisect log df to a relative 2^-50 of the bracket
+        mid = 0.5 * (lo + hi)
+        above = _t_quantile(np.exp(mid), level) > target
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    df = np.where(target <= z * (1.0 + 1e-12), np.inf, np.exp(0.5 * (lo + hi)))  # rounding of Σ z² terms / Σ terms
+    return np.where(np.isfinite(target) & (total > 0), df, np.nan)
+
+
 def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimate:
     """Variance of mean(D) from the crossed random-effects ANOVA of D (..., n, C).
 
     Mean squares: MS_A (seeds, n−1 df), MS_B (clusters, C−1 df), MS_E (residual, (n−1)(C−1)
     df); E[MS_A] = σ_e² + Cσ_a², E[MS_B] = σ_e² + nσ_b², E[MS_E] = σ_e². Components are
     truncated at 0: Var = [max(MS_A−MS_E, 0) + max(MS_B−MS_E, 0) + MS_E] / (nC), a linear
-    combination of mean squares whose Satterthwaite df is (Σ c_j MS_j)² / Σ (c_j MS_j)²/df_j.
+    combination of mean squares; its df is ``effective_df``'s (each mean square at its own t
+    quantile), not Satterthwaite's plug-in (Σ c_j MS_j)² / Σ (c_j MS_j)²/df_j, which
+    under-covered at 3 seeds (``effective_df`` says why).
 
     Pseudo-count at the boundary: MS_B is computed with two extra clusters of weight
     ``pseudo`` each whose seed-mean influence is the lowest and the highest value the metric
@@ -184,9 +220,7 @@ def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimat
         terms = np.stack([c_a * ms_a, c_b * ms_b, c_e * ms_e], axis=-1) / (n * n_cl)
         var = terms.sum(-1)
         dfs = np.stack(np.broadcast_arrays(n - 1.0, df_b, max(df_e, 1.0)), axis=-1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            denom = (terms**2 / dfs).sum(-1)
-            df = np.where(denom > 0, var**2 / denom, np.inf)
+        df = np.where(var > 0, effective_df(terms, dfs, level), np.inf)
         parts = (
             np.where(use_a, ms_a - ms_e, 0.0) / (n * n_cl),
             np.where(use_b, ms_b - ms_e, 0.0) / (n * n_cl),
@@ -227,7 +261,7 @@ def cell_mean(
 
     Estimand: the expected score over new seeds and a new test set drawn from the same
     distribution (new base images, each warped as the splits warp it), for this training set.
-    Interval: Student t with Satterthwaite df; with finite ``bounds`` a Wilson-type score
+    Interval: Student t with ``effective_df``'s df; with finite ``bounds`` a Wilson-type score
     interval (``_score_bounds``), inside ``bounds``; otherwise symmetric around the estimate.
     ``pseudo``: see ``_decompose`` (half an image at each end of ``bounds``).
     """

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats as _st
 
-from regbench.report.stats.crossed import TwoLevelEstimate
+from regbench.report.stats.crossed import TwoLevelEstimate, effective_df
 from regbench.report.stats.pairwise import PairwiseResult  # noqa: F401
 
 # ----------------------------------------------------------------------------- resolution
@@ -39,24 +39,24 @@ def minimum_detectable_difference(se, df=np.inf, *, alpha: float = 0.05, power: 
 def projected(est: TwoLevelEstimate, n_seeds: int):
     """(se, df) that ``est`` would have with ``n_seeds`` seeds on the same images.
 
-    σ_a²/n and σ_e²/(nC) scale with 1/n, σ_b²/C does not; df by Satterthwaite over the three
-    parts with n'−1, C−1 and (n'−1)(C−1) df (the parts treated as independent mean squares, an
-    approximation). NaN where the seed parts are unknown (one seed) or n_seeds < 2.
+    σ_a²/n and σ_e²/(nC) scale with 1/n, σ_b²/C does not. The parts are put back into the mean
+    square terms of ``crossed._decompose`` (MS_A/(nC) = σ_a²/n + σ_e²/(nC) with n'−1 df where the
+    seed part was kept, MS_B/(nC) = σ_b²/C + σ_e²/(nC) with C−1 df where the image part was,
+    ∓MS_E/(nC) with (n'−1)(C−1) df) and the df is ``crossed.effective_df``'s, the rule the
+    intervals use. NaN where the seed parts are unknown (one seed) or n_seeds < 2.
     """
     scale = est.n_seeds / float(n_seeds)
-    parts = np.stack(
-        np.broadcast_arrays(
-            np.asarray(est.var_seed) * scale, np.asarray(est.var_image), np.asarray(est.var_residual) * scale
-        ),
-        axis=-1,
+    seed, image, resid = np.broadcast_arrays(
+        np.asarray(est.var_seed) * scale, np.asarray(est.var_image), np.asarray(est.var_residual) * scale
     )
-    dfs = np.array([n_seeds - 1.0, est.n_clusters - 1.0, (n_seeds - 1.0) * (est.n_clusters - 1.0)])
-    var = parts.sum(-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        denom = (parts**2 / np.where(dfs > 0, dfs, np.nan)).sum(-1)
-        df = np.where(denom > 0, var**2 / denom, np.inf)
+    use_a, use_b = (seed > 0).astype(float), (image > 0).astype(float)
+    terms = np.stack([use_a * (seed + resid), use_b * (image + resid), (1.0 - use_a - use_b) * resid], axis=-1)
+    dfs = np.array([n_seeds - 1.0, est.n_clusters - 1.0, max((n_seeds - 1.0) * (est.n_clusters - 1.0), 1.0)])
+    var = terms.sum(-1)
+    with np.errstate(invalid="ignore"):
+        df = np.where(var > 0, effective_df(terms, dfs), np.inf) if n_seeds >= 2 else np.full_like(var, np.nan)
     if n_seeds < 2:
-        var, df = np.full_like(var, np.nan), np.full_like(var, np.nan)
+        var = np.full_like(var, np.nan)
     return np.sqrt(var), df
 
 
