@@ -188,6 +188,13 @@ def test_minimum_detectable_difference_is_monotone_in_se_and_seeds(real):
     by_seeds = [power.suite_minimum_detectable_difference(res, n) for n in (2, 3, 5, 10)]
     assert np.all(np.diff(by_seeds) < 0)
     assert by_seeds[1] == pytest.approx(power.suite_minimum_detectable_difference(res))
+    # the typical pair is the root of the mean paired variance (not the median SE, which runs low
+    # when each pair's seed part has only n - 1 df), at the median df
+    se, df = power.projected(res.pairs, 3)
+    iu = np.triu_indices(4, 1)
+    typical = np.sqrt(np.mean(se[iu] ** 2))
+    assert typical > np.median(se[iu])
+    assert by_seeds[1] == pytest.approx(power.minimum_detectable_difference(typical, np.median(df[iu])))
 
 
 def test_analytic_se_matches_the_two_level_bootstrap(real):

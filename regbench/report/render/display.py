@@ -184,9 +184,13 @@ def resolution_text(lb: Leaderboard, bench: str) -> str | None:
         return None
     col = lb.primary
     unit = " points" if col.scale == 100 else ""
+    digits = max(col.digits, 1)
+    five = _finite(res.get("mdd_5_seeds"))
+    more = f"; at 5 seeds ≥ {five * col.scale:.{digits}f}{unit}" if five is not None and res["seeds"] < 5 else ""
     return (
-        f"Detects {col.label} differences ≥ {res['mdd'] * col.scale:.{max(col.digits, 1)}f}{unit} with 80% power "
-        f"at {res['seeds']} seeds (paired tests, α = 0.05)."
+        f"Detects {col.label} differences ≥ {res['mdd'] * col.scale:.{digits}f}{unit} with 80% power "
+        f"at {res['seeds']} seeds (one paired test, α = 0.05, as `compare` runs; the tiers' Holm-adjusted "
+        f"tests over all pairs need larger differences){more}."
     )
 
 

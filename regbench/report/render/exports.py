@@ -7,6 +7,8 @@ their interval and n, where README.md, the page and the terminal show the rounde
 
 from __future__ import annotations
 
+import math
+
 import json
 from pathlib import Path
 
@@ -79,7 +81,13 @@ def _json_row(lb: Leaderboard, rec: dict, scope: str) -> dict:
 
 
 def _rest(res: dict) -> dict:
-    return {"seeds": int(res["seeds"]), "per_image": bool(res["per_image"])}
+    five = res.get("mdd_5_seeds")
+    at_five = {"minimum_detectable_difference_at_5_seeds": stable_number(five)} if _known(five) else {}
+    return {"seeds": int(res["seeds"]), "per_image": bool(res["per_image"]), **at_five}
+
+
+def _known(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
 def write_json(lb: Leaderboard, path: Path) -> None:

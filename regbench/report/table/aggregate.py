@@ -166,7 +166,9 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: di
     higher = primary.higher_is_better
     tests = {b: benchmark_tests(ok, metrics, outcomes, b, primary.key, higher) for b in benches}
     resolution = {
-        b: {"mdd": t.mdd, "seeds": t.n_seeds, "per_image": t.per_image} for b, t in tests.items() if t is not None
+        b: {"mdd": t.mdd, "mdd_5_seeds": t.mdd_5_seeds, "seeds": t.n_seeds, "per_image": t.per_image}
+        for b, t in tests.items()
+        if t is not None
     }
     main = _ranked(put_tiers(main, suite_tests(tests, higher)), primary)
     per_benchmark = pd.concat(

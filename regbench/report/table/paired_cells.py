@@ -21,7 +21,7 @@ zero-variance difference is no evidence) and the cells keep their seed + binomia
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,7 @@ class PairTests:
     n_seeds: int
     mdd: float
     per_image: bool
+    mdd_5_seeds: float = float("nan")  # the same projected to 5 seeds (per-image estimates only)
 
 
 def accuracy_splits(metrics: pd.DataFrame, run_keys) -> dict[str, list[str]]:
@@ -191,7 +192,9 @@ def benchmark_tests(
     if stacked is not None:
         res = pairwise.all_pairs(stacked[0], stacked[1], higher_is_better=higher, alpha=ALPHA)
         mdd = power.suite_minimum_detectable_difference(res, alpha=ALPHA, power=POWER)
-        return _decide(regs, res.means, res.diff, res.se, res.df, res.p, higher, len(common), mdd, True)
+        mdd5 = power.suite_minimum_detectable_difference(res, 5, alpha=ALPHA, power=POWER)
+        tests = _decide(regs, res.means, res.diff, res.se, res.df, res.p, higher, len(common), mdd, True)
+        return replace(tests, mdd_5_seeds=mdd5)
     here = ok[ok["benchmark"] == bench]  # one run may serve two benchmarks with identical data
     values = here.drop_duplicates("run_key").set_index("run_key")[key]
     v = np.array([[values[k] for k in ks] for ks in run_keys], dtype=np.float64)
@@ -199,7 +202,8 @@ def benchmark_tests(
         return None
     diff, se, df, p = _seed_level(v)
     iu = np.triu_indices(len(regs), 1)
-    mdd = float(power.minimum_detectable_difference(np.median(se[iu]), len(common) - 1.0, alpha=ALPHA, power=POWER))
+    typical = float(np.sqrt(np.nanmean(np.square(se[iu]))))  # root mean variance, as power.py
+    mdd = float(power.minimum_detectable_difference(typical, len(common) - 1.0, alpha=ALPHA, power=POWER))
     return _decide(regs, v.mean(1), diff, se, df, p, higher, len(common), mdd, False)
 
 
