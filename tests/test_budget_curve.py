@@ -92,6 +92,14 @@ def test_cells_give_means_and_the_paired_difference_to_erm():
     )
 
 
+def test_intervals_are_clipped_to_the_range_of_an_accuracy():
+    values = {("a", 5, r, s): (acc, acc) for r in ("erm", "aug") for s, acc in enumerate((1.0, 0.9, 0.99))}
+    values[("a", 5, "aug", 0)] = (0.0, 0.0)
+    cells = budget_cells(_table(values), {"a.e5": ("a", 5)})
+    assert cells["hi"].max() == 1.0 and cells["lo"].min() == 0.0
+    assert cells["diff_lo"].min() == -1.0 and cells["diff_hi"].max() <= 1.0
+
+
 def test_a_row_without_erm_at_its_budget_has_no_difference():
     values = {("a", 5, "aug", s): (0.5 + 0.01 * s, 0.8) for s in range(3)}
     values |= {("a", 10, "erm", s): (0.6, 0.9) for s in range(3)}

@@ -46,7 +46,7 @@ def budget_cells(
     table: ``run_table`` of the budget suite's runs (one row per run, accuracies as fractions);
     budgets: each of its benchmark names → (the suite's benchmark, epochs). Only ok runs count.
     ``diff`` … ``p``: the row minus erm over the seeds both ran ok (NaN for erm itself, or where
-    erm has no run). Rows are sorted by benchmark (the suite's order, then ``ALL_BENCHMARKS``),
+    erm has no run). Bounds are clipped to the range of an accuracy (0–1) and of a difference (±1). Rows are sorted by benchmark (the suite's order, then ``ALL_BENCHMARKS``),
     epochs, regularizer and metric.
     """
     ok = table[(table["status"] == "ok") & table["benchmark"].isin(list(budgets))].copy()
@@ -92,5 +92,9 @@ def _cells(values: pd.Series, sampling_var: pd.Series, bench: str, metric: str, 
             if len(shared):
                 est = stats.paired_difference(seeds[shared].to_numpy(), base[shared].to_numpy(), level=level)
                 diff, lo, hi, p = est.mean, est.lo, est.hi, est.p_value
-        rows.append([bench, int(epochs), reg, metric, int(cell.n), cell.mean, cell.lo, cell.hi, diff, lo, hi, p])
+        # clipped to the accuracy's range, as the leaderboard's cells are (it cannot lower coverage)
+        rows.append(
+            [bench, int(epochs), reg, metric, int(cell.n), cell.mean, *np.clip([cell.lo, cell.hi], 0.0, 1.0)]
+            + [diff, *np.clip([lo, hi], -1.0, 1.0), p]
+        )
     return rows
