@@ -41,6 +41,7 @@ def suite_meta(suite_name_or_path: str) -> dict:
         "regularizers": [r.display for r in s.regularizers],
         # relative to the repository (suites/ood.yaml) or the working directory: never a local path
         "source": published_path(path, SUITES_DIR),
+        "budget_curve": s.budget_curve.model_dump(mode="json") if s.budget_curve else None,
     }
 
 
@@ -161,6 +162,9 @@ def write_leaderboard(
         "error_vs_width.png": "Test error vs width: does a regularizer flatten double descent?",
     }
     extra = {titles[k]: v for k, v in diag.files.items() if k in titles}
+    curve = budget_curve(store, meta, runs, Path(out_dir), plots)
+    if curve is not None and curve["plot"] is not None:
+        extra[curve["title"]] = curve["plot"]
     board = build_leaderboard(
         runs,
         metrics,
@@ -179,6 +183,8 @@ def write_leaderboard(
         "Diagnostics (why a regularizer works)",
         diag_markdown(Path(out_dir) / "diagnostics.md"),
     )
+    if curve is not None:
+        append_section(Path(out_dir) / "README.md", "Budget curve (accuracy vs epochs)", curve["markdown"])
     append_selection(Path(out_dir))
     if show:
         show_table(board, view, echo)
@@ -243,6 +249,42 @@ def diagnostics(store: Store, runs, metrics, suite: str, out_dir: Path, plots: b
     ok = runs[runs["status"] == "ok"]
     preds = store.predictions_frame(ok["run_key"])
     return build_diagnostics(runs, metrics, preds, suite, out_dir, plots=plots)
+
+
+def budget_curve(store: Store, meta: dict, runs, out_dir: Path, plots: bool) -> dict | None:
+    """The suite's budget curve (``budget_curve:``, runs stored under ``<suite>-budget``):
+    budget_curve.md and budget_curve.png in ``out_dir``; returns {"markdown", "plot" (PNG path
+    or None), "title"}, or None when the suite declares no curve or none of its runs is stored."""
+    if meta.get("budget_curve") is None:
+        return None
+    from regbench.config import BudgetCurveSpec
+    from regbench.report.render import budget_curve as render
+    from regbench.report.render import theme
+    from regbench.report.table.budget_curve import budget_cells
+    from regbench.report.table.run_rows import run_table
+
+    spec = BudgetCurveSpec.model_validate(meta["budget_curve"])
+    names = {spec.benchmark_name(b["name"], e): (b["name"], e) for b in meta["benchmarks"] for e in spec.epochs}
+    curve_runs, curve_metrics, _ = store.frames(spec.suite_name(meta["name"]))
+    curve_runs = curve_runs[curve_runs["status"] != "missing"].reset_index(drop=True)
+    for stale in (out_dir / "budget_curve.md", out_dir / render.FILE, theme.svg_of(out_dir / render.FILE)):
+        stale.unlink(missing_ok=True)  # no curve from an earlier build beside a new table
+    if curve_runs.empty:
+        return None
+    cells = budget_cells(run_table(curve_runs, curve_metrics), names)
+    suite_epochs = meta["train"]["epochs"]
+    body = (
+        f"{', '.join(f'`{r}`' for r in spec.regularizers)} trained for {', '.join(map(str, spec.epochs))} epochs "
+        f"(the suite's own budget is {suite_epochs}), every seed, stored under the suite "
+        f"`{spec.suite_name(meta['name'])}` and never ranked. Mean accuracy (%) over seeds with its 95% "
+        "interval (seed spread plus the test split's binomial error); `− erm`: the paired difference to "
+        "erm at the same budget over the seeds both ran (points, paired Student-t 95% interval, p).\n\n"
+        + render.budget_curve_markdown(cells, suite_epochs)
+    )
+    (out_dir / "budget_curve.md").write_text(f"# Budget curve ({meta['name']})\n\n{body}\n", encoding="utf-8")
+    kinds = dict(zip(curve_runs["regularizer"], curve_runs["regularizer_kind"].fillna("none")))
+    plot = theme.save(render.budget_curve_plot(cells, kinds), out_dir / render.FILE) if plots else None
+    return {"markdown": body, "plot": plot, "title": render.TITLE}
 
 
 def diag_markdown(path: Path) -> str:

@@ -60,6 +60,7 @@ def run(args) -> int:
     from regbench.train.execution import prepare_process
 
     prepare_process()  # before anything in this process uses CUDA (in-process runs)
+    from regbench.harness.budget_curve import budget_plan
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.plan import load_suite
     from regbench.harness.run_plan import run_plan
@@ -95,8 +96,29 @@ def run(args) -> int:
         **scaling_kwargs(args),
     )
     report_counts(counts)
+    planned = [r.run_key for r in plan.runs]
+    # the suite's budget curve (budget_curve:), after its own runs so that the shared budget is reused
+    curve = budget_plan(plan)
+    if curve is not None:
+        curve = bind_numerics(curve, args.device, args.executor, args.deterministic, args.threads)
+        todo = len({r.run_key for r in curve.runs} - store.done_keys(r.run_key for r in curve.runs))
+        print(
+            f"{curve.members_name} (budget curve): {len(curve.runs)} runs planned, {todo} runs to do, "
+            f"{len(curve.runs) - todo} reused"
+        )
+        counts = run_plan(
+            curve,
+            store,
+            workers=args.workers,
+            device=args.device,
+            executor=args.executor,
+            progress=progress,
+            **scaling_kwargs(args),
+        )
+        report_counts(counts)
+        planned += [r.run_key for r in curve.runs]
     print(next_steps(args.suite, plan.suite.name, args.store))
-    return exit_status(store.statuses(r.run_key for r in plan.runs), [r.run_key for r in plan.runs])
+    return exit_status(store.statuses(planned), planned)
 
 
 def warn_threads(threads: int | None) -> None:

@@ -24,6 +24,7 @@ from regbench.config.loading import (
 from regbench.config.spec import (
     PRIMARY_METRICS,
     BenchmarkSpec,
+    BudgetCurveSpec,
     Frozen,
     RegularizerConfig,
     RegularizerSpec,
@@ -34,6 +35,7 @@ from regbench.config.spec import (
 )
 
 __all__ = [
+    "BudgetCurveSpec",
     "PRIMARY_METRICS",
     "SEARCH_SPACES",
     "SUITES_DIR",

@@ -125,6 +125,37 @@ class BenchmarkSpec(Frozen):
         return v
 
 
+class BudgetCurveSpec(Frozen):
+    """Extra runs at other training budgets, for an accuracy-against-epochs curve.
+
+    YAML: ``budget_curve: {epochs: [10, 20, 40], regularizers: [erm, specaugment]}``. Every
+    listed row (by label) is trained on every benchmark and seed at each epoch count, stored
+    under the suite ``<name>-budget`` (``harness.budget_curve``); a budget equal to the suite's
+    own reuses its runs (the benchmark name is not part of a run key). The leaderboard plots
+    them; they never join the ranking.
+    """
+
+    epochs: tuple[int, ...] = Field(min_length=2)
+    regularizers: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("epochs")
+    @classmethod
+    def _distinct_positive(cls, v: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(v)) != len(v) or any(e < 1 for e in v):
+            raise ValueError(f"budget_curve.epochs must be distinct positive integers, got {list(v)}")
+        return tuple(sorted(v))
+
+    @staticmethod
+    def suite_name(suite: str) -> str:
+        """The store name of ``suite``'s budget-curve runs."""
+        return f"{suite}-budget"
+
+    @staticmethod
+    def benchmark_name(benchmark: str, epochs: int) -> str:
+        """The name a benchmark trained for ``epochs`` epochs has in the budget-curve suite."""
+        return f"{benchmark}.e{epochs}"
+
+
 class SuiteSpec(Frozen):
     """A suite: benchmarks × regularizers × seeds, trained with one training spec."""
 
@@ -148,6 +179,8 @@ class SuiteSpec(Frozen):
     # execution option too: seconds one run may take before it is killed and recorded
     # `failed: timeout` (None = no limit); `regbench run --run-timeout S` overrides it
     run_timeout: float | None = Field(None, gt=0)
+    # accuracy against training budget for a few rows (BudgetCurveSpec); not ranked
+    budget_curve: BudgetCurveSpec | None = None
 
     @field_validator("name")
     @classmethod
@@ -172,6 +205,17 @@ class SuiteSpec(Frozen):
     def _unique_regularizers(cls, v):
         names = [r.display for r in v]
         return _no_repeats(v, names, "regularizer configs must be distinct", " (use label: to name variants)")
+
+    @model_validator(mode="after")
+    def _budget_curve_rows_exist(self) -> SuiteSpec:
+        if self.budget_curve is not None:
+            labels = [r.display for r in self.regularizers]
+            unknown = [r for r in self.budget_curve.regularizers if r not in labels]
+            if unknown:
+                raise ValueError(
+                    f"budget_curve.regularizers {unknown} are not rows of the suite (its labels: {', '.join(labels)})"
+                )
+        return self
 
     def with_not_applicable_renamed(self, labels: dict[str, list[str]]) -> SuiteSpec:
         """The suite with each benchmark's ``not_applicable`` labels replaced by ``labels[label]``
