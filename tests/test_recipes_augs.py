@@ -225,6 +225,30 @@ def test_trivialaugment_uses_torchvision_wide_op_table():
     assert len(names) == 14 and "Identity" in names
     assert max(abs(m) for n, m in table.actions if n == "Rotate") == pytest.approx(135.0)  # wide range
     assert TrivialAugment().num_magnitude_bins == 31
+    assert max(abs(m) for n, m in table.actions if n == "TranslateX") == pytest.approx(32.0)  # absolute px
+
+
+def test_trivialaugment_relative_translations_keep_the_reference_images_share():
+    from regbench.regularizers.trivialaugment import _trivialaugment_table, translation_scale
+
+    def largest(table, name):
+        return max(abs(m) for n, m in table.actions if n == name)
+
+    # 32 px of a 176 px crop (torchvision's recipe) is 32 · 16 / 176 = 2.909 px of a 16 px image
+    small, _ = _trivialaugment_table(31, 16, 16, 176)
+    assert largest(small, "TranslateX") == pytest.approx(32 * 16 / 176) == largest(small, "TranslateY")
+    tall, _ = _trivialaugment_table(31, 32, 16, 176)  # Y follows the height, X the width
+    assert largest(tall, "TranslateY") == pytest.approx(32 * 32 / 176)
+    assert largest(tall, "TranslateX") == pytest.approx(32 * 16 / 176)
+    assert largest(small, "Rotate") == pytest.approx(135.0) and largest(small, "ShearX") == pytest.approx(0.99)
+    assert translation_scale("TranslateX", 16, 16, None) == 1.0 == translation_scale("Rotate", 16, 16, 176)
+    # a transform draws from the scaled table: no image moves by more than 2 whole pixels
+    x = torch.zeros(256, 1, 16, 16)
+    x[:, :, 6:10, 6:10] = 0.5  # below 1: Solarize turns white pixels black
+    ta = TrivialAugment(translate_reference_size=176)
+    ta.setup(CTX)
+    out, _ = ta.transform(x, torch.zeros(256, 10), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and (out.flatten(1).sum(1) > 0).all()  # the square stays in frame
 
 
 # ---- refusals: one line each -----------------------------------------------------------------

@@ -21,7 +21,7 @@ from regbench.config import TrainSpec
 from regbench.data.base import DatasetInfo, Examples, TrainingData
 from regbench.regularizers import REGULARIZERS
 from regbench.regularizers.base import Batch, History, Regularizer, SetupContext, soft_cross_entropy
-from regbench.regularizers.ema import EMA, ema_decay
+from regbench.regularizers.ema import EMA, ema_decay, run_adjusted_decay
 from regbench.regularizers.sam import ASAM, SAM
 from regbench.regularizers.stack import ConflictError, Stack
 from regbench.regularizers.swa import SWA
@@ -316,3 +316,36 @@ def test_each_resumes_exactly_after_a_crash(name, tmp_path, monkeypatch):
         (timings,) = db.execute("SELECT timings FROM runs").fetchone()
     assert json.loads(timings)["resumed_from_epoch"] == 2  # resumed, not retrained from scratch
     assert metric_rows(store) == metric_rows(ref)
+
+
+def test_run_adjusted_decay_is_torchvisions_adjustment_with_the_dataset_size_restored():
+    # torchvision's ImageNet recipe: 8 GPUs x 128, model_ema_steps 32, 600 epochs, decay 0.99998:
+    # α = (1 − 0.99998) · 8 · 128 · 32 / 600 = 0.0010923; its run has 1,281,167 · 600 / (1024 · 32) updates
+    updates = 1_281_167 * 600 / (1024 * 32)
+    assert 1 - run_adjusted_decay(0.99998, 1_281_167, round(updates)) == pytest.approx(2e-5 * 1024 * 32 / 600, rel=1e-4)
+    # 330 steps (30 epochs of 11): α = 2e-5 · 1,281,167 / 330 = 0.0776465
+    assert run_adjusted_decay(0.99998, 1_281_167, 330) == pytest.approx(1 - 0.0776465, abs=1e-6)
+    assert run_adjusted_decay(0.5, 100, 10) == 0.0  # α capped at 1: the average is the weights
+
+
+def test_ema_with_adjust_reference_copies_the_first_epoch_then_uses_the_adjusted_decay():
+    model = linear_model()
+    ema = EMA(decay=0.5, warmup=False, adjust_reference=2)
+    ema.setup(CTX)  # 4 epochs of 2 steps: 8 updates, α = min(1, 0.5 · 2 / 8) = 0.125
+    for v in (1.0, 2.0):  # epoch 1: copies
+        set_weights(model, v)
+        ema.after_step(model)
+    ema.after_epoch(model, history_of([0.0]))
+    torch.testing.assert_close(ema.averaged_state(model)["1.weight"], torch.full((3, 4), 2.0))
+    for v in (4.0, 8.0):  # 0.875 · 2 + 0.125 · 4 = 2.25, then 0.875 · 2.25 + 0.125 · 8 = 2.96875
+        set_weights(model, v)
+        ema.after_step(model)
+    ema.after_epoch(model, history_of([0.0, 0.0]))
+    torch.testing.assert_close(ema.averaged_state(model)["1.weight"], torch.full((3, 4), 2.96875))
+    # without it the first epoch is averaged at once, as before
+    plain = EMA(decay=0.5, warmup=False)
+    plain.setup(CTX)
+    for v in (1.0, 2.0):
+        set_weights(model, v)
+        plain.after_step(model)
+    torch.testing.assert_close(plain.averaged_state(model)["1.weight"], torch.full((3, 4), 1.5))
