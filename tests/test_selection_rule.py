@@ -113,6 +113,13 @@ def test_mechanism_ties_go_to_the_earlier_config_and_each_kind_reads_its_own_num
         avg += [rec(b, label, 0, 0.85, {"averaged_distance": dist}, kind="averaging") for b in VAL_N]
     pick = choose(avg, {"ema": ["e0", "e1", "e2"]}, "one_se", per_suite=True)[(ALL_BENCHMARKS, "ema")]
     assert pick.label == "e1" and pick.chosen.mechanism == pytest.approx(0.08)
+    # sharpness counts in its direction: s1 ends 6x sharper than erm (a large change, the wrong
+    # way), s2 halves erm's sharpness; s2 wins
+    sharp = [rec(b, "erm", 0, 0.85, {"sharpness_at_0.05": 0.01}, kind="none") for b in VAL_N]
+    for label, value in (("s0", 0.0105), ("s1", 0.06), ("s2", 0.005)):
+        sharp += [rec(b, label, 0, 0.85, {"sharpness_at_0.05": value}, kind="sharpness") for b in VAL_N]
+    pick = choose(sharp, {"sam": ["s0", "s1", "s2"]}, "one_se", per_suite=True)[(ALL_BENCHMARKS, "sam")]
+    assert pick.label == "s2" and pick.chosen.mechanism == pytest.approx(0.5)
     # no mechanism number (a recipe): the plain best mean even inside the band
     recipe = [rec(b, "r0", 0, 0.85, kind="recipe") for b in VAL_N] + [
         rec(b, "r1", 0, 0.86, kind="recipe") for b in VAL_N

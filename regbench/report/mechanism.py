@@ -48,15 +48,19 @@ class Mechanism:
     metric: str
     label: str
     rule: str  # "relative" to erm's mean | "share" of seeds restoring early | "fraction" of steps | "distance"
+    # the way the number moves when the mechanism acts: −1 down (weights shrink, an earlier epoch
+    # is delivered, the minimum is flatter), +1 up (train NLL, steps clipped, the averaged model
+    # moves away from the final one); the one-SE tie-break ranks changes in this direction
+    direction: int = 1
 
 
 MECHANISMS = {
-    "penalty": Mechanism("weight_norm", "weight L2 norm", "relative"),
-    "optimizer": Mechanism("weight_norm", "weight L2 norm", "relative"),
-    "stopping": Mechanism("restored_epoch", "seeds restoring an earlier epoch", "share"),
+    "penalty": Mechanism("weight_norm", "weight L2 norm", "relative", -1),
+    "optimizer": Mechanism("weight_norm", "weight L2 norm", "relative", -1),
+    "stopping": Mechanism("restored_epoch", "seeds restoring an earlier epoch", "share", -1),
     "gradient": Mechanism("clipped_fraction", "steps clipped", "fraction"),
     # not SAM's own ``sharpness`` (the mean over its training steps at its own ρ): erm has none
-    "sharpness": Mechanism("sharpness_at_0.05", "loss rise at ρ = 0.05", "relative"),
+    "sharpness": Mechanism("sharpness_at_0.05", "loss rise at ρ = 0.05", "relative", -1),
     "averaging": Mechanism("averaged_distance", "averaged − final weights", "distance"),
     "augmentation": Mechanism("train_loss", "train NLL", "relative"),
     "loss": Mechanism("train_loss", "train NLL", "relative"),

@@ -23,8 +23,11 @@ Rules (``regbench run SUITE --sweep N --select RULE``):
   the relative change of the delivered epoch (the restored epoch against erm's last); gradient
   clipping, the share of steps clipped (erm clips none); weight averaging (EMA, SWA, SWAD),
   the distance ‖θ_avg − θ_final‖ / ‖θ_final‖ (erm's is 0). A candidate's number is the mean over
-  its runs of the absolute change; the largest wins, ties go to the earlier candidate (config 0
-  = the defaults). A regularizer without a mechanism number (erm, norm layers, recipes, other
+  its runs of the change in the mechanism's direction (``Mechanism.direction``: a shrinking weight
+  norm, an earlier epoch and a lower sharpness count as positive; a rising train NLL, more steps
+  clipped and a larger averaged distance too), so a config that moves the number the wrong way
+  (SAM at a radius that ends sharper than erm) does not win by the size of its change; the
+  largest wins, ties go to the earlier candidate (config 0 = the defaults). A regularizer without a mechanism number (erm, norm layers, recipes, other
   penalties), or whose number is missing for a candidate in the band, gets the best mean.
 
 Groups: per benchmark (default), or with ``per_suite`` one group of every benchmark — one
@@ -163,7 +166,7 @@ def _candidate(label, order, runs, cells, criterion, mech, erm_of) -> Candidate:
         eligible,
         _mean(per_bench.values()) if eligible else math.nan,
         per_bench,
-        _mean(abs(c) for c in changes) if mech else math.nan,
+        _mean(mech.direction * c for c in changes) if mech else math.nan,
         per_mech,
         None,
         tuple(r["run_key"] for r in runs),
