@@ -145,14 +145,17 @@ def out_dir(args, suite: str):
 
 
 def usable_folder(path: str | Path) -> Path:
-    """``path`` as an output folder, created if missing; a one-line ConfigError when it is a file,
-    cannot be created or cannot be written (read-only, no permission), so reports fail before
-    anything is computed rather than with a traceback halfway through."""
+    """``path`` as an output folder; a one-line ConfigError when it is a file, cannot be created
+    or cannot be written (read-only, no permission), so reports fail before anything is computed
+    rather than with a traceback halfway through. The check leaves nothing behind: folders it had
+    to create are removed again (the writers create their folder when they write), so a command
+    that then fails (unknown suite, empty store) does not leave an empty ``leaderboard/<name>``."""
     import tempfile
 
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"output folder {path}: is a file, expected a folder; pass another --out")
+    missing = [p for p in [path, *path.parents] if not p.exists()]
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):  # the one sure test: write a file there (then gone)
@@ -161,4 +164,10 @@ def usable_folder(path: str | Path) -> Path:
         raise ConfigError(
             f"output folder {path}: cannot write there ({err.strerror or err}); pass another --out"
         ) from None
+    finally:
+        for created in missing:  # deepest first: only the folders this check made, all empty
+            try:
+                created.rmdir()
+            except OSError:
+                break
     return path

@@ -1,0 +1,380 @@
+"""The built-in registry entries, described without importing them (written by
+``python -m regbench.catalog.write``; do not edit: ``tests/test_startup.py`` compares it with the
+live registries). Regularizer ``params``: (name, annotation source, default; ``...`` = required),
+None where an annotation cannot be written (its class is then imported)."""
+
+# fmt: off
+CATALOG = {'datasets': {'audio_commands': {'description': 'Synthetic spoken commands: x (N, 1, L) float32 waveforms, L = '
+                                                'sample_rate · duration;'},
+              'cifar10': {'description': 'CIFAR-10: parts train/val (seeded stratified split of the official train '
+                                         'set) / test.'},
+              'cifar10-c': {'description': 'CIFAR-10 train/val/test plus CIFAR-10-C parts '
+                                           '``"c/<corruption>/<severity>"``.'},
+              'digits': {'description': 'Real 8×8 handwritten digits (sklearn), 10 classes, split train/val/test by '
+                                        'class.'},
+              'digits_large': {'description': '``per_image`` warped draws of every sklearn digit, as (N, 1, size, '
+                                              'size) float32 in [0, 1].'},
+              'digits_synth': {'description': 'Procedural 8×8 digits, 10 classes, parts train/val/test of '
+                                              'n_train/n_val/n_test images.'},
+              'hf': {'description': 'A HuggingFace image classification dataset as parts train/val/test (+ any '
+                                    'extra).'},
+              'mnist': {'description': "MNIST's 60k train images split train/val by class (``val_fraction``), and its "
+                                       '10k test.'},
+              'scan': {'description': 'SCAN commands → actions; parts ``train``, ``val`` (seeded 10% of train) and '
+                                      '``test``.'},
+              'shapes': {'description': 'Procedural shapes: (N, 3, S, S) float32 in [0, 1], label = shape class (6 '
+                                        'classes).'},
+              'speech_commands': {'description': 'Speech Commands clips: x (N, 1, L) float32 in [-1, 1], y (N,) int64 '
+                                                 'index into ``labels``.'},
+              'wilds:camelyon17': {'description': 'WILDS camelyon17 (official splits + carved id_test); see '
+                                                  'regbench.data.wilds_data.load_wilds.'},
+              'wilds:waterbirds': {'description': 'WILDS waterbirds (official splits + carved id_test); see '
+                                                  'regbench.data.wilds_data.load_wilds.'}},
+ 'modalities': ('image', 'audio', 'text'),
+ 'models': {'audio_cnn': {'description': "Log-mel (B, 1, n_mels, T) → the ``cnn`` model's blocks (3×3 convs, 2×2 "
+                                         'pools) → logits (B, K).'},
+            'audio_conv1d': {'description': 'Temporal convolutions with the mel bins as channels (TC-ResNet-style, '
+                                            'arXiv:1904.03814).'},
+            'cnn': {'description': 'CNN: depth × [Conv3×3(width·2^i) → norm → ReLU (→ Dropout2d(p) between blocks)], '
+                                   '2×2'},
+            'mlp': {'description': 'MLP: flatten → depth × [Linear(width) → norm → ReLU → Dropout(p)] → '
+                                   'Linear(num_classes).'},
+            'resnet18': {'description': "torchvision's ResNet-18 with a CIFAR stem: 3×3 conv, stride 1, no max-pool."},
+            'seq2seq': {'description': 'Encoder–decoder Transformer: forward(src (B, L), tgt_in (B, T)) → logits (B, '
+                                       'T, num_classes).'},
+            'vit': {'description': 'Small ViT: patch×patch patches → ``depth`` blocks of width ``width`` with '
+                                   '``heads`` heads.'}},
+ 'regularizers': {'asam': {'description': 'Adaptive SAM (Kwon et al., arXiv:2102.11600): e = ρ T² g / ‖T g‖, T = |w| + '
+                                          'η.',
+                           'kind': 'sharpness',
+                           'modalities': ('image', 'audio', 'text'),
+                           'params': (('rho', 'Annotated[float, Field(gt=0.0, le=10.0)]', 2.0),
+                                      ('eta', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.01)),
+                           'tasks': ('classification', 'seq2seq')},
+                  'augmix': {'description': 'AugMix views and the JSD consistency loss (Hendrycks et al., '
+                                            'arXiv:1912.02781).',
+                             'kind': 'augmentation',
+                             'modalities': ('image',),
+                             'params': (('lam', 'Annotated[float, Field(ge=0.0)]', 12.0),
+                                        ('severity', 'Annotated[int, Field(ge=1, le=10)]', 3),
+                                        ('width', 'Annotated[int, Field(ge=1)]', 3),
+                                        ('chain_depth', 'Annotated[int, Field(ge=-1, le=3)]', -1),
+                                        ('alpha', 'Annotated[float, Field(gt=0.0)]', 1.0),
+                                        ('all_ops', 'bool', False)),
+                             'tasks': ('classification',)},
+                  'autoaugment': {'description': 'AutoAugment with a sub-policy, probabilities and signs drawn per '
+                                                 'sample (Cubuk et al., arXiv:1805.09501).',
+                                  'kind': 'augmentation',
+                                  'modalities': ('image',),
+                                  'params': (('policy', "Literal['cifar10', 'imagenet', 'svhn']", 'cifar10'),),
+                                  'tasks': ('classification',)},
+                  'batchnorm': {'description': 'Batch normalization after each hidden layer (Ioffe & Szegedy, '
+                                               'arXiv:1502.03167).',
+                                'kind': 'architecture',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (),
+                                'tasks': ('classification',)},
+                  'color_jitter': {'description': 'Per-sample brightness, contrast, saturation and hue jitter '
+                                                  '(torchvision ColorJitter; Krizhevsky et al. 2012).',
+                                   'kind': 'augmentation',
+                                   'modalities': ('image',),
+                                   'params': (('brightness', 'Annotated[float, Field(ge=0.0)]', 0.4),
+                                              ('contrast', 'Annotated[float, Field(ge=0.0)]', 0.4),
+                                              ('saturation', 'Annotated[float, Field(ge=0.0)]', 0.4),
+                                              ('hue', 'Annotated[float, Field(ge=0.0, le=0.5)]', 0.0)),
+                                   'tasks': ('classification',)},
+                  'coral': {'description': 'Deep CORAL across environments: γ · mean pairwise (mean + covariance) '
+                                           'distance. DomainBed: γ = 1.',
+                            'kind': 'penalty',
+                            'modalities': ('image', 'audio', 'text'),
+                            'params': (('gamma', 'Annotated[float, Field(ge=0)]', 1.0),),
+                            'tasks': ('classification',)},
+                  'crop_flip': {'description': 'Random crop after padding, plus a horizontal flip where the data allow '
+                                               'it (He et al., arXiv:1512.03385).',
+                                'kind': 'augmentation',
+                                'modalities': ('image',),
+                                'params': (('padding', 'Union[Annotated[int, Field(ge=0)], None]', None),
+                                           ('flip', 'bool', True),
+                                           ('padding_mode', "Literal['zeros', 'reflect', 'replicate']", 'zeros')),
+                                'tasks': ('classification',)},
+                  'cutmix': {'description': 'CutMix with a per-sample box of area ≈ (1 − λ), λ ~ Beta(α, α) (Yun et '
+                                            'al., arXiv:1905.04899).',
+                             'kind': 'augmentation',
+                             'modalities': ('image',),
+                             'params': (('alpha', 'Annotated[float, Field(gt=0.0)]', 1.0),),
+                             'tasks': ('classification',)},
+                  'dropout': {'description': "Dropout with probability p before every hidden linear/conv layer's "
+                                             'output (p = 0.1).',
+                              'kind': 'architecture',
+                              'modalities': ('image', 'audio', 'text'),
+                              'params': (('p', 'Annotated[float, Field(ge=0.0, lt=1.0)]', 0.1),),
+                              'tasks': ('classification', 'seq2seq')},
+                  'dropout_0.5': {'description': 'Dropout p = 0.5, the classic fully-connected setting (Hinton et al., '
+                                                 'arXiv:1207.0580).',
+                                  'kind': 'architecture',
+                                  'modalities': ('image', 'audio', 'text'),
+                                  'params': (('p', 'Annotated[float, Field(ge=0.0, lt=1.0)]', 0.5),),
+                                  'tasks': ('classification', 'seq2seq')},
+                  'early_stopping': {'description': 'Stop when val loss has not improved by ``min_delta`` for '
+                                                    '``patience`` epochs; restore the best.',
+                                     'kind': 'stopping',
+                                     'modalities': ('image', 'audio', 'text'),
+                                     'params': (('patience', 'Annotated[int, Field(ge=0)]', 3),
+                                                ('min_delta', 'Annotated[float, Field(ge=0.0)]', 0.0)),
+                                     'tasks': ('classification', 'seq2seq')},
+                  'elastic_net': {'description': 'λ(α Σ|w| + (1 − α) Σw²) on ≥ 2-D weights (Zou & Hastie 2005).',
+                                  'kind': 'penalty',
+                                  'modalities': ('image', 'audio', 'text'),
+                                  'params': (('lam', 'Annotated[float, Field(ge=0.0)]', 0.0001),
+                                             ('l1_ratio', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.5)),
+                                  'tasks': ('classification', 'seq2seq')},
+                  'ema': {'description': 'θ̄ ← d θ̄ + (1 − d) θ after every step, over every floating entry of the '
+                                         'state dict.',
+                          'kind': 'averaging',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (('decay', 'Annotated[float, Field(gt=0.0, lt=1.0)]', 0.9998),
+                                     ('warmup', 'bool', True)),
+                          'tasks': ('classification', 'seq2seq')},
+                  'erm': {'description': 'No regularization: plain cross-entropy (Vapnik 1992).',
+                          'kind': 'none',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (),
+                          'tasks': ('classification', 'seq2seq')},
+                  'fishr': {'description': "λ · (1/E) Σ_e mean((v_e − v̄)²), v_e the EMA of environment e's gradient "
+                                           'variance.',
+                            'kind': 'penalty',
+                            'modalities': ('image', 'audio', 'text'),
+                            'params': (('lam', 'Annotated[float, Field(ge=0)]', 1000.0),
+                                       ('anneal_iters', 'Annotated[int, Field(ge=0)]', 1500),
+                                       ('ema', 'Annotated[float, Field(ge=0, lt=1)]', 0.95),
+                                       ('reduction', "Literal['mean', 'sum']", 'mean'),
+                                       ('weight_before_anneal', 'Annotated[float, Field(ge=0)]', 0.0),
+                                       ('anneal_handling', "Literal['domainbed', 'paper']", 'domainbed')),
+                            'tasks': ('classification',)},
+                  'grad_clip': {'description': 'Scale the gradient so its total L2 norm is at most ``max_norm`` (1.0).',
+                                'kind': 'gradient',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (('max_norm', 'Annotated[float, Field(gt=0.0)]', 1.0),),
+                                'tasks': ('classification', 'seq2seq')},
+                  'group_dro': {'description': 'The loss becomes Σ_e q_e R_e with q_e ← q_e · exp(η R_e), renormalized '
+                                               'every step.',
+                                'kind': 'loss',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (('eta', 'Annotated[float, Field(gt=0)]', 0.01),),
+                                'tasks': ('classification',)},
+                  'groupnorm': {'description': 'Group normalization after each hidden layer (Wu & He, '
+                                               'arXiv:1803.08494).',
+                                'kind': 'architecture',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (),
+                                'tasks': ('classification',)},
+                  'irm': {'description': 'Mean over environments of the IRMv1 penalty, weight 1 until ``anneal_iters`` '
+                                         'steps, then ``lam``.',
+                          'kind': 'penalty',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (('lam', 'Annotated[float, Field(ge=0)]', 100.0),
+                                     ('anneal_iters', 'Annotated[int, Field(ge=0)]', 500),
+                                     ('unbiased', 'bool', True),
+                                     ('anneal_handling', "Literal['domainbed', 'paper']", 'domainbed')),
+                          'tasks': ('classification',)},
+                  'l1': {'description': 'L1 penalty λΣ|w| on ≥ 2-D weights (lasso; Tibshirani 1996). Drives weights to '
+                                        'zero.',
+                         'kind': 'penalty',
+                         'modalities': ('image', 'audio', 'text'),
+                         'params': (('lam', 'Annotated[float, Field(ge=0.0)]', 0.0001),),
+                         'tasks': ('classification', 'seq2seq')},
+                  'l2': {'description': 'Coupled L2 penalty λΣw² on ≥ 2-D weights (ridge; Krogh & Hertz 1991).',
+                         'kind': 'penalty',
+                         'modalities': ('image', 'audio', 'text'),
+                         'params': (('lam', 'Annotated[float, Field(ge=0.0)]', 0.0001),
+                                    ('include_biases', 'bool', False)),
+                         'tasks': ('classification', 'seq2seq')},
+                  'label_smoothing': {'description': 'Mix targets with the uniform distribution: y ← (1 − ε) y + ε / K '
+                                                     '(Szegedy et al., arXiv:1512.00567).',
+                                      'kind': 'loss',
+                                      'modalities': ('image', 'audio', 'text'),
+                                      'params': (('smoothing', 'Annotated[float, Field(ge=0.0, lt=1.0)]', 0.1),),
+                                      'tasks': ('classification', 'seq2seq')},
+                  'layernorm': {'description': 'Layer normalization after each hidden layer (Ba et al., '
+                                               'arXiv:1607.06450).',
+                                'kind': 'architecture',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (),
+                                'tasks': ('classification',)},
+                  'mixup': {'description': 'Mixup with a per-sample λ ~ Beta(α, α) (Zhang et al., arXiv:1710.09412).',
+                            'kind': 'augmentation',
+                            'modalities': ('image', 'audio', 'text'),
+                            'params': (('alpha', 'Annotated[float, Field(gt=0.0)]', 0.2),),
+                            'tasks': ('classification',)},
+                  'mixup_cutmix': {'description': 'Per sample, CutMix with probability ``switch_prob``, else Mixup, as '
+                                                  'in timm (arXiv:1905.04899, arXiv:1710.09412).',
+                                   'kind': 'augmentation',
+                                   'modalities': ('image',),
+                                   'params': (('mixup_alpha', 'Annotated[float, Field(gt=0.0)]', 0.8),
+                                              ('cutmix_alpha', 'Annotated[float, Field(gt=0.0)]', 1.0),
+                                              ('switch_prob', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.5)),
+                                   'tasks': ('classification',)},
+                  'mmd': {'description': 'Gaussian-kernel MMD across environments: γ · mean pairwise MMD². DomainBed: '
+                                         'γ = 1.',
+                          'kind': 'penalty',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (('gamma', 'Annotated[float, Field(ge=0)]', 1.0),),
+                          'tasks': ('classification',)},
+                  'modern_recipe': {'description': 'Weight decay + RandAugment + mixup/cutmix + label smoothing, as in '
+                                                   'timm/torchvision recipes.',
+                                    'kind': 'recipe',
+                                    'modalities': ('image',),
+                                    'params': (('weight_decay', 'Annotated[float, Field(ge=0.0)]', 0.05),
+                                               ('magnitude', 'Annotated[int, Field(ge=0, le=30)]', 9),
+                                               ('mix_alpha', 'Annotated[float, Field(gt=0.0)]', 0.2),
+                                               ('smoothing', 'Annotated[float, Field(ge=0.0, lt=1.0)]', 0.1)),
+                                    'tasks': ('classification',)},
+                  'post_norm': {'description': 'Post-norm residual blocks, norm(x + f(x)), as in the original '
+                                               'Transformer (Vaswani et al. 2017).',
+                                'kind': 'sequence',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (),
+                                'tasks': ('seq2seq',)},
+                  'pre_norm': {'description': 'Pre-norm residual blocks, x + f(norm(x)) (Xiong et al. 2020, '
+                                              'https://arxiv.org/abs/2002.04745).',
+                               'kind': 'sequence',
+                               'modalities': ('image', 'audio', 'text'),
+                               'params': (),
+                               'tasks': ('seq2seq',)},
+                  'randaugment': {'description': 'RandAugment with a new op and sign per sample and per slot (Cubuk et '
+                                                 'al., arXiv:1909.13719).',
+                                  'kind': 'augmentation',
+                                  'modalities': ('image',),
+                                  'params': (('num_ops', 'Annotated[int, Field(ge=0)]', 2),
+                                             ('magnitude', 'Annotated[int, Field(ge=0, le=30)]', 9)),
+                                  'tasks': ('classification',)},
+                  'random_erasing': {'description': 'Random erasing with a box per sample (Zhong et al., '
+                                                    "arXiv:1708.04896), torchvision v2's procedure.",
+                                     'kind': 'augmentation',
+                                     'modalities': ('image',),
+                                     'params': (('p', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.5),
+                                                ('scale_min', 'Annotated[float, Field(gt=0.0, le=1.0)]', 0.02),
+                                                ('scale_max', 'Annotated[float, Field(gt=0.0, le=1.0)]', 0.33),
+                                                ('ratio_min', 'Annotated[float, Field(gt=0.0)]', 0.3),
+                                                ('ratio_max', 'Annotated[float, Field(gt=0.0)]', 3.3),
+                                                ('value', "Literal['zero', 'random']", 'zero')),
+                                     'tasks': ('classification',)},
+                  'rmsnorm': {'description': 'RMS normalization, LayerNorm without centring (Zhang & Sennrich, '
+                                             'arXiv:1910.07467).',
+                              'kind': 'architecture',
+                              'modalities': ('image', 'audio', 'text'),
+                              'params': (),
+                              'tasks': ('classification',)},
+                  'sam': {'description': 'Sharpness-aware minimization (Foret et al., arXiv:2010.01412): e = ρ g / '
+                                         '‖g‖.',
+                          'kind': 'sharpness',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (('rho', 'Annotated[float, Field(gt=0.0, le=10.0)]', 0.05),),
+                          'tasks': ('classification', 'seq2seq')},
+                  'sd': {'description': "λ · mean over the batch and the classes of the squared logits, as DomainBed's "
+                                        '``SD``.',
+                         'kind': 'penalty',
+                         'modalities': ('image', 'audio', 'text'),
+                         'params': (('lam', 'Annotated[float, Field(ge=0)]', 0.1),),
+                         'tasks': ('classification',)},
+                  'specaugment': {'description': 'Frequency and time masking of the log-mel spectrogram, LD policy '
+                                                 'scaled to the input (arXiv:1904.08779).',
+                                  'kind': 'augmentation',
+                                  'modalities': ('audio',),
+                                  'params': (('freq_width', 'Union[Annotated[int, Field(ge=0)], None]', None),
+                                             ('freq_masks', 'Annotated[int, Field(ge=0)]', 2),
+                                             ('time_width', 'Union[Annotated[int, Field(ge=0)], None]', None),
+                                             ('time_masks', 'Annotated[int, Field(ge=0)]', 2),
+                                             ('max_time_fraction', 'Annotated[float, Field(gt=0.0, le=1.0)]', 1.0),
+                                             ('time_warp', 'bool', False)),
+                                  'tasks': ('classification',)},
+                  'stochastic_depth': {'description': 'Residual branches dropped per sample, linearly more often with '
+                                                      'depth (Huang et al., arXiv:1603.09382).',
+                                       'kind': 'architecture',
+                                       'modalities': ('image', 'audio', 'text'),
+                                       'params': (('rate', 'Annotated[float, Field(ge=0.0, lt=1.0)]', 0.5),),
+                                       'tasks': ('classification',)},
+                  'swa': {'description': 'Equal-weight average of the end-of-epoch weights over the last ``1 − start`` '
+                                         'of the budget.',
+                          'kind': 'averaging',
+                          'modalities': ('image', 'audio', 'text'),
+                          'params': (('start', 'Annotated[float, Field(gt=0.0, lt=1.0)]', 0.75),
+                                     ('lr', 'Union[Annotated[float, Field(gt=0.0, le=1.0)], None]', 0.5)),
+                          'tasks': ('classification',)},
+                  'swad': {'description': "Dense averaging over the loss valley; defaults are DomainBed SWAD's "
+                                          '``config.yaml``:',
+                           'kind': 'averaging',
+                           'modalities': ('image', 'audio', 'text'),
+                           'params': (('n_converge', 'Annotated[int, Field(ge=1)]', 3),
+                                      ('n_tolerance', 'Annotated[int, Field(ge=1)]', 6),
+                                      ('tolerance_ratio', 'Annotated[float, Field(ge=0.0, le=10.0)]', 0.3)),
+                           'tasks': ('classification',)},
+                  'token_dropout': {'description': 'Word dropout: replace each command word by UNK with probability p '
+                                                   '(Bowman et al., arXiv:1511.06349).',
+                                    'kind': 'sequence',
+                                    'modalities': ('image', 'audio', 'text'),
+                                    'params': (('p', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.1),),
+                                    'tasks': ('seq2seq',)},
+                  'trivialaugment': {'description': 'TrivialAugment Wide, with an op, a magnitude and a sign per '
+                                                    'sample (Müller & Hutter, arXiv:2103.10158).',
+                                     'kind': 'augmentation',
+                                     'modalities': ('image',),
+                                     'params': (('num_magnitude_bins', 'Annotated[int, Field(ge=2, le=256)]', 31),),
+                                     'tasks': ('classification',)},
+                  'vrex': {'description': 'λ · Var_e(R_e), the (biased) variance of the per-environment risks; '
+                                          'annealed as IRM.',
+                           'kind': 'penalty',
+                           'modalities': ('image', 'audio', 'text'),
+                           'params': (('lam', 'Annotated[float, Field(ge=0)]', 10.0),
+                                      ('anneal_iters', 'Annotated[int, Field(ge=0)]', 500),
+                                      ('form', "Literal['variance', 'squared_difference']", 'variance'),
+                                      ('anneal_handling', "Literal['domainbed', 'paper']", 'domainbed')),
+                           'tasks': ('classification',)},
+                  'weight_decay': {'description': 'Decoupled weight decay (AdamW; Loshchilov & Hutter, '
+                                                  'arXiv:1711.05101).',
+                                   'kind': 'optimizer',
+                                   'modalities': ('image', 'audio', 'text'),
+                                   'params': (('weight_decay', 'Annotated[float, Field(ge=0.0)]', 0.05),),
+                                   'tasks': ('classification', 'seq2seq')},
+                  'weight_tying': {'description': 'Tie the decoder input embedding to the output projection (Press & '
+                                                  'Wolf, arXiv:1608.05859).',
+                                   'kind': 'sequence',
+                                   'modalities': ('image', 'audio', 'text'),
+                                   'params': (),
+                                   'tasks': ('seq2seq',)},
+                  'word_deletion': {'description': 'EDA random deletion: drop each command word with probability p, '
+                                                   'never all (Wei & Zou, arXiv:1901.11196).',
+                                    'kind': 'sequence',
+                                    'modalities': ('image', 'audio', 'text'),
+                                    'params': (('p', 'Annotated[float, Field(ge=0.0, le=1.0)]', 0.1),),
+                                    'tasks': ('seq2seq',)},
+                  'word_swap': {'description': 'EDA random swap: swap two random command words, n times per command '
+                                               '(Wei & Zou, arXiv:1901.11196).',
+                                'kind': 'sequence',
+                                'modalities': ('image', 'audio', 'text'),
+                                'params': (('n', 'Annotated[int, Field(ge=0)]', 1),),
+                                'tasks': ('seq2seq',)}},
+ 'shifts': {'acoustic': {'description': 'Noise, reverberation, speaker and rate shifts of ``audio_commands``, one OOD '
+                                        'split per (family, severity).'},
+            'colored_mnist': {'description': 'Binary noisy label; colour agrees 90 % / 80 % in the two training envs, '
+                                             '10 % at test.'},
+            'colored_mnist_domainbed': {'description': 'Pooled images in 3 environments (+90 / +80 / −90 % colour '
+                                                       "agreement), 2×28×28; test env '-90%'."},
+            'compositional': {'description': 'Held-out (shape, colour) combinations and size extrapolation '
+                                             '(arXiv:2107.08221).'},
+            'covariate': {'description': 'Corrupted copies of the clean test set, one OOD split per corruption × '
+                                         'severity.'},
+            'drift': {'description': 'Growing label swaps between paired classes over time slices (Gama et al. 2014).'},
+            'heldout_speaker_noise': {'description': 'Unseen (speaker, noise type) pairs of seen speakers and noise '
+                                                     'types.'},
+            'label': {'description': 'Dirichlet and tweak-one label shift (Lipton et al. 2018, arXiv:1802.03916).'},
+            'none': {'description': 'No shift: test_id is the clean test part; ``ood`` is empty.'},
+            'ood_test': {'description': 'Test part → the OOD split; a seeded held-out part of train → test_id.'},
+            'predefined': {'description': "Map a dataset's own parts (official OOD splits, published corruptions) to "
+                                          'Splits.'},
+            'rotated': {'description': 'Leave-one-domain-out over rotation angles; training envs are the other '
+                                       'domains.'},
+            'shape_domains': {'description': 'Leave-one-domain-out over a nuisance factor of shapes; the other values '
+                                             'are the training envs.'},
+            'spurious': {'description': 'Colour agrees with the class w.p. ρ_train in train/val, ρ_test in OOD '
+                                        '(arXiv:1907.02893).'}}}
