@@ -6,8 +6,8 @@ subprocess's wall clock, and its user + system CPU from ``getrusage(RUSAGE_CHILD
 ``/usr/bin/time`` reads them), in rounds alternating with ``python -c "import torch"``
 (``benchmarks/paired.py``). The ratio (command / import torch) goes into ``make perf``'s table;
 issue #27 asks for at most 0.3 for the commands that need no torch (``--help``, ``list``,
-``validate regularizers``). ``validate SUITE`` resolves the live registries and so imports torch:
-its ratio is above 1.
+``validate regularizers``, ``validate SUITE``: a suite of built-in entries is checked against
+``regbench.catalog.declared``, without importing them).
 """
 
 from __future__ import annotations

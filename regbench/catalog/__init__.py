@@ -2,9 +2,10 @@
 
 ``load_all`` imports every registering module named in each package's list (timm's explicit
 list), and with them torch. ``catalog.declared`` describes the built-in entries (names, kinds,
-the tasks and inputs they apply to, descriptions, regularizer parameter signatures) without
-importing them, so that ``regbench list`` and ``regbench validate regularizers`` start in a
-fraction of torch's import time; ``tests/test_startup.py`` checks it equals the live registries.
+the tasks and inputs they apply to, descriptions, parameter signatures, what planning a suite
+reads of them) without importing them, so that ``regbench list`` and ``regbench validate``
+start in a fraction of torch's import time; ``tests/test_startup.py`` checks it equals the live
+registries.
 The imports of this module are inside its functions for the same reason: ``catalog.declared``
 and ``catalog.signatures`` are imported through this package.
 """
@@ -16,12 +17,12 @@ import sys
 
 _LOADED = False
 
-# registry kind → the package that holds the registry (its import is what plugins register into)
+# registry kind → (the package that holds the registry, the registry's name in it)
 PACKAGES = {
-    "datasets": "regbench.data",
-    "shifts": "regbench.shifts",
-    "models": "regbench.models",
-    "regularizers": "regbench.regularizers",
+    "datasets": ("regbench.data", "DATASETS"),
+    "shifts": ("regbench.shifts", "SHIFTS"),
+    "models": ("regbench.models", "MODELS"),
+    "regularizers": ("regbench.regularizers", "REGULARIZERS"),
 }
 
 
@@ -52,6 +53,11 @@ def registries() -> dict:
 
 
 def live(kind: str) -> bool:
-    """Whether this process has imported the package of registry ``kind``: then it may hold
-    entries that ``catalog.declared`` does not (plugins, tests' registrations) and is read itself."""
-    return PACKAGES[kind] in sys.modules
+    """Whether registry ``kind`` holds entries in this process (its registering modules, a
+    plugin's or a test's registrations were imported): then it may hold entries that
+    ``catalog.declared`` does not, and is read itself. Its package alone is not enough: the
+    data, shift and model packages are imported without their entries (``data.names``,
+    ``shifts.params``), and the registry is empty until a registering module runs."""
+    package, name = PACKAGES[kind]
+    registry = getattr(sys.modules.get(package), name, None)
+    return registry is not None and bool(registry.names())

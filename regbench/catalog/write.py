@@ -12,8 +12,10 @@ from regbench.catalog.describe import live_catalog
 TARGET = Path(__file__).with_name("declared.py")
 HEADER = '''"""The built-in registry entries, described without importing them (written by
 ``python -m regbench.catalog.write``; do not edit: ``tests/test_startup.py`` compares it with the
-live registries). Regularizer ``params``: (name, annotation source, default; ``...`` = required),
-None where an annotation cannot be written (its class is then imported)."""
+live registries). ``params`` of a regularizer, dataset or model: (name, annotation source,
+default; ``...`` = required) per parameter a suite sets, None where an annotation cannot be
+written (the entry is then imported); of a shift: its parameter model, ``module:Class``.
+Regularizer ``stack``: what a suite's stack checks read (``catalog.stacks.MemberFacts``)."""
 
 # fmt: off
 CATALOG = '''
