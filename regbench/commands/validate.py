@@ -23,7 +23,8 @@ def run(args) -> int:
             f"{sum(len(p) for p in spaces.values())} parameters"
         )
         return 0
-    # plan resolution imports the registries (and so torch): only once a suite is to be checked
+    # the plan reads built-in entries from catalog.declared (no torch); a plugin the suite names
+    # is imported, with whatever it imports
     from regbench.harness.plan import load_suite
 
     plan = load_suite(args.suite)

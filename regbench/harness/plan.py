@@ -2,7 +2,9 @@
 
 ``load_suite`` finishes what ``config`` starts: every name is looked up in its registry and
 every parameter block is validated against the registered object's signature, all before
-any training, with one line per problem naming the file and the field path.
+any training, with one line per problem naming the file and the field path. A built-in entry
+is read from its declared stand-in until the registries are imported (``catalog.planning``,
+``catalog.stacks``), so that checking a suite needs no torch.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ from pydantic import ValidationError
 from regbench.catalog.planning import (
     DATASET_SKIP,
     MODEL_SKIP,
-    registered_loader,
-    registered_builder,
     model_code,
-    regularizer_code,
+    registered_builder,
+    registered_loader,
     registered_shift,
+    regularizer_code,
 )
 from regbench.catalog.signatures import signature_of
 from regbench.catalog.stacks import stack_of
