@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gc
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -34,6 +35,7 @@ def interleave(
     rounds: int,
     warmup_rounds: int = 1,
     setup: Callable[[], tuple] | None = None,
+    cpu_clock: Callable[[], float] = time.process_time,
 ) -> dict[str, Any]:
     """Time ``harness`` and ``bare`` in alternating rounds; the ratios are harness / bare.
 
@@ -42,7 +44,8 @@ def interleave(
     e.g. a freshly initialized model. The first ``warmup_rounds`` rounds are not recorded.
     ``ratio`` is the ratio of wall-clock medians; ``min_ratio`` of minimums; ``cpu_ratio`` (and
     ``cpu_min_ratio``) of this process's CPU-second medians (minimums) (the one load from other jobs distorts least on CPU;
-    on CUDA it only counts the host side).
+    on CUDA it only counts the host side). ``cpu_clock``: the CPU seconds to read instead of
+    this process's, e.g. :func:`children_cpu` when each side runs a whole process.
     """
     if rounds < 1:
         raise ValueError(f"rounds must be >= 1, got {rounds}")
@@ -54,9 +57,9 @@ def interleave(
         for side in ("bare", "harness") if r % 2 == 0 else ("harness", "bare"):
             args = setup() if setup is not None else ()
             gc.collect()
-            w, c = time.perf_counter(), time.process_time()
+            w, c = time.perf_counter(), cpu_clock()
             fns[side](*args)
-            w, c = time.perf_counter() - w, time.process_time() - c
+            w, c = time.perf_counter() - w, cpu_clock() - c
             if r >= warmup_rounds:
                 wall[side].append(w)
                 cpu[side].append(c)
@@ -83,18 +86,30 @@ def interleave(
     }
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's finished, waited-for child processes."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def rounds_for(benchmark, rounds: int, warmup_rounds: int = 1) -> tuple[int, int]:
     """``(rounds, warmup_rounds)``, or one unwarmed round when pytest-benchmark is disabled
     (``--benchmark-disable``: a smoke run that only checks the pair still runs)."""
     return (1, 0) if getattr(benchmark, "disabled", False) else (rounds, warmup_rounds)
 
 
-def run(benchmark, harness, bare, rounds: int, warmup_rounds: int = 1, setup=None, **info) -> dict[str, Any]:
+def run(
+    benchmark, harness, bare, rounds: int, warmup_rounds: int = 1, setup=None, cpu_clock=time.process_time, **info
+) -> dict[str, Any]:
     """One pytest test's whole interleaved measurement, timed once by ``benchmark``, recorded in its extra_info."""
     rounds, warmup_rounds = rounds_for(benchmark, rounds, warmup_rounds)
     benchmark.group = "interleaved harness-vs-bare"
     result = benchmark.pedantic(
-        interleave, args=(harness, bare, rounds, warmup_rounds, setup), rounds=1, iterations=1, warmup_rounds=0
+        interleave,
+        args=(harness, bare, rounds, warmup_rounds, setup, cpu_clock),
+        rounds=1,
+        iterations=1,
+        warmup_rounds=0,
     )
     record(benchmark, result, **info)
     return result

@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from regbench.catalog.signatures import signature_of
 from regbench.config import (
     SEARCH_SPACES,
     ConfigError,
@@ -32,7 +33,6 @@ from regbench.config import (
 )
 from regbench.params import params_model, resolve_params
 from regbench.registry import UnknownNameError
-from regbench.regularizers.build import lookup
 from regbench.seeding import numpy_generator
 
 DEFAULT_SPACES = SEARCH_SPACES
@@ -130,7 +130,7 @@ def load_spaces(path: str | Path = DEFAULT_SPACES) -> SearchSpaces:
     errors = []
     for name, params in spaces.search_spaces.items():
         try:
-            cls = lookup(name)
+            cls = signature_of(name)
         except (UnknownNameError, ImportError) as err:
             errors.append(f"{path}: search_spaces.{name}: {err}")
             continue
@@ -164,7 +164,7 @@ def fill_defaults(data: Any) -> Any:
     filled = {}
     for name, params in spaces.items():
         try:
-            fields = params_model(lookup(name)).model_fields
+            fields = params_model(signature_of(name)).model_fields
         except (UnknownNameError, ImportError, TypeError):
             fields = {}
         if isinstance(params, dict):

@@ -24,7 +24,9 @@ from regbench.shifts.corruptions import (
     rotate_by,
     severity_table,
 )
-from regbench.shifts.covariate import DEFAULT_CORRUPTIONS, CovariateShift
+from regbench.shifts.corruption_names import CORRUPTION_NAMES
+from regbench.shifts.covariate import CovariateShift
+from regbench.shifts.params.covariate import DEFAULT_CORRUPTIONS
 from regbench.shifts.held_out import RULE, held_out_part
 
 SEVERITIES = [1, 2, 3, 4, 5]
@@ -116,6 +118,7 @@ def test_saturate_refuses_grey(images):
 
 def test_table_and_registry_agree():
     assert list(CORRUPTIONS) == list(PARAMS)  # same names, same order: DEFAULT_CORRUPTIONS follows it
+    assert tuple(CORRUPTIONS) == CORRUPTION_NAMES  # the names a suite is checked against without torch
     assert all(len(row) == 5 for row in PARAMS.values())
     assert set(VALIDATION_CORRUPTIONS) <= set(CORRUPTIONS)
     assert not set(VALIDATION_CORRUPTIONS) & set(DEFAULT_CORRUPTIONS)

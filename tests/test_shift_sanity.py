@@ -47,7 +47,7 @@ MIN_DROP_AT_5 = 0.10  # severity 5 costs ERM at least 10 points
 def _published_corruptions(dataset: str) -> list[str]:
     """Every corruption a shipped suite applies to ``dataset`` (the covariate default if unset)."""
     from regbench.config import read_suite_file, suite_files
-    from regbench.shifts.covariate import DEFAULT_CORRUPTIONS
+    from regbench.shifts.params.covariate import DEFAULT_CORRUPTIONS
 
     names: set[str] = set()
     for path in suite_files():

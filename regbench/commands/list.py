@@ -7,7 +7,6 @@ import sys
 import textwrap
 
 from regbench.config import read_suite_file, suite_files
-from regbench.registry import describe
 
 
 def add_parser(sub) -> None:
@@ -24,18 +23,18 @@ def run(args) -> int:
                 desc = f"(invalid: {err})"
             show(f"{path.stem:<24} {desc}")
         return 0
-    from regbench.catalog import registries  # imports every registering module (and torch)
-    from regbench.data.base import MODALITIES
+    from regbench.catalog.entries import catalog  # no torch unless the registries are already imported
 
-    for name, obj in registries()[args.what].items():
-        if args.what == "regularizers":  # kind, the tasks it applies to, and its inputs when not all
-            inst = obj if isinstance(obj.tasks, tuple) and isinstance(obj.kind, str) else obj()  # recipes: properties
-            applies = "+".join(inst.tasks)
-            if set(inst.modalities) != set(MODALITIES):  # e.g. crop_flip "(image)", specaugment "(audio)"
-                applies += f" ({'+'.join(inst.modalities)})"
-            show(f"{name:<24} {inst.kind:<12} {applies:<23} {describe(obj)}")
+    described = catalog(args.what)
+    for name, entry in sorted(described[args.what].items()):
+        if args.what == "regularizers":  # kind and the tasks it applies to
+            applies = "+".join(entry["tasks"])
+            # its inputs when not all, e.g. crop_flip "(image)", specaugment "(audio)"
+            if set(entry["modalities"]) != set(described["modalities"]):
+                applies += f" ({'+'.join(entry['modalities'])})"
+            show(f"{name:<24} {entry['kind']:<12} {applies:<23} {entry['description']}")
             continue
-        show(f"{name:<24} {describe(obj)}")
+        show(f"{name:<24} {entry['description']}")
     return 0
 
 

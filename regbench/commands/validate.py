@@ -12,11 +12,10 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    # plan resolution imports the registries (and so torch): only once a suite is to be checked
-    from regbench.harness.plan import load_suite
-    from regbench.sweep import DEFAULT_SPACES, load_spaces
-
     if Path(args.suite).name == "regularizers.yaml" or args.suite == "regularizers":
+        # the built-in regularizers' signatures come from regbench.catalog.declared: no torch
+        from regbench.sweep import DEFAULT_SPACES, load_spaces
+
         path = DEFAULT_SPACES if args.suite == "regularizers" else Path(args.suite)
         spaces = load_spaces(path).search_spaces
         print(
@@ -24,6 +23,10 @@ def run(args) -> int:
             f"{sum(len(p) for p in spaces.values())} parameters"
         )
         return 0
+    # the plan reads built-in entries from catalog.declared (no torch); a plugin the suite names
+    # is imported, with whatever it imports
+    from regbench.harness.plan import load_suite
+
     plan = load_suite(args.suite)
     s = plan.suite
     print(

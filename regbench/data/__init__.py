@@ -12,6 +12,12 @@ from regbench.registry import Registry
 DATASETS: Registry = Registry("dataset")
 
 
+def one_training_env(**dataset_args) -> int:
+    """A loader's ``training_envs`` unless it declares its own: 1, no environments (named, not a
+    lambda, so that ``catalog.declared`` can tell a loader that declares its own)."""
+    return 1
+
+
 def register_dataset(name: str, task: str = "classification", modality: str = "image", training_envs=None):
     """Function decorator: ``@register_dataset("scan", task="seq2seq", modality="text")``.
 
@@ -34,7 +40,7 @@ def register_dataset(name: str, task: str = "classification", modality: str = "i
 
         loader.task = task
         loader.modality = modality
-        loader.training_envs = training_envs or (lambda **_: 1)
+        loader.training_envs = training_envs or one_training_env
         return DATASETS.register(name)(loader)
 
     return deco

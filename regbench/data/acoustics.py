@@ -19,7 +19,8 @@ import math
 
 import torch
 
-NOISES: tuple[str, ...] = ("white", "pink", "babble")
+from regbench.data.names import NOISES  # named without torch for the shifts' parameters
+
 BABBLE_TALKERS = 5  # talkers summed into one babble track (babble becomes noise-like from ~4 on)
 RIR_MAX_SECONDS = 1.0  # the tail is cut here; at RT60 ≤ 1.5 s it has decayed by ≥ 40 dB
 EPS = 1e-8

@@ -18,6 +18,7 @@ import torch
 
 from regbench.data import register_dataset
 from regbench.data.base import DatasetInfo, Examples, Loaded
+from regbench.data.names import BACKGROUNDS, COLOURS  # the palettes, named without torch for the shifts' parameters
 from regbench.data.splitting import stratified_parts
 from regbench.seeding import torch_generator
 
@@ -26,23 +27,6 @@ from regbench.seeding import torch_generator
 # points up), so a horizontal flip maps a shape of class c to a shape of class c at
 # pos_x' = 1 - pos_x: the label does not change and ``flip_invariant`` is True.
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ring", "diamond")
-# Foreground colours are bright (one channel ≥ 0.8) and backgrounds dark (every channel
-# ≤ 0.3), so a shape is visible on every background.
-COLOURS: dict[str, tuple[float, float, float]] = {
-    "red": (0.90, 0.10, 0.10),
-    "green": (0.10, 0.80, 0.10),
-    "blue": (0.20, 0.35, 1.00),
-    "yellow": (0.95, 0.90, 0.10),
-    "magenta": (0.90, 0.10, 0.90),
-    "cyan": (0.10, 0.90, 0.90),
-}
-BACKGROUNDS: dict[str, tuple[float, float, float]] = {
-    "black": (0.00, 0.00, 0.00),
-    "grey": (0.30, 0.30, 0.30),
-    "navy": (0.05, 0.05, 0.30),
-    "forest": (0.05, 0.25, 0.05),
-    "maroon": (0.30, 0.05, 0.05),
-}
 COLOUR_RGB = torch.tensor(list(COLOURS.values()), dtype=torch.float32)  # (C, 3)
 BACKGROUND_RGB = torch.tensor(list(BACKGROUNDS.values()), dtype=torch.float32)  # (B, 3)
 FACTORS: tuple[str, ...] = ("shape", "colour", "size", "pos_x", "pos_y", "background")

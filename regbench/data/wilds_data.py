@@ -38,6 +38,7 @@ from regbench.data.base import DatasetInfo, Examples, Loaded
 from regbench.data.errors import DatasetMissingError, data_root, download_hint
 from regbench.data.presence import WILDS_VERSIONS
 from regbench.data.splitting import stratified_parts
+from regbench.data.wilds_envs import training_envs
 from regbench.seeding import torch_generator
 
 # Per-dataset defaults, in one place.
@@ -47,19 +48,19 @@ from regbench.seeding import torch_generator
 #   id_test_from / id_test_fraction: where the carved in-distribution test split comes from;
 #   val: the part used for model selection (the WILDS protocol's);
 #   split_info: how the report describes each OOD part;
-#   env_fields / training_envs: WILDS' groupby_fields (the training environments' grouper)
-#               and how many environments the official train split holds.
+#   env_fields: WILDS' groupby_fields (the training environments' grouper; how many
+#               environments the official train split holds: wilds_envs.TRAINING_ENVS).
 WILDS_TABLE: dict[str, dict[str, Any]] = {
     "waterbirds": {
         "image_size": 64, "crop_ratio": 0.875, "flip_invariant": True,
         "id_test_from": "train", "id_test_fraction": 0.1, "val": "val",
         "split_info": {"test": {"family": "spurious", "shift": "group-balanced test"}},
-        "env_fields": ["background", "y"], "training_envs": 4,
+        "env_fields": ["background", "y"],
     },
     "camelyon17": {
         "image_size": 96, "crop_ratio": 1.0, "flip_invariant": True,
         "id_test_from": "id_val", "id_test_fraction": 0.5, "val": "id_val",
-        "env_fields": ["hospital"], "training_envs": 3,
+        "env_fields": ["hospital"],
         "split_info": {
             "val": {"family": "domain", "shift": "hospital 1 (OOD val)"},
             "test": {"family": "domain", "shift": "hospital 2"},
@@ -307,12 +308,9 @@ def _register(name: str) -> None:
     ) -> Loaded:
         return load_wilds(name, seed, root, image_size, max_per_part, id_test_fraction, num_workers, environments)
 
-    def training_envs(environments: bool = True, **_) -> int:
-        return WILDS_TABLE[name]["training_envs"] if environments else 1
-
     loader.__name__ = f"load_wilds_{name}"
     loader.__doc__ = f"WILDS {name} (official splits + carved id_test); see regbench.data.wilds_data.load_wilds."
-    register_dataset(f"wilds:{name}", training_envs=training_envs)(loader)
+    register_dataset(f"wilds:{name}", training_envs=functools.partial(training_envs, name))(loader)
 
 
 for _name in WILDS_TABLE:

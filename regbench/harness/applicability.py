@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import difflib
 
-from regbench.catalog import registries
+from regbench.catalog.planning import registered_loader, registered_shift
+from regbench.catalog.stacks import stack_of
 from regbench.config import SuiteSpec
-from regbench.regularizers.build import build_stack
-from regbench.regularizers.stack import name_of
 
 BASELINE = "erm"  # the row every leaderboard compares against
 BASELINE_KIND = "baseline"  # the kind shown for the row(s) that add nothing to the shared base
@@ -22,12 +21,12 @@ BASELINE_KIND = "baseline"  # the kind shown for the row(s) that add nothing to 
 
 def dataset_task(loader: str) -> str:
     """The task a registered dataset loader declares (regbench.data.register_dataset), without loading data."""
-    return registries()["datasets"].get(loader).task
+    return registered_loader(loader).task
 
 
 def dataset_modality(loader: str) -> str:
     """The input modality a registered dataset loader declares (image, audio or text), without loading data."""
-    return getattr(registries()["datasets"].get(loader), "modality", "image")
+    return getattr(registered_loader(loader), "modality", "image")
 
 
 def _verb(names: list[str]) -> str:
@@ -39,20 +38,19 @@ def pair_problems(suite: SuiteSpec, benches, regs) -> dict[tuple[int, int], list
 
     benches: resolved benchmarks; regs: each config's resolved member params.
     """
-    shifts, datasets = registries()["shifts"], registries()["datasets"]
     out: dict[tuple[int, int], list[str]] = {}
     for i, rb in enumerate(benches):
         task, modality = dataset_task(rb.loader), dataset_modality(rb.loader)
-        shift = shifts.get(rb.spec.shift.kind)(rb.shift_params)
+        shift = registered_shift(rb.spec.shift.kind)(rb.shift_params)
         envs = shift.training_envs()
         if shift.keeps_dataset_envs:  # e.g. WILDS' own groups through `predefined`
-            declared = getattr(datasets.get(rb.loader), "training_envs", lambda **_: 1)
+            declared = getattr(registered_loader(rb.loader), "training_envs", lambda **_: 1)
             envs = max(envs, declared(**rb.dataset_args))
         for j, (cfg, params) in enumerate(zip(suite.regularizers, regs)):
-            stack = build_stack(cfg, params)
+            stack = stack_of(cfg, params)
             bad = stack.unsupported(task)
             wrong_input = [n for n in stack.unsupported(task, modality) if n not in bad]
-            needy = [name_of(m) for m in stack.members if m.needs_envs] if envs < 2 else []
+            needy = [m.name for m in stack.members if m.needs_envs] if envs < 2 else []
             why = []
             if wrong_input:
                 why.append(
@@ -117,7 +115,7 @@ def row_kinds(suite: SuiteSpec, regs) -> list[str]:
             base += 1
     out = []
     for cfg, params in zip(suite.regularizers, regs):
-        added = build_stack(cfg, params).members[base:]
+        added = stack_of(cfg, params).members[base:]
         kinds = {m.kind for m in added if m.kind != "none"}
         if cfg.display == BASELINE or not kinds:
             out.append(BASELINE_KIND)

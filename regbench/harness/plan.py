@@ -2,7 +2,9 @@
 
 ``load_suite`` finishes what ``config`` starts: every name is looked up in its registry and
 every parameter block is validated against the registered object's signature, all before
-any training, with one line per problem naming the file and the field path.
+any training, with one line per problem naming the file and the field path. A built-in entry
+is read from its declared stand-in until the registries are imported (``catalog.planning``,
+``catalog.stacks``), so that checking a suite needs no torch.
 """
 
 from __future__ import annotations
@@ -15,7 +17,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from regbench.catalog import registries
+from regbench.catalog.planning import (
+    DATASET_SKIP,
+    MODEL_SKIP,
+    model_code,
+    registered_builder,
+    registered_loader,
+    registered_shift,
+    regularizer_code,
+)
+from regbench.catalog.signatures import signature_of
+from regbench.catalog.stacks import stack_of
 from regbench.config import (
     BenchmarkSpec,
     ConfigError,
@@ -27,15 +39,11 @@ from regbench.config import (
     suite_path,
 )
 from regbench.harness.applicability import check_pairs, dataset_task, row_kinds
-from regbench.models import lookup_model
-from regbench.models import model_code as model_code_of
 from regbench.params import resolve_params
 from regbench.plugins import PluginError
 from regbench.registry import UnknownNameError
-from regbench.regularizers.build import build_stack, lookup
-from regbench.shifts.corruptions import DATASET_SCALES
-from regbench.shifts.held_out import RULE as HELD_OUT_RULE
-from regbench.shifts.held_out import SHARES
+from regbench.shifts.shards import RULE as HELD_OUT_RULE
+from regbench.shifts.shards import SHARES
 
 # 2: the run key covers the run's numerics (device type, precision, intra-op threads) and the
 # plugin's local helper modules
@@ -75,6 +83,10 @@ class ResolvedBenchmark:
 
     def data_key(self) -> dict[str, Any]:
         """Everything that determines the benchmark's splits."""
+        # the corruption tables sit in the corruptions package (torch): read when a run key is
+        # computed, not when a suite is checked
+        from regbench.shifts.corruptions import DATASET_SCALES
+
         key = {
             "dataset": self.loader,
             "dataset_args": self.dataset_args,
@@ -84,7 +96,7 @@ class ResolvedBenchmark:
         }
         # the sharded families' test images depend on the held-out rule too: a changed rule
         # gets a new split-cache folder and new run keys, never a split built by the old one
-        if registries()["shifts"].get(self.spec.shift.kind).family in SHARES:
+        if registered_shift(self.spec.shift.kind).family in SHARES:
             key["held_out"] = HELD_OUT_RULE
         # a covariate shift's severities are scaled by the dataset's calibration table, which is
         # code, not a parameter: it joins the key, so a recalibration rebuilds the splits and retrains
@@ -145,10 +157,7 @@ class RunSpec:
 
 def plugin_codes(cfg: RegularizerConfig) -> tuple[str | None, ...]:
     """Each stack member's code identity (:func:`regbench.regularizers.plugins.code_identity`)."""
-    from regbench.regularizers.build import lookup
-    from regbench.regularizers.plugins import code_identity
-
-    return tuple(code_identity(lookup(s.name), s.name) for s in cfg.stack)
+    return tuple(regularizer_code(s.name) for s in cfg.stack)
 
 
 def dataset_loader(name: str) -> tuple[str, dict[str, Any]]:
@@ -161,25 +170,23 @@ def dataset_loader(name: str) -> tuple[str, dict[str, Any]]:
 
 def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> ResolvedBenchmark | None:
     """Check a benchmark's names and parameters; append one message per problem to ``errors``."""
-    reg = registries()
     loader, implied = dataset_loader(b.dataset)
     out: dict[str, Any] = {}
     checks = [
-        ("dataset", loader, "datasets", {**implied, **b.dataset_args}, "dataset_args", ("seed",)),
-        ("model", b.model, "models", b.model_args, "model_args", ("input_shape", "num_classes", "info")),
+        ("dataset", loader, registered_loader, {**implied, **b.dataset_args}, "dataset_args", DATASET_SKIP),
+        ("model", b.model, registered_builder, b.model_args, "model_args", MODEL_SKIP),
     ]
-    model_code = None
-    for field, name, registry, given, args_field, skip in checks:
+    code = None
+    for field, name, lookup, given, args_field, skip in checks:
         try:
-            obj = lookup_model(name) if field == "model" else reg[registry].get(name)
-            out[args_field] = resolve_params(obj, given, skip)
-            model_code = model_code_of(name) if field == "model" else model_code
+            out[args_field] = resolve_params(lookup(name), given, skip)
+            code = model_code(name) if field == "model" else code
         except (UnknownNameError, PluginError) as err:
             errors.append(f"{where}.{field}: {err}")
         except ValidationError as err:
             errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], args_field)))
     try:
-        shift = reg["shifts"].get(b.shift.kind)
+        shift = registered_shift(b.shift.kind)
         out["shift_params"] = shift.Params.model_validate(b.shift.params).model_dump(mode="json")
     except UnknownNameError as err:
         errors.append(f"{where}.shift.kind: {err}")
@@ -187,7 +194,7 @@ def resolve_benchmark(b: BenchmarkSpec, where: str, errors: list[str]) -> Resolv
         errors.append(format_validation_error(err, where.split(":")[0], (where.split(": ")[-1], "shift"), shift.Params))
     if len(out) < 3:
         return None
-    return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"], model_code)
+    return ResolvedBenchmark(b, loader, out["dataset_args"], out["model_args"], out["shift_params"], code)
 
 
 def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -> tuple[dict, ...] | None:
@@ -195,8 +202,7 @@ def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -
     resolved = []
     for i, spec in enumerate(cfg.stack):
         try:
-            cls = lookup(spec.name)
-            resolved.append(resolve_params(cls, spec.params))
+            resolved.append(resolve_params(signature_of(spec.name), spec.params))
         except (UnknownNameError, ImportError, TypeError) as err:
             errors.append(f"{where}.stack[{i}].name: {err}")
         except ValidationError as err:
@@ -205,7 +211,7 @@ def resolve_regularizer(cfg: RegularizerConfig, where: str, errors: list[str]) -
     if len(resolved) != len(cfg.stack):
         return None
     try:
-        build_stack(cfg, tuple(resolved))
+        stack_of(cfg, tuple(resolved))
     except ValueError as err:
         errors.append(f"{where}: {err}")
         return None

@@ -12,6 +12,11 @@ from regbench.data.base import MODALITIES
 from regbench.regularizers.base import TASKS, Batch, History, Regularizer, SetupContext, soft_cross_entropy
 
 
+# hooks that one member of a stack at most may define: two perturbations, two schedules or two
+# averages cannot both own the step or the end (checked in this order when a stack is built)
+OWNED_HOOKS = ("param_groups", "loss", "first_step", "lr_schedule", "averaged_state")
+
+
 class ConflictError(ValueError):
     """Two regularizers in one stack claim the same thing (model argument, groups, loss)."""
 
@@ -79,8 +84,7 @@ class Stack(Regularizer):
                         f"'{name_of(m)}' sets model {key}={value!r} but '{seen[key][0]}' sets {seen[key][1]!r}"
                     )
                 seen[key] = (name_of(m), value)
-        # two perturbations, two schedules or two averages cannot both own the step or the end
-        for hook in ("param_groups", "loss", "first_step", "lr_schedule", "averaged_state"):
+        for hook in OWNED_HOOKS:
             owners = [name_of(m) for m in self.members if _overrides(m, hook)]
             if len(owners) > 1:
                 raise ConflictError(f"more than one regularizer defines {hook}: {', '.join(owners)}")

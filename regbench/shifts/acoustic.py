@@ -17,32 +17,20 @@ it was. Train, val and test_id are the dataset's own, untouched.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import Field
 
 from regbench.data.acoustics import NOISES
 from regbench.data.audio_commands import FACTORS, babble_talkers, render_utterances
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.acoustic import AcousticParams
 
 SNR_DB = (20.0, 15.0, 10.0, 5.0, 0.0)
 RT60_S = (0.3, 0.5, 0.8, 1.1, 1.5)
 SPEAKER_SEMITONES = (3, 6, 9, 12, 15)
 FORMANT_PER_OCTAVE = 0.3  # formants rise by 2^(0.3 · octaves): less than f0, as from men to children
 RATE_FACTOR = (1.3, 1.6, 1.9, 2.2, 2.6)
-Family = Literal["noise", "reverb", "speaker", "rate"]
-NoiseName = Literal["white", "pink", "babble"]
-
-
-class AcousticParams(ShiftParams):
-    """Which families and noise types, at which severities (1 … 5)."""
-
-    shifts: list[Family] = Field(default_factory=lambda: ["noise", "reverb", "speaker", "rate"], min_length=1)
-    noises: list[NoiseName] = Field(default_factory=lambda: list(NOISES), min_length=1)
-    severities: list[Annotated[int, Field(ge=1, le=5)]] = Field(default_factory=lambda: [1, 2, 3, 4, 5], min_length=1)
 
 
 def require_audio_commands(loaded: Loaded, shift: str) -> None:

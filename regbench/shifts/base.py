@@ -9,19 +9,28 @@ corruptions disjoint from its test corruptions for the same reason).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
-from regbench.data.base import Examples, Loaded, Splits
 from regbench.params import StrictNumbers
-from regbench.shifts.held_out import held_out_part, record_unique_images
+
+if TYPE_CHECKING:  # torch's types: this module is imported when a suite is checked, without torch
+    from regbench.data.base import Examples, Loaded, Splits
 
 
 class ShiftParams(StrictNumbers):
     """Base of every shift's parameter model: frozen, unknown keys rejected."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def training_envs(self) -> int:
+        """How many training environments a shift with these parameters declares (1: none).
+
+        A method of the parameters, not of the shift, so that a suite is checked against it
+        without the shift's module (and torch): ``Shift.training_envs`` asks it.
+        """
+        return 1
 
 
 class PooledShiftParams(ShiftParams):
@@ -56,9 +65,10 @@ class Shift:
         """How many training environments the splits' ``meta["env"]`` holds (1: none declared).
 
         Read when a suite loads, before any data, to refuse a regularizer that needs
-        environments on a benchmark without them.
+        environments on a benchmark without them. Its parameters' answer
+        (:meth:`ShiftParams.training_envs`): the built-in families declare it there only.
         """
-        return 1
+        return self.params.training_envs()
 
     def apply(self, loaded: Loaded, seed: int) -> Splits:  # pragma: no cover - interface
         raise NotImplementedError
@@ -69,6 +79,8 @@ class Shift:
         ``pool`` is the dataset's test part; ``whole`` names a reason to keep all of it. The
         part carries ``meta["image_id"]``, the cluster id of every image (shifts/held_out.py).
         """
+        from regbench.shifts.held_out import held_out_part  # torch: only once splits are built
+
         if getattr(self.params, "held_out", "shard") == "whole":
             whole = whole or "held_out: whole"
         return held_out_part(pool, self.family, seed, whole, getattr(self.params, "test_size", None))
@@ -79,6 +91,8 @@ class Shift:
         Counted here, once for every family, so that no shift can forget it and the number
         reaches the store (the evaluator records it per split).
         """
+        from regbench.shifts.held_out import record_unique_images
+
         splits = self.apply(loaded, seed)
         record_unique_images(splits.split_info, {"test_id": splits.test_id, **splits.ood})
         return splits

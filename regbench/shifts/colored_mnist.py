@@ -42,36 +42,18 @@ warped draws of every digit, at the paper's 14×14 (suites/colored_mnist_large.y
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.colored_mnist import ColoredMNISTParams
 from regbench.shifts.held_out import stratified_halves
 
 TEST_SPLIT = "test_env"
-
-
-class ColoredMNISTParams(PooledShiftParams):
-    """Knobs of ColoredMNIST; the defaults are the paper's."""
-
-    train_flips: tuple[float, ...] = Field((0.1, 0.2), min_length=1)  # P(colour ≠ label) per training env
-    test_flip: float = Field(0.9, ge=0, le=1)  # P(colour ≠ label) in the test environment
-    label_noise: float = Field(0.25, ge=0, lt=0.5)  # P(label ≠ digit < 5)
-    # keep every n-th pixel (2 takes MNIST's 28×28 to 14×14); None: 2 for 28×28 digits, else 1
-    downsample: int | None = Field(None, ge=1)
-    # the test environment's images: test_id's recoloured, or a disjoint half of the test part
-    test_env_images: Literal["test_id", "separate"] = "test_id"
-    # 2: the paper's red/green image; 3 adds an all-zero third channel, the same information,
-    # so that colour augmentations (which need 1 or 3 channels) apply in a suite of every regularizer
-    channels: int = Field(2, ge=2, le=3)
-    # the paper's grayscale oracle: the grey digit in both channels, so colour carries nothing
-    # (labels, colours and environments are drawn as without it: the same examples, uncoloured)
-    grayscale: bool = False
 
 
 def binary_noisy_labels(digit: torch.Tensor, noise: float, g: torch.Generator) -> torch.Tensor:
@@ -122,9 +104,6 @@ class ColoredMNIST(Shift):
 
     family = "spurious"
     Params = ColoredMNISTParams
-
-    def training_envs(self) -> int:
-        return len(self.params.train_flips)  # type: ignore[attr-defined]
 
     def colour_part(self, ex: Examples, label: torch.Tensor, flips: torch.Tensor, env: torch.Tensor, g) -> Examples:
         """One part coloured: label (N,), per-example colour-flip probability flips (N,), env (N,)."""

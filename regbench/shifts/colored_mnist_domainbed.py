@@ -41,38 +41,16 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from pydantic import Field, model_validator
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams
+from regbench.shifts.base import Shift
+from regbench.shifts.params.colored_mnist_domainbed import ColoredMNISTDomainBedParams
 from regbench.shifts.colored_mnist import binary_noisy_labels, colour_by_label, fallback_note, two_channel
 
 NAME = "colored_mnist_domainbed"
 DOMAINBED_NAMES = {0.1: "+90%", 0.2: "+80%", 0.9: "-90%"}
-
-
-class ColoredMNISTDomainBedParams(ShiftParams):
-    """Knobs of DomainBed's ColoredMNIST; the defaults are DomainBed's."""
-
-    # P(colour ≠ label) of each environment, in order: '+90%', '+80%', '-90%'
-    environments: tuple[float, ...] = Field((0.1, 0.2, 0.9), min_length=2)
-    test_envs: tuple[int, ...] = Field((2,), min_length=1)  # indices into environments
-    label_noise: float = Field(0.25, ge=0, lt=0.5)  # P(label ≠ digit < 5)
-    holdout_fraction: float = Field(0.2, gt=0, lt=1)  # each environment's out part
-    downsample: int = Field(1, ge=1)  # DomainBed keeps 28×28
-
-    @model_validator(mode="after")
-    def _test_envs_exist(self) -> ColoredMNISTDomainBedParams:
-        n = len(self.environments)
-        if any(not 0 <= e < n for e in self.test_envs) or len(set(self.test_envs)) != len(self.test_envs):
-            raise ValueError(f"test_envs {list(self.test_envs)} must be distinct indices of the {n} environments")
-        if len(self.test_envs) >= n:
-            raise ValueError("at least one environment must be a training environment")
-        if any(not 0 <= p <= 1 for p in self.environments):
-            raise ValueError(f"environments are colour-flip probabilities in [0, 1], got {list(self.environments)}")
-        return self
 
 
 def pooled(loaded: Loaded) -> Examples:
@@ -88,10 +66,6 @@ class ColoredMNISTDomainBed(Shift):
 
     family = "spurious"
     Params = ColoredMNISTDomainBedParams
-
-    def training_envs(self) -> int:
-        p: ColoredMNISTDomainBedParams = self.params  # type: ignore[assignment]
-        return len(p.environments) - len(p.test_envs)
 
     def environment(self, ex: Examples, e: int, seed: int) -> tuple[Examples, Examples]:
         """Environment ``e``'s images coloured, split into (in, out) parts."""

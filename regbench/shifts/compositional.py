@@ -27,26 +27,16 @@ import math
 from typing import Any
 
 import torch
-from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.data.shapes import FACTORS, render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.compositional import CompositionalParams
 from regbench.shifts.held_out import IMAGE_ID, stratified_subset
 
 TRAIN_SIZE_BAND = (0.25, 0.75)  # train sizes: this sub-interval of the size range, as fractions of it
-
-
-class CompositionalParams(ShiftParams):
-    """Knobs of the compositional family."""
-
-    holdout_fraction: float = Field(0.25, gt=0, lt=1)  # share of (shape, colour) combinations held out
-    extrapolate_size: bool = True  # add the ``size_extrapolation`` split (train on middle sizes)
-    # at most this many test_id images (a class-stratified subset; size_extrapolation re-renders
-    # them): a test part drawn large enough for heldout_combinations need not all be scored ID
-    test_size: int | None = Field(None, ge=1)
 
 
 def heldout_cells(num_shapes: int, num_colours: int, fraction: float, g: torch.Generator) -> torch.Tensor:

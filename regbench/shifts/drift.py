@@ -21,19 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
-
-
-class DriftParams(ShiftParams):
-    """Knobs of the concept-drift family."""
-
-    swap_fraction: float = Field(0.2, gt=0, le=1)  # share of classes whose labels swap in pairs
-    slices: int = Field(3, ge=1)  # time slices; slice t relabels t/slices of the swapped classes' examples
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.drift import DriftParams
 
 
 def swap_pairs(num_classes: int, swap_fraction: float, g: torch.Generator) -> torch.Tensor:

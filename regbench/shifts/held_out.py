@@ -33,11 +33,10 @@ import torch
 
 from regbench.data.base import Examples
 from regbench.seeding import torch_generator
+from regbench.shifts.shards import RULE, SHARES  # noqa: F401  (RULE re-exported: the held-out rule's home)
 
-SHARES = {"covariate": 1, "label": 2, "spurious": 1}  # families whose OOD splits come from the test part
 MIN_SHARD_IMAGES = 100  # a shard smaller than this would make every test number noise: share instead
 IMAGE_ID = "image_id"  # meta key of the cluster id: the base image a test example was made from
-RULE = "family-shards-1"  # hashed into the data key: a changed rule never reads an old split cache
 
 
 def shard_bounds(n: int) -> dict[str, tuple[float, float]]:

@@ -19,30 +19,17 @@ split of 450 held only 134 unique images), so it is opt-in.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import numpy_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.label import LabelShiftParams
 from regbench.shifts.held_out import unique_images
-
-
-class LabelShiftParams(PooledShiftParams):
-    """Knobs of the label-shift family (all test-side; train and val are untouched)."""
-
-    # Concentrations α of Dirichlet(α·1) priors; one split per (α, draw).
-    dirichlet_alpha: list[Annotated[float, Field(gt=0)]] = Field([0.1, 1.0, 10.0])
-    draws_per_alpha: int = Field(1, ge=1)  # independent prior draws per α
-    # ρ values of the tweak-one shift: one seeded class gets probability ρ.
-    tweak_one: list[Annotated[float, Field(ge=0, le=1)]] = Field([])
-    size: int | None = Field(None, ge=1)  # examples per shifted split; None = len(test part)
-    # without_replacement: no image twice, the split shrinks to what the pool allows
-    sampling: Literal["without_replacement", "with_replacement"] = "without_replacement"
 
 
 def class_prior(y: torch.Tensor, num_classes: int) -> np.ndarray:

@@ -13,23 +13,12 @@ the same way by the loader) never sees the OOD distribution.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
 from regbench.data.base import Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
-
-
-class OODTestParams(ShiftParams):
-    """``id_fraction`` of train becomes test_id; the OOD split is named ``name`` in family ``family``.
-
-    ``name`` None takes the loader's ``details["split"]`` (SCAN: ``addprim_jump``, ``length``).
-    """
-
-    id_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    family: str = "compositional"
-    name: str | None = None
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.ood_test import OODTestParams
 
 
 def unique_rows(x: torch.Tensor) -> torch.Tensor:

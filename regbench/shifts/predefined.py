@@ -14,22 +14,10 @@ from typing import Any
 
 from regbench.data.base import Loaded, Splits
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams
+from regbench.shifts.base import Shift
+from regbench.shifts.params.predefined import PredefinedParams
 
 _CORRUPTED = re.compile(r"^c/(?P<name>[^/]+)/(?P<severity>[1-5])$")
-
-
-class PredefinedParams(ShiftParams):
-    """Which loaded parts play which role.
-
-    ``val_part`` / ``test_id_part``: None takes the loader's ``details["roles"]`` (WILDS:
-    ``id_val``/``val`` and ``id_test``), else ``"val"`` / ``"test"``.
-    ``ood_parts``: None takes every part that is not train, val or test_id.
-    """
-
-    ood_parts: list[str] | None = None
-    val_part: str | None = None
-    test_id_part: str | None = None
 
 
 def ood_name(part: str) -> str:

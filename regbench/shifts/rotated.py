@@ -14,27 +14,14 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-from pydantic import Field, model_validator
 from torchvision.transforms.v2.functional import InterpolationMode, rotate
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.rotated import RotatedParams
 from regbench.shifts.colored_mnist import round_robin_envs
-
-
-class RotatedParams(PooledShiftParams):
-    """The domains (angles in degrees) and which one is held out for the OOD test."""
-
-    domains: tuple[float, ...] = Field((0, 15, 30, 45, 60, 75), min_length=3)
-    test_domain: float = 75
-
-    @model_validator(mode="after")
-    def _held_out_is_a_domain(self):
-        if self.test_domain not in self.domains:
-            raise ValueError(f"test_domain {self.test_domain:g} is not one of domains {list(self.domains)}")
-        return self
 
 
 def rotate_by(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
@@ -53,17 +40,10 @@ class Rotated(Shift):
     family = "covariate"
     Params = RotatedParams
 
-    def train_domains(self) -> list[float]:
-        p: RotatedParams = self.params  # type: ignore[assignment]
-        return [a for a in p.domains if a != p.test_domain]
-
-    def training_envs(self) -> int:
-        return len(self.train_domains())
-
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """train/val/test_id over the training domains; ``rotation_<test_domain>`` the held-out one."""
         p: RotatedParams = self.params  # type: ignore[assignment]
-        angles = torch.tensor(self.train_domains())
+        angles = torch.tensor(p.train_domains())
         out: dict[str, Examples] = {}
         train, val, pool = base_splits(loaded)
         test, held_out = self.test_part(pool, seed)

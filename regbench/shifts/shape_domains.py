@@ -16,45 +16,16 @@ and position stay as drawn.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
 
 import torch
-from pydantic import model_validator
 
 from regbench.data.base import Examples, Loaded, Splits
-from regbench.data.shapes import BACKGROUNDS, COLOURS, FACTORS, render_shapes
+from regbench.data.shapes import FACTORS, render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.shape_domains import PALETTES, ShapeDomainsParams
 from regbench.shifts.colored_mnist import round_robin_envs
-
-PALETTES = {"background": list(BACKGROUNDS), "colour": list(COLOURS)}
-
-
-class ShapeDomainsParams(ShiftParams):
-    """Which factor makes the domains, which of its values are used, which one is held out."""
-
-    factor: Literal["background", "colour"] = "background"
-    domains: tuple[str, ...] | None = None  # palette names; None: every value of the factor
-    test_domain: str | None = None  # None: the last of ``domains``
-
-    @model_validator(mode="after")
-    def _names_are_in_the_palette(self):
-        palette = PALETTES[self.factor]
-        unknown = [d for d in (*self.names(), self.held_out()) if d not in palette]
-        if unknown:
-            raise ValueError(f"unknown {self.factor} {unknown}; the shapes palette has {palette}")
-        if len(set(self.names())) != len(self.names()) or len(self.names()) < 3:
-            raise ValueError(f"domains must be ≥ 3 distinct {self.factor}s, got {list(self.names())}")
-        if self.held_out() not in self.names():
-            raise ValueError(f"test_domain '{self.held_out()}' is not one of domains {list(self.names())}")
-        return self
-
-    def names(self) -> tuple[str, ...]:
-        return self.domains if self.domains is not None else tuple(PALETTES[self.factor])
-
-    def held_out(self) -> str:
-        return self.test_domain if self.test_domain is not None else self.names()[-1]
 
 
 def rerender(ex: Examples, factor: str, value: torch.Tensor, extra: dict[str, torch.Tensor]) -> Examples:
@@ -71,13 +42,6 @@ class ShapeDomains(Shift):
     family = "covariate"  # as rotated: the inputs' nuisance moves, the labelling rule does not
     Params = ShapeDomainsParams
 
-    def train_domains(self) -> list[str]:
-        p: ShapeDomainsParams = self.params  # type: ignore[assignment]
-        return [d for d in p.names() if d != p.held_out()]
-
-    def training_envs(self) -> int:
-        return len(self.train_domains())
-
     def apply(self, loaded: Loaded, seed: int) -> Splits:
         """train/val/test_id dealt over the training domains; ``<factor>_<test_domain>`` the held-out one."""
         p: ShapeDomainsParams = self.params  # type: ignore[assignment]
@@ -87,7 +51,7 @@ class ShapeDomains(Shift):
                 f"shape_domains re-renders shapes from their factors; dataset '{loaded.info.name}' lacks {missing}"
             )
         palette = PALETTES[p.factor]
-        values = torch.tensor([palette.index(d) for d in self.train_domains()])
+        values = torch.tensor([palette.index(d) for d in p.train_domains()])
         out: dict[str, Examples] = {}
         for name, ex in zip(("train", "val", "test_id"), base_splits(loaded)):
             env = round_robin_envs(len(ex), len(values), torch_generator(seed, "shift", "shape_domains", name))
@@ -100,7 +64,7 @@ class ShapeDomains(Shift):
             "family": self.family,
             "shift": p.factor,
             "test_domain": p.held_out(),
-            "train_domains": self.train_domains(),
+            "train_domains": p.train_domains(),
         }
         data_info = dataclasses.replace(loaded.info, factors=tuple(dict.fromkeys([*loaded.info.factors, "env"])))
         return Splits(out["train"], out["val"], out["test_id"], {ood_name: ood}, data_info, {ood_name: info})

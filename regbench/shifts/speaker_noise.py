@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
 
 from regbench.data.acoustics import NOISES
 from regbench.data.audio_commands import SPEAKERS
@@ -20,12 +19,9 @@ from regbench.data.base import Loaded, Splits
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
 from regbench.shifts.acoustic import require_audio_commands
-from regbench.shifts.base import Shift, ShiftParams, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.speaker_noise import SpeakerNoiseParams
 from regbench.shifts.compositional import concat, heldout_cells
-
-
-class SpeakerNoiseParams(ShiftParams):
-    holdout_fraction: float = Field(0.25, gt=0, lt=1)  # share of the 8 × 3 (speaker, noise) cells held out
 
 
 @register_shift("heldout_speaker_noise")

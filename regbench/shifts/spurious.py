@@ -22,29 +22,21 @@ from __future__ import annotations
 
 import colorsys
 import dataclasses
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
 from regbench.data.base import Examples, Loaded, Splits
 from regbench.data.shapes import render_shapes
 from regbench.seeding import torch_generator
 from regbench.shifts import register_shift
-from regbench.shifts.base import PooledShiftParams, Shift, base_splits
+from regbench.shifts.base import Shift, base_splits
+from regbench.shifts.params.spurious import SpuriousParams
 
 SHAPE_FACTORS = ("shape", "size", "pos_x", "pos_y")  # what re-rendering a shape needs
 # Brightness (HSV value) of the palettes: bright colours for strokes and shapes, dark ones
 # for backgrounds, so that the object stays visible whatever colour the nuisance takes.
 FOREGROUND_VALUE, BACKGROUND_VALUE, SATURATION = 1.0, 0.45, 0.85
-
-
-class SpuriousParams(PooledShiftParams):
-    """Knobs of the spurious-colour family."""
-
-    train_agreement: float = Field(0.9, ge=0, le=1)  # ρ_train: P(colour = class colour), train/val/test_id
-    test_agreement: float = Field(0.1, ge=0, le=1)  # ρ_test: the same on the OOD split
-    nuisance: Literal["foreground", "background"] = "foreground"  # what the colour paints
 
 
 def palette(k: int, nuisance: str) -> torch.Tensor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from regbench.registry import UnknownNameError
+from regbench.shifts.corruption_names import REQUIRES_RGB, VALIDATION_CORRUPTIONS  # noqa: F401  (re-exported)
 
 # One row per corruption: the parameter at severities 1..5 (CIFAR-10-C's values unless noted).
 PARAMS: dict[str, tuple] = {
@@ -42,12 +43,6 @@ PARAMS: dict[str, tuple] = {
     "elastic_transform": (0.6, 0.9, 1.2, 1.5, 1.8),  # RMS displacement, px at 32×32 (ours)
     "rotate": (15.0, 30.0, 45.0, 60.0, 75.0),  # degrees counter-clockwise, as RotatedMNIST's domains
 }
-
-# ImageNet-C's held-out "validation" corruptions (spatter is not ported): keep them out of
-# the test set of corruptions so that a choice made on them never sees the test shifts.
-VALIDATION_CORRUPTIONS: tuple[str, ...] = ("speckle_noise", "gaussian_blur", "saturate")
-# Corruptions defined only on RGB images.
-REQUIRES_RGB: frozenset[str] = frozenset({"saturate"})
 
 
 def _times(v, k):  # a strength that is 0 at identity: noise std, blur width, angle, offset
