@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import torch
-from pydantic import Field, PositiveInt
+from pydantic import Field
 from torch import nn
 
 from regbench.regularizers import register_regularizer
@@ -71,7 +71,7 @@ class EMA(Regularizer):
         self,
         decay: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.9998,
         warmup: bool = True,
-        adjust_reference: PositiveInt | None = None,
+        adjust_reference: Annotated[int, Field(gt=0)] | None = None,
     ):
         self.decay = decay
         self.warmup = warmup

@@ -16,7 +16,7 @@ import functools
 from typing import Annotated
 
 import torch
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
 from regbench.regularizers import register_regularizer
 from regbench.regularizers.augment import (
@@ -82,7 +82,7 @@ class TrivialAugment(Regularizer):
     def __init__(
         self,
         num_magnitude_bins: Annotated[int, Field(ge=2, le=256)] = TRIVIALAUGMENT_BINS,
-        translate_reference_size: PositiveInt | None = None,
+        translate_reference_size: Annotated[int, Field(gt=0)] | None = None,
     ):
         self.num_magnitude_bins = num_magnitude_bins
         self.translate_reference_size = translate_reference_size
