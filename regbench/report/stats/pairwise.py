@@ -63,6 +63,7 @@ def letter_display(separated, order=None) -> list[str]:
         no_j[:, j] = False
         cols = np.concatenate([cols[~both], no_i, no_j])
         cols = _absorb(cols)
+    cols = _sweep(cols)
     rank = np.empty(k, dtype=int)
     rank[np.arange(k) if order is None else np.asarray(order)] = np.arange(k)
     first = np.where(cols, rank[None, :], k).min(axis=1)  # best row holding each letter
@@ -79,9 +80,27 @@ def _absorb(cols: np.ndarray) -> np.ndarray:
     return cols[~sub.any(1)]
 
 
+def _sweep(cols: np.ndarray) -> np.ndarray:
+    """Piepho's sweep: drop, smallest first, every letter whose pairs of rows (and each of its
+    rows) another kept letter still covers. Insert-absorb leaves every maximal clique of the
+    not-separated rows, dozens when that relation is far from transitive; each letter dropped
+    here is redundant, so "share a letter iff not separated" still holds with fewer letters."""
+    keep = list(range(len(cols)))
+    for letter in sorted(range(len(cols)), key=lambda i: (int(cols[i].sum()), i)):
+        others = cols[[m for m in keep if m != letter]]
+        if not len(others):
+            break
+        cover = others[:, cols[letter]].astype(np.int64)  # other letters × this letter's rows
+        if ((cover.T @ cover) > 0).all():  # every pair (and row) still shares another letter
+            keep.remove(letter)
+    return cols[keep]
+
+
 def _letter(i: int) -> str:
-    alphabet = "abcdefghijklmnopqrstuvwxyz"
-    return alphabet[i] if i < 26 else _letter(i // 26 - 1) + alphabet[i % 26]
+    """a–z, then A–Z, then [52], [53] …: one token per letter, so a row's string never reads two
+    ways ("ab" after z would be either a + b or the 28th letter)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    return alphabet[i] if i < len(alphabet) else f"[{i}]"
 
 
 def rank_ranges(better) -> tuple[np.ndarray, np.ndarray]:
