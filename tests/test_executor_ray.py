@@ -116,3 +116,15 @@ def test_a_model_plugin_loads_by_path_in_ray_workers(tmp_path):
     rows = recorded(store)
     assert [s for s, _ in rows] == ["ok", "ok"]
     assert all(code and code.startswith("sha256:") for _, code in rows)
+
+
+def test_the_example_mnist_cnn_runs_in_ray_workers(tmp_path):
+    # a local Ray of 1 CPU: the plugin's file is loaded by path in the Ray worker process
+    from test_model_plugins import EXAMPLE, recorded, write_suite
+
+    suite = write_suite(tmp_path, f"{EXAMPLE}:MNISTCNN")
+    store = tmp_path / "ray.sqlite"
+    assert main(["run", str(suite), "--store", str(store), "--executor", "ray", "--workers", "1", "--no-progress"]) == 0
+    rows = recorded(store)
+    assert [s for s, _ in rows] == ["ok", "ok"]
+    assert all(code and code.startswith("sha256:") for _, code in rows)

@@ -123,6 +123,34 @@ def test_a_model_plugin_runs_in_a_pool_of_two_workers(tmp_path):
     assert all(code and code.startswith("sha256:") for _, code in rows)
 
 
+def test_the_example_mnist_cnn_runs_in_a_pool_of_two_workers(tmp_path):
+    suite = write_suite(tmp_path, f"{EXAMPLE}:MNISTCNN")
+    store = tmp_path / "s.sqlite"
+    assert (
+        main(["run", str(suite), "--store", str(store), "--workers", "2", "--run-timeout", "300", "--no-progress"]) == 0
+    )
+    rows = recorded(store)
+    assert [s for s, _ in rows] == ["ok", "ok"]
+    assert all(code and code.startswith("sha256:") for _, code in rows)
+
+
+def test_editing_the_model_plugin_retrains_and_keeps_the_old_runs(tmp_path):
+    model = tmp_path / "mnist_cnn.py"
+    model.write_text(EXAMPLE.read_text())
+    suite = write_suite(tmp_path, f"{model}:MNISTCNN")
+    store = tmp_path / "s.sqlite"
+    run = ["run", str(suite), "--store", str(store), "--workers", "1", "--no-progress"]
+    assert main(run) == 0
+    first = recorded(store)
+    assert main(run) == 0
+    assert recorded(store) == first  # unchanged code: the recorded runs are reused, nothing retrains
+    model.write_text(EXAMPLE.read_text().replace("GROUPS = 8", "GROUPS = 4"))
+    assert main(run) == 0
+    rows = recorded(store)
+    assert len(rows) == 4 and [s for s, _ in rows] == ["ok"] * 4  # two new runs trained beside the two old
+    assert len({code for _, code in rows}) == 2
+
+
 def test_editing_the_model_plugin_changes_its_run_keys(tmp_path):
     model = write_model(tmp_path)
     suite = write_suite(tmp_path, f"{model}:TinyNet")
