@@ -77,6 +77,10 @@ def build_leaderboard(
     exports.write_json(lb, files["leaderboard.json"])
     tex.write_tex(lb, files["leaderboard.tex"], tex_columns)
     html.write_site(lb, files["index.html"], made, settings)
+    from regbench.report.render import versus_baseline
+
+    if versus_baseline.write_csv(lb.versus_erm, out / "vs_erm.csv"):
+        files["vs_erm.csv"] = out / "vs_erm.csv"
     if lb.mechanisms is not None and len(lb.mechanisms):
         from regbench.report.mechanism import render_markdown
 

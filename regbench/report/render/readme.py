@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from regbench.report.render import markdown
+from regbench.report.render import markdown, versus_baseline
 from regbench.report.render.bundle import benchmark_rows, provenance_line, regularizer_rows
 from regbench.report.render.display import benchmark_frames, display_rows, footnotes, resolution_text
 from regbench.report.render.markdown import md
@@ -38,6 +38,8 @@ def write_markdown(lb: Leaderboard, path: Path, plots: dict[str, Path], settings
         if resolution:
             lines += [md(resolution), ""]
         lines += markdown.table(*display_rows(lb, grp, "benchmark")) + [""]
+    benches = [b for b, _ in benchmark_frames(lb)]
+    lines += versus_baseline.section(lb.versus_erm, benches, list(lb.main["regularizer"]), lb.level)
     if plots:
         lines += ["## Plots", ""] + [f"![{name}]({p.name})" for name, p in plots.items()] + [""]
     if settings:

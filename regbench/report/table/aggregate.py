@@ -59,6 +59,7 @@ from regbench.report.table.columns import (  # noqa: F401  (re-exported: the rep
 from regbench.report.table.leaderboard_frames import cell_frame, suite_frame
 from regbench.report.table.paired_cells import benchmark_tests, crossed_cells, put_tiers, suite_tests
 from regbench.report.table.run_rows import effective_robustness, run_table, sampling_variance  # noqa: F401
+from regbench.report.table.versus_baseline import versus_baseline
 
 
 @dataclass
@@ -80,6 +81,8 @@ class Leaderboard:
     mechanisms: pd.DataFrame | None = None  # report.mechanism.mechanism_table: does each regularizer act?
     # benchmark → {"mdd": minimum detectable difference (fraction), "seeds", "per_image"} on the primary
     resolution: dict = field(default_factory=dict)
+    # table.versus_baseline: each row's paired difference to erm on the primary metric and ID accuracy
+    versus_erm: pd.DataFrame | None = None
 
 
 def _ordered(values, first=()) -> list:
@@ -170,6 +173,10 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: di
         for b, t in tests.items()
         if t is not None
     }
+    paired = {primary.key: tests}
+    if primary.key != "id_accuracy" and "id_accuracy" in ok:
+        paired["id_accuracy"] = {b: benchmark_tests(ok, metrics, outcomes, b, "id_accuracy", True) for b in benches}
+    versus_erm = versus_baseline(paired, level)
     main = _ranked(put_tiers(main, suite_tests(tests, higher)), primary)
     per_benchmark = pd.concat(
         [
@@ -204,6 +211,7 @@ def _aggregate(runs, metrics, suite: dict, reps: int, level: float, outcomes: di
         notes,
         mechanisms=mech,
         resolution=resolution,
+        versus_erm=versus_erm,
     )
     if mech["inactive"].eq(True).any():
         notes.append(
