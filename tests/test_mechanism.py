@@ -121,5 +121,9 @@ def test_sam_is_judged_by_the_post_training_sharpness_against_erms():
     assert f"| {b} | sam | loss rise at ρ = 0.05 | 0.0025 | 0.008 | -68.8% | acts |" in render_markdown(
         t.reset_index()[["benchmark", "regularizer", "mechanism", "value", "erm_value", "effect", "inactive"]], "s"
     )
+    # the direction counts: a sam run that ends 3x sharper than erm moves its number, not its mechanism
+    sharper = {**numbers, (b, "sam"): {"sharpness_at_0.05": [0.024, 0.024]}}
+    t = mechanism_table(runs, _with_run_numbers(runs, metrics, sharper)).set_index("regularizer")
+    assert t.loc["sam", "effect"] == pytest.approx(2.0) and t.loc["sam", "inactive"]
     only_own = _with_run_numbers(runs, metrics, {(b, "sam"): {"sharpness": [0.03, 0.03]}})
     assert mechanism_table(runs, only_own)["inactive"].isna().all()  # older records: no verdict
