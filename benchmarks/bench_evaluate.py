@@ -8,7 +8,9 @@ group norm), whose first layer writes 200 KB per image.
 - ``harness``: :func:`regbench.evaluate.classify.evaluate_classification`, every metric,
   the temperature fit and the membership attack included;
 - ``bare``: each split once through the model in batches of 64 (DomainBed's evaluation batch),
-  logits kept, nothing else.
+  logits kept, and the one piece of evaluation that is not a forward pass done the plain way:
+  the loss rise at ρ = 0.05 on the first 1,024 training images (``sharpness_at_0.05``, SAM's
+  mechanism number, which every run records since issue #29: a gradient pass and a forward).
 
 Before issue #28 the harness evaluated in batches of 1,024: each batch's activations were
 mmapped afresh by glibc and page-faulted in (15-17 s of system time per ColoredMNIST run),
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from paired import run
 
 from regbench.data.base import DatasetInfo, Examples, Splits
@@ -40,11 +43,33 @@ def fake_colored_mnist() -> Splits:
     return Splits(ex(1024), ex(256), ex(512), {"test_env": ex(512), "test_env2": ex(512)}, info, {})
 
 
-@torch.no_grad()
 def bare_evaluation(model: torch.nn.Module, splits: Splits) -> list[torch.Tensor]:
     model.eval()
     parts = [splits.train, splits.val, splits.test_id, *splits.ood.values()]
-    return [torch.cat([model(p.x[i : i + BARE_BATCH]) for i in range(0, len(p), BARE_BATCH)]) for p in parts]
+    with torch.no_grad():
+        logits = [torch.cat([model(p.x[i : i + BARE_BATCH]) for i in range(0, len(p), BARE_BATCH)]) for p in parts]
+    return logits + [bare_sharpness(model, splits.train.x[:1024], splits.train.y[:1024])]
+
+
+def bare_sharpness(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, rho: float = 0.05) -> torch.Tensor:
+    """L(w + ρ g/‖g‖) − L(w) on x (N, …), y (N,), the plain way: one gradient pass, one step, one forward."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = sum(
+        F.cross_entropy(model(x[i : i + BARE_BATCH]), y[i : i + BARE_BATCH], reduction="sum")
+        for i in range(0, len(x), BARE_BATCH)
+    )
+    grads = torch.autograd.grad(loss, params)
+    with torch.no_grad():
+        scale = rho / torch.sqrt(sum((g * g).sum() for g in grads))
+        for p, g in zip(params, grads):
+            p.add_(g * scale)
+        stepped = sum(
+            F.cross_entropy(model(x[i : i + BARE_BATCH]), y[i : i + BARE_BATCH], reduction="sum")
+            for i in range(0, len(x), BARE_BATCH)
+        )
+        for p, g in zip(params, grads):
+            p.sub_(g * scale)
+    return (stepped - loss.detach()) / len(x)
 
 
 def test_evaluation_vs_bare(benchmark):
