@@ -103,12 +103,18 @@ def _expected_rows(doc, rows, scope):
 def test_markdown_csv_json_agree(built):
     lb, out, _ = built
     doc = json.loads((out / "leaderboard.json").read_text())
-    md = _md_tables((out / "README.md").read_text())
+    tables = _md_tables((out / "README.md").read_text())
     expected = [_expected_rows(doc, doc["main"], "suite")] + [
         _expected_rows(doc, b["rows"], "benchmark") for b in doc["benchmarks"]
     ]
+    md, versus = tables[: len(expected)], tables[len(expected) :]
     assert [rows for _, rows in md] == expected
-    assert len(md) == 1 + len(doc["benchmarks"])
+    # then "Paired differences to erm": one table per metric (primary, ID), a row per non-erm row
+    vs = pd.read_csv(out / "vs_erm.csv")
+    assert len(versus) == vs["metric"].nunique() == 2
+    for (header, rows), (_, grp) in zip(versus, vs.groupby("metric", sort=False)):
+        assert header[0] == "Regularizer" and len(header) == 1 + grp["benchmark"].nunique()
+        assert sorted(r[0] for r in rows) == sorted(grp["regularizer"].unique())
     # CSV: every number equals the JSON number
     with open(out / "leaderboard.csv", newline="") as f:
         csv_rows = list(csv.DictReader(f))
