@@ -69,3 +69,20 @@ def test_a_benchmark_without_environments_has_no_per_environment_rows(tmp_path):
     (rec,), db = run_tiny(tmp_path, {"kind": "none"}, ["erm"])
     db.close()
     assert "val" in rec["metrics"] and not any(s.startswith("val/") for s in rec["metrics"])
+
+
+def test_the_two_environment_vrex_form_is_refused_at_load_on_five_environments(tmp_path, capsys):
+    # V-REx's form: squared_difference is the REx paper's (R1 - R2)^2: on rotated digits (five
+    # training domains) the suite stops when it loads, not 3 runs into training, and declaring
+    # the pair not_applicable is accepted (the pair really cannot run)
+    vrex = {"stack": [{"name": "vrex", "form": "squared_difference"}], "label": "vrex"}
+    bench = {"name": "rot", "dataset": "digits", "model": "mlp", "shift": {"kind": "rotated", "test_domain": 75}}
+    suite = {"name": "rex2", "seeds": [0], "benchmarks": [bench], "regularizers": ["erm", vrex]}
+    path = tmp_path / "rex2.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "defined for exactly 2 training environments and this benchmark has 5" in err
+    bench["not_applicable"] = {"vrex": "the paper's form is for two environments"}
+    path.write_text(yaml.safe_dump(suite))
+    assert main(["validate", str(path)]) == 0

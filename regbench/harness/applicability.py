@@ -16,6 +16,10 @@ from regbench.catalog.stacks import stack_of
 from regbench.config import SuiteSpec
 
 BASELINE = "erm"  # the row every leaderboard compares against
+# members whose parameters fix the number of training environments they are defined for:
+# name → params → that number (None: any number ≥ 2). V-REx's ``form: squared_difference`` is
+# the REx paper's (R1 - R2)², defined for two environments (regularizers/vrex.py raises on others)
+EXACT_ENVS = {"vrex": lambda p: 2 if p.get("form") == "squared_difference" else None}
 BASELINE_KIND = "baseline"  # the kind shown for the row(s) that add nothing to the shared base
 
 
@@ -51,6 +55,11 @@ def pair_problems(suite: SuiteSpec, benches, regs) -> dict[tuple[int, int], list
             bad = stack.unsupported(task)
             wrong_input = [n for n in stack.unsupported(task, modality) if n not in bad]
             needy = [m.name for m in stack.members if m.needs_envs] if envs < 2 else []
+            exact = [
+                (spec.name, n)
+                for spec, p in zip(cfg.stack, params)
+                if (n := EXACT_ENVS.get(spec.name, lambda _: None)(p)) is not None and envs >= 2 and envs != n
+            ]
             why = []
             if wrong_input:
                 why.append(
@@ -65,6 +74,11 @@ def pair_problems(suite: SuiteSpec, benches, regs) -> dict[tuple[int, int], list
                 why.append(
                     f"{', '.join(needy)} needs training environments and this benchmark has {envs} "
                     "(use a shift that declares them, e.g. colored_mnist, rotated or shape_domains)"
+                )
+            for name, n in exact:
+                why.append(
+                    f"{name} with these parameters is defined for exactly {n} training environments and this "
+                    f"benchmark has {envs} (V-REx's form: squared_difference is the paper's (R1 - R2)^2)"
                 )
             if why:
                 out[i, j] = why
