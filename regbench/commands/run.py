@@ -63,7 +63,6 @@ def run(args) -> int:
     from regbench.harness.budget_curve import budget_plan
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.plan import load_suite
-    from regbench.harness.run_plan import run_plan
     from regbench.store import Store
     from regbench.train.loop import DeviceError, resolve_device
 
@@ -80,12 +79,26 @@ def run(args) -> int:
     plan = bind_numerics(plan, args.device, args.executor, args.deterministic, args.threads)
     warn_threads(args.threads)
     store = Store(args.store)
-    done = store.done_keys(r.run_key for r in plan.runs)
-    todo = len({r.run_key for r in plan.runs} - done)
     progress = not args.no_progress and sys.stderr.isatty()
     if args.sweep is not None:
         return run_sweep_command(args, plan, store, progress)
-    print(f"{plan.suite.name}: {len(plan.runs)} runs planned, {todo} runs to do, {len(plan.runs) - todo} reused")
+    planned = train(plan.suite.name, plan, store, args, progress)
+    # the suite's budget curve (budget_curve:), after its own runs so that the shared budget is reused
+    curve = budget_plan(plan)
+    if curve is not None:
+        curve = bind_numerics(curve, args.device, args.executor, args.deterministic, args.threads)
+        planned += train(f"{curve.members_name} (budget curve)", curve, store, args, progress)
+    print(next_steps(args.suite, plan.suite.name, args.store))
+    return exit_status(store.statuses(planned), planned)
+
+
+def train(label: str, plan, store, args, progress: bool) -> list[str]:
+    """Say what ``plan`` will train and reuse, train it, report the counts; its run keys."""
+    from regbench.harness.run_plan import run_plan  # torch: only when something trains
+
+    keys = [r.run_key for r in plan.runs]
+    todo = len(set(keys) - store.done_keys(keys))
+    print(f"{label}: {len(keys)} runs planned, {todo} runs to do, {len(keys) - todo} reused")
     counts = run_plan(
         plan,
         store,
@@ -96,29 +109,7 @@ def run(args) -> int:
         **scaling_kwargs(args),
     )
     report_counts(counts)
-    planned = [r.run_key for r in plan.runs]
-    # the suite's budget curve (budget_curve:), after its own runs so that the shared budget is reused
-    curve = budget_plan(plan)
-    if curve is not None:
-        curve = bind_numerics(curve, args.device, args.executor, args.deterministic, args.threads)
-        todo = len({r.run_key for r in curve.runs} - store.done_keys(r.run_key for r in curve.runs))
-        print(
-            f"{curve.members_name} (budget curve): {len(curve.runs)} runs planned, {todo} runs to do, "
-            f"{len(curve.runs) - todo} reused"
-        )
-        counts = run_plan(
-            curve,
-            store,
-            workers=args.workers,
-            device=args.device,
-            executor=args.executor,
-            progress=progress,
-            **scaling_kwargs(args),
-        )
-        report_counts(counts)
-        planned += [r.run_key for r in curve.runs]
-    print(next_steps(args.suite, plan.suite.name, args.store))
-    return exit_status(store.statuses(planned), planned)
+    return keys
 
 
 def warn_threads(threads: int | None) -> None:
