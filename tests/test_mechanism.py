@@ -102,28 +102,32 @@ def test_only_weight_penalties_are_judged_by_the_weight_norm():
     assert mechanism_for("irm", "penalty") is None and mechanism_for("vrex", "penalty") is None
 
 
-def test_sam_is_judged_by_the_post_training_sharpness_against_erms():
-    """sam's own ``sharpness`` (its training steps) is not what is judged: erm has none; the
-    ``sharpness_at_0.05`` every run records is, and mechanisms.md shows it as a relative change."""
+def test_sam_is_judged_by_the_top_hessian_eigenvalue_against_erms():
+    """sam's own ``sharpness`` (its training steps) is not what is judged: erm has none; nor the
+    loss rise at ρ = 0.05, whose first-order term reads the fit; the top Hessian eigenvalue
+    erm's and sam's runs record is, and mechanisms.md shows it as a relative change."""
     from regbench.report.mechanism import render_markdown
 
     runs, metrics, _, _ = make_frames(n_benchmarks=1, regularizers=["erm", "sam", "asam"], seeds=2)
     runs["regularizer_kind"] = runs["regularizer"].map({"sam": "sharpness", "asam": "sharpness"}).fillna("none")
     (b,) = runs["benchmark"].unique()
-    numbers = {
-        (b, "erm"): {"sharpness_at_0.05": [0.008, 0.008]},
-        (b, "sam"): {"sharpness_at_0.05": [0.002, 0.003], "sharpness": [0.03, 0.03]},
-        (b, "asam"): {"sharpness_at_0.05": [0.0079, 0.0081], "sharpness": [0.09, 0.08]},
+    eig = "hessian_max_eigenvalue"
+    numbers = {  # sam: a larger loss rise than erm's (a looser fit), a flatter minimum
+        (b, "erm"): {eig: [8.0, 8.0], "sharpness_at_0.05": [0.002, 0.002]},
+        (b, "sam"): {eig: [2.0, 3.0], "sharpness_at_0.05": [0.009, 0.009], "sharpness": [0.03, 0.03]},
+        (b, "asam"): {eig: [7.9, 8.1], "sharpness_at_0.05": [0.001, 0.001], "sharpness": [0.09, 0.08]},
     }
     t = mechanism_table(runs, _with_run_numbers(runs, metrics, numbers)).set_index("regularizer")
-    assert t.loc["sam", "effect"] == pytest.approx(0.0025 / 0.008 - 1) and not t.loc["sam", "inactive"]
+    assert t.loc["sam", "effect"] == pytest.approx(2.5 / 8.0 - 1) and not t.loc["sam", "inactive"]
     assert t.loc["asam", "inactive"]  # within 5% of erm's
-    assert f"| {b} | sam | loss rise at ρ = 0.05 | 0.0025 | 0.008 | -68.8% | acts |" in render_markdown(
+    assert f"| {b} | sam | top Hessian eigenvalue | 2.5 | 8 | -68.8% | acts |" in render_markdown(
         t.reset_index()[["benchmark", "regularizer", "mechanism", "value", "erm_value", "effect", "inactive"]], "s"
     )
     # the direction counts: a sam run that ends 3x sharper than erm moves its number, not its mechanism
-    sharper = {**numbers, (b, "sam"): {"sharpness_at_0.05": [0.024, 0.024]}}
+    sharper = {**numbers, (b, "sam"): {eig: [24.0, 24.0], "sharpness_at_0.05": [0.0005, 0.0005]}}
     t = mechanism_table(runs, _with_run_numbers(runs, metrics, sharper)).set_index("regularizer")
     assert t.loc["sam", "effect"] == pytest.approx(2.0) and t.loc["sam", "inactive"]
-    only_own = _with_run_numbers(runs, metrics, {(b, "sam"): {"sharpness": [0.03, 0.03]}})
+    only_own = _with_run_numbers(
+        runs, metrics, {(b, "sam"): {"sharpness": [0.03, 0.03], "sharpness_at_0.05": [0.0, 0.0]}}
+    )
     assert mechanism_table(runs, only_own)["inactive"].isna().all()  # older records: no verdict

@@ -113,11 +113,12 @@ def test_mechanism_ties_go_to_the_earlier_config_and_each_kind_reads_its_own_num
         avg += [rec(b, label, 0, 0.85, {"averaged_distance": dist}, kind="averaging") for b in VAL_N]
     pick = choose(avg, {"ema": ["e0", "e1", "e2"]}, "one_se", per_suite=True)[(ALL_BENCHMARKS, "ema")]
     assert pick.label == "e1" and pick.chosen.mechanism == pytest.approx(0.08)
-    # sharpness counts in its direction: s1 ends 6x sharper than erm (a large change, the wrong
-    # way), s2 halves erm's sharpness; s2 wins
-    sharp = [rec(b, "erm", 0, 0.85, {"sharpness_at_0.05": 0.01}, kind="none") for b in VAL_N]
-    for label, value in (("s0", 0.0105), ("s1", 0.06), ("s2", 0.005)):
-        sharp += [rec(b, label, 0, 0.85, {"sharpness_at_0.05": value}, kind="sharpness") for b in VAL_N]
+    # curvature counts in its direction: s1 ends with 6x erm's top Hessian eigenvalue (a large
+    # change, the wrong way), s2 halves it; s2 wins. The loss rise at ρ = 0.05 is not read.
+    sharp = [rec(b, "erm", 0, 0.85, {"hessian_max_eigenvalue": 10.0}, kind="none") for b in VAL_N]
+    for label, value, rise in (("s0", 10.5, 0.01), ("s1", 60.0, 0.001), ("s2", 5.0, 0.05)):
+        numbers = {"hessian_max_eigenvalue": value, "sharpness_at_0.05": rise}
+        sharp += [rec(b, label, 0, 0.85, numbers, kind="sharpness") for b in VAL_N]
     pick = choose(sharp, {"sam": ["s0", "s1", "s2"]}, "one_se", per_suite=True)[(ALL_BENCHMARKS, "sam")]
     assert pick.label == "s2" and pick.chosen.mechanism == pytest.approx(0.5)
     # no mechanism number (a recipe): the plain best mean even inside the band

@@ -11,7 +11,7 @@ from torch import nn
 from regbench.data.base import Examples, Splits
 from regbench.data.wilds_data import metadata_array, wilds_eval
 from regbench.evaluate.collapse import collapse_reason
-from regbench.evaluate import sharpness
+from regbench.evaluate import curvature, sharpness
 from regbench.evaluate.records import (
     Evaluation,
     add_unique_images,
@@ -118,7 +118,12 @@ def official_metrics(ev: Evaluation, name: str, pred: torch.Tensor, ex: Examples
 
 
 def evaluate_classification(
-    model: nn.Module, splits: Splits, seed: int, device: torch.device, logits: dict[str, torch.Tensor] | None = None
+    model: nn.Module,
+    splits: Splits,
+    seed: int,
+    device: torch.device,
+    logits: dict[str, torch.Tensor] | None = None,
+    measure_curvature: bool = False,
 ) -> Evaluation:
     """Evaluate a trained model on train (clean), test_id and every OOD split.
 
@@ -128,7 +133,10 @@ def evaluate_classification(
     temperature fitted on val (test splits also get ``ece_ts``/``nll_ts`` under it), and
     whether the model collapsed (``ev.collapsed``, regbench.evaluate.collapse), and the loss
     rise at a fixed radius in the ascent direction (``sharpness_at_0.05``,
-    regbench.evaluate.sharpness), the mechanism number of SAM and ASAM, measured for every run.
+    regbench.evaluate.sharpness), measured for every run; with ``measure_curvature`` (erm's and
+    the sharpness regularizers' rows, regbench.evaluate.curvature.measured_for) also the top
+    eigenvalue of the training loss's Hessian (``hessian_max_eigenvalue``), the mechanism number
+    of SAM and ASAM.
 
     ``logits``: the model's (N, K) float32 logits of splits already computed (by split name:
     "train", "val", "test_id", "ood/<split>"), as a seed-batched group computes them for all
@@ -140,6 +148,8 @@ def evaluate_classification(
     # statistics, no random draws), and anything it left changed would show in every number
     # below (tests/test_sharpness.py compares them with and without it)
     ev.add("run", sharpness.METRIC, sharpness.reference_sharpness(model, splits.train.x, splits.train.y, device))
+    if measure_curvature:  # the same guarantees (tests/test_curvature.py)
+        ev.add("run", curvature.METRIC, curvature.reference_curvature(model, splits.train.x, splits.train.y, device))
     # every split's logits once: val's serve the temperature and val's own rows, train's and
     # test_id's the membership attack below (its members are a train subset)
     logits_of: dict[str, torch.Tensor] = {}

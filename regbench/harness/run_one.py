@@ -20,6 +20,7 @@ from regbench.catalog import registries
 from regbench.data.base import Splits
 from regbench.data.cache import cached_splits
 from regbench.data.noise import apply_training_options as apply
+from regbench.evaluate.curvature import measured_for
 from regbench.harness.plan import ResolvedBenchmark, RunSpec
 from regbench.models import build_model
 from regbench.regularizers.build import build_stack
@@ -181,7 +182,7 @@ def _run_one(spec: RunSpec, device: str, options: ExecOptions) -> RunRecord:
             torch.cuda.reset_peak_memory_stats(dev)
         with kernel_mode(dev, options.deterministic):
             result = train(model, data, stack, spec.train, spec.seed, dev, checkpoint=ckpt, compile=options.compile)
-            ev = task_for(splits.info).evaluate(model, splits, spec.seed, dev)
+            ev = task_for(splits.info).evaluate(model, splits, spec.seed, dev, measure_curvature=measured_for(kind))
     except Diverged as err:
         return record(
             spec, "diverged", error=str(err), kind=kind, env=environment(dev), timings={"diverged_epoch": err.epoch}

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 import torch
 
 from regbench.evaluate.classify import NonFiniteEvaluation
+from regbench.evaluate.curvature import measured_for
 from regbench.harness.plan import RunSpec
 from regbench.harness.run_one import (
     build_run,
@@ -219,7 +220,14 @@ def _train_group_here(
                     )
                     continue
                 try:
-                    ev = task.evaluate(model, splits, spec.seed, dev, logits=logits.get(id(model)))
+                    ev = task.evaluate(
+                        model,
+                        splits,
+                        spec.seed,
+                        dev,
+                        logits=logits.get(id(model)),
+                        measure_curvature=measured_for(kind),
+                    )
                     ev.seconds += stacked_share if id(model) in logits else 0.0
                 except NonFiniteEvaluation as err:  # this seed's model alone: the others stay ok
                     error = f"{type(err).__name__}: {err}"

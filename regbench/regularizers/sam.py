@@ -38,8 +38,9 @@ class SAM(Regularizer):
 
     Run-level number: ``sharpness``, the mean over training steps of L(w + e) − L(w) on the
     step's batch (the loss increase in the ascent direction at this run's ρ, data loss only).
-    The mechanism verdict reads ``sharpness_at_0.05`` instead, which every run records
-    after training (regbench/evaluate/sharpness.py), so it can be set against erm's.
+    The mechanism verdict reads ``hessian_max_eigenvalue`` instead, the top eigenvalue of the
+    training loss's Hessian that erm's and this row's runs record after training
+    (regbench/evaluate/curvature.py), so it can be set against erm's.
     """
 
     kind = "sharpness"

@@ -9,10 +9,12 @@ kind has one number that shows its mechanism at work (docs/metrics.md, "Mechanis
 - stopping (early_stopping): the share of seeds whose restored epoch is earlier than the
   last epoch run (``restored_epoch`` < ``epochs_run``);
 - gradient (grad_clip): ``clipped_fraction``, the share of steps whose gradient was clipped;
-- sharpness (sam, asam): ``sharpness_at_0.05``, the loss rise L(w + ρ g/‖g‖) − L(w) at the
-  fixed ρ = 0.05 on a fixed training subset, measured after training for every run, erm's
-  included (regbench/evaluate/sharpness.py), relative to erm's (no verdict for records made
-  before it was measured);
+- sharpness (sam, asam): ``hessian_max_eigenvalue``, the top eigenvalue of the training loss's
+  Hessian on a fixed training subset, measured after training for erm's and their runs
+  (regbench/evaluate/curvature.py), relative to erm's (no verdict for records made before it
+  was measured). Not the loss rise at a fixed radius (``sharpness_at_0.05``, every run records
+  it): its first-order term ρ‖g‖ calls a run that fits its noisy labels less tightly than erm
+  "sharper" whatever its curvature;
 - averaging (ema, swa, swad): ``averaged_distance``, ‖θ_avg − θ_final‖ / ‖θ_final‖, inactive
   under ``MIN_AVERAGED_DISTANCE`` (the average is the final model);
 - augmentation, loss (label smoothing) and dropout: ``train_loss``, the clean training NLL of
@@ -21,7 +23,7 @@ kind has one number that shows its mechanism at work (docs/metrics.md, "Mechanis
 
 A cell is ``inactive`` when that number shows no effect: a relative change under
 ``RELATIVE_EFFECT`` in the mechanism's direction (``Mechanism.direction``: weights shrink,
-sharpness falls, train NLL rises) for the relative groups, fewer than half the seeds restoring an
+the top Hessian eigenvalue falls, train NLL rises) for the relative groups, fewer than half the seeds restoring an
 earlier epoch, fewer than ``MIN_CLIPPED`` of the steps clipped. Norm layers and recipes
 change the architecture or bundle several mechanisms and get no verdict ("n/a").
 """
@@ -60,8 +62,9 @@ MECHANISMS = {
     "optimizer": Mechanism("weight_norm", "weight L2 norm", "relative", -1),
     "stopping": Mechanism("restored_epoch", "seeds restoring an earlier epoch", "share", -1),
     "gradient": Mechanism("clipped_fraction", "steps clipped", "fraction"),
-    # not SAM's own ``sharpness`` (the mean over its training steps at its own ρ): erm has none
-    "sharpness": Mechanism("sharpness_at_0.05", "loss rise at ρ = 0.05", "relative", -1),
+    # not SAM's own ``sharpness`` (the mean over its training steps at its own ρ): erm has none;
+    # nor the loss rise at ρ = 0.05, whose first-order term measures the fit, not the curvature
+    "sharpness": Mechanism("hessian_max_eigenvalue", "top Hessian eigenvalue", "relative", -1),
     "averaging": Mechanism("averaged_distance", "averaged − final weights", "distance"),
     "augmentation": Mechanism("train_loss", "train NLL", "relative"),
     "loss": Mechanism("train_loss", "train NLL", "relative"),
@@ -144,7 +147,7 @@ def render_markdown(table: pd.DataFrame, suite: str) -> str:
         "",
         "Each regularizer's mechanism number against erm's on the same benchmark, mean over ok seeds "
         f"(regbench/report/mechanism.py). Inactive: a relative change under {RELATIVE_EFFECT:.0%} in the "
-        "mechanism's direction (weight norm down, train NLL up, sharpness at ρ = 0.05 down); "
+        "mechanism's direction (weight norm down, train NLL up, top Hessian eigenvalue down); "
         f"early stopping restoring an earlier epoch in fewer than {MIN_RESTORED:.0%} of seeds; "
         f"gradient clipping on fewer than {MIN_CLIPPED:.0%} of steps.",
         "",

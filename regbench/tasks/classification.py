@@ -37,11 +37,18 @@ class Classification:
         return y if y.dim() == 2 else F.one_hot(y, num_classes).float()
 
     def evaluate(
-        self, model: nn.Module, splits: Splits, seed: int, device: torch.device, logits: dict | None = None
+        self,
+        model: nn.Module,
+        splits: Splits,
+        seed: int,
+        device: torch.device,
+        logits: dict | None = None,
+        measure_curvature: bool = False,
     ) -> Evaluation:
         """Every test split's accuracy, calibration and group metrics (regbench.evaluate.classify);
-        ``logits``: splits' (N, K) logits already computed, by split name."""
-        return evaluate_classification(model, splits, seed, device, logits)
+        ``logits``: splits' (N, K) logits already computed, by split name; ``measure_curvature``:
+        also the top Hessian eigenvalue (regbench.evaluate.curvature)."""
+        return evaluate_classification(model, splits, seed, device, logits, measure_curvature)
 
     def targets(self, y: torch.Tensor, num_classes: int) -> torch.Tensor:
         return F.one_hot(y, num_classes).float()

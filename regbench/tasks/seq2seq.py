@@ -44,8 +44,13 @@ class Seq2Seq:
         """What the hooks see as targets: the (B, T) token ids."""
         return y
 
-    def evaluate(self, model: nn.Module, splits: Splits, seed: int, device: torch.device) -> Evaluation:
-        """Exact match, token metrics and calibration of every test split (regbench.evaluate.seq2seq)."""
+    def evaluate(
+        self, model: nn.Module, splits: Splits, seed: int, device: torch.device, measure_curvature: bool = False
+    ) -> Evaluation:
+        """Exact match, token metrics and calibration of every test split (regbench.evaluate.seq2seq).
+
+        ``measure_curvature`` is accepted and ignored: the top Hessian eigenvalue is a
+        classification number (SAM's mechanism), so a seq2seq SAM row gets no verdict."""
         return evaluate_seq2seq(self, model, splits, seed, device)
 
     def targets(self, y: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -21,13 +21,15 @@ Rules (``regbench run SUITE --sweep N --select RULE``):
   weight penalties and decay, the relative change of the weight L2 norm; augmentations,
   label smoothing and dropout, the relative change of the clean train NLL; early stopping,
   the relative change of the delivered epoch (the restored epoch against erm's last); gradient
-  clipping, the share of steps clipped (erm clips none); weight averaging (EMA, SWA, SWAD),
-  the distance ‖θ_avg − θ_final‖ / ‖θ_final‖ (erm's is 0). A candidate's number is the mean over
-  its runs of the change in the mechanism's direction (``Mechanism.direction``: a shrinking weight
-  norm, an earlier epoch and a lower sharpness count as positive; a rising train NLL, more steps
-  clipped and a larger averaged distance too), so a config that moves the number the wrong way
-  (SAM at a radius that ends sharper than erm) does not win by the size of its change; the
-  largest wins, ties go to the earlier candidate (config 0 = the defaults). A regularizer without a mechanism number (erm, norm layers, recipes, other
+  clipping, the share of steps clipped (erm clips none); SAM and ASAM, the relative change of
+  the top Hessian eigenvalue of the training loss; weight averaging (EMA, SWA, SWAD), the
+  distance ‖θ_avg − θ_final‖ / ‖θ_final‖ (erm's is 0). A candidate's number is the mean over
+  its runs of the change in the mechanism's direction (``Mechanism.direction``: a shrinking
+  weight norm, an earlier epoch and a lower top eigenvalue count as positive; a rising train
+  NLL, more steps clipped and a larger averaged distance too), so a config that moves the
+  number the wrong way (SAM at a radius that ends with more curvature than erm) does not win by
+  the size of its change; the largest wins, ties go to the earlier candidate (config 0 = the
+  defaults). A regularizer without a mechanism number (erm, norm layers, recipes, other
   penalties), or whose number is missing for a candidate in the band, gets the best mean.
 
 Groups: per benchmark (default), or with ``per_suite`` one group of every benchmark — one
@@ -59,6 +61,7 @@ TRAINING_SIDE = (
     "clipped_fraction",
     "averaged_distance",
     "sharpness_at_0.05",
+    "hessian_max_eigenvalue",
 )
 # what the selection calls each mechanism rule's number (report.mechanism's labels for the
 # relative ones; early stopping's is the delivered epoch here, not the share of seeds)
