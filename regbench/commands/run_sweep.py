@@ -30,9 +30,9 @@ RULE_TEXT = {
     "one_se": (
         "the one-standard-error rule: among the candidates whose mean ID validation accuracy is within one "
         "binomial SE of the best mean (the SE of the best candidate's mean, from each run's validation size), "
-        "the one whose training-side mechanism number changes most against erm's at the same benchmark and "
-        "seed (mean absolute change; ties to the earlier candidate); the best mean where there is no mechanism "
-        "number (regbench/report/table/selection_rule.py)"
+        "the one whose training-side mechanism number changes most in the mechanism's direction against erm's "
+        "at the same benchmark and seed (mean signed change; ties to the earlier candidate); the best mean where "
+        "there is no mechanism number (regbench/report/table/selection_rule.py)"
     ),
 }
 

@@ -254,7 +254,7 @@ def _decide(group, base, rule, cands, mech, runs_of) -> Choice | None:
         pick, why = best, f"{name} missing for {', '.join(missing)}: the best mean"
     else:
         pick = max(band, key=lambda c: (c.mechanism, -c.order))
-        why = f"the largest mean |change| of the {name} against erm's ({100 * pick.mechanism:.1f}%)"
+        why = f"the largest mean change of the {name} in its direction against erm's ({100 * pick.mechanism:.1f}%)"
     return Choice(
         group,
         base,
