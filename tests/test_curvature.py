@@ -63,3 +63,35 @@ def test_it_is_recorded_for_erm_and_the_sharpness_rows_only():
     assert measured_for("baseline") and measured_for("sharpness")
     for kind in ("none", "penalty", "augmentation", "averaging", "recipe", None):
         assert not measured_for(kind)
+
+
+def test_attention_models_are_measured_on_the_math_kernel():
+    """The fused scaled-dot-product kernels have no double backward; the ViT's number is finite."""
+    from regbench.data.base import DatasetInfo
+    from regbench.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("vit", DatasetInfo(name="d", num_classes=3, input_shape=(1, 8, 8)), width=16, depth=2)
+    x, y = torch.randn(12, 1, 8, 8), torch.arange(12) % 3
+    value = top_eigenvalue(model, x, y, iterations=3)
+    assert value == value and value > 0
+
+
+def test_an_op_without_a_second_derivative_gives_nan_not_a_failed_run(monkeypatch):
+    """What torch raises for such an op (as the fused attention kernels did): NaN, so the
+    mechanism gives no verdict; any other error still fails the run."""
+
+    def no_double_backward(*args):
+        raise RuntimeError("derivative for aten::_some_fused_kernel_backward is not implemented")
+
+    model, (x, y) = linear_model(), tiny_batch()
+    monkeypatch.setattr(curvature, "_hessian_vector_product", no_double_backward)
+    value = top_eigenvalue(model, x, y)
+    assert value != value and model.training
+
+    def broken(*args):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(curvature, "_hessian_vector_product", broken)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        top_eigenvalue(model, x, y)

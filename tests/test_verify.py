@@ -80,3 +80,17 @@ def test_verify_without_a_bundle_is_one_line(tmp_path, capsys):
     assert main(["verify", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "has no publication bundle" in err and "manifest.json" in err
+
+
+def test_only_published_numbers_are_compared():
+    """A metric a newer regbench records (erm's top Hessian eigenvalue) is not a published
+    number; a published one the rerun lacks is an infinite difference."""
+    from regbench.commands.verify import largest_difference
+
+    published = {"test_id": {"accuracy": 0.9}, "run": {"sharpness_at_0.05": 0.01}}
+    newer = {"test_id": {"accuracy": 0.9}, "run": {"sharpness_at_0.05": 0.01, "hessian_max_eigenvalue": 5.0}}
+    assert largest_difference(published, newer) is None
+    lost = {"test_id": {"accuracy": 0.9}, "run": {}}
+    assert largest_difference(published, lost) == (float("inf"), "run/sharpness_at_0.05", 0.01, "absent")
+    moved = {"test_id": {"accuracy": 0.8}, "run": {"sharpness_at_0.05": 0.01}}
+    assert largest_difference(published, moved)[1] == "test_id/accuracy"

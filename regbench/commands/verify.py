@@ -156,15 +156,17 @@ def compare_run(published: dict, record: dict | None) -> tuple[str, str]:
 
 
 def largest_difference(published: dict, rerun: dict) -> tuple[float, str, object, object] | None:
-    """The largest |published − rerun| over every non-timing (split, metric), as
-    (difference, "split/metric", published, rerun); a metric on one side only counts as an
-    infinite difference; None when every value is identical (NaN equals NaN)."""
+    """The largest |published − rerun| over every published non-timing (split, metric), as
+    (difference, "split/metric", published, rerun); None when every value is identical (NaN
+    equals NaN). A published metric the rerun lacks counts as an infinite difference. A metric
+    only the rerun has is not a published number (a newer regbench records it, e.g. the top
+    Hessian eigenvalue of erm's runs), so it is not compared."""
     from regbench.report.render.bundle import TIMING_METRICS
 
     worst = None
-    for split in sorted(set(published) | set(rerun)):
-        old_split, new_split = published.get(split, {}), rerun.get(split, {})
-        for metric in sorted(set(old_split) | set(new_split)):
+    for split in sorted(published):
+        old_split, new_split = published[split], rerun.get(split, {})
+        for metric in sorted(old_split):
             if metric in TIMING_METRICS:
                 continue
             old, new = number(old_split.get(metric, "absent")), number(new_split.get(metric, "absent"))
