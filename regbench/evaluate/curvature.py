@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from regbench.evaluate.records import eval_batch_size
+from regbench.evaluate.sharpness import DEVICE_GRAD_BATCH
 
 METRIC = "hessian_max_eigenvalue"
 EXAMPLES = 1024  # the subset sharpness_at_0.05 uses: the same for every regularizer and seed
@@ -60,8 +61,8 @@ def top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iteration
 
     Power iteration: v ← Hv / ‖Hv‖ from a fixed unit start, returning the Rayleigh quotient
     vᵀHv of the last step. Hv is summed over batches of
-    :func:`regbench.evaluate.records.eval_batch_size` (on the CPU; 128 elsewhere), so memory is
-    one batch's double backward. The model is evaluated in eval mode and left in the mode it
+    :func:`regbench.evaluate.records.eval_batch_size` (on the CPU; elsewhere the sharpness pass's
+    ``DEVICE_GRAD_BATCH``), so memory is one batch's double backward. The model is evaluated in eval mode and left in the mode it
     was in, weights untouched. One device sync per iteration. NaN when an operation of the
     model has no second derivative (attention is switched to the math kernel, which has one).
     """
@@ -70,7 +71,7 @@ def top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iteration
         return 0.0
     was_training = model.training
     model.eval()
-    batch = eval_batch_size(model, x) if x.device.type == "cpu" else 128
+    batch = eval_batch_size(model, x) if x.device.type == "cpu" else DEVICE_GRAD_BATCH
     try:
         gen = torch.Generator().manual_seed(START_SEED)
         v = [torch.randn(p.shape, generator=gen, dtype=p.dtype).to(p.device) for p in params]
