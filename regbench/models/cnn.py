@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import nn
 
 from regbench.models import register_model
 from regbench.models.norms import make_norm
 from regbench.models.parts import SequentialClassifier
 from regbench.params import PositiveInt, Rate
+
+
+class MaxPool2x2(nn.MaxPool2d):
+    """``nn.MaxPool2d(2)``, with a faster forward where no gradient is taken.
+
+    x (B, C, H, W) → (B, C, H//2, W//2). PyTorch's CPU kernel for a contiguous (B, C, H, W)
+    map is ~10× slower than the elementwise maximum of the four strided 2×2 corners (6.0 vs
+    0.53 ms at (1024, 16, 8, 8), one thread), which gives the same numbers bit for bit (a
+    maximum rounds nothing). Evaluation, which runs ~30 splits per run, takes that path. Under
+    autograd the kernel stays: its backward is ~2.4× faster than the four-way maximum's
+    (and routes a tie's gradient to one input, as every published run was trained).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or x.dim() != 4 or x.shape[-1] % 2 or x.shape[-2] % 2:
+            return super().forward(x)
+        top, bottom = x[..., 0::2, :], x[..., 1::2, :]
+        return torch.maximum(
+            torch.maximum(top[..., 0::2], top[..., 1::2]), torch.maximum(bottom[..., 0::2], bottom[..., 1::2])
+        )
 
 
 @register_model("cnn")
@@ -37,11 +61,13 @@ def cnn(
         if dropout > 0 and i < depth - 1:  # channel dropout between blocks; the head has its own
             layers.append(nn.Dropout2d(dropout))
         if size > 4:
-            layers.append(nn.MaxPool2d(2))
+            layers.append(MaxPool2x2())
             size //= 2
         channels = out
     side = min(size, 4)
-    layers += [nn.AdaptiveAvgPool2d(side), nn.Flatten()]
+    # a 4×4 map pooled to 4×4 is the identity, which the CPU kernel took 4 ms per 1,024 images
+    # to compute; Identity keeps the layer's index, so parameter names stay as published
+    layers += [nn.AdaptiveAvgPool2d(side) if size != side else nn.Identity(), nn.Flatten()]
     if dropout > 0:
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(channels * side * side, num_classes))
