@@ -168,13 +168,30 @@ def test_rank_ranges():
     assert lo.tolist() == [1, 1, 2, 3] and hi.tolist() == [2, 3, 4, 4]
 
 
+def test_rank_ranges_of_rows_the_tests_cannot_order_overlap():
+    # non-transitive: 0 beats 1, 2 and 3, which each beat 4, yet 0 and 4 are not separated (4
+    # is the noisy row): the counts give 0 the range [1, 2] and 4 the range [4, 5], a gap
+    better = np.zeros((5, 5), bool)
+    better[0, [1, 2, 3]] = True
+    better[[1, 2, 3], 4] = True
+    separated = better | better.T
+    assert pairwise.rank_ranges(better)[1][0] < pairwise.rank_ranges(better)[0][4]  # the gap
+    lo, hi = pairwise.rank_ranges(better, separated)
+    for i, j in itertools.combinations(range(5), 2):
+        if not separated[i, j]:
+            assert lo[i] <= hi[j] and lo[j] <= hi[i], (i, j)
+    assert hi[0] == lo[4] == 4 and lo[0] == 1
+
+
 def test_all_pairs_agrees_with_paired_difference_and_holm():
     rng = np.random.default_rng(2)
     p = rng.uniform(0.6, 0.95, 400)
     shift = np.array([0.0, 0.0, 0.06, 0.12])[:, None, None]
     rows = [(rng.random((4, 3, 400)) < np.clip(p + shift, 0, 1)).astype(float) for _ in range(2)]
     res = pairwise.all_pairs(rows, [np.arange(400)] * 2)
-    one = crossed.paired_difference([r[3] for r in rows], [r[0] for r in rows], [np.arange(400)] * 2)
+    one = crossed.paired_difference(
+        [r[3] for r in rows], [r[0] for r in rows], [np.arange(400)] * 2, seed_prior=res.seed_prior
+    )
     assert res.diff[3, 0] == pytest.approx(one.mean) and res.p[3, 0] == pytest.approx(one.p_value)
     assert res.se[0, 3] == pytest.approx(one.se)
     iu = np.triu_indices(4, 1)

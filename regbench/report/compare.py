@@ -149,9 +149,11 @@ def _run_keys(records: Sequence[Mapping[str, Any]]) -> dict[tuple, str]:
     return {(r["benchmark"], r["regularizer"], r["seed"]): _key(r) for r in records if r["status"] == "ok"}
 
 
-def _image_difference(outcomes, keys, bench, new, opp, seeds, pkey) -> tuple[Estimate, Any] | None:
+def _image_difference(outcomes, keys, bench, new, opp, seeds, pkey, prior=None) -> tuple[Estimate, Any] | None:
     """The per-image paired difference new − opp on ``bench`` (``crossed.paired_difference``) over
-    the seeds both finished, as an Estimate and the TwoLevelEstimate; None without outcomes."""
+    the seeds both finished, as an Estimate and the TwoLevelEstimate; None without outcomes.
+    ``prior``: the benchmark's seed-variance prior (``PairTests.seed_prior``), when every row
+    finished the same seeds; a pair tested on fewer seeds than the table is tested on its own."""
     if pkey not in PER_IMAGE_SPLITS or not outcomes:
         return None
     both = [s for s in seeds if (bench, new, s) in keys and (bench, opp, s) in keys]
@@ -165,7 +167,8 @@ def _image_difference(outcomes, keys, bench, new, opp, seeds, pkey) -> tuple[Est
     y = [np.array([outcomes[k, sp].correct for k in b], dtype=np.float64) for sp in splits]
     if any(u.shape != v.shape for u, v in zip(x, y)):
         return None
-    est = crossed.paired_difference(x, y, [outcomes[a[0], sp].clusters for sp in splits])
+    use = prior if (prior is not None and len(both) == len(seeds)) else crossed.NO_PRIOR
+    est = crossed.paired_difference(x, y, [outcomes[a[0], sp].clusters for sp in splits], seed_prior=use)
     return Estimate(est.mean, est.lo, est.hi, len(both), est.level, est.p_value), est
 
 
@@ -202,6 +205,10 @@ def build_sections(
     keys_of = _run_keys(records)
     outcomes = outcomes or {}
     pkey, ptitle, higher = PRIMARY[primary]
+    # each benchmark's seed-variance prior, fitted on all its pairs as the leaderboard fits it,
+    # so that a verdict is the table's test of that pair (stats.moderation)
+    tested = pair_tests(records, [new, *baselines], benchmarks, primary, outcomes) if outcomes else {}
+    priors = {b: t.seed_prior for b, t in tested.items() if t is not None}
     keys = list(dict.fromkeys([*(m.key for m in METRICS), pkey]))
     distinct = _setups(records, benchmarks)
     sections = []
@@ -224,7 +231,7 @@ def build_sections(
         for opp in _opponents(sec, baselines):
             sec.diffs[opp] = {m: paired_difference(arr(new, m), arr(opp, m)) for m in keys}
             if name != OVERALL:
-                got = _image_difference(outcomes, keys_of, name, new, opp, seeds, pkey)
+                got = _image_difference(outcomes, keys_of, name, new, opp, seeds, pkey, priors.get(name))
                 if got is not None:
                     sec.diffs[opp][pkey], per_bench[name, opp] = got
             else:
@@ -248,16 +255,24 @@ def add_resolution(sections, records, regs, primary: str = "ood_accuracy", outco
     """Each benchmark section's ``mdd`` (in place): the minimum detectable difference on the
     primary metric among ``regs`` at the suite's seeds, from the same pairwise tests the
     leaderboard's header states (``table.paired_cells.benchmark_tests``)."""
-    import pandas as pd
+    tests = pair_tests(records, regs, [s.name for s in sections if s.name != OVERALL], primary, outcomes)
+    for sec in sections:
+        if sec.name != OVERALL:
+            got = tests.get(sec.name)
+            sec.mdd = got.mdd if got is not None else math.nan
 
-    pkey, _, higher = PRIMARY[primary]
-    outcomes = outcomes or {}
+
+def pair_tests(records, regs, benchmarks, primary: str = "ood_accuracy", outcomes: Mapping | None = None) -> dict:
+    """benchmark → ``table.paired_cells.benchmark_tests`` of ``regs`` on the primary metric
+    (None where it cannot be tested): the leaderboard's pairwise tests, from compare's records."""
+    import pandas as pd
 
     from regbench.report.table.paired_cells import benchmark_tests
 
+    pkey, _, higher = PRIMARY[primary]
     ok = [r for r in records if r["status"] == "ok" and r["regularizer"] in regs]
     if not ok:
-        return
+        return {}
     table = pd.DataFrame(
         {
             "run_key": [_key(r) for r in ok],
@@ -276,10 +291,7 @@ def add_resolution(sections, records, regs, primary: str = "ood_accuracy", outco
         ],
         columns=["run_key", "split", "family", "metric"],
     )
-    for sec in sections:
-        if sec.name != OVERALL:
-            tests = benchmark_tests(table, metrics, outcomes, sec.name, pkey, higher)
-            sec.mdd = tests.mdd if tests is not None else math.nan
+    return {b: benchmark_tests(table, metrics, outcomes or {}, b, pkey, higher) for b in benchmarks}
 
 
 def resolution_line(sections: Sequence[Section], ptitle: str, n_seeds: int) -> str | None:

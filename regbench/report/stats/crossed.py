@@ -31,6 +31,8 @@ import numpy as np
 from scipy import sparse
 from scipy import stats as _st
 
+from regbench.report.stats.moderation import NO_PRIOR, SeedPrior
+
 DEFAULT_LEVEL = 0.95
 DEFAULT_PSEUDO = 0.5  # Jeffreys: half an image at each end of the range (see ``_decompose``)
 DEFAULT_BOUNDS = (0.0, 1.0)  # 0/1 correctness
@@ -60,6 +62,8 @@ class TwoLevelEstimate:
     var_residual: float | np.ndarray
     level: float = DEFAULT_LEVEL
     note: str = ""
+    seed_prior: SeedPrior = NO_PRIOR  # the moderation the seed part got (stats.moderation)
+    seed_df: float | np.ndarray = float("nan")  # df of the seed mean square: n − 1, or after moderation
 
 
 # ----------------------------------------------------------------------------- the table
@@ -172,7 +176,14 @@ def effective_df(terms, dfs, level: float = DEFAULT_LEVEL):
     return np.where(np.isfinite(target) & (total > 0), df, np.nan)
 
 
-def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimate:
+def seed_mean_square(table) -> np.ndarray:
+    """MS_A of ``_decompose`` (n − 1 df): n_clusters × the variance of the seed means. table (..., n, C) → (...)."""
+    n, n_cl = table.shape[-2], table.shape[-1]
+    row = table.mean(axis=-1)
+    return n_cl * ((row - row.mean(-1)[..., None]) ** 2).sum(-1) / max(n - 1.0, 1.0)
+
+
+def _decompose(table, mean, value_range, pseudo, level, clip, seed_prior: SeedPrior = NO_PRIOR) -> TwoLevelEstimate:
     """Variance of mean(D) from the crossed random-effects ANOVA of D (..., n, C).
 
     Mean squares: MS_A (seeds, n−1 df), MS_B (clusters, C−1 df), MS_E (residual, (n−1)(C−1)
@@ -189,6 +200,9 @@ def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimat
     image part is then not 0, and a gap of a few discordant images keeps its McNemar-like
     width; on 3,000 images it changes the variance by about 1%. Off with ``pseudo=0`` or an
     infinite ``value_range``.
+
+    ``seed_prior``: MS_A is replaced by its moderated value with n − 1 + d0 df
+    (``stats.moderation``); the default leaves it as it is.
     """
     n, n_cl = table.shape[-2], table.shape[-1]
     col = table.mean(axis=-2)  # (..., C) seed-averaged influence of each cluster
@@ -205,11 +219,12 @@ def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimat
         df = np.broadcast_to(df_b, var.shape).astype(np.float64)
         nan = np.full_like(var, np.nan)
         parts = (nan, var, nan)
+        df_a = nan
         note = "one seed: no seed part; the interval covers a new test set for this one training run only"
     else:
         row = table.mean(axis=-1)  # (..., n)
         grand = row.mean(-1)
-        ms_a = n_cl * ((row - grand[..., None]) ** 2).sum(-1) / (n - 1.0)
+        ms_a, df_a = seed_prior.moderate(seed_mean_square(table), n - 1.0)
         resid = table - row[..., None] - col[..., None, :] + grand[..., None, None]
         df_e = (n - 1.0) * (n_cl - 1.0)
         ms_e = (resid**2).sum((-1, -2)) / df_e if df_e > 0 else np.zeros_like(ms_a)
@@ -219,7 +234,7 @@ def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimat
         c_e = 1.0 - c_a - c_b
         terms = np.stack([c_a * ms_a, c_b * ms_b, c_e * ms_e], axis=-1) / (n * n_cl)
         var = terms.sum(-1)
-        dfs = np.stack(np.broadcast_arrays(n - 1.0, df_b, max(df_e, 1.0)), axis=-1)
+        dfs = np.stack(np.broadcast_arrays(df_a, df_b, max(df_e, 1.0)), axis=-1)
         df = np.where(var > 0, effective_df(terms, dfs, level), np.inf)
         parts = (
             np.where(use_a, ms_a - ms_e, 0.0) / (n * n_cl),
@@ -235,9 +250,11 @@ def _decompose(table, mean, value_range, pseudo, level, clip) -> TwoLevelEstimat
     with np.errstate(invalid="ignore", divide="ignore"):
         t = np.abs(mean) / se
         p = np.where(se > 0, 2.0 * _st.t.sf(t, np.where(np.isfinite(df), df, 1e9)), np.where(mean == 0, 1.0, 0.0))
-    out = [mean, se, df, lo, hi, p, *parts]
+    out = [mean, se, df, lo, hi, p, *parts, df_a]
     out = [float(x) if np.ndim(x) == 0 else np.asarray(x) for x in out]
-    return TwoLevelEstimate(*out[:6], n, n_cl, *out[6:], level=level, note=note)
+    return TwoLevelEstimate(
+        *out[:6], n, n_cl, *out[6:9], level=level, note=note, seed_prior=seed_prior, seed_df=out[9]
+    )
 
 
 # ----------------------------------------------------------------------------- cells and pairs
@@ -308,6 +325,7 @@ def paired_difference(
     bounds: tuple[float, float] = DEFAULT_BOUNDS,
     level: float = DEFAULT_LEVEL,
     pseudo: float = DEFAULT_PSEUDO,
+    seed_prior: SeedPrior = NO_PRIOR,
 ) -> TwoLevelEstimate:
     """Paired difference x − y of two rows scored on the same images, seeds paired by index.
 
@@ -316,11 +334,12 @@ def paired_difference(
     differences: the test-set error both rows share cancels, the discordant images carry the
     image part (as in McNemar's test) and the seeds the rest. The pseudo-count sits at the
     ends of the difference's range, ±(hi − lo). Returns mean difference, se, df, CI (clipped to
-    ±(hi − lo)) and the two-sided p of "no difference".
+    ±(hi − lo)) and the two-sided p of "no difference". ``seed_prior``: the benchmark's
+    (``all_pairs(...).seed_prior``), so that one pair's test is the table's.
     """
     xs, ys = _as_splits(x_outcomes), _as_splits(y_outcomes)
     if [a.shape for a in xs] != [b.shape for b in ys]:
         raise ValueError("paired rows need the same splits, seeds and images")
     table, mean = _influence_table([a - b for a, b in zip(xs, ys)], clusters)
     width = bounds[1] - bounds[0]
-    return _decompose(table, mean, (-width, width), pseudo, level, (-width, width))
+    return _decompose(table, mean, (-width, width), pseudo, level, (-width, width), seed_prior)

@@ -20,7 +20,9 @@ from regbench.report.stats.crossed import (
     _decompose,
     _influence_table,
     _t_quantile,
+    seed_mean_square,
 )
+from regbench.report.stats.moderation import NO_PRIOR, SeedPrior, fit_seed_prior
 
 # ----------------------------------------------------------------------------- many rows
 
@@ -103,14 +105,23 @@ def _letter(i: int) -> str:
     return alphabet[i] if i < len(alphabet) else f"[{i}]"
 
 
-def rank_ranges(better) -> tuple[np.ndarray, np.ndarray]:
+def rank_ranges(better, separated=None) -> tuple[np.ndarray, np.ndarray]:
     """Rank range of each row: [1 + #rows significantly better, K − #rows significantly worse].
 
     better: (K, K) bool, [i, j] True where row i is significantly better than row j.
+    ``separated`` (K, K) bool: then each worst rank is widened to at least the best rank of every
+    row it is not separated from. Two rows the tests cannot order may be in either order, so
+    their ranges must overlap; with non-transitive separations (a beats c, c ties b, a ties b)
+    the counts alone can leave a gap between them.
     """
     b = np.asarray(better, dtype=bool)
     k = b.shape[0]
-    return 1 + b.sum(axis=0), k - b.sum(axis=1)
+    lo, hi = 1 + b.sum(axis=0), k - b.sum(axis=1)
+    if separated is not None:
+        tied = ~np.asarray(separated, dtype=bool)
+        np.fill_diagonal(tied, True)
+        hi = np.maximum(hi, np.where(tied, lo[None, :], 0).max(axis=1))
+    return lo, hi
 
 
 @dataclass(frozen=True)
@@ -121,7 +132,8 @@ class PairwiseResult:
     (antisymmetric diff, symmetric rest, NaN diagonal); ``separated`` (K, K) bool where the Holm-
     adjusted p ≤ alpha; ``better`` [i, j] where i is separated from j and ahead of it;
     ``order`` best row first; ``letters`` (K,) compact letter display; ``rank_lo``, ``rank_hi``
-    (K,) rank ranges; ``pairs``: the TwoLevelEstimate of every pair, arrays (K, K).
+    (K,) rank ranges; ``pairs``: the TwoLevelEstimate of every pair, arrays (K, K);
+    ``seed_prior``: the moderation every pair's seed part got (``stats.moderation``).
     """
 
     means: np.ndarray
@@ -137,6 +149,7 @@ class PairwiseResult:
     rank_lo: np.ndarray
     rank_hi: np.ndarray
     pairs: TwoLevelEstimate
+    seed_prior: SeedPrior = NO_PRIOR
 
 
 def all_pairs(
@@ -147,6 +160,7 @@ def all_pairs(
     alpha: float = 0.05,
     bounds: tuple[float, float] = DEFAULT_BOUNDS,
     pseudo: float = DEFAULT_PSEUDO,
+    moderate: bool = True,
 ) -> PairwiseResult:
     """Every paired test between K rows, Holm-adjusted, with letters and rank ranges.
 
@@ -154,6 +168,8 @@ def all_pairs(
     (the same seeds, splits and images for every row), or per split one array (K, n_seeds,
     N_k). One influence table per row is built once; pair tables are differences of those
     (the table is linear in the outcomes), so the cost is one vectorised pass over K² pairs.
+    ``moderate``: the pairs' seed mean squares share one empirical-Bayes prior fitted on all of
+    them (``stats.moderation``); False tests each pair on its own n − 1 seed df.
     """
     if isinstance(rows, np.ndarray) or (len(rows) and isinstance(rows[0], np.ndarray) and rows[0].ndim == 3):
         splits = _as_splits(rows)
@@ -164,7 +180,13 @@ def all_pairs(
     k = means.size
     width = bounds[1] - bounds[0]
     iu, ju = np.triu_indices(k, 1)
-    pair = _decompose(table[iu] - table[ju], means[iu] - means[ju], (-width, width), pseudo, DEFAULT_LEVEL, None)
+    pair_tables = table[iu] - table[ju]
+    n_seeds = table.shape[1]
+    prior = NO_PRIOR
+    if moderate and n_seeds > 1:
+        ms = seed_mean_square(pair_tables)
+        prior = fit_seed_prior(ms, n_seeds - 1.0)
+    pair = _decompose(pair_tables, means[iu] - means[ju], (-width, width), pseudo, DEFAULT_LEVEL, None, prior)
 
     def square(v, anti=False):
         out = np.full((k, k), np.nan)
@@ -178,7 +200,7 @@ def all_pairs(
     sign = 1.0 if higher_is_better else -1.0
     better = separated & (sign * diff > 0)
     order = np.argsort(-sign * means, kind="stable")
-    rank_lo, rank_hi = rank_ranges(better)
+    rank_lo, rank_hi = rank_ranges(better, separated)
     full = TwoLevelEstimate(
         diff,
         square(pair.se),
@@ -192,6 +214,8 @@ def all_pairs(
         square(pair.var_image),
         square(pair.var_residual),
         note=pair.note,
+        seed_prior=prior,
+        seed_df=square(pair.seed_df),
     )
     return PairwiseResult(
         means,
@@ -207,4 +231,5 @@ def all_pairs(
         rank_lo,
         rank_hi,
         full,
+        prior,
     )

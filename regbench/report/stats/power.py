@@ -40,8 +40,9 @@ def projected(est: TwoLevelEstimate, n_seeds: int):
     """(se, df) that ``est`` would have with ``n_seeds`` seeds on the same images.
 
     σ_a²/n and σ_e²/(nC) scale with 1/n, σ_b²/C does not. The parts are put back into the mean
-    square terms of ``crossed._decompose`` (MS_A/(nC) = σ_a²/n + σ_e²/(nC) with n'−1 df where the
-    seed part was kept, MS_B/(nC) = σ_b²/C + σ_e²/(nC) with C−1 df where the image part was,
+    square terms of ``crossed._decompose`` (MS_A/(nC) = σ_a²/n + σ_e²/(nC) with n'−1 df, plus
+    the moderation prior's d0 where moderation raised it (``est.seed_df``), where the seed part was
+    kept, MS_B/(nC) = σ_b²/C + σ_e²/(nC) with C−1 df where the image part was,
     ∓MS_E/(nC) with (n'−1)(C−1) df) and the df is ``crossed.effective_df``'s, the rule the
     intervals use. NaN where the seed parts are unknown (one seed) or n_seeds < 2.
     """
@@ -51,7 +52,11 @@ def projected(est: TwoLevelEstimate, n_seeds: int):
     )
     use_a, use_b = (seed > 0).astype(float), (image > 0).astype(float)
     terms = np.stack([use_a * (seed + resid), use_b * (image + resid), (1.0 - use_a - use_b) * resid], axis=-1)
-    dfs = np.array([n_seeds - 1.0, est.n_clusters - 1.0, max((n_seeds - 1.0) * (est.n_clusters - 1.0), 1.0)])
+    # the seed mean square's df: n'−1, plus the prior's d0 where moderation raised it (est.seed_df)
+    had = np.asarray(est.seed_df, dtype=np.float64)
+    seed_df = np.broadcast_to(np.where(np.isnan(had), n_seeds - 1.0, had + (n_seeds - est.n_seeds)), seed.shape)
+    rest = [est.n_clusters - 1.0, max((n_seeds - 1.0) * (est.n_clusters - 1.0), 1.0)]
+    dfs = np.stack([seed_df, *np.broadcast_arrays(*rest, seed)[:2]], axis=-1)
     var = terms.sum(-1)
     with np.errstate(invalid="ignore"):
         df = np.where(var > 0, effective_df(terms, dfs), np.inf) if n_seeds >= 2 else np.full_like(var, np.nan)

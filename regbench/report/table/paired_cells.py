@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from regbench.report.stats import crossed, pairwise, power
+from regbench.report.stats.moderation import NO_PRIOR, SeedPrior
 from regbench.report.table.columns import FAMILY_PREFIX
 
 ALPHA = 0.05  # family-wise level of the Holm-adjusted pairwise tests
@@ -58,6 +59,7 @@ class PairTests:
     mdd: float
     per_image: bool
     mdd_5_seeds: float = float("nan")  # the same projected to 5 seeds (per-image estimates only)
+    seed_prior: SeedPrior = NO_PRIOR  # the moderation of the pairs' seed parts (per-image estimates only)
 
 
 def accuracy_splits(metrics: pd.DataFrame, run_keys) -> dict[str, list[str]]:
@@ -147,7 +149,7 @@ def _decide(regs, means, diff, se, df, p, higher: bool, n_seeds: int, mdd: float
     sign = 1.0 if higher else -1.0
     better = separated & (sign * np.nan_to_num(diff) > 0)
     order = np.argsort(-sign * means, kind="stable")
-    lo, hi = pairwise.rank_ranges(better)
+    lo, hi = pairwise.rank_ranges(better, separated)
     letters = pairwise.letter_display(separated, order)
     return PairTests(list(regs), means, diff, se, df, p, separated, letters, lo, hi, n_seeds, mdd, per_image)
 
@@ -194,7 +196,7 @@ def benchmark_tests(
         mdd = power.suite_minimum_detectable_difference(res, alpha=ALPHA, power=POWER)
         mdd5 = power.suite_minimum_detectable_difference(res, 5, alpha=ALPHA, power=POWER)
         tests = _decide(regs, res.means, res.diff, res.se, res.df, res.p, higher, len(common), mdd, True)
-        return replace(tests, mdd_5_seeds=mdd5)
+        return replace(tests, mdd_5_seeds=mdd5, seed_prior=res.seed_prior)
     here = ok[ok["benchmark"] == bench]  # one run may serve two benchmarks with identical data
     values = here.drop_duplicates("run_key").set_index("run_key")[key]
     v = np.array([[values[k] for k in ks] for ks in run_keys], dtype=np.float64)
