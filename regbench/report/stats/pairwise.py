@@ -183,9 +183,8 @@ def all_pairs(
     pair_tables = table[iu] - table[ju]
     n_seeds = table.shape[1]
     prior = NO_PRIOR
-    if moderate and n_seeds > 1:
-        ms = seed_mean_square(pair_tables)
-        prior = fit_seed_prior(ms, n_seeds - 1.0)
+    if moderate and n_seeds > 1:  # s0² is known to the rows × seeds table's (n − 1)(K − 1) df at most
+        prior = fit_seed_prior(seed_mean_square(pair_tables), n_seeds - 1.0, (n_seeds - 1.0) * (k - 1.0))
     pair = _decompose(pair_tables, means[iu] - means[ju], (-width, width), pseudo, DEFAULT_LEVEL, None, prior)
 
     def square(v, anti=False):
