@@ -55,15 +55,49 @@ def test_max_pool_fast_path_matches_kernel_including_ties_nan_and_odd_sizes():
         assert torch.equal(pool(odd), F.max_pool2d(odd, 2))
 
 
+def _with_kernels(model: nn.Sequential):
+    """The same model (shared parameters) with PyTorch's contiguous pooling kernels."""
+    return lambda x: reference_forward(model, x)
+
+
+@pytest.mark.parametrize("shape", [(3, 16, 16), (1, 8, 8), (1, 7, 7)])
+def test_training_gradients_equal_the_kernels_bit_for_bit(shape):
+    """Under autograd every parameter's gradient, and a Hessian-vector product (the curvature
+    pass differentiates twice), are the kernels' bit for bit."""
+    torch.manual_seed(1)
+    model = cnn(shape, 10, width=8)
+    x, y = torch.randn(32, *shape), torch.randint(0, 10, (32,))
+    params = list(model.parameters())
+
+    def grads(forward, create_graph=False):
+        loss = F.cross_entropy(forward(x), y)
+        return torch.autograd.grad(loss, params, create_graph=create_graph)
+
+    for fast, slow in zip(grads(model), grads(_with_kernels(model))):
+        assert torch.equal(fast, slow)
+    v = [torch.randn_like(p) for p in params]
+
+    def hvp(forward):
+        g = grads(forward, create_graph=True)
+        return torch.autograd.grad(sum((a * b).sum() for a, b in zip(g, v)), params)
+
+    for fast, slow in zip(hvp(model), hvp(_with_kernels(model))):
+        assert torch.equal(fast, slow)
+
+
 def test_training_keeps_the_kernel_and_its_gradient():
-    """Under autograd the layer is nn.MaxPool2d itself: the published runs' gradients."""
+    """Under autograd the layer is nn.MaxPool2d's kernel: the published runs' gradients."""
     pool = MaxPool2x2()
-    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    data = torch.randn(2, 3, 8, 8)
+    data[:, :, :2, :2] = 1.5  # a window of four equal maxima: the kernel's gradient goes to the first
+    data[0, 0, 2:4, 2:4] = 0.0
+    x = data.clone().requires_grad_()
     y = torch.randn(2, 3, 4, 4)
     (pool(x) * y).sum().backward()
-    x2 = x.detach().clone().requires_grad_()
+    x2 = data.clone().requires_grad_()
     (F.max_pool2d(x2, 2) * y).sum().backward()
     assert torch.equal(x.grad, x2.grad)
+    assert x.grad[0, 0, 0, 0] == y[0, 0, 0, 0] and x.grad[0, 0, 0, 1] == 0  # to the first of the tie
     assert isinstance(pool, nn.MaxPool2d)
 
 

@@ -14,21 +14,28 @@ from regbench.params import PositiveInt, Rate
 
 
 class MaxPool2x2(nn.MaxPool2d):
-    """``nn.MaxPool2d(2)``, with a faster forward where no gradient is taken.
+    """``nn.MaxPool2d(2)`` with the same numbers, computed where PyTorch's CPU kernel is fast.
 
-    x (B, C, H, W) → (B, C, H//2, W//2). PyTorch's CPU kernel for a contiguous (B, C, H, W)
-    map is ~10× slower than the elementwise maximum of the four strided 2×2 corners (6.0 vs
-    0.53 ms at (1024, 16, 8, 8), one thread), which gives the same numbers bit for bit (a
-    maximum rounds nothing). Evaluation, which runs ~30 splits per run, takes that path. Under
-    autograd the kernel stays: its backward is ~2.4× faster than the four-way maximum's
-    (and routes a tie's gradient to one input, as every published run was trained).
+    x (B, C, H, W) → (B, C, H//2, W//2). PyTorch's CPU kernel for a contiguous (B, C, H, W) map
+    is slow on small maps (6.0 ms at (1024, 16, 8, 8), one thread); every path here gives its
+    numbers bit for bit (a maximum rounds nothing, ties go to the first in raster order):
+
+    - no gradient (evaluation, ~30 splits per run): the elementwise maximum of the four
+      strided 2×2 corners, 0.53 ms;
+    - under autograd (training, the curvature pass): the kernel itself. Two faster-looking
+      paths lost in a whole training run: the four-way maximum's backward is ~2.4× the
+      kernel's, and the kernel on a channels-last copy (1.3-2× faster forward + backward alone)
+      made shapes-compositional's training 1.15× slower, its gradient reaching the conv
+      layers in the other memory format.
     """
 
     def __init__(self) -> None:
         super().__init__(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or x.dim() != 4 or x.shape[-1] % 2 or x.shape[-2] % 2:
+        if torch.is_grad_enabled() or x.dim() != 4 or x.device.type != "cpu":
+            return super().forward(x)
+        if x.shape[-1] % 2 or x.shape[-2] % 2:  # floor mode drops the last row/column: the kernel
             return super().forward(x)
         top, bottom = x[..., 0::2, :], x[..., 1::2, :]
         return torch.maximum(
