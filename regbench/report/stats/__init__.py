@@ -17,6 +17,8 @@ global ``np.random`` state (docs/architecture.md, Conventions: Seeds). One job p
   or several splits and the paired difference of two rows, with intervals (docs/metrics.md,
   "Two-level intervals and paired tests"); ``crossed_bootstrap`` checks it by resampling;
 - ``pairwise``: every pair of rows, Holm, the letter display and rank ranges;
+- ``moderation``: the pairs' seed variances pooled by empirical Bayes (Smyth 2004), only ever
+  raised (docs/metrics.md, "Moderated seed variances");
 - ``power``: the minimum detectable difference.
 
 The names below are re-exported so that ``from regbench.report import stats`` reads
