@@ -53,6 +53,29 @@ def test_the_top_eigenvalue_matches_the_written_out_hessian(batch, monkeypatch):
     assert top_eigenvalue(model, x, y) == pytest.approx(top, rel=0.02)  # the default 20 steps
 
 
+@pytest.mark.parametrize("norm", ["none", "batch"])
+def test_one_gradient_graph_reused_gives_the_recomputed_numbers_bit_for_bit(norm):
+    """The one-batch path builds the gradient graph once and differentiates it 20 times; the
+    published runs recomputed the forward and the first backward each time: the same value."""
+    from regbench.models.cnn import cnn
+
+    torch.manual_seed(2)
+    model = cnn((1, 8, 8), 10, width=8, norm=norm)
+    x, y = torch.randn(64, 1, 8, 8), torch.randint(0, 10, (64,))
+    params = [p for p in model.parameters() if p.requires_grad]
+    model.eval()
+    gen = torch.Generator().manual_seed(curvature.START_SEED)
+    v = curvature._normalized([torch.randn(p.shape, generator=gen, dtype=p.dtype) for p in params])
+    value = 0.0
+    for _ in range(curvature.ITERATIONS):  # the recomputing loop, one batch of all 64
+        hv = curvature._hessian_vector_product(model, params, x, y, v, len(x))
+        value = float(sum((h * u).sum() for h, u in zip(hv, v)))
+        v = curvature._normalized(hv)
+    model.train()
+    assert top_eigenvalue(model, x, y) == value
+    assert model.training  # left as it was
+
+
 def test_the_measurement_leaves_the_model_and_the_random_state_as_they_were():
     value = assert_leaves_model_as_found(top_eigenvalue)  # its start vector has its own generator
     assert assert_leaves_model_as_found(top_eigenvalue) == value  # a fixed start: the same number
@@ -81,17 +104,17 @@ def test_an_op_without_a_second_derivative_gives_nan_not_a_failed_run(monkeypatc
     """What torch raises for such an op (as the fused attention kernels did): NaN, so the
     mechanism gives no verdict; any other error still fails the run."""
 
-    def no_double_backward(*args):
+    def no_double_backward(*args, **kwargs):
         raise RuntimeError("derivative for aten::_some_fused_kernel_backward is not implemented")
 
     model, (x, y) = linear_model(), tiny_batch()
-    monkeypatch.setattr(curvature, "_hessian_vector_product", no_double_backward)
+    monkeypatch.setattr(curvature, "_graph_product", no_double_backward)  # both paths differentiate here
     value = top_eigenvalue(model, x, y)
     assert value != value and model.training
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise RuntimeError("shape mismatch")
 
-    monkeypatch.setattr(curvature, "_hessian_vector_product", broken)
+    monkeypatch.setattr(curvature, "_graph_product", broken)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         top_eigenvalue(model, x, y)

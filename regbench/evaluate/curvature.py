@@ -78,8 +78,16 @@ def top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iteration
         v = _normalized(v)
         value = 0.0
         with sdpa_kernel(SDPBackend.MATH):  # the fused attention kernels have no double backward
+            # one batch (the CPU case: 1,024 examples fit one evaluation batch): its gradient
+            # graph is built once and differentiated again each iteration, instead of a forward
+            # and a first backward per iteration; the same operations on the same values, so
+            # the same numbers (tests/test_curvature.py compares the two paths bit for bit)
+            graph = _gradient_graph(model, params, x, y) if len(x) <= batch else None
             for _ in range(iterations):
-                hv = _hessian_vector_product(model, params, x, y, v, batch)
+                if graph is None:
+                    hv = _hessian_vector_product(model, params, x, y, v, batch)
+                else:
+                    hv = _graph_product(params, graph, v, len(x), retain=True)
                 value = float(sum((h * u).sum() for h, u in zip(hv, v, strict=True)))
                 v = _normalized(hv)
         return value
@@ -104,17 +112,32 @@ def _hessian_vector_product(
     it; summed over batches of ``batch`` (a parameter the loss does not reach has Hv = 0)."""
     out = [torch.zeros_like(p) for p in params]
     for i in range(0, len(x), batch):
-        summed = F.cross_entropy(model(x[i : i + batch]).float(), y[i : i + batch], reduction="sum")
-        grads = torch.autograd.grad(summed, params, create_graph=True, allow_unused=True)
-        used = [(j, g) for j, g in enumerate(grads) if g is not None and g.requires_grad]
-        if not used:
-            continue
-        dot = sum((g * v[j]).sum() for j, g in used)
-        parts = torch.autograd.grad(dot, [params[j] for j, _ in used], allow_unused=True)
-        for (j, _), part in zip(used, parts, strict=True):
-            if part is not None:
-                out[j].add_(part.detach())
+        graph = _gradient_graph(model, params, x[i : i + batch], y[i : i + batch])
+        for t, part in zip(out, _graph_product(params, graph, v, 1, retain=False), strict=True):
+            t.add_(part)
     return [t / len(x) for t in out]
+
+
+def _gradient_graph(model: nn.Module, params: list[nn.Parameter], x: torch.Tensor, y: torch.Tensor) -> list:
+    """[(parameter index, ∇ of the summed cross-entropy over x (B, …), y (B,), with its graph)]
+    for the parameters the loss reaches."""
+    summed = F.cross_entropy(model(x).float(), y, reduction="sum")
+    grads = torch.autograd.grad(summed, params, create_graph=True, allow_unused=True)
+    return [(j, g) for j, g in enumerate(grads) if g is not None and g.requires_grad]
+
+
+def _graph_product(params: list[nn.Parameter], graph: list, v: list[torch.Tensor], n: int, retain: bool) -> list:
+    """(∂/∂w (g · v)) / n per parameter from ``_gradient_graph``'s ``graph``; zeros where the
+    loss does not reach. ``retain`` keeps the graph for another product."""
+    out = [torch.zeros_like(p) for p in params]
+    if not graph:
+        return out
+    dot = sum((g * v[j]).sum() for j, g in graph)
+    parts = torch.autograd.grad(dot, [params[j] for j, _ in graph], allow_unused=True, retain_graph=retain)
+    for (j, _), part in zip(graph, parts, strict=True):
+        if part is not None:
+            out[j].add_(part.detach())
+    return [t / n for t in out] if n != 1 else out
 
 
 def reference_curvature(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, device: torch.device) -> float:
