@@ -252,9 +252,7 @@ def _decompose(table, mean, value_range, pseudo, level, clip, seed_prior: SeedPr
         p = np.where(se > 0, 2.0 * _st.t.sf(t, np.where(np.isfinite(df), df, 1e9)), np.where(mean == 0, 1.0, 0.0))
     out = [mean, se, df, lo, hi, p, *parts, df_a]
     out = [float(x) if np.ndim(x) == 0 else np.asarray(x) for x in out]
-    return TwoLevelEstimate(
-        *out[:6], n, n_cl, *out[6:9], level=level, note=note, seed_prior=seed_prior, seed_df=out[9]
-    )
+    return TwoLevelEstimate(*out[:6], n, n_cl, *out[6:9], level=level, note=note, seed_prior=seed_prior, seed_df=out[9])
 
 
 # ----------------------------------------------------------------------------- cells and pairs

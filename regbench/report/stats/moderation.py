@@ -17,15 +17,15 @@ borrow strength from each other by empirical Bayes (Smyth 2004, Stat. Appl. Gene
 
 Where the pairs' seed variances differ as much as 2-df estimates of truly different variances
 would, d0 is near 0 and nothing changes; where they are alike, d0 is large and the seed part
-is pooled (d0 large: one variance for all pairs, the common-residual mixed model; capped by
-``fit_seed_prior``'s ``max_df``). The data say
-which, per benchmark and metric. Why not a mixed model with one interaction variance for all
-rows: it assumes d0 = ∞, and a row that is unstable across seeds (a regularizer that sometimes
-collapses) would then make every other pair look noisier and itself look surer than it is.
+is pooled (one variance for all pairs, the common-residual mixed model, with d0 capped by
+``fit_seed_prior``'s ``max_df``). The data say which, per benchmark and metric. Why not that
+mixed model outright: it assumes d0 = ∞, and a row that is unstable across seeds (a
+regularizer that sometimes collapses) would then make every other pair look noisier and
+itself look surer than it is.
 
-Not moderated: a pair whose seed mean square is 0 or not finite does not enter the fit (it
-still gets the moderated value, the prior's scale, rather than a zero variance), nor does the
-fit run with fewer than 3 usable pairs (d0 = 0: per-pair variances, as before).
+A pair whose seed mean square is 0 or not finite does not enter the fit; it still gets the
+shrunken value, never a zero variance. With fewer than ``MIN_PAIRS`` usable pairs there is no
+fit (d0 = 0: each pair on its own n − 1 df, as before).
 """
 
 from __future__ import annotations
@@ -83,8 +83,8 @@ def fit_seed_prior(mean_squares, df: float, max_df: float = np.inf) -> SeedPrior
     ``max_df`` caps d0: how well the data can know s0². K rows' K(K−1)/2 pairs are built from
     the rows' (n − 1)(K − 1) seed × row degrees of freedom, so s0² is never known better than
     that, however alike the pairs look (d0 = ∞ would treat it as exact: on 4 simulated rows of
-    equal stability, 9.5 % of draws separated some pair at α = 0.05; capped, 5.5 %). limma needs no cap
-    with thousands of genes; a leaderboard has 2 to 30 rows.
+    equal stability, 9.5 % of draws separated some pair at α = 0.05; capped, 5.5 %). limma
+    needs no cap with thousands of genes; a leaderboard has 2 to 30 rows.
     """
     s2 = np.asarray(mean_squares, dtype=np.float64).ravel()
     s2 = s2[np.isfinite(s2) & (s2 > 0)]
