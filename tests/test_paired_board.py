@@ -206,6 +206,34 @@ def test_tiers_never_contradict_the_paired_tests(board):
                 assert main.loc[a, "rank"] <= main.loc[b, "rank_hi"] and main.loc[b, "rank"] <= main.loc[a, "rank_hi"]
 
 
+def test_compare_tests_a_pair_exactly_as_the_leaderboard_does(board):
+    """The table's pair test and compare's verdict are one test: the same difference, interval
+    and p for 'dropout vs erm', with the seed variances moderated across the same six rows."""
+    lb, outcomes, store = board
+    records = store.records()  # what compare reads (commands.compare: labelled_records)
+    others = ["erm", "mixup", "l2", "cutout", "label_smoothing"]
+    sections = build_sections(records, "dropout", others, ["bench-a", "bench-b"], [0, 1, 2], outcomes=outcomes)
+    table = lb.versus_erm.set_index(["metric", "benchmark", "regularizer"])
+    for sec in sections[:2]:
+        verdict = sec.diffs["erm"]["ood_accuracy"]
+        row = table.loc[("ood_accuracy", sec.name, "dropout")]
+        assert verdict.mean == pytest.approx(row["difference"], abs=1e-12)
+        assert (verdict.lo, verdict.hi) == pytest.approx((row["lo"], row["hi"]), abs=1e-12)
+        assert verdict.p_value == pytest.approx(row["p"], rel=1e-9)
+    prior = pairwise.all_pairs(  # the six rows of bench-a: a fitted prior, so the test above had one
+        [
+            [
+                np.array([outcomes[f"bench-a|{r}|{s}", sp].correct for s in range(3)], float)
+                for sp in SPLITS
+                if sp != "test_id"
+            ]
+            for r in ["dropout", *others]
+        ],
+        [outcomes["bench-a|erm|0", sp].clusters for sp in SPLITS if sp != "test_id"],
+    ).seed_prior
+    assert prior.pairs == 15 and prior.df > 0
+
+
 def test_a_one_image_gap_on_every_seed_is_inconclusive():
     """Two rows that differ by exactly one image on every seed: the seed differences have no
     spread (the old paired t said p = 0, "win"); paired over images it is one discordant image."""
