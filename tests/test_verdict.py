@@ -87,6 +87,22 @@ def test_sections_on_constructed_records_win_against_erm_loss_against_best():
     assert "**Verdict:** loss vs best baseline (mixup)" in text
 
 
+def test_the_best_baseline_is_picked_on_validation_never_on_the_test_numbers():
+    """mixup has the best test numbers, l2 the best validation accuracy: l2 is the opponent (a
+    pick by test means favours the picked row by its own selection)."""
+    recs = records(
+        {"new": [0.60, 0.61, 0.62], "erm": [0.50, 0.50, 0.52], "mixup": [0.70, 0.72, 0.71], "l2": [0.6, 0.6, 0.6]}
+    )
+    val = {"new": 0.8, "erm": 0.7, "mixup": 0.75, "l2": 0.9}
+    for r in recs:
+        r["metrics"]["val"] = {"accuracy": val[r["regularizer"]]}
+    sec = build_sections(recs, "new", ["erm", "mixup", "l2"], ["b"], [0, 1, 2])[0]
+    assert sec.best_baseline == "l2" and set(sec.verdicts) == {"erm", "l2"}
+    for r in recs:  # without validation numbers (old records): the primary metric's means
+        del r["metrics"]["val"]
+    assert build_sections(recs, "new", ["erm", "mixup", "l2"], ["b"], [0, 1, 2])[0].best_baseline == "mixup"
+
+
 def test_inconclusive_and_failed_runs_drop_their_pairs():
     recs = records({"new": [0.6, 0.5, 0.7], "erm": [0.55, 0.6, 0.6]}, status={("new", 2): "diverged"})
     sec = build_sections(recs, "new", ["erm"], ["b"], [0, 1, 2])[0]

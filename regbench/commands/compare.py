@@ -84,7 +84,8 @@ def compare(
         "in the new regularizer's favour and the difference to stay significant after Holm-Bonferroni across "
         "the benchmarks and the overall row (each distinct training setup once); a loss needs the same "
         "against; anything else is inconclusive. Every other metric (ID accuracy, worst-group accuracy, ECE) "
-        "that got significantly worse is listed under the verdict; train CPU time is shown, never claimed.",
+        "that got significantly worse is listed under the verdict; train CPU time is shown, never claimed. "
+        "The best baseline is the one with the highest validation accuracy, picked without the test set.",
     ]
     if resolution:
         header.append(resolution)
