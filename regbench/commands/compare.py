@@ -38,7 +38,7 @@ def compare(
     from regbench.harness.numerics import bind_numerics
     from regbench.harness.run_plan import run_plan
     from regbench.harness.sweep_plan import labelled_records
-    from regbench.report.compare import PRIMARY, add_resolution, build_sections, resolution_line
+    from regbench.report.compare import PRIMARY, build_sections, resolution_line
     from regbench.report.render.compare_report import render
     from regbench.report.render.markdown import md
     from regbench.store import Store
@@ -66,7 +66,6 @@ def compare(
     sections = build_sections(
         records, name, baselines, benches, suite_spec.seeds, suite_spec.primary_metric, outcomes=outcomes
     )
-    add_resolution(sections, records, [name, *baselines], suite_spec.primary_metric, outcomes)
     resolution = resolution_line(sections, PRIMARY[suite_spec.primary_metric][1], len(suite_spec.seeds))
     params_text = ", ".join(f"{k}={v}" for k, v in sorted(new_runs[0].reg_params[0].items())) or "none"
     header = [

@@ -87,7 +87,7 @@ def top_eigenvalue(model: nn.Module, x: torch.Tensor, y: torch.Tensor, iteration
                 if graph is None:
                     hv = _hessian_vector_product(model, params, x, y, v, batch)
                 else:
-                    hv = _graph_product(params, graph, v, len(x), retain=True)
+                    hv = [t / len(x) for t in _graph_product(params, graph, v, retain=True)]
                 value = float(sum((h * u).sum() for h, u in zip(hv, v, strict=True)))
                 v = _normalized(hv)
         return value
@@ -113,7 +113,7 @@ def _hessian_vector_product(
     out = [torch.zeros_like(p) for p in params]
     for i in range(0, len(x), batch):
         graph = _gradient_graph(model, params, x[i : i + batch], y[i : i + batch])
-        for t, part in zip(out, _graph_product(params, graph, v, 1, retain=False), strict=True):
+        for t, part in zip(out, _graph_product(params, graph, v, retain=False), strict=True):
             t.add_(part)
     return [t / len(x) for t in out]
 
@@ -126,9 +126,9 @@ def _gradient_graph(model: nn.Module, params: list[nn.Parameter], x: torch.Tenso
     return [(j, g) for j, g in enumerate(grads) if g is not None and g.requires_grad]
 
 
-def _graph_product(params: list[nn.Parameter], graph: list, v: list[torch.Tensor], n: int, retain: bool) -> list:
-    """(∂/∂w (g · v)) / n per parameter from ``_gradient_graph``'s ``graph``; zeros where the
-    loss does not reach. ``retain`` keeps the graph for another product."""
+def _graph_product(params: list[nn.Parameter], graph: list, v: list[torch.Tensor], retain: bool) -> list:
+    """∂/∂w (g · v) per parameter from ``_gradient_graph``'s ``graph`` (summed over its batch);
+    zeros where the loss does not reach. ``retain`` keeps the graph for another product."""
     out = [torch.zeros_like(p) for p in params]
     if not graph:
         return out
@@ -137,7 +137,7 @@ def _graph_product(params: list[nn.Parameter], graph: list, v: list[torch.Tensor
     for (j, _), part in zip(graph, parts, strict=True):
         if part is not None:
             out[j].add_(part.detach())
-    return [t / n for t in out] if n != 1 else out
+    return out
 
 
 def reference_curvature(model: nn.Module, train_x: torch.Tensor, train_y: torch.Tensor, device: torch.device) -> float:

@@ -33,9 +33,8 @@ class MaxPool2x2(nn.MaxPool2d):
         super().__init__(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or x.dim() != 4 or x.device.type != "cpu":
-            return super().forward(x)
-        if x.shape[-1] % 2 or x.shape[-2] % 2:  # floor mode drops the last row/column: the kernel
+        # odd sizes: floor mode drops the last row/column, which the kernel does
+        if torch.is_grad_enabled() or x.dim() != 4 or x.device.type != "cpu" or x.shape[-1] % 2 or x.shape[-2] % 2:
             return super().forward(x)
         top, bottom = x[..., 0::2, :], x[..., 1::2, :]
         return torch.maximum(

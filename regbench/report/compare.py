@@ -201,15 +201,15 @@ def build_sections(
     """Per benchmark, then ``overall``. ``records`` carry run_key, benchmark, regularizer (label),
     seed, status, metrics, fingerprint and spec; a failed, diverged or missing run is NaN and
     drops its pair. ``outcomes``: ``Store.outcomes`` of the ok runs (per-image paired tests on
-    the primary metric; without it, the paired t over seeds)."""
+    the primary metric; without it, the paired t over seeds). Each benchmark section's ``mdd`` is
+    the minimum detectable difference of the leaderboard's pairwise tests of these rows."""
     nums, status = _values(records)
     keys_of = _run_keys(records)
     outcomes = outcomes or {}
     pkey, ptitle, higher = PRIMARY[primary]
-    # each benchmark's seed-variance prior, fitted on all its pairs as the leaderboard fits it,
-    # so that a verdict is the table's test of that pair (stats.moderation)
-    tested = pair_tests(records, [new, *baselines], benchmarks, primary, outcomes) if outcomes else {}
-    priors = {b: t.seed_prior for b, t in tested.items() if t is not None}
+    # the leaderboard's pairwise tests of these rows, once: each benchmark's seed-variance prior
+    # (so that a verdict is the table's test of that pair, stats.moderation) and its resolution
+    tested = pair_tests(records, [new, *baselines], benchmarks, primary, outcomes)
     keys = list(dict.fromkeys([*(m.key for m in METRICS), pkey]))
     distinct = _setups(records, benchmarks)
     sections = []
@@ -222,6 +222,8 @@ def build_sections(
             return np.array([nums.get((b, reg, s), {}).get(metric, math.nan) for b, s in pairs])
 
         sec = Section(name, None, benchmarks=list(benches))
+        if tested.get(name) is not None:
+            sec.mdd = tested[name].mdd
         for reg in [new, *baselines]:
             sec.means[reg] = {m: _nanmean(arr(reg, m)) for m in keys}
             sec.not_ok[reg] = sum(status.get((b, reg, s)) != "ok" for b, s in pairs)
@@ -229,7 +231,8 @@ def build_sections(
         for opp in _opponents(sec, baselines):
             sec.diffs[opp] = {m: paired_difference(arr(new, m), arr(opp, m)) for m in keys}
             if name != OVERALL:
-                got = _image_difference(outcomes, keys_of, name, new, opp, seeds, pkey, priors.get(name))
+                prior = tested[name].seed_prior if tested.get(name) is not None else None
+                got = _image_difference(outcomes, keys_of, name, new, opp, seeds, pkey, prior)
                 if got is not None:
                     sec.diffs[opp][pkey], per_bench[name, opp] = got
             else:
@@ -247,17 +250,6 @@ def build_sections(
         sections.append(sec)
     _decide(sections, new, keys, pkey, ptitle, higher)
     return sections
-
-
-def add_resolution(sections, records, regs, primary: str = "ood_accuracy", outcomes: Mapping | None = None) -> None:
-    """Each benchmark section's ``mdd`` (in place): the minimum detectable difference on the
-    primary metric among ``regs`` at the suite's seeds, from the same pairwise tests the
-    leaderboard's header states (``table.paired_cells.benchmark_tests``)."""
-    tests = pair_tests(records, regs, [s.name for s in sections if s.name != OVERALL], primary, outcomes)
-    for sec in sections:
-        if sec.name != OVERALL:
-            got = tests.get(sec.name)
-            sec.mdd = got.mdd if got is not None else math.nan
 
 
 def pair_tests(records, regs, benchmarks, primary: str = "ood_accuracy", outcomes: Mapping | None = None) -> dict:

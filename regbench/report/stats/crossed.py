@@ -178,9 +178,12 @@ def effective_df(terms, dfs, level: float = DEFAULT_LEVEL):
 
 def seed_mean_square(table) -> np.ndarray:
     """MS_A of ``_decompose`` (n − 1 df): n_clusters × the variance of the seed means. table (..., n, C) → (...)."""
-    n, n_cl = table.shape[-2], table.shape[-1]
-    row = table.mean(axis=-1)
-    return n_cl * ((row - row.mean(-1)[..., None]) ** 2).sum(-1) / max(n - 1.0, 1.0)
+    return _seed_ms(table.mean(axis=-1), table.shape[-1])
+
+
+def _seed_ms(row, n_cl: int) -> np.ndarray:
+    """MS_A from the seed means ``row`` (..., n) of a table with ``n_cl`` clusters."""
+    return n_cl * ((row - row.mean(-1)[..., None]) ** 2).sum(-1) / max(row.shape[-1] - 1.0, 1.0)
 
 
 def _decompose(table, mean, value_range, pseudo, level, clip, seed_prior: SeedPrior = NO_PRIOR) -> TwoLevelEstimate:
@@ -224,7 +227,7 @@ def _decompose(table, mean, value_range, pseudo, level, clip, seed_prior: SeedPr
     else:
         row = table.mean(axis=-1)  # (..., n)
         grand = row.mean(-1)
-        ms_a, df_a = seed_prior.moderate(seed_mean_square(table), n - 1.0)
+        ms_a, df_a = seed_prior.moderate(_seed_ms(row, n_cl), n - 1.0)
         resid = table - row[..., None] - col[..., None, :] + grand[..., None, None]
         df_e = (n - 1.0) * (n_cl - 1.0)
         ms_e = (resid**2).sum((-1, -2)) / df_e if df_e > 0 else np.zeros_like(ms_a)
